@@ -1,0 +1,133 @@
+"""Built-in, seeded arithmetic and algebra problems with graded difficulty.
+
+Levels:
+    1  one-digit addition            "What is 3 + 5?"
+    2  two-digit addition/subtraction "What is 47 - 82?"
+    3  multiply then add             "What is 7 * 12 + 5?"
+    4  solve a linear equation       "Solve for x: 3x + 4 = 19."
+    5  evaluate or simplify          "Compute 2/3 + 5/4." / "Expand (x + 2)(x - 5)."
+
+Every problem is a pure function of (level, its parameters); gold answers are computed with sympy from
+those parameters (never from model text). The split a problem belongs to is decided by a hash of its
+canonical key, so the train and held-out splits are disjoint whatever seed each side uses.
+
+    python -m orchestration.arithmetic --level 2 --split test -n 5   # print a few problems
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import sympy
+
+from orchestration.tasks import TaskItem
+
+LEVELS = (1, 2, 3, 4, 5)
+ANSWER_INSTRUCTION = "Put your final answer in \\boxed{}."
+
+
+def _latex(value: sympy.Expr) -> str:
+    return sympy.latex(value).replace("\\left", "").replace("\\right", "")
+
+
+def _level1(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    a, b = rng.randint(0, 9), rng.randint(0, 9)
+    return f"1:{a}+{b}", f"What is {a} + {b}?", sympy.Integer(a + b)
+
+
+def _level2(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    a, b = rng.randint(10, 99), rng.randint(10, 99)
+    op = rng.choice("+-")
+    value = a + b if op == "+" else a - b
+    return f"2:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value)
+
+
+def _level3(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    a, b, c = rng.randint(2, 12), rng.randint(2, 19), rng.randint(1, 50)
+    return f"3:{a}*{b}+{c}", f"What is {a} * {b} + {c}?", sympy.Integer(a * b + c)
+
+
+def _level4(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    x = sympy.Symbol("x")
+    a = rng.choice([n for n in range(-9, 10) if n not in (0, 1)])
+    solution, b = rng.randint(-12, 12), rng.randint(-20, 20)
+    c = a * solution + b
+    (root,) = sympy.solve(sympy.Eq(a * x + b, c), x)
+    lhs = f"{a}x" + (f" + {b}" if b > 0 else f" - {-b}" if b < 0 else "")
+    return f"4:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", root
+
+
+def _level5(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    if rng.random() < 0.5:
+        p, q = rng.randint(1, 9), rng.randint(2, 9)
+        r, s = rng.randint(1, 9), rng.randint(2, 9)
+        op = rng.choice("+-")
+        left, right = sympy.Rational(p, q), sympy.Rational(r, s)
+        value = left + right if op == "+" else left - right
+        return f"5f:{p}/{q}{op}{r}/{s}", f"Compute {p}/{q} {op} {r}/{s} as a fraction in lowest terms.", value
+    x = sympy.Symbol("x")
+    a, b = rng.choice([n for n in range(-9, 10) if n != 0]), rng.choice([n for n in range(-9, 10) if n != 0])
+    product = sympy.Mul(x + a, x + b, evaluate=False)
+    question = f"Expand ({sympy.sstr(x + a)})({sympy.sstr(x + b)})."
+    return f"5e:{min(a, b)},{max(a, b)}:{a},{b}", question, sympy.expand(product)
+
+
+_GENERATORS = {1: _level1, 2: _level2, 3: _level3, 4: _level4, 5: _level5}
+
+
+def split_of(key: str, held_out_fraction: float) -> str:
+    """'test' for a stable `held_out_fraction` of problem keys, else 'train' (hash-based, seed-free)."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return "test" if bucket < held_out_fraction else "train"
+
+
+class ArithmeticTasks:
+    """An endless, deterministic stream of problems: `item(i)` depends only on (levels, split, seed, i)."""
+
+    def __init__(self, levels: int | list[int] = 1, split: str = "train", seed: int = 0,
+                 held_out_fraction: float = 0.1):
+        levels = [levels] if isinstance(levels, int) else list(levels)
+        bad = [lv for lv in levels if lv not in LEVELS]
+        if not levels or bad:
+            raise ValueError(f"arithmetic levels must be a non-empty subset of {LEVELS}, got {levels}")
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if not 0.0 < held_out_fraction < 1.0:
+            raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
+        self.levels, self.split, self.seed, self.held_out_fraction = levels, split, seed, held_out_fraction
+
+    def __len__(self) -> int | None:  # endless
+        return None
+
+    def item(self, index: int) -> TaskItem:
+        rng = random.Random(f"{self.seed}:{self.split}:{index}")
+        level = self.levels[index % len(self.levels)]
+        # Rejection sampling into this split; level 1 has only 100 problems, so cap the tries.
+        for _ in range(10_000):
+            key, question, value = _GENERATORS[level](rng)
+            if split_of(key, self.held_out_fraction) == self.split:
+                prompt = f"{question} {ANSWER_INSTRUCTION}"
+                return TaskItem(id=f"arith-{key}", prompt=prompt, verifier="math", gold=_latex(value),
+                                meta={"level": level})
+        raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
+
+    def take(self, n: int) -> list[TaskItem]:
+        return [self.item(i) for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--level", type=int, nargs="+", default=[1])
+    parser.add_argument("--split", default="train", choices=["train", "test"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-n", type=int, default=5)
+    args = parser.parse_args(argv)
+    for item in ArithmeticTasks(args.level, args.split, args.seed).take(args.n):
+        print(f"{item.prompt}    gold: {item.gold}")
+
+
+if __name__ == "__main__":
+    main()

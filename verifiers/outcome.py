@@ -1,0 +1,33 @@
+"""The verdict of a rule verifier on one model response.
+
+Every verifier returns an `Outcome` and never raises on model output: a response that cannot be
+parsed, times out or crashes its sandbox is simply `correct=False` with a `reason` that says why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Outcome:
+    correct: bool
+    score: float  # in [0, 1]: 1.0/0.0 for math, the fraction of tests passed for code
+    reason: str  # short machine-friendly code first, e.g. "wrong_answer: got 7, expected 8"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.correct, bool):
+            raise TypeError(f"Outcome.correct must be a bool, got {type(self.correct).__name__}")
+        if not (isinstance(self.score, (int, float)) and math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
+            raise ValueError(f"Outcome.score must be a finite float in [0, 1], got {self.score!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Outcome":
+        return cls(correct=bool(d["correct"]), score=float(d["score"]), reason=str(d["reason"]),
+                   details=dict(d.get("details") or {}))
