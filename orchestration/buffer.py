@@ -49,9 +49,20 @@ class OutcomeBuffer:
         if os.path.exists(path):
             self._index()
 
-    def _index(self) -> None:
+    def reindex(self) -> None:
+        """Re-read the row index from disk (processes that do not write the file call this)."""
+        self._offsets, self._size = [], 0
+        if os.path.exists(self.path):
+            self._index()
+
+    def refresh(self) -> None:
+        """Index rows another process appended since our last look."""
+        self._index(start=self._size)
+
+    def _index(self, start: int = 0) -> None:
         with open(self.path, "rb") as f:
-            offset = 0
+            f.seek(start)
+            offset = start
             for line in f:
                 if not line.endswith(b"\n"):  # a row torn by a kill mid-write: not part of the buffer
                     break

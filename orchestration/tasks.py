@@ -180,7 +180,7 @@ def _gsm8k_gold(where: str, text: str, column: str) -> str:
 def _math_gold(where: str, text: str, column: str) -> str:
     from verifiers.math import extract_answer  # the same extraction the verifier applies to responses
 
-    gold = extract_answer(text, fallback_last_number=False)
+    gold = extract_answer(text, boxed_only=True)
     if gold is None:
         raise DataError(f"{where}: field {column!r} has no \\boxed{{...}} answer (MATH format)")
     return gold

@@ -27,6 +27,8 @@ class Outer:
 def test_nested_build_with_coercion():
     cfg = from_dict(Outer, {"steps": 3, "inner": {"lr": 1, "levels": [1, 2], "mode": "b", "path": 5}})
     assert cfg == Outer(steps=3, inner=Inner(lr=1.0, levels=[1, 2], mode="b", path="5"))
+    # YAML 1.1 reads `1e-6` (no dot) as a string; a float field still takes it.
+    assert from_dict(Outer, apply_overrides({}, ["--inner.lr", "1e-6"])).inner.lr == 1e-6
     assert isinstance(cfg.inner.lr, float)
 
 

@@ -1,0 +1,142 @@
+"""The run config: one dataclass per component, nested; YAML file plus `--section.key value` overrides.
+
+Sampling, GRPO and RM-training configs are owned by their packages and only composed here, so each
+setting is defined once. Cross-component invariants are checked in `TrainConfig.__post_init__`, before
+any model loads, with messages that say what to change.
+
+    python orchestration/train_loop.py --help      # every key with its default and help
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
+from policy.sampling import SamplingConfig
+from policy.update import GRPOConfig
+from reward_model.train import RMTrainConfig
+
+
+@dataclass
+class PolicyConfig:
+    name_or_path: str | None = field(default=None, metadata={
+        "help": "causal LM: HF name or local path; null = the embedded SmolLM2-135M-Instruct"})
+    dtype: str | None = field(default=None, metadata={
+        "help": "float32 | bfloat16 | float16; null = float32 on CPU, bfloat16 on GPU"})
+    use_chat_template: bool = field(default=True, metadata={
+        "help": "wrap plain-text prompts as a user message in the tokenizer's chat template"})
+
+
+@dataclass
+class RewardModelConfig:
+    init_from: str | None = field(default=None, metadata={
+        "help": "a standalone-trained RM directory to start from; null = fresh encoder, verifier rewards "
+                "until the first RM update"})
+    encoder: str | None = field(default=None, metadata={
+        "help": "encoder for a fresh RM: HF name or path; null = the embedded all-MiniLM-L6-v2"})
+    pooling: Literal["cls", "mean"] = field(default="cls", metadata={"help": "how the head pools the encoder"})
+    max_length: int = field(default=256, metadata={"help": "RM input tokens; the prompt is cut first"})
+    update_every: int = field(default=2, metadata={"help": "re-train the RM every N policy steps"})
+    replay_fraction: float = field(default=0.1, metadata={
+        "help": "fraction of older buffer rows replayed in each RM update (DeepSeekMath: 10%)"})
+    replay_max_rows: int | None = field(default=None, metadata={"help": "cap on replayed rows per update"})
+    score_batch_size: int = field(default=64, metadata={"help": "RM scoring batch size"})
+    train: RMTrainConfig = field(default_factory=RMTrainConfig)
+
+    def __post_init__(self):
+        if self.update_every < 1:
+            raise ValueError(f"update_every must be >= 1 policy step, got {self.update_every}")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise ValueError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+
+
+@dataclass
+class DataConfig:
+    source: Literal["arithmetic", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
+        "help": "arithmetic (built-in generator) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
+    levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-5"})
+    path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
+    format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
+    columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
+    eval_path: str | None = field(default=None, metadata={
+        "help": "held-out data for math/code; null = hold out a hash-chosen eval_fraction of `path`"})
+    eval_fraction: float = field(default=0.1, metadata={"help": "held-out share when there is no eval_path"})
+    eval_size: int = field(default=32, metadata={"help": "held-out prompts per evaluation"})
+    eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
+
+    def __post_init__(self):
+        if self.source in ("math", "code") and not self.path:
+            raise ValueError(f"data.source={self.source} needs data.path (a JSONL file or datasets directory)")
+
+
+@dataclass
+class LoopConfig:
+    max_steps: int = field(default=30, metadata={"help": "policy steps"})
+    prompts_per_step: int = field(default=8, metadata={"help": "B: prompts per step (per process)"})
+    group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
+    reward_source: Literal["rm", "verifier", "mix"] = field(default="rm", metadata={
+        "help": "rm (the paper) | verifier (rule only) | mix (mix_weight * rm + (1 - mix_weight) * verifier)"})
+    mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
+    reset_reference_on_rm_update: bool = field(default=False, metadata={
+        "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
+    verifier_timeout: float = field(default=5.0, metadata={"help": "seconds per verification"})
+    eval_every: int = field(default=10, metadata={"help": "held-out evaluation every E steps (and first, last)"})
+    checkpoint_every: int = field(default=10, metadata={"help": "checkpoint every C steps (and at the end)"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "keep the last K checkpoints"})
+    log_samples_every: int = field(default=5, metadata={"help": "write sampled completions every M steps"})
+    hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
+    seed: int = field(default=0, metadata={"help": "seed for data order, sampling and RM updates"})
+
+    def __post_init__(self):
+        if self.group_size < 2:
+            raise ValueError(f"group_size must be >= 2 (advantages compare completions of one prompt), "
+                             f"got {self.group_size}")
+        for name in ("max_steps", "prompts_per_step", "eval_every", "checkpoint_every", "keep_checkpoints",
+                     "log_samples_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.mix_weight <= 1.0:
+            raise ValueError(f"mix_weight must be in [0, 1], got {self.mix_weight}")
+
+
+@dataclass
+class LoggingConfig:
+    tensorboard: bool = field(default=False, metadata={"help": "also log to TensorBoard (DIR/tensorboard)"})
+    progress_bar: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+
+
+@dataclass
+class TrainConfig:
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    rm: RewardModelConfig = field(default_factory=RewardModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def __post_init__(self):
+        rollouts = self.loop.prompts_per_step * self.loop.group_size
+        if self.grpo.mini_batch_size and rollouts % self.grpo.mini_batch_size:
+            raise ValueError(
+                f"loop.prompts_per_step * loop.group_size = {rollouts} completions per step must be divisible "
+                f"by grpo.mini_batch_size = {self.grpo.mini_batch_size}; change one of them (0 = whole batch)")
+        if self.sampling.temperature <= 0:
+            raise ValueError("sampling.temperature must be > 0 for training (GRPO needs diverse groups); "
+                             "greedy decoding is used for evaluation only")
+        if self.grpo.temperature != self.sampling.temperature:
+            raise ValueError(
+                f"grpo.temperature ({self.grpo.temperature}) must equal sampling.temperature "
+                f"({self.sampling.temperature}): log-probs must be taken at the temperature the completions were "
+                "sampled at; set both")
+
+
+def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
+    """Defaults <- YAML file <- command-line overrides; every error names its key."""
+    data = load_yaml(path) if path else {}
+    data = apply_overrides(data, overrides)
+    return from_dict(TrainConfig, data)
+
+
+__all__ = ["ConfigError", "TrainConfig", "load_config"]

@@ -1,0 +1,34 @@
+"""Build the training task source and the held-out evaluation set from a `DataConfig`."""
+
+from __future__ import annotations
+
+from orchestration.arithmetic import ArithmeticTasks, split_of
+from orchestration.tasks import ListTasks, TaskItem, TaskSource, distinct, load_code, load_humaneval, load_math
+
+EVAL_SEED = 1_000_003  # the held-out set is the same whatever the run's seed
+
+
+def build_sources(data, seed: int) -> tuple[TaskSource, list[TaskItem]]:
+    """(endless training source, fixed list of distinct held-out items)."""
+    if data.source == "arithmetic":
+        train = ArithmeticTasks(data.levels, "train", seed, held_out_fraction=data.eval_fraction)
+        held_out = ArithmeticTasks(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction)
+        return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
+    if data.source == "humaneval":
+        items = load_humaneval(data.path)
+    elif data.source == "math":
+        items = load_math(data.path, format=data.format, columns=data.columns)
+    else:
+        items = load_code(data.path, columns=data.columns)
+    if data.eval_path:
+        loader = load_math if data.source == "math" else load_code
+        kwargs = {"format": data.format} if data.source == "math" else {}
+        held_out = loader(data.eval_path, columns=data.columns, **kwargs)
+        train = items
+    else:  # hold out a stable, hash-chosen share of the problems
+        held_out = [item for item in items if split_of(item.id, data.eval_fraction) == "test"]
+        train = [item for item in items if split_of(item.id, data.eval_fraction) == "train"]
+    if not held_out:
+        raise ValueError(f"data: no held-out items (eval_fraction={data.eval_fraction} of {len(items)} items); "
+                         "raise data.eval_fraction or give data.eval_path")
+    return ListTasks(train, seed=seed), held_out[: data.eval_size]

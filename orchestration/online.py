@@ -1,0 +1,296 @@
+"""The online loop: GRPO on the policy, with a reward model re-trained every N steps from verified outcomes.
+
+One step (DESIGN.md):
+    B prompts -> k completions each -> verifier outcomes -> outcome buffer
+    -> held-out RM monitor (the RM has not seen this batch) -> every N steps: RM update on new rows +
+    replayed history -> RM scores -> group advantages -> GRPO update -> metrics -> every C steps: checkpoint
+
+`OnlineTrainer` owns the models and the run state; `orchestration/train_loop.py` is its thin entry point.
+Under `accelerate launch` each process samples its own prompts; outcomes are gathered and only the main
+process writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, replace
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object, set_seed
+
+from orchestration import run_state
+from orchestration.buffer import OutcomeBuffer, OutcomeRow
+from orchestration.config import TrainConfig
+from orchestration.data_sources import build_sources
+from orchestration.metrics import HackingAlarm, MetricsLogger, timer
+from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verify
+from orchestration.tasks import TaskItem
+from policy.grpo import group_advantages
+from policy.model import load_policy, make_reference
+from policy.sampling import sample_groups, user_message
+from policy.update import GRPOUpdater
+from reward_model import ScalarRewardModel
+from reward_model.data import OutcomeRecord
+from reward_model.train import RMTrainer
+
+
+@dataclass
+class RunState:
+    """Everything besides model/optimizer tensors that a resumed run needs to continue exactly."""
+
+    step: int = 0  # policy steps completed
+    data_position: int = 0  # next index into the training task source
+    rm_version: int = 0  # 0 = no RM update yet (the initial RM, or verifier warm-up without one)
+    rm_rows_seen: int = 0  # buffer rows the RM has trained on (rows after this are "new")
+    reference_reset: bool = False  # the reference no longer equals the initial policy
+
+
+class OnlineTrainer:
+    def __init__(self, cfg: TrainConfig, output_dir: str, accelerator: Accelerator | None = None):
+        self.cfg, self.output_dir = cfg, output_dir
+        self.accelerator = accelerator or Accelerator()
+        set_seed(cfg.loop.seed)  # global RNGs (dropout, initialisations); sampling has its own per-step seeds
+        self.is_main = self.accelerator.is_main_process
+        self.train_source, self.eval_items = build_sources(cfg.data, cfg.loop.seed)
+        self.paths = {name: os.path.join(output_dir, name)
+                      for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
+        self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
+        self.logger = MetricsLogger(self.paths["metrics.jsonl"] if self.is_main else None, self.accelerator,
+                                    use_trackers=cfg.logging.tensorboard)
+        self.alarm = HackingAlarm(cfg.loop.hacking_window)
+        self.state = RunState()
+        checkpoint = run_state.latest(output_dir)
+        self._load_models(checkpoint)
+        if checkpoint:
+            run_state.restore(self, checkpoint)
+        else:  # files from a run killed before its first checkpoint are re-made from step 1
+            run_state.reset_logs(self)
+
+    # ------------------------------------------------------------------ setup
+
+    def _load_models(self, checkpoint: str | None) -> None:
+        cfg, device = self.cfg, self.accelerator.device
+        policy_path = os.path.join(checkpoint, "policy") if checkpoint else cfg.policy.name_or_path
+        self.model, self.tokenizer = load_policy(policy_path, dtype=cfg.policy.dtype, device=device)
+        self.reference = None
+        if cfg.grpo.beta > 0:
+            saved_reference = checkpoint and os.path.isdir(os.path.join(checkpoint, "reference"))
+            if saved_reference:
+                self.reference = make_reference(load_policy(os.path.join(checkpoint, "reference"),
+                                                            dtype=cfg.policy.dtype, device=device)[0])
+            elif checkpoint:  # the reference is still the initial policy
+                self.reference = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
+                                                            device=device)[0])
+            else:
+                self.reference = make_reference(self.model)
+        self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
+        rm_path = os.path.join(checkpoint, "rm") if checkpoint and os.path.isdir(
+            os.path.join(checkpoint, "rm")) else cfg.rm.init_from
+        self.rm = ScalarRewardModel.from_pretrained(rm_path).to(device) if rm_path else None
+        self.rm_trainer = RMTrainer(self.rm, cfg.rm.train, accelerator=self.accelerator) if self.rm else None
+
+    def _fresh_rm(self) -> None:
+        rm_cfg = self.cfg.rm
+        self.rm = ScalarRewardModel.from_encoder(rm_cfg.encoder, pooling=rm_cfg.pooling, max_length=rm_cfg.max_length,
+                                                 seed=self.cfg.loop.seed).to(self.accelerator.device)
+        self.rm_trainer = RMTrainer(self.rm, rm_cfg.train, accelerator=self.accelerator)
+
+    # ------------------------------------------------------------------ one step
+
+    def _next_items(self) -> list[TaskItem]:
+        """This process's B prompts; the global position advances by B * processes."""
+        b, rank = self.cfg.loop.prompts_per_step, self.accelerator.process_index
+        start = self.state.data_position + rank * b
+        items = [self.train_source.item(start + i) for i in range(b)]
+        self.state.data_position += b * self.accelerator.num_processes
+        return items
+
+    def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int):
+        chat = self.cfg.policy.use_chat_template and getattr(self.tokenizer, "chat_template", None)
+        prompts = [user_message(item.prompt) if chat and isinstance(item.prompt, str) else item.prompt
+                   for item in items]
+        return sample_groups(self.accelerator.unwrap_model(self.model), self.tokenizer, prompts, group_size,
+                             sampling, seed=seed)
+
+    def train_step(self) -> dict[str, float]:
+        cfg, k = self.cfg, self.cfg.loop.group_size
+        step = self.state.step + 1
+        timings: dict[str, float] = {}
+        items = self._next_items()
+        with timer("generate", timings):
+            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed("sample", step))
+        expanded = [item for item in items for _ in range(k)]
+        with timer("verify", timings):
+            outcomes = verify(expanded, rollouts.texts, timeout=cfg.loop.verifier_timeout)
+        prompts = [prompt_text(item) for item in expanded]
+        groups = [f"{step}:{self.accelerator.process_index}:{i // k}" for i in range(len(expanded))]
+        metrics: dict[str, float] = {}
+        with timer("rm_score", timings):
+            scores_before = self._score(prompts, rollouts.texts)
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores_before)
+        if scores_before is not None:  # held out: the RM has not trained on this batch yet
+            metrics.update(self._gathered_monitor(scores_before, outcomes, groups))
+        scores = scores_before
+        if step % cfg.rm.update_every == 0:
+            with timer("rm_update", timings):
+                metrics.update(self._update_rm())
+            with timer("rm_score", timings):
+                scores = self._score(prompts, rollouts.texts)
+        rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
+        metrics.update(self._reward_metrics(rewards, outcomes, scores_before, rollouts))
+        if not torch.isfinite(rewards).all():
+            metrics["policy/skipped"] = 1.0
+            print(f"[step {step}] non-finite rewards from {cfg.loop.reward_source}: policy update skipped")
+        else:
+            advantages = group_advantages(rewards, k, scale=cfg.grpo.scale)
+            with timer("policy_update", timings):
+                metrics.update(self.updater.step(rollouts, advantages))
+        if metrics.get("rm/updated") and cfg.loop.reset_reference_on_rm_update and self.reference is not None:
+            self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
+            self.state.reference_reset = True
+        self._maybe_log_samples(step, prompts, rollouts.texts, outcomes, rewards)
+        self.state.step = step
+        metrics.update(timings)
+        metrics["timing/step"] = sum(timings.values())
+        return metrics
+
+    def _seed(self, purpose: str, step: int) -> int:
+        """Per-step seeds: a resumed run draws exactly what the uninterrupted run would have drawn."""
+        key = f"{self.cfg.loop.seed}:{purpose}:{step}:{self.accelerator.process_index}"
+        return random.Random(key).getrandbits(31)
+
+    def _score(self, prompts: list[str], responses: list[str]) -> torch.Tensor | None:
+        if self.rm is None:
+            return None
+        return self.rm.score(prompts, responses, batch_size=self.cfg.rm.score_batch_size).cpu()
+
+    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores) -> None:
+        rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
+                           outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
+                           rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version)
+                for i, (item, group, prompt, response, o) in enumerate(
+                    zip(items, groups, prompts, responses, outcomes))]
+        rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
+        if self.is_main:
+            self.buffer.append(rows)
+        self.accelerator.wait_for_everyone()
+        if not self.is_main:
+            self.buffer.refresh()
+
+    def _gathered_monitor(self, scores, outcomes, groups) -> dict[str, float]:
+        if self.accelerator.num_processes > 1:
+            scores = torch.tensor(gather_object(scores.tolist()))
+            outcomes, groups = gather_object(outcomes), gather_object(groups)
+        return rm_monitor(scores, outcomes, groups)
+
+    def _update_rm(self) -> dict[str, float]:
+        """Continue training the RM on the rows since its last update plus a replay sample of older ones."""
+        rm_cfg, start = self.cfg.rm, time.perf_counter()
+        new = range(self.state.rm_rows_seen, len(self.buffer))
+        rng = random.Random(f"{self.cfg.loop.seed}:replay:{self.state.rm_version}")
+        replay = self.buffer.replay_indices(self.state.rm_rows_seen, rm_cfg.replay_fraction, rng,
+                                            rm_cfg.replay_max_rows)
+        if self.rm is None:
+            self._fresh_rm()
+        fit = self.rm_trainer.fit(_records(self.buffer.read(new)), replay=_records(self.buffer.read(replay)))
+        self.state.rm_version += 1
+        self.state.rm_rows_seen = len(self.buffer)
+        metrics = {f"rm/update/{key}": value for key, value in fit.items() if isinstance(value, (int, float))}
+        metrics.update({"rm/updated": 1.0, "rm/update/new_rows": len(new), "rm/update/replay_rows": len(replay),
+                        "rm/update/seconds": time.perf_counter() - start})
+        return metrics
+
+    def _reward_metrics(self, rewards, outcomes, scores_before, rollouts) -> dict[str, float]:
+        lengths = rollouts.completion_mask.sum(dim=1).float()
+        metrics = {
+            "reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
+            "verifier/accuracy": sum(o.correct for o in outcomes) / len(outcomes),
+            "verifier/score_mean": sum(o.score for o in outcomes) / len(outcomes),
+            "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size),
+            "rm/version": self.state.rm_version,
+            "completion/length_mean": lengths.mean().item(),
+            "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
+        }
+        if scores_before is not None:
+            metrics["rm/reward_mean"] = scores_before.float().mean().item()
+            if self.alarm.update(metrics["rm/reward_mean"], metrics["verifier/accuracy"]):
+                metrics["rm/hacking_alarm"] = 1.0
+                print(f"[step {self.state.step + 1}] ALARM: RM reward rising while verified accuracy falls "
+                      f"over the last {self.alarm.window} steps: the policy may be exploiting the RM")
+        return metrics
+
+    def _maybe_log_samples(self, step, prompts, responses, outcomes, rewards) -> None:
+        if not self.is_main or step % self.cfg.loop.log_samples_every:
+            return
+        with open(self.paths["samples.jsonl"], "a", encoding="utf-8") as f:
+            for prompt, response, outcome, reward in list(zip(prompts, responses, outcomes, rewards))[:16]:
+                f.write(json.dumps({"step": step, "prompt": prompt, "response": response, "correct": outcome.correct,
+                                    "reason": outcome.reason, "reward": float(reward)}) + "\n")
+
+    # ------------------------------------------------------------------ evaluation and the run
+
+    def evaluate(self) -> dict[str, float]:
+        """Verified accuracy on held-out prompts: greedy, and one temperature sample each."""
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        items, metrics = self.eval_items[rank::world], {}
+        for name, sampling, n in (("greedy", replace(self.cfg.sampling, temperature=0.0), 1),
+                                  ("sampled", self.cfg.sampling, self.cfg.data.eval_samples)):
+            rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step))
+            expanded = [item for item in items for _ in range(n)]
+            outcomes = verify(expanded, rollouts.texts, timeout=self.cfg.loop.verifier_timeout)
+            correct = [float(o.correct) for o in outcomes]
+            if self.accelerator.num_processes > 1:
+                correct = gather_object(correct)
+            metrics[f"eval/{name}_accuracy"] = sum(correct) / len(correct)
+        return metrics
+
+    def run(self) -> dict[str, float]:
+        from tqdm.auto import tqdm
+
+        loop = self.cfg.loop
+        if self.state.step >= loop.max_steps:
+            print(f"{self.output_dir} already holds {self.state.step} steps (max_steps={loop.max_steps}): nothing to do")
+            return {}
+        bar = tqdm(total=loop.max_steps, initial=self.state.step, disable=not (self.is_main and self.cfg.logging.progress_bar),
+                   desc="GRPO", dynamic_ncols=True)
+        last: dict[str, float] = {}
+        if self.state.step == 0:
+            self.logger.log(self.evaluate(), step=0)
+        while self.state.step < loop.max_steps:
+            metrics = self.train_step()
+            step = self.state.step
+            if step % loop.eval_every == 0 or step == loop.max_steps:
+                metrics.update(self.evaluate())
+            self.logger.log(metrics, step=step)
+            if step % loop.checkpoint_every == 0 or step == loop.max_steps:
+                run_state.save(self)
+            bar.update(1)
+            bar.set_postfix(_postfix(metrics), refresh=False)
+            last = metrics
+        bar.close()
+        if self.is_main:
+            run_state.save_final(self)
+        return last
+
+
+def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
+    return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows]
+
+
+def _mixed_group_fraction(outcomes, group_size: int) -> float:
+    """Share of prompts whose group holds both right and wrong completions: the only ones with a signal."""
+    groups = [outcomes[i:i + group_size] for i in range(0, len(outcomes), group_size)]
+    return sum(len({o.correct for o in g}) == 2 for g in groups) / len(groups)
+
+
+def _postfix(metrics: dict[str, float]) -> dict[str, str]:
+    keys = {"reward": "reward/mean", "acc": "verifier/accuracy", "rm_acc": "rm/heldout_ranking_accuracy"}
+    return {name: f"{metrics[key]:.3f}" for name, key in keys.items()
+            if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key])}
+
+

@@ -1,0 +1,84 @@
+"""From completions to rewards: verification, the held-out RM monitor, and the reward source switch.
+
+    verify(items, responses)             -> one Outcome per completion (never raises)
+    rm_monitor(scores, outcomes, groups) -> RM ranking accuracy / AUC on a batch it has NOT trained on
+    combine_rewards(source, ...)         -> the per-completion reward that GRPO turns into advantages
+"""
+
+from __future__ import annotations
+
+import torch
+
+from orchestration.tasks import TaskItem
+from reward_model.metrics import auc as roc_auc
+from reward_model.metrics import ranking_accuracy
+from verifiers import Outcome
+
+REWARD_SOURCES = ("rm", "verifier", "mix")
+
+
+def prompt_text(item: TaskItem) -> str:
+    """The prompt as the reward model reads it: plain text, or the chat's last user message."""
+    if isinstance(item.prompt, str):
+        return item.prompt
+    users = [m["content"] for m in item.prompt if m["role"] == "user"]
+    return users[-1] if users else item.prompt[-1]["content"]
+
+
+def verify(items: list[TaskItem], responses: list[str], *, timeout: float) -> list[Outcome]:
+    """`items[i]` is the task of `responses[i]`. Math and code go to their verifiers in one batch each."""
+    outcomes: list[Outcome | None] = [None] * len(responses)
+    math_idx = [i for i, item in enumerate(items) if item.verifier == "math"]
+    code_idx = [i for i, item in enumerate(items) if item.verifier == "code"]
+    if math_idx:
+        from verifiers import math as math_verifier
+
+        results = _guarded(lambda: math_verifier.check_batch(
+            [responses[i] for i in math_idx], [items[i].gold for i in math_idx], timeout=timeout), len(math_idx))
+        for i, outcome in zip(math_idx, results):
+            outcomes[i] = outcome
+    if code_idx:
+        from verifiers import code as code_verifier
+
+        programs = [code_verifier.extract_code(responses[i], items[i].code_prompt) for i in code_idx]
+        results = _guarded(lambda: code_verifier.check_batch(
+            programs, [items[i].tests for i in code_idx], [items[i].entry_point for i in code_idx],
+            timeout=timeout), len(code_idx))
+        for i, outcome in zip(code_idx, results):
+            outcomes[i] = outcome
+    return outcomes
+
+
+def _guarded(run, n: int) -> list[Outcome]:
+    """Verifiers never raise on model output; should one break anyway, the step goes on with zeros."""
+    try:
+        return run()
+    except Exception as e:  # noqa: BLE001 - a verifier bug must not kill a long run
+        return [Outcome(correct=False, score=0.0, reason=f"verifier_error: {type(e).__name__}: {e}")] * n
+
+
+def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str]) -> dict[str, float]:
+    """Held-out RM quality on this batch, computed before the RM trains on it.
+
+    Ranking accuracy over within-group pairs whose verified outcomes differ (ties count half), and the
+    ROC AUC of score against correctness over the whole batch. NaN when the batch has no such pairs.
+    """
+    labels = [o.score for o in outcomes]
+    accuracy, n_pairs = ranking_accuracy(scores.tolist(), labels, groups)
+    correct = [float(o.correct) for o in outcomes]
+    return {"rm/heldout_ranking_accuracy": accuracy, "rm/heldout_pairs": n_pairs,
+            "rm/heldout_auc": roc_auc(scores.tolist(), correct)}
+
+
+def combine_rewards(source: str, outcomes: list[Outcome], rm_scores: torch.Tensor | None,
+                    mix_weight: float) -> torch.Tensor:
+    """(N,) rewards. `rm` falls back to the verifier while there is no RM yet (warm-up)."""
+    if source not in REWARD_SOURCES:
+        raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
+    verified = torch.tensor([o.score for o in outcomes], dtype=torch.float32)
+    if source == "verifier" or rm_scores is None:
+        return verified
+    rm_scores = rm_scores.float()
+    if source == "rm":
+        return rm_scores
+    return mix_weight * rm_scores + (1.0 - mix_weight) * verified

@@ -1,0 +1,242 @@
+"""Equivalence of two parsed answers with sympy. Runs only inside the worker child process.
+
+Trees come from `_math_parse` (plain tuples/lists, never strings to parse), so nothing here reaches
+`eval`. Containers are compared structurally: sets, unions and bare answer lists order-insensitively,
+tuples/intervals and matrices in order; `x = 5` against `5` compares the right-hand side; `a \\pm b`
+stands for both answers. Scalars are equal when exactly equal, or within `rel_tol` when either side was
+written with a decimal point; symbolic expressions by `expand`, random-point evaluation and `simplify`.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import sympy
+
+_UNORDERED = {"list", "set", "union"}
+_STRUCTURED = {"list", "set", "union", "seq", "matrix", "rel"}
+_FUNCTIONS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
+              "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+              "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log,
+              "log": sympy.log}
+_CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo}
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!=", "in": "in"}
+_MAX_ITEMS = 32
+
+
+def _symbol(name: str):
+    if name == "e":
+        return sympy.E
+    if name == "i":
+        return sympy.I
+    return sympy.Symbol(name)
+
+
+def build(node) -> sympy.Expr:
+    """The sympy value of a scalar node (containers are handled by `equivalent`)."""
+    kind, args = node[0], node[1:]
+    if kind == "num":
+        value = Fraction(args[0])  # digits and a dot only (tokenizer); exact even for decimals
+        return sympy.Rational(value.numerator, value.denominator)
+    if kind == "sym":
+        return _symbol(args[0])
+    if kind == "const":
+        return _CONSTANTS[args[0]]
+    if kind == "add":
+        return build(args[0]) + build(args[1])
+    if kind == "mul":
+        return build(args[0]) * build(args[1])
+    if kind == "div":
+        return build(args[0]) / build(args[1])
+    if kind == "pow":
+        return build(args[0]) ** build(args[1])
+    if kind == "neg":
+        return -build(args[0])
+    if kind == "pct":
+        return build(args[0]) / 100
+    if kind == "fact":
+        return sympy.factorial(build(args[0]))
+    if kind == "abs":
+        return sympy.Abs(build(args[0]))
+    if kind == "fn":
+        return _FUNCTIONS[args[0]](build(args[1]))
+    if kind == "root":
+        return sympy.root(build(args[0]), build(args[1]))
+    if kind == "log":
+        return sympy.log(build(args[0]), build(args[1]))
+    raise ValueError(f"{kind} is not a scalar")
+
+
+def _inexact(node) -> bool:
+    """Whether the answer was written with a decimal point anywhere (then a tolerance applies)."""
+    if node[0] == "num":
+        return "." in node[1]
+    return any(_inexact(child) for child in node[1:] if isinstance(child, (list, tuple)))
+
+
+def _literal_ulp(node):
+    """One unit in the last place of a bare decimal literal (`-3.50` -> 1/100), else None."""
+    if node[0] == "neg":
+        node = node[1]
+    if node[0] == "num" and "." in node[1]:
+        return sympy.Rational(1, 10 ** len(node[1].split(".", 1)[1]))
+    return None
+
+
+def _numbers_close(a, b, tol, ulp=None) -> bool:
+    """Relative tolerance `tol`, and (for a bare decimal) at most one unit in its last written place."""
+    va, vb = sympy.N(a, 30), sympy.N(b, 30)
+    if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo) or vb.has(sympy.nan, sympy.zoo):
+        return False
+    diff, scale = abs(va - vb), max(abs(va), abs(vb))
+    if ulp is not None and diff > ulp:
+        return False
+    return bool(diff <= tol * scale) if scale != 0 else True
+
+
+def _random_points_agree(diff, symbols, scale_exprs, tol) -> bool | None:
+    """Evaluate `diff` at random points: False if clearly non-zero somewhere, True if ~0 everywhere."""
+    rng = random.Random(0)
+    agreed = 0
+    for trial in range(6):
+        # Alternating signs, away from 0: |x| and x, or sqrt(x^2) and x, must differ somewhere.
+        point = {s: sympy.Rational((-1) ** (trial + j) * rng.randint(30, 250), 100)
+                 for j, s in enumerate(sorted(symbols, key=str))}
+        value = sympy.N(diff.subs(point), 30)
+        if not value.is_number or value.has(sympy.nan, sympy.zoo):
+            continue
+        scale = max([abs(sympy.N(e.subs(point), 30)) for e in scale_exprs] + [sympy.Integer(1)])
+        if abs(value) > max(tol, sympy.Float("1e-20")) * scale:
+            return False
+        agreed += 1
+    return True if agreed >= 3 else None
+
+
+def scalars_equal(gold_node, pred_node, rel_tol: float) -> bool:
+    gold, pred = build(gold_node), build(pred_node)
+    if gold == pred:
+        return True
+    tol = rel_tol if (_inexact(gold_node) or _inexact(pred_node)) else 0.0
+    if gold.has(sympy.oo, -sympy.oo) or pred.has(sympy.oo, -sympy.oo):
+        return False  # oo == oo was handled above; nothing else equals an infinity
+    symbols = gold.free_symbols | pred.free_symbols
+    if not symbols:
+        if gold.is_Rational and pred.is_Rational and tol == 0.0:
+            return False
+        ulp = _literal_ulp(pred_node) or _literal_ulp(gold_node)
+        return _numbers_close(gold, pred, max(tol, 1e-20), ulp)
+    diff = gold - pred
+    if tol == 0.0 and sympy.expand(diff) == 0:
+        return True
+    verdict = _random_points_agree(diff, symbols, (gold, pred), tol)
+    if verdict is not None or tol > 0.0:
+        return bool(verdict)
+    return sympy.simplify(diff) == 0  # too few points could be evaluated (singularities): ask simplify
+
+
+def _equations_equal(gold, pred, rel_tol: float) -> bool:
+    """l1 = r1 and l2 = r2 are the same equation when l1 - r1 and l2 - r2 differ by a constant factor."""
+    d1 = ("add", gold[2], ("neg", gold[3]))
+    d2 = ("add", pred[2], ("neg", pred[3]))
+    if scalars_equal(d1, d2, rel_tol) or scalars_equal(d1, ("neg", d2), rel_tol):
+        return True
+    ratio = sympy.simplify(build(d1) / build(d2))
+    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+
+
+def _relations_equal(gold, pred, rel_tol: float) -> bool:
+    if gold[1] == "=" and pred[1] == "=":
+        return _equations_equal(gold, pred, rel_tol)
+    if pred[1] == gold[1] and equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol):
+        return True
+    return _FLIPPED[pred[1]] == gold[1] and equivalent(gold[2], pred[3], rel_tol) and \
+        equivalent(gold[3], pred[2], rel_tol)
+
+
+def _unordered_equal(golds, preds, rel_tol: float) -> bool:
+    if len(golds) != len(preds) or len(golds) > _MAX_ITEMS:
+        return False
+    unmatched = list(preds)
+    for gold in golds:
+        for i, pred in enumerate(unmatched):
+            if equivalent(gold, pred, rel_tol):
+                del unmatched[i]
+                break
+        else:
+            return False
+    return True
+
+
+def _ordered_equal(golds, preds, rel_tol: float) -> bool:
+    return len(golds) == len(preds) and all(equivalent(g, p, rel_tol) for g, p in zip(golds, preds))
+
+
+def _unwrap_variable(node, other):
+    """`x = 5` stands for `5` (and `x \\in S` for `S`) when the other side is not a relation."""
+    if node[0] == "rel" and node[1] in ("=", "in") and node[2][0] == "sym" and other[0] != "rel":
+        return node[3]
+    return node
+
+
+def _expand_pm(node) -> list:
+    """`a \\pm b` -> [a + b, a - b]; nodes without `pm` come back as a one-item list."""
+    if not isinstance(node, (list, tuple)) or node[0] in ("num", "sym", "const"):
+        return [node]
+    if node[0] == "pm":
+        lefts, rights = _expand_pm(node[1]), _expand_pm(node[2])
+        both = [("add", l, r) for l in lefts for r in rights] + [("add", l, ("neg", r)) for l in lefts for r in rights]
+        return both[:_MAX_ITEMS]
+    expansions = [[]]
+    for child in node[1:]:
+        options = _expand_pm(child) if isinstance(child, (list, tuple)) else [child]
+        expansions = [prefix + [option] for prefix in expansions for option in options][:_MAX_ITEMS]
+    return [(node[0], *children) for children in expansions]
+
+
+def _answers(node) -> list:
+    """The answers a node stands for: the items of a bare list, with each `pm` expanded."""
+    items = node[1:] if node[0] == "list" else [node]
+    return [expanded for item in items for expanded in _expand_pm(item)]
+
+
+def _percent_options(node) -> list:
+    """`25%` may stand for 25 (the percent sign dropped) or for 25/100."""
+    return [node[1], node] if node[0] == "pct" else [node]
+
+
+def _single_equivalent(gold, pred, rel_tol: float) -> bool:
+    gold, pred = _unwrap_variable(gold, pred), _unwrap_variable(pred, gold)
+    if gold[0] == "pct" or pred[0] == "pct":
+        return any(scalars_equal(g, p, rel_tol) if "pct" in (g[0], p[0]) else equivalent(g, p, rel_tol)
+                   for g in _percent_options(gold) for p in _percent_options(pred))
+    kind = gold[0]
+    if kind != pred[0]:
+        return kind not in _STRUCTURED and pred[0] not in _STRUCTURED and scalars_equal(gold, pred, rel_tol)
+    if kind in _UNORDERED:
+        return _unordered_equal(gold[1:], pred[1:], rel_tol)
+    if kind == "seq":
+        return gold[1] == pred[1] and _ordered_equal(gold[2:], pred[2:], rel_tol)
+    if kind == "matrix":
+        return len(gold) == len(pred) and all(len(g) == len(p) and _ordered_equal(g[1:], p[1:], rel_tol)
+                                              for g, p in zip(gold[1:], pred[1:]))
+    if kind == "rel":
+        return _relations_equal(gold, pred, rel_tol)
+    return scalars_equal(gold, pred, rel_tol)
+
+
+def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
+    """Whether the parsed prediction `pred` is an acceptable answer for the parsed `gold`."""
+    bare = {gold[0], pred[0]}
+    if "list" in bare and len(bare) == 2:  # `1, 2` written without its brackets
+        listed, other = (gold, pred) if gold[0] == "list" else (pred, gold)
+        if other[0] == "set":
+            return _unordered_equal(listed[1:], other[1:], rel_tol)
+        if other[0] == "seq" and other[1] == "()":
+            return _ordered_equal(listed[1:], other[2:], rel_tol)
+    gold_answers, pred_answers = _answers(gold), _answers(pred)
+    if len(gold_answers) == 1 and len(pred_answers) == 1:
+        return _single_equivalent(gold_answers[0], pred_answers[0], rel_tol)
+    gold_answers = [_unwrap_variable(g, pred_answers[0]) for g in gold_answers]
+    pred_answers = [_unwrap_variable(p, gold_answers[0]) for p in pred_answers]
+    return _unordered_equal(gold_answers, pred_answers, rel_tol)
