@@ -109,8 +109,9 @@ class LoggingConfig:
 @dataclass
 class TrainConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    # CPU defaults chosen by measurement (benchmarks/bench_base_policy.py; README "Why these defaults")
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=64, temperature=0.7))
+    grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(temperature=0.7))
     rm: RewardModelConfig = field(default_factory=RewardModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)

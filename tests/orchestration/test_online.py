@@ -177,7 +177,7 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
         (["--loop.prompts_per_step", "3", "--loop.group_size", "3", "--grpo.mini_batch_size", "8"],
          "must be divisible by grpo.mini_batch_size"),
         (["--loop.reward_sorce", "rm"], "did you mean 'loop.reward_source'"),
-        (["--sampling.temperature", "0.7"], "grpo.temperature .* must equal sampling.temperature"),
+        (["--sampling.temperature", "0.9"], "grpo.temperature .* must equal sampling.temperature"),
         (["--data.source", "math"], "needs data.path"),
     ]
     for overrides, message in cases:

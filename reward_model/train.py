@@ -1,0 +1,93 @@
+"""Train a reward model on verifier-labelled outcomes: the CLI, and the public training API.
+
+    python -m reward_model.train --data outcomes.jsonl --output rm_dir
+    python -m reward_model.train --data outcomes.jsonl --output rm_dir --encoder bert-base-uncased \\
+        --loss bradley_terry --epochs 3 --lr-encoder 2e-5
+    python -m reward_model.train --data new.jsonl --init-from rm_dir --replay-data old.jsonl --output rm_dir2
+    accelerate launch -m reward_model.train --data outcomes.jsonl --output rm_dir     # data-parallel
+
+DATA is JSONL or a `datasets.save_to_disk` directory of `{prompt, response, outcome[, group]}` rows; every row
+is validated before a model is loaded. Every `RMTrainConfig` field is a flag (`--help` lists them). DIR gets
+the model (`ScalarRewardModel.from_pretrained(DIR)`), `train_config.json` and `train_metrics.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import typing
+
+from reward_model.data import DataError, load_records
+from reward_model.model import ScalarRewardModel
+from reward_model.trainer import RMTrainConfig, RMTrainer, train
+
+__all__ = ["RMTrainConfig", "RMTrainer", "train", "main"]
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
+    """One `--field-name` flag per dataclass field, typed from its annotation, with the field's help."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, flag = hints[f.name], "--" + f.name.replace("_", "-")
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        help_text = f.metadata.get("help", "")
+        if typing.get_origin(tp) is typing.Literal:
+            parser.add_argument(flag, choices=args, default=f.default, help=help_text)
+        elif tp is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
+        else:
+            parser.add_argument(flag, type=args[0] if args else tp, default=f.default, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m reward_model.train", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", required=True, help="JSONL file or datasets directory of {prompt, response, outcome}")
+    parser.add_argument("--output", required=True, help="directory to save the trained reward model in")
+    parser.add_argument("--encoder", default=None, help="HF name or path of the encoder; default: embedded MiniLM")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="cls", help="pooling for a fresh RM")
+    parser.add_argument("--max-length", type=int, default=256, help="input tokens for a fresh RM")
+    parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
+    parser.add_argument("--replay-data", default=None, help="older records to replay a sample of (train only)")
+    parser.add_argument("--replay-fraction", type=float, default=0.1, help="share of --replay-data replayed")
+    _add_config_flags(parser, RMTrainConfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = build_parser().parse_args(argv)
+    if args.init_from and args.encoder:
+        raise SystemExit("error: --init-from and --encoder are exclusive: a saved RM already has its encoder")
+    try:
+        cfg = RMTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RMTrainConfig)})
+        records = load_records(args.data)  # a malformed row stops the run here, before any model loads
+        replay = None
+        if args.replay_data:
+            old = load_records(args.replay_data)
+            replay = random.Random(cfg.seed).sample(old, round(args.replay_fraction * len(old)))
+    except (DataError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from e
+    if args.init_from:
+        model = ScalarRewardModel.from_pretrained(args.init_from)
+    else:
+        model = ScalarRewardModel.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
+                                               seed=cfg.seed)
+    trainer = RMTrainer(model, cfg)
+    metrics = trainer.fit(records, replay=replay)
+    if trainer.accelerator.is_main_process:
+        trainer.accelerator.unwrap_model(model).save_pretrained(args.output)
+        with open(os.path.join(args.output, "train_config.json"), "w", encoding="utf-8") as f:
+            json.dump({**vars(args), **dataclasses.asdict(cfg)}, f, indent=2)
+        with open(os.path.join(args.output, "train_metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=2)
+        print(json.dumps(metrics))
+    trainer.accelerator.wait_for_everyone()  # no process exits while the main one still writes
+    trainer.accelerator.end_training()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

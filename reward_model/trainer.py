@@ -1,0 +1,268 @@
+"""Training the reward model: `RMTrainConfig`, the persistent `RMTrainer`, and the functional `train`.
+
+The online loop keeps one `RMTrainer` for the whole run and calls `fit(new_records, replay=old_sample)`
+every N policy steps; the AdamW state, the warm-up schedule and the step counters carry over between
+calls (and through `state_dict` / `load_state_dict` into checkpoints; the weights themselves are saved with
+`ScalarRewardModel.save_pretrained`). A standalone run is one `fit` (see `python -m reward_model.train`).
+
+Defaults are chosen so one online fit on 64-512 records takes seconds to tens of seconds on a CPU with
+MiniLM: 2 epochs, batch 32, frozen token embeddings, tokenisation once per fit, length-bucketed batches
+with dynamic padding (whole groups per batch for bradley_terry).
+Under `accelerate launch`, every process holds the same records and takes its own share of each step's
+batches; gradients are averaged by DDP.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from reward_model.data import OutcomeRecord, group_batches, group_members, split_by_group
+from reward_model.losses import LOSSES, compute_loss
+from reward_model.metrics import ranking_accuracy
+from reward_model.model import ScalarRewardModel
+
+
+@dataclass
+class RMTrainConfig:
+    loss: Literal["mse", "bce", "bradley_terry"] = field(default="bce", metadata={
+        "help": "bce (pointwise P(correct) logit; default: uses every record and keeps scores on one scale "
+                "across prompts) | mse (regress 2*outcome-1) | bradley_terry (pairs within a group)"})
+    lr_encoder: float = field(default=5e-5, metadata={"help": "AdamW learning rate of the encoder"})
+    lr_head: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the scalar head"})
+    epochs: int = field(default=2, metadata={"help": "passes over the records of one fit"})
+    max_steps: int | None = field(default=None, metadata={
+        "help": "optimizer steps per fit; overrides epochs when set"})
+    batch_size: int = field(default=32, metadata={"help": "records per optimizer step (per process)"})
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "linear warm-up over this share of the first fit's steps, then constant (online fits "
+                "continue at the full rate)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases, LayerNorm)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm; 0 = off"})
+    margin: float = field(default=0.0, metadata={"help": "bradley_terry margin: -logsigmoid(r_b - r_w - margin)"})
+    val_fraction: float = field(default=0.1, metadata={
+        "help": "share of groups held out of the new records for validation ranking accuracy; 0 = none"})
+    early_stop_patience: int = field(default=2, metadata={
+        "help": "stop after this many epochs without a better validation accuracy, keep the best; 0 = off"})
+    freeze_token_embeddings: bool = field(default=True, metadata={
+        "help": "keep the token embedding table fixed (12M of MiniLM's 22M weights): much cheaper AdamW "
+                "steps and less overfitting on small online batches"})
+    eval_batch_size: int = field(default=64, metadata={"help": "batch size for validation scoring"})
+    seed: int = field(default=0, metadata={"help": "seed of the split, batch order and dropout"})
+    progress_bar: bool = field(default=True, metadata={"help": "show a tqdm bar during a fit"})
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("lr_encoder", "lr_head", "batch_size", "eval_batch_size"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 or null (use epochs), got {self.max_steps}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.loss == "bradley_terry" and self.batch_size < 2:
+            raise ValueError("bradley_terry needs batch_size >= 2 to form pairs")
+        for name in ("weight_decay", "max_grad_norm", "early_stop_patience"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+class RMTrainer:
+    """Owns the optimizer and schedule of one reward model across any number of `fit` calls."""
+
+    def __init__(self, model: ScalarRewardModel, cfg: RMTrainConfig, accelerator=None):
+        from accelerate import Accelerator
+
+        self.model, self.cfg = model, cfg
+        self.accelerator = accelerator or Accelerator()
+        self.global_step, self.fits, self.warmup_steps = 0, 0, None
+        if cfg.freeze_token_embeddings:
+            model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        optimizer = torch.optim.AdamW(_param_groups(model, cfg), betas=(0.9, 0.999))
+        # The schedule wraps the raw optimizer, not accelerate's (which would step it once per process).
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+        self.train_model, self.optimizer = self.accelerator.prepare(model, optimizer)
+
+    def _lr_factor(self, step: int) -> float:
+        warmup = self.warmup_steps or 0
+        return min(1.0, (step + 1) / warmup) if warmup else 1.0
+
+    # ------------------------------------------------------------------ one fit
+
+    def fit(self, records: list[OutcomeRecord], replay: list[OutcomeRecord] | None = None) -> dict[str, float]:
+        """Train on `records` (a validation share of whose groups is held out) plus `replay` (train only).
+
+        Returns loss, val_ranking_accuracy_before/after, val_pairs, n_examples, n_replay, steps, epochs,
+        early_stopped, seconds and examples_per_second.
+        """
+        cfg, start = self.cfg, time.perf_counter()
+        train_records, val_records = split_by_group(records, cfg.val_fraction, seed=cfg.seed + self.fits)
+        train_records = train_records + list(replay or [])
+        if cfg.loss == "bradley_terry":  # groups with one outcome give no pair: skip their forward passes
+            train_records = _mixed_groups(train_records)
+        metrics = {"n_examples": float(len(train_records)), "n_replay": float(len(replay or []))}
+        val_before, val_pairs = self._validate(val_records)
+        metrics.update(val_ranking_accuracy_before=val_before, val_pairs=float(val_pairs))
+        if not train_records:
+            metrics.update(steps=0.0, seconds=time.perf_counter() - start, val_ranking_accuracy_after=val_before)
+            return metrics
+        with torch.random.fork_rng(devices=_cuda_devices(self.model)):  # seeded dropout, global RNG untouched
+            torch.manual_seed(cfg.seed + 1000 * self.fits)
+            metrics.update(self._epochs(train_records, val_records))
+        self.fits += 1
+        self.model.trained_with = cfg.loss  # recorded in the saved config: evaluate reports ECE for bce
+        seconds = time.perf_counter() - start
+        metrics.update(seconds=seconds, examples_per_second=metrics["examples_seen"] / seconds)
+        return metrics
+
+    def _epochs(self, records: list[OutcomeRecord], val_records: list[OutcomeRecord]) -> dict[str, float]:
+        cfg, acc = self.cfg, self.accelerator
+        rng = random.Random(f"{cfg.seed}:{self.fits}")
+        encoded, groups, lengths, total = self._plan(records)
+        keeper = _BestEpoch(cfg.early_stop_patience)
+        losses, seen, step, epoch, val = [], 0, 0, 0, math.nan
+        bar = tqdm(total=total, desc="RM fit", leave=False, dynamic_ncols=True,
+                   disable=not (cfg.progress_bar and acc.is_main_process))
+        more = (lambda: epoch < cfg.epochs) if cfg.max_steps is None else (lambda: step < cfg.max_steps)
+        while more() and not keeper.stopped:
+            epoch += 1
+            batches = group_batches(groups, lengths, cfg.batch_size, rng)
+            batches += batches[:(-len(batches)) % acc.num_processes]  # every process steps equally often
+            for i in range(0, len(batches), acc.num_processes):
+                batch = batches[i + acc.process_index]
+                losses.append(self._step(batch, encoded, records))
+                seen, step = seen + len(batch) * acc.num_processes, step + 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+                if cfg.max_steps is not None and step >= cfg.max_steps:
+                    break
+            val, _ = self._validate(val_records)
+            keeper.update(val, self.model)
+        bar.close()
+        mean_loss = torch.tensor(sum(losses) / len(losses), device=self.model.device)
+        if acc.num_processes > 1:  # each process saw its own batches
+            mean_loss = acc.reduce(mean_loss, reduction="mean")
+        return {"loss": mean_loss.item(), "loss_last": losses[-1], "steps": float(step),
+                "epochs": float(epoch), "early_stopped": float(keeper.stopped), "examples_seen": float(seen),
+                "val_ranking_accuracy_after": keeper.restore_best(val, self.model),
+                "lr_encoder": self.scheduler.get_last_lr()[0]}
+
+    def _plan(self, records: list[OutcomeRecord]):
+        """Tokenise once per fit; batching units; the expected step count (sizes warm-up and the bar)."""
+        cfg = self.cfg
+        encoded = self.model.encode([r.prompt for r in records], [r.response for r in records])
+        lengths = [len(ids) for ids, _ in encoded]
+        # Only the pairwise loss needs whole groups in a batch; pointwise losses batch records purely by
+        # length, which pads far less (a group mixes short answers with long cut-off rambling).
+        if cfg.loss == "bradley_terry":
+            groups = list(group_members(records).values())
+        else:
+            groups = [[i] for i in range(len(records))]
+        n_batches = len(group_batches(groups, lengths, cfg.batch_size, random.Random(0)))  # varies a little
+        total = cfg.max_steps or math.ceil(n_batches / self.accelerator.num_processes) * cfg.epochs
+        if self.warmup_steps is None:  # sized on the first fit; its first step must already be warming up
+            self.warmup_steps = math.ceil(cfg.warmup_ratio * total)
+            for group, base_lr in zip(self.scheduler.optimizer.param_groups, self.scheduler.base_lrs):
+                group["lr"] = base_lr * self._lr_factor(self.global_step)
+        return encoded, groups, lengths, total
+
+    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> float:
+        self.train_model.train()
+        inputs = self.model.collate([encoded[i] for i in batch])
+        device = self.model.device
+        outcomes = torch.tensor([records[i].outcome for i in batch], device=device)
+        keys = {key: n for n, key in enumerate(dict.fromkeys(records[i].group_key for i in batch))}
+        group_ids = torch.tensor([keys[records[i].group_key] for i in batch], device=device)
+        scores = self.train_model(**inputs).float()
+        loss, _ = compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)
+        self.accelerator.backward(loss)
+        if self.cfg.max_grad_norm:
+            self.accelerator.clip_grad_norm_(self.train_model.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.global_step += 1
+        return loss.item()
+
+    def _validate(self, records: list[OutcomeRecord]) -> tuple[float, int]:
+        if not records:
+            return float("nan"), 0
+        scores = self.model.score([r.prompt for r in records], [r.response for r in records],
+                                  batch_size=self.cfg.eval_batch_size)
+        return ranking_accuracy(scores, [r.outcome for r in records], [r.group_key for r in records])
+
+    # ------------------------------------------------------------------ checkpointing
+
+    def state_dict(self) -> dict:
+        """Optimizer, schedule and counters (the weights go through `ScalarRewardModel.save_pretrained`)."""
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "global_step": self.global_step, "fits": self.fits, "warmup_steps": self.warmup_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.global_step, self.fits, self.warmup_steps = state["global_step"], state["fits"], state["warmup_steps"]
+
+
+class _BestEpoch:
+    """Early stopping on validation ranking accuracy, remembering the best epoch's weights."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.state, self.stale, self.stopped = patience, math.nan, None, 0, False
+
+    def update(self, val: float, model: torch.nn.Module) -> None:
+        if not self.patience or math.isnan(val):
+            return
+        if math.isnan(self.best) or val > self.best:
+            self.best, self.stale = val, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.stale += 1
+            self.stopped = self.stale >= self.patience
+
+    def restore_best(self, last_val: float, model: torch.nn.Module) -> float:
+        """Load the best epoch's weights if the last epoch was worse; the validation accuracy kept."""
+        if self.state is not None and not math.isnan(last_val) and last_val < self.best:
+            model.load_state_dict(self.state)
+            return self.best
+        return last_val
+
+
+def train(model: ScalarRewardModel, records: list[OutcomeRecord], cfg: RMTrainConfig | None = None,
+          replay: list[OutcomeRecord] | None = None, accelerator=None) -> dict[str, float]:
+    """One standalone fit of `model` on `records` (+ `replay`); returns the fit's metrics."""
+    cfg = cfg or RMTrainConfig()
+    return RMTrainer(model, cfg, accelerator=accelerator).fit(records, replay=replay)
+
+
+def _param_groups(model: ScalarRewardModel, cfg: RMTrainConfig) -> list[dict]:
+    """Encoder and head at their own rates; no weight decay on biases and LayerNorm weights."""
+    groups = []
+    for name, module, lr in (("encoder", model.encoder, cfg.lr_encoder), ("head", model.head, cfg.lr_head)):
+        params = [p for p in module.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        groups += [{"params": decay, "lr": lr, "weight_decay": cfg.weight_decay, "name": name},
+                   {"params": no_decay, "lr": lr, "weight_decay": 0.0, "name": f"{name}_no_decay"}]
+    return groups
+
+
+def _mixed_groups(records: list[OutcomeRecord]) -> list[OutcomeRecord]:
+    mixed = {key for key, idx in group_members(records).items() if len({records[i].outcome for i in idx}) > 1}
+    return [r for r in records if r.group_key in mixed]
+
+
+def _cuda_devices(model: ScalarRewardModel) -> list[int]:
+    device = model.device
+    return [device.index or 0] if device.type == "cuda" else []
