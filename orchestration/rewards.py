@@ -40,7 +40,8 @@ def verify(items: list[TaskItem], responses: list[str], *, timeout: float) -> li
     if code_idx:
         from verifiers import code as code_verifier
 
-        programs = [code_verifier.extract_code(responses[i], items[i].code_prompt) for i in code_idx]
+        programs = [code_verifier.extract_code(responses[i], items[i].code_prompt, entry_point=items[i].entry_point)
+                    for i in code_idx]
         results = _guarded(lambda: code_verifier.check_batch(
             programs, [items[i].tests for i in code_idx], [items[i].entry_point for i in code_idx],
             timeout=timeout), len(code_idx))

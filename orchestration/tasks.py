@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from verifiers.code import validate_tests
+
 Prompt = str | list[dict[str, str]]  # plain text, or chat messages [{role, content}, ...]
 VERIFIERS = ("math", "code")
 MATH_FORMATS = ("auto", "gsm8k", "math", "plain")
@@ -267,6 +269,10 @@ def load_code(path: str, *, columns: Mapping[str, str] | None = None, split: str
             tests = "\n".join(tests)
         entry_col = columns.get("entry_point", "entry_point")
         entry_point = _field(where, row, entry_col) if row.get(entry_col) is not None else None
+        try:
+            validate_tests(tests, entry_point)
+        except ValueError as e:
+            raise DataError(f"{where}: field {tests_col!r} cannot be run as tests: {e}") from e
         items.append(TaskItem(id=str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}")),
                               prompt=_prompt(where, row, prompt_col), verifier="code", tests=tests,
                               entry_point=entry_point))

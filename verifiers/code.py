@@ -85,6 +85,13 @@ def _last_def_name(prompt: str) -> str | None:
     return names[-1] if names else None
 
 
+def validate_tests(tests: str | Sequence[str], entry_point: str | None = None) -> None:
+    """Raise ValueError when `tests` cannot be run (they do not parse, or nothing in them can fail).
+
+    For data loaders: a bad test row is a user error to report when the data is read, not mid-run."""
+    plan_tests(tests, entry_point)
+
+
 def check(program: str, tests: str | Sequence[str], *, entry_point: str | None = None, timeout: float = 10.0,
           limits: SandboxLimits | None = None) -> Outcome:
     """Run `program` against `tests` in the sandbox. Never raises because of the program; raises

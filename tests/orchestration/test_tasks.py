@@ -199,3 +199,9 @@ def test_load_code_rejects_empty_test_list(tmp_path):
     path = _write_jsonl(tmp_path / "c.jsonl", [{"prompt": "p", "tests": []}])
     with pytest.raises(DataError, match=r"c\.jsonl:1: field 'tests' must be a non-empty list"):
         load_code(path)
+
+
+def test_load_code_rejects_tests_that_cannot_fail(tmp_path):
+    path = _write_jsonl(tmp_path / "c.jsonl", [{"prompt": "p", "tests": "x = 1"}])
+    with pytest.raises(DataError, match=r"c\.jsonl:1: field 'tests' cannot be run as tests"):
+        load_code(path)
