@@ -27,7 +27,7 @@ from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
 from orchestration.config import TrainConfig
 from orchestration.data_sources import build_sources
-from orchestration.metrics import HackingAlarm, MetricsLogger, timer
+from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verify
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages
@@ -143,13 +143,13 @@ class OnlineTrainer:
                 scores = self._score(prompts, rollouts.texts)
         rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
         metrics.update(self._reward_metrics(rewards, outcomes, scores_before, rollouts))
-        if not torch.isfinite(rewards).all():
-            metrics["policy/skipped"] = 1.0
-            print(f"[step {step}] non-finite rewards from {cfg.loop.reward_source}: policy update skipped")
-        else:
+        if self._finite_on_every_process(rewards):
             advantages = group_advantages(rewards, k, scale=cfg.grpo.scale)
             with timer("policy_update", timings):
                 metrics.update(self.updater.step(rollouts, advantages))
+        else:  # every process skips together, or data-parallel gradients would wait forever
+            metrics["policy/skipped"] = 1.0
+            print(f"[step {step}] non-finite rewards from {cfg.loop.reward_source}: policy update skipped")
         if metrics.get("rm/updated") and cfg.loop.reset_reference_on_rm_update and self.reference is not None:
             self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
             self.state.reference_reset = True
@@ -157,7 +157,26 @@ class OnlineTrainer:
         self.state.step = step
         metrics.update(timings)
         metrics["timing/step"] = sum(timings.values())
+        metrics = self._mean_over_processes(metrics)
+        if "rm/reward_mean" in metrics and self.alarm.update(metrics["rm/reward_mean"], metrics["verifier/accuracy"]):
+            metrics["rm/hacking_alarm"] = 1.0
+            print(f"[step {step}] ALARM: RM reward rising while verified accuracy falls over the last "
+                  f"{self.alarm.window} steps: the policy may be exploiting the reward model")
         return metrics
+
+    def _finite_on_every_process(self, rewards: torch.Tensor) -> bool:
+        finite = torch.tensor([float(torch.isfinite(rewards).all())], device=self.accelerator.device)
+        if self.accelerator.num_processes > 1:
+            finite = self.accelerator.gather(finite)
+        return bool(finite.min() == 1.0)
+
+    def _mean_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
+        """Each process measured its own prompts; the logged figure is the mean over processes."""
+        if self.accelerator.num_processes == 1:
+            return metrics
+        everyone = gather_object([metrics])
+        keys = dict.fromkeys(key for m in everyone for key in m)
+        return {key: nan_safe_mean(m.get(key) for m in everyone) for key in keys}
 
     def _seed(self, purpose: str, step: int) -> int:
         """Per-step seeds: a resumed run draws exactly what the uninterrupted run would have drawn."""
@@ -218,10 +237,6 @@ class OnlineTrainer:
         }
         if scores_before is not None:
             metrics["rm/reward_mean"] = scores_before.float().mean().item()
-            if self.alarm.update(metrics["rm/reward_mean"], metrics["verifier/accuracy"]):
-                metrics["rm/hacking_alarm"] = 1.0
-                print(f"[step {self.state.step + 1}] ALARM: RM reward rising while verified accuracy falls "
-                      f"over the last {self.alarm.window} steps: the policy may be exploiting the RM")
         return metrics
 
     def _maybe_log_samples(self, step, prompts, responses, outcomes, rewards) -> None:

@@ -185,3 +185,23 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
             main(["--output-dir", str(tmp_path / "x"), *overrides])
         assert re.search(message, str(exc.value)), (overrides, exc.value)
     assert not (tmp_path / "x").exists()
+
+
+def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+    """`torchrun --nproc_per_node 2` with ACCELERATE_USE_CPU: each process samples its own prompts, outcomes are
+    gathered, the RM trains data-parallel, and only the main process writes files."""
+    out = str(tmp_path / "dp")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           *_cli(out, tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 2})[1:]]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
+    rows = rows.read(range(len(rows)))
+    assert len(rows) == 2 * B * K * 2  # steps x prompts x group size x processes
+    assert {r.group.split(":")[1] for r in rows} == {"0", "1"}  # both processes' groups, written once
+    step1 = [r.task_id for r in rows if r.step == 1]
+    assert step1[: B * K] != step1[B * K:]  # the two processes drew different prompts
+    metrics = [m for m in read_metrics(os.path.join(out, "metrics.jsonl")) if m["step"] > 0]
+    assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/version"] == 1
+    assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
