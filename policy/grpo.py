@@ -1,0 +1,139 @@
+"""GRPO maths as pure functions over tensors (DeepSeekMath, arXiv 2402.03300, Eq. 3).
+
+No models, configs or I/O here: tensors and scalars in, tensors (and a metrics dict) out, so every
+formula can be checked against a per-token Python loop (tests/policy/test_grpo_math.py).
+
+- `group_advantages`: A_i = (r_i - mean(r_group)) / (std(r_group) + eps), one value per completion.
+  A higher reward gives a positive advantage; a group whose rewards are all equal gives exactly 0.
+- `grpo_loss`: per token  -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A) + beta * k3_kl,
+  with ratio = exp(logp - old_logp) and k3_kl = exp(ref - logp) - (ref - logp) - 1, then averaged by
+  `agg_loss` ("seq_mean": the paper's mean over each completion then over completions;
+  "token_mean": DAPO's mean over all tokens). Masked tokens never count.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+ADVANTAGE_SCALES = ("group", "batch", "none")
+LOSS_AGGREGATIONS = ("seq_mean", "token_mean")
+
+
+def masked_sum(values: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
+    """Sum of `values` where `mask` is true; masked entries may hold anything, even inf/NaN."""
+    masked = torch.where(mask.bool(), values, torch.zeros((), dtype=values.dtype, device=values.device))
+    return masked.sum() if dim is None else masked.sum(dim)
+
+
+def masked_mean(values: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
+    """Mean of `values` over the entries where `mask` is true (0 where nothing is unmasked)."""
+    count = mask.bool().sum() if dim is None else mask.bool().sum(dim)
+    return masked_sum(values, mask, dim) / count.clamp(min=1).to(values.dtype)
+
+
+def agg_loss(loss_mat: Tensor, mask: Tensor, mode: str = "seq_mean") -> Tensor:
+    """Reduce a per-token loss to a scalar.
+
+    loss_mat, mask: (N, T). "seq_mean": mean over each row's unmasked tokens, then over the rows that
+    have at least one (the paper's 1/G sum_i 1/|o_i| sum_t). "token_mean": mean over all unmasked
+    tokens (DAPO), so long completions weigh more.
+    """
+    if mode == "token_mean":
+        return masked_mean(loss_mat, mask)
+    if mode == "seq_mean":
+        per_sequence = masked_mean(loss_mat, mask, dim=-1)
+        has_tokens = mask.bool().any(dim=-1)
+        return masked_mean(per_sequence, has_tokens)
+    raise ValueError(f"loss_agg must be one of {LOSS_AGGREGATIONS}, got {mode!r}")
+
+
+def group_advantages(rewards: Tensor, group_size: int, scale: str = "group", eps: float = 1e-4) -> Tensor:
+    """Group-relative advantages, one per completion.
+
+    rewards: (N,) with N = B * group_size, group-contiguous (rows [i*G, (i+1)*G) share a prompt).
+    scale: "group" divides by each group's std (the paper), "batch" by the std of the whole batch,
+    "none" only centres (Dr. GRPO). std is the unbiased estimate, as in TRL.
+    Returns (N,) in the rewards' float dtype.
+    """
+    if scale not in ADVANTAGE_SCALES:
+        raise ValueError(f"scale must be one of {ADVANTAGE_SCALES}, got {scale!r}")
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+    if rewards.dim() != 1 or rewards.numel() % group_size:
+        raise ValueError(f"rewards must be 1-D with a length divisible by group_size={group_size}, got {tuple(rewards.shape)}")
+    rewards = rewards if rewards.is_floating_point() else rewards.float()
+    grouped = rewards.view(-1, group_size)
+    centred = grouped - grouped.mean(dim=1, keepdim=True)
+    # mean() of equal floats can be off by one ulp; force exact zeros so such groups carry no signal.
+    all_equal = grouped.amax(dim=1, keepdim=True) == grouped.amin(dim=1, keepdim=True)
+    centred = torch.where(all_equal, torch.zeros_like(centred), centred)
+    if scale == "group":
+        centred = centred / (grouped.std(dim=1, keepdim=True) + eps)
+    elif scale == "batch":
+        centred = centred / (rewards.std() + eps)
+    return centred.reshape(-1)
+
+
+def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:
+    """Per-token k3 estimator of KL(policy || ref): exp(ref - logp) - (ref - logp) - 1 >= 0."""
+    log_ratio = ref_logps - logps
+    return torch.exp(log_ratio) - log_ratio - 1
+
+
+def grpo_loss(
+    logps: Tensor,
+    old_logps: Tensor | None,
+    ref_logps: Tensor | None,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    epsilon_low: float = 0.2,
+    epsilon_high: float = 0.2,
+    beta: float = 0.0,
+    loss_agg: str = "seq_mean",
+) -> tuple[Tensor, dict[str, float]]:
+    """Clipped GRPO surrogate with a k3 KL penalty.
+
+    logps: (N, T) log-probs of the completion tokens under the policy being trained (with grad).
+    old_logps: (N, T) under the policy that sampled them; None means on-policy (logps.detach()),
+    where ratio = 1 and the gradient is the REINFORCE gradient with these advantages.
+    ref_logps: (N, T) under the frozen reference; needed when beta > 0 (KL is reported when given).
+    advantages: (N,) per completion, or (N, T) per token. mask: (N, T), true on completion tokens.
+    Returns (scalar loss, metrics) with metrics `loss`, `kl`, `clip_ratio/low`, `clip_ratio/high`,
+    `clip_ratio/region`, `ratio_mean` over unmasked tokens, as floats.
+    """
+    if beta > 0 and ref_logps is None:
+        raise ValueError("beta > 0 needs ref_logps (log-probs under the frozen reference policy)")
+    mask = mask.bool()
+    zero = torch.zeros((), dtype=logps.dtype, device=logps.device)
+    # Sanitise masked entries first: padding may hold -inf, and exp(inf) * 0 would make NaN gradients.
+    logps = torch.where(mask, logps, zero)
+    old_logps = logps.detach() if old_logps is None else torch.where(mask, old_logps, zero)
+    if advantages.dim() == 1:
+        advantages = advantages.unsqueeze(1)
+    advantages = advantages.to(logps.dtype).expand_as(logps)
+
+    ratio = torch.exp(logps - old_logps)
+    clipped_ratio = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
+    per_token = -torch.minimum(ratio * advantages, clipped_ratio * advantages)
+    kl = None
+    if ref_logps is not None:
+        kl = k3_kl(logps, torch.where(mask, ref_logps, zero))
+        if beta > 0:
+            per_token = per_token + beta * kl
+    loss = agg_loss(per_token, mask, loss_agg)
+
+    with torch.no_grad():
+        # A clipped token has zero gradient: below 1 - eps_low with A < 0, above 1 + eps_high with A > 0.
+        low = (ratio < 1 - epsilon_low) & (advantages < 0)
+        high = (ratio > 1 + epsilon_high) & (advantages > 0)
+        metrics = {
+            "loss": loss.item(),
+            "kl": masked_mean(kl, mask).item() if kl is not None else 0.0,
+            "clip_ratio/low": masked_mean(low.to(logps.dtype), mask).item(),
+            "clip_ratio/high": masked_mean(high.to(logps.dtype), mask).item(),
+            "clip_ratio/region": masked_mean((low | high).to(logps.dtype), mask).item(),
+            "ratio_mean": masked_mean(ratio, mask).item(),
+        }
+    return loss, metrics

@@ -1,0 +1,187 @@
+"""GRPO advantages and loss against a naive per-token Python loop, hand-computed cases and invariances."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from policy.grpo import agg_loss, group_advantages, grpo_loss, k3_kl, masked_mean
+
+
+def naive_advantages(rewards: list[float], group_size: int, eps: float) -> list[float]:
+    out = []
+    for start in range(0, len(rewards), group_size):
+        group = rewards[start : start + group_size]
+        mean = sum(group) / len(group)
+        std = math.sqrt(sum((r - mean) ** 2 for r in group) / (len(group) - 1))
+        out += [(r - mean) / (std + eps) for r in group]
+    return out
+
+
+def naive_loss(logps, old_logps, ref_logps, advantages, mask, eps_low, eps_high, beta, loss_agg):
+    """DESIGN.md's formula token by token, in Python floats."""
+    per_row, all_tokens = [], []
+    for i in range(len(logps)):
+        row = []
+        for t in range(len(logps[i])):
+            if not mask[i][t]:
+                continue
+            ratio = math.exp(logps[i][t] - old_logps[i][t])
+            clipped = min(max(ratio, 1 - eps_low), 1 + eps_high)
+            pg = -min(ratio * advantages[i], clipped * advantages[i])
+            d = ref_logps[i][t] - logps[i][t]
+            row.append(pg + beta * (math.exp(d) - d - 1))
+        if row:
+            per_row.append(sum(row) / len(row))
+        all_tokens += row
+    return sum(per_row) / len(per_row) if loss_agg == "seq_mean" else sum(all_tokens) / len(all_tokens)
+
+
+def random_batch(dtype, rows=6, length=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logps = -torch.rand(rows, length, generator=g, dtype=dtype) * 3
+    old_logps = logps + 0.4 * torch.randn(rows, length, generator=g, dtype=dtype)  # ratios well outside [0.8, 1.2]
+    ref_logps = logps + 0.3 * torch.randn(rows, length, generator=g, dtype=dtype)
+    advantages = torch.randn(rows, generator=g, dtype=dtype)
+    lengths = torch.tensor([7, 3, 1, 5, 7, 2])[:rows]
+    mask = torch.arange(length)[None, :] < lengths[:, None]
+    return logps, old_logps, ref_logps, advantages, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("loss_agg", ["seq_mean", "token_mean"])
+@pytest.mark.parametrize("beta", [0.0, 0.04])
+def test_loss_matches_naive_loop(dtype, loss_agg, beta):
+    logps, old, ref, adv, mask = random_batch(dtype)
+    loss, _ = grpo_loss(logps, old, ref, adv, mask, epsilon_low=0.2, epsilon_high=0.28, beta=beta, loss_agg=loss_agg)
+    expected = naive_loss(logps.tolist(), old.tolist(), ref.tolist(), adv.tolist(), mask.tolist(), 0.2, 0.28, beta, loss_agg)
+    assert loss.dtype == dtype
+    assert_close(loss, torch.tensor(expected, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", ["group", "batch", "none"])
+def test_advantages_match_naive_loop(dtype, scale):
+    rewards = torch.tensor([1.0, 0.0, 0.5, 0.0, 2.0, 2.0, -1.0, 3.0, 0.2, 0.1, 0.7, 0.9], dtype=dtype)
+    advantages = group_advantages(rewards, group_size=4, scale=scale, eps=1e-4)
+    if scale == "group":
+        expected = naive_advantages(rewards.tolist(), 4, 1e-4)
+    else:
+        centred = [r - sum(g) / 4 for g in [rewards.tolist()[i : i + 4] for i in range(0, 12, 4)] for r in g]
+        expected = [c / (rewards.std().item() + 1e-4) for c in centred] if scale == "batch" else centred
+    assert advantages.dtype == dtype
+    assert_close(advantages, torch.tensor(expected, dtype=dtype))
+
+
+def test_equal_rewards_give_exactly_zero_advantage():
+    # 0.1 * 3 / 3 is not exactly 0.1 in floating point: zeros must be exact anyway.
+    rewards = torch.tensor([0.1, 0.1, 0.1, 1.0, 0.0, 0.0])
+    advantages = group_advantages(rewards, group_size=3)
+    assert torch.equal(advantages[:3], torch.zeros(3))
+    assert advantages[3] > 0 > advantages[4]
+
+
+def test_higher_reward_gives_positive_advantage():
+    # Group (1, 0): mean 0.5, unbiased std sqrt(0.5) -> A = +-0.5 / (0.7071 + eps).
+    advantages = group_advantages(torch.tensor([1.0, 0.0]), group_size=2, eps=0.0)
+    assert_close(advantages, torch.tensor([0.5, -0.5]) / math.sqrt(0.5))
+
+
+def test_advantages_reject_bad_shapes():
+    with pytest.raises(ValueError, match="divisible by group_size=4"):
+        group_advantages(torch.zeros(6), group_size=4)
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        group_advantages(torch.zeros(6), group_size=1)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        group_advantages(torch.zeros(4), group_size=2, scale="rank")
+
+
+def test_ratio_one_gives_minus_mean_advantage():
+    # old = logps and beta = 0: every token's loss is -A_i, so seq_mean = -mean(A) whatever the lengths.
+    logps = torch.log(torch.rand(3, 5))
+    advantages = torch.tensor([1.5, -0.5, 0.25])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    loss, metrics = grpo_loss(logps, logps.clone(), None, advantages, mask, beta=0.0)
+    assert_close(loss, -advantages.mean())
+    assert metrics["ratio_mean"] == pytest.approx(1.0)
+    assert metrics["clip_ratio/low"] == metrics["clip_ratio/high"] == 0.0
+
+
+def test_clipping_fires_exactly_where_expected():
+    # Ratios exp(log r) = 0.5, 0.9, 1.1, 1.5 with eps = 0.2: clipping binds at 0.5 when A < 0 and at 1.5
+    # when A > 0; elsewhere the unclipped term is the minimum.
+    ratios = torch.tensor([[0.5, 0.9, 1.1, 1.5]])
+    old = torch.zeros(1, 4)
+    mask = torch.ones(1, 4)
+    for advantage, low, high, expected_loss in [
+        (1.0, 0.0, 0.25, -(0.5 + 0.9 + 1.1 + 1.2) / 4),   # A > 0: min(r, clip(r)) = 0.5, 0.9, 1.1, 1.2
+        (-1.0, 0.25, 0.0, (0.8 + 0.9 + 1.1 + 1.5) / 4),   # A < 0: max(r, clip(r)) = 0.8, 0.9, 1.1, 1.5
+    ]:
+        logps = torch.log(ratios).requires_grad_()
+        loss, metrics = grpo_loss(logps, old, None, torch.tensor([advantage]), mask, epsilon_low=0.2, epsilon_high=0.2)
+        assert loss.item() == pytest.approx(expected_loss)
+        assert metrics["clip_ratio/low"] == low and metrics["clip_ratio/high"] == high
+        loss.backward()
+        clipped = torch.tensor([advantage < 0, False, False, advantage > 0])
+        assert torch.all((logps.grad[0] == 0) == clipped)  # a clipped token gets no gradient
+
+
+def test_k3_kl_is_zero_at_equality_and_positive_otherwise():
+    logps = torch.log(torch.rand(4, 6))
+    assert torch.equal(k3_kl(logps, logps), torch.zeros(4, 6))
+    other = logps + torch.randn(4, 6)
+    assert torch.all(k3_kl(logps, other)[other != logps] > 0)
+    # d = ref - logp = 1: e - 1 - 1.
+    assert k3_kl(torch.tensor(0.0), torch.tensor(1.0)).item() == pytest.approx(math.e - 2)
+    _, metrics = grpo_loss(logps, logps, logps, torch.ones(4), torch.ones(4, 6), beta=0.1)
+    assert metrics["kl"] == 0.0
+
+
+@pytest.mark.parametrize("loss_agg", ["seq_mean", "token_mean"])
+def test_masked_and_padded_tokens_change_nothing(loss_agg):
+    logps, old, ref, adv, mask = random_batch(torch.float64)
+    logps.requires_grad_()
+    loss, metrics = grpo_loss(logps, old, ref, adv, mask, beta=0.04, loss_agg=loss_agg)
+    (grad,) = torch.autograd.grad(loss, logps)
+    garbage = lambda x: torch.where(mask, x, torch.tensor(float("inf")))  # noqa: E731
+    poisoned = torch.where(mask, logps.detach(), torch.tensor(-float("inf"))).requires_grad_()
+    # Extra all-padding columns on the right as well.
+    pad = lambda x, v: torch.cat([x, torch.full((x.shape[0], 3), v, dtype=x.dtype)], dim=1)  # noqa: E731
+    loss2, metrics2 = grpo_loss(
+        pad(poisoned, float("nan")), pad(garbage(old), 5.0), pad(garbage(ref), -7.0), adv,
+        pad(mask, False), beta=0.04, loss_agg=loss_agg,
+    )
+    (grad2,) = torch.autograd.grad(loss2, poisoned)
+    assert_close(loss2, loss)
+    assert metrics2 == pytest.approx(metrics)
+    assert_close(grad2, grad)
+    assert torch.all(grad2[~mask] == 0)
+
+
+def test_on_policy_gradient_equals_reinforce():
+    # old = None (ratio = 1): grad of the GRPO loss = grad of -mean_i A_i * mean_t logp_it (seq_mean).
+    logps, _, _, adv, mask = random_batch(torch.float64)
+    logps.requires_grad_()
+    loss, _ = grpo_loss(logps, None, None, adv, mask, beta=0.0)
+    (grad,) = torch.autograd.grad(loss, logps)
+    reinforce = -(adv * masked_mean(logps, mask, dim=1)).mean()
+    (expected,) = torch.autograd.grad(reinforce, logps)
+    assert_close(grad, expected)
+
+
+def test_agg_loss_modes_by_hand():
+    loss_mat = torch.tensor([[1.0, 3.0, 100.0], [4.0, 100.0, 100.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert agg_loss(loss_mat, mask, "seq_mean").item() == pytest.approx((2.0 + 4.0) / 2)
+    assert agg_loss(loss_mat, mask, "token_mean").item() == pytest.approx((1 + 3 + 4) / 3)
+    with pytest.raises(ValueError, match="loss_agg must be one of"):
+        agg_loss(loss_mat, mask, "sum")
+
+
+def test_beta_without_reference_is_an_error():
+    x = torch.zeros(1, 2)
+    with pytest.raises(ValueError, match="beta > 0 needs ref_logps"):
+        grpo_loss(x, x, None, torch.ones(1), torch.ones(1, 2), beta=0.1)
