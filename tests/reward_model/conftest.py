@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny randomly initialised BERT saved with the embedded MiniLM's tokenizer (offline),
+"""Reward-model fixtures: a tiny RM on the shared tiny BERT (tests/conftest.py), single-threaded tests,
 and a separable toy task in the shape of outcome records."""
 
 from __future__ import annotations
@@ -19,21 +19,6 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def tiny_encoder_dir(tmp_path_factory) -> str:
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from reward_model.model import embedded_encoder_path
-
-    directory = str(tmp_path_factory.mktemp("tiny_bert"))
-    tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
-"""Fixtures for the policy tests: a character-level tokenizer with a chat template and a tiny
-random Llama, both built offline in milliseconds."""
+"""Tiny random models shared by every test package, built offline in milliseconds: a character-level
+tokenizer with a chat template and a tiny Llama (the policy), and a tiny BERT with the embedded MiniLM's
+tokenizer (the reward model's encoder). `*_dir` fixtures save them, so code under test loads them from a
+path exactly as it loads real models."""
 
 from __future__ import annotations
 
@@ -51,11 +53,35 @@ def tokenizer():
 
 
 @pytest.fixture
-def tiny_model(tokenizer):
-    return build_tiny_model(tokenizer)
-
-
-@pytest.fixture
 def make_tiny_model(tokenizer):
     """Factory: make_tiny_model(seed=..., dtype=...) for tests that need several models."""
     return lambda seed=0, dtype=torch.float32: build_tiny_model(tokenizer, seed=seed, dtype=dtype)
+
+
+@pytest.fixture
+def tiny_model(make_tiny_model):
+    return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir(tmp_path_factory, tokenizer) -> str:
+    directory = str(tmp_path_factory.mktemp("tiny_policy"))
+    build_tiny_model(tokenizer).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> str:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from reward_model.model import embedded_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    directory = str(tmp_path_factory.mktemp("tiny_bert"))
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
