@@ -42,7 +42,7 @@ class RewardModelConfig:
         "help": "fraction of older buffer rows replayed in each RM update (DeepSeekMath: 10%)"})
     replay_max_rows: int | None = field(default=None, metadata={"help": "cap on replayed rows per update"})
     score_batch_size: int = field(default=64, metadata={"help": "RM scoring batch size"})
-    train: RMTrainConfig = field(default_factory=RMTrainConfig)
+    train: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(progress_bar=False))  # the loop has its own bar
 
     def __post_init__(self):
         if self.update_every < 1:
@@ -61,7 +61,8 @@ class DataConfig:
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
     eval_path: str | None = field(default=None, metadata={
         "help": "held-out data for math/code; null = hold out a hash-chosen eval_fraction of `path`"})
-    eval_fraction: float = field(default=0.1, metadata={"help": "held-out share when there is no eval_path"})
+    eval_fraction: float = field(default=0.3, metadata={
+        "help": "held-out share of the problems (arithmetic, or `path` without eval_path), chosen by a hash"})
     eval_size: int = field(default=32, metadata={"help": "held-out prompts per evaluation"})
     eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
 
@@ -72,8 +73,8 @@ class DataConfig:
 
 @dataclass
 class LoopConfig:
-    max_steps: int = field(default=30, metadata={"help": "policy steps"})
-    prompts_per_step: int = field(default=8, metadata={"help": "B: prompts per step (per process)"})
+    max_steps: int = field(default=24, metadata={"help": "policy steps"})
+    prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
     reward_source: Literal["rm", "verifier", "mix"] = field(default="rm", metadata={
         "help": "rm (the paper) | verifier (rule only) | mix (mix_weight * rm + (1 - mix_weight) * verifier)"})
@@ -81,8 +82,8 @@ class LoopConfig:
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
     verifier_timeout: float = field(default=5.0, metadata={"help": "seconds per verification"})
-    eval_every: int = field(default=10, metadata={"help": "held-out evaluation every E steps (and first, last)"})
-    checkpoint_every: int = field(default=10, metadata={"help": "checkpoint every C steps (and at the end)"})
+    eval_every: int = field(default=8, metadata={"help": "held-out evaluation every E steps (and first, last)"})
+    checkpoint_every: int = field(default=8, metadata={"help": "checkpoint every C steps (and at the end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "keep the last K checkpoints"})
     log_samples_every: int = field(default=5, metadata={"help": "write sampled completions every M steps"})
     hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
@@ -111,7 +112,7 @@ class TrainConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     # CPU defaults chosen by measurement (benchmarks/bench_base_policy.py; README "Why these defaults")
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=64, temperature=0.7))
-    grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(temperature=0.7))
+    grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(temperature=0.7, lr=1e-5))
     rm: RewardModelConfig = field(default_factory=RewardModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)

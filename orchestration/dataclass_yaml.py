@@ -35,6 +35,11 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
         hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; known keys: {sorted(fields)}"
         raise ConfigError(f"unknown config key '{prefix}{key}'{hint}")
     hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        factory = fields[name].default_factory
+        if dataclasses.is_dataclass(hints[name]) and factory is not dataclasses.MISSING and isinstance(value, dict):
+            # A partly given section keeps the parent's defaults for the rest (not the section class's own).
+            data[name] = _merge(dataclasses.asdict(factory()), value)
     kwargs = {name: _coerce(hints[name], value, f"{prefix}{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
@@ -118,6 +123,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 raise ConfigError(f"override --{key}: {part!r} is not a section")
         node[leaf] = yaml.safe_load(raw) if raw != "" else ""
     return data
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:

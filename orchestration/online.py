@@ -274,10 +274,12 @@ class OnlineTrainer:
         bar = tqdm(total=loop.max_steps, initial=self.state.step, disable=not (self.is_main and self.cfg.logging.progress_bar),
                    desc="GRPO", dynamic_ncols=True)
         last: dict[str, float] = {}
-        if self.state.step == 0:
-            self.logger.log(self.evaluate(), step=0)
+        # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
+        initial = {key.replace("eval/", "eval/initial_"): v for key, v in self.evaluate().items()} \
+            if self.state.step == 0 else {}
         while self.state.step < loop.max_steps:
-            metrics = self.train_step()
+            metrics = {**self.train_step(), **initial}
+            initial = {}
             step = self.state.step
             if step % loop.eval_every == 0 or step == loop.max_steps:
                 metrics.update(self.evaluate())

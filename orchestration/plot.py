@@ -25,7 +25,10 @@ PANELS = {
 
 
 def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    points = [(row["step"], row[key]) for row in rows if isinstance(row.get(key), (int, float))]
+    """(steps, values) of `key`; evaluations before training (`eval/initial_*`) are drawn at step 0."""
+    initial = key.replace("eval/", "eval/initial_") if key.startswith("eval/") else None
+    points = [(0, row[initial]) for row in rows if initial and isinstance(row.get(initial), (int, float))]
+    points += [(row["step"], row[key]) for row in rows if isinstance(row.get(key), (int, float))]
     return [s for s, _ in points], [v for _, v in points]
 
 

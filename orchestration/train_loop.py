@@ -61,9 +61,12 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = resolve_config(args, overrides)  # every config error surfaces here, before any model loads
     except ConfigError as e:
         sys.exit(f"config error: {e}")
+    import transformers
     from accelerate import Accelerator
 
     from orchestration.online import OnlineTrainer
+
+    transformers.utils.logging.disable_progress_bar()  # one bar per model load would drown the loop's own
 
     accelerator = Accelerator(log_with="tensorboard" if cfg.logging.tensorboard else None,
                               project_dir=args.output_dir)

@@ -22,11 +22,14 @@ class Inner:
 class Outer:
     steps: int = field(default=10, metadata={"help": "steps"})
     inner: Inner = field(default_factory=Inner)
+    tuned: Inner = field(default_factory=lambda: Inner(lr=0.5, mode="b"))
 
 
 def test_nested_build_with_coercion():
     cfg = from_dict(Outer, {"steps": 3, "inner": {"lr": 1, "levels": [1, 2], "mode": "b", "path": 5}})
     assert cfg == Outer(steps=3, inner=Inner(lr=1.0, levels=[1, 2], mode="b", path="5"))
+    # A partly given section keeps the parent's defaults (lr=0.5, mode=b), not Inner's own.
+    assert from_dict(Outer, {"tuned": {"path": "p"}}).tuned == Inner(lr=0.5, mode="b", path="p")
     # YAML 1.1 reads `1e-6` (no dot) as a string; a float field still takes it.
     assert from_dict(Outer, apply_overrides({}, ["--inner.lr", "1e-6"])).inner.lr == 1e-6
     assert isinstance(cfg.inner.lr, float)
@@ -76,4 +79,4 @@ def test_bad_yaml_file(tmp_path):
 def test_help_lists_every_leaf():
     lines = help_text(Outer)
     assert any(line.startswith("  --inner.lr (0.001): learning rate") for line in lines)
-    assert len(lines) == 5
+    assert len(lines) == 9

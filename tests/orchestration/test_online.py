@@ -72,10 +72,11 @@ def test_buffer_rows_rm_versions_and_outputs(spied_run):
     # Rows are scored by the RM version in force before that step's update: none, none, v1, v1.
     assert [r.rm_version for r in rows[:: B * K]] == [0, 0, 1, 1]
     assert [r.rm_score is None for r in rows[:: B * K]] == [True, True, False, False]
-    metrics = [m for m in read_metrics(os.path.join(out, "metrics.jsonl")) if m["step"] > 0]
-    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
+    metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
+    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))  # one row per policy step
     assert [m["rm/version"] for m in metrics] == [0, 1, 1, 2]  # an update every N = 2 steps
-    assert all("verifier/accuracy" in m and "reward/mean" in m for m in metrics)
+    assert all({"verifier/accuracy", "reward/mean", "rm/version"} <= set(m) for m in metrics)
+    assert "eval/initial_greedy_accuracy" in metrics[0] and "eval/greedy_accuracy" in metrics[1]
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["step-000002", "step-000004"]
     from transformers import AutoModelForCausalLM
 
@@ -113,8 +114,7 @@ def test_reward_source_verifier(tiny_policy_dir, tiny_encoder_dir, tmp_path):
         "loop.reward_source": "verifier", "loop.max_steps": 2}))
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):
-        if m["step"] > 0:
-            assert m["reward/mean"] == pytest.approx(m["verifier/score_mean"])
+        assert m["reward/mean"] == pytest.approx(m["verifier/score_mean"])
 
 
 def test_non_finite_rewards_skip_the_policy_step(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
@@ -202,6 +202,6 @@ def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_pa
     assert {r.group.split(":")[1] for r in rows} == {"0", "1"}  # both processes' groups, written once
     step1 = [r.task_id for r in rows if r.step == 1]
     assert step1[: B * K] != step1[B * K:]  # the two processes drew different prompts
-    metrics = [m for m in read_metrics(os.path.join(out, "metrics.jsonl")) if m["step"] > 0]
+    metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
     assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/version"] == 1
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))

@@ -13,3 +13,5 @@ def test_plot_run_writes_a_png_per_panel_with_data(tmp_path):
     for path in written:
         assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert series(rows, "rm/heldout_ranking_accuracy") == ([], [])  # None (NaN in the log) is not drawn
+    evals = [{"step": 1, "eval/initial_greedy_accuracy": 0.5}, {"step": 8, "eval/greedy_accuracy": 0.75}]
+    assert series(evals, "eval/greedy_accuracy") == ([0, 8], [0.5, 0.75])
