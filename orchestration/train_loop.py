@@ -13,6 +13,7 @@ samples.jsonl, checkpoints/ and final/{policy,rm}.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = resolve_config(args, overrides)  # every config error surfaces here, before any model loads
     except ConfigError as e:
         sys.exit(f"config error: {e}")
+    if cfg.logging.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        sys.exit("config error: logging.tensorboard needs the tensorboard package: pip install tensorboard")
     import transformers
     from accelerate import Accelerator
 

@@ -180,6 +180,10 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
         (["--sampling.temperature", "0.9"], "grpo.temperature .* must equal sampling.temperature"),
         (["--data.source", "math"], "needs data.path"),
     ]
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        cases.append((["--logging.tensorboard", "true"], "pip install tensorboard"))
     for overrides, message in cases:
         with pytest.raises(SystemExit) as exc:
             main(["--output-dir", str(tmp_path / "x"), *overrides])
