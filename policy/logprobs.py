@@ -73,20 +73,25 @@ def completion_logprobs(
     Returns (N, T) float32 (float64 for float64 models); entries where completion_mask is 0 are
     meaningless and must be masked by the caller.
     """
-    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-    # The completion mask also hides padding after the stop token; as it sits at the right end
-    # of a causal sequence it cannot influence any kept position anyway.
-    attention_mask = torch.cat([prompt_mask, completion_mask], dim=1).to(prompt_mask.dtype)
-    rows = input_ids.shape[0]
+    rows, width = completion_ids.shape
     chunk_size = chunk_size or rows
-    chunks = [
-        _chunk_logprobs(
-            model,
-            input_ids[start : start + chunk_size],
-            attention_mask[start : start + chunk_size],
-            completion_ids[start : start + chunk_size],
-            temperature,
-        )
-        for start in range(0, rows, chunk_size)
-    ]
-    return torch.cat(chunks, dim=0)
+    lengths = completion_mask.sum(dim=1)
+    order = torch.argsort(lengths, stable=True)  # similar lengths share a chunk, so each pads little
+    out = None
+    for start in range(0, rows, chunk_size):
+        part = order[start : start + chunk_size]
+        # Compute only the columns this chunk uses: no all-padding prompt columns on the left, no
+        # completion columns after its longest completion. Positions come from the mask, and a causal
+        # model cannot see the dropped right-hand columns, so the kept log-probs are unchanged.
+        left = int(prompt_mask[part].any(dim=0).long().argmax())
+        right = max(1, int(lengths[part].max()))
+        input_ids = torch.cat([prompt_ids[part, left:], completion_ids[part, :right]], dim=1)
+        # The completion mask also hides padding after the stop token; as it sits at the right end
+        # of a causal sequence it cannot influence any kept position anyway.
+        attention_mask = torch.cat([prompt_mask[part, left:], completion_mask[part, :right]], dim=1)
+        logps = _chunk_logprobs(model, input_ids, attention_mask.to(prompt_mask.dtype),
+                                completion_ids[part, :right], temperature)
+        if out is None:  # zeros past each chunk's longest row: masked positions are meaningless anyway
+            out = logps.new_zeros(rows, width)
+        out[part, :right] = logps
+    return out

@@ -163,7 +163,10 @@ class GRPOUpdater:
         cfg, accelerator, mask = self.cfg, self.accelerator, rollouts.completion_mask
         row_weights = self._weights(mask).double().cpu()
         total_weight = row_weights[rows].sum().clamp(min=1)
-        micro_batches = rows.split(cfg.micro_batch_size)
+        # Rows of similar length share a micro-batch, so each forward pads little (completion_logprobs trims
+        # every micro-batch to its longest row); any split of `rows` accumulates the same gradient.
+        lengths = mask.sum(dim=1).cpu()[rows]
+        micro_batches = rows[torch.argsort(lengths, stable=True)].split(cfg.micro_batch_size)
         sums, tokens = defaultdict(float), 0
         for index, micro in enumerate(micro_batches):
             at = micro.to(mask.device)

@@ -1,0 +1,242 @@
+"""Our online GRPO loop against TRL's `GRPOTrainer`, same machine, same run: seconds per step and peak RSS.
+
+Both sides train the embedded SmolLM2-135M-Instruct (float32, CPU) on the same built-in arithmetic prompts
+(level 1, chat format as a user message): 4 prompts x 8 completions, 64 new tokens, temperature 0.7, beta 0.04,
+lr 1e-5, one optimizer step per batch. TRL rewards with `verifiers.math.check_batch` (the rule verifier);
+ours rewards with the online reward model, so our step also pays for RM scoring and, every 2nd step, an RM
+update (amortised in the mean). TRL keeps its own defaults otherwise, notably gradient checkpointing on
+(ours: off); `--trl-gradient-checkpointing false` compares like with like.
+Target (the issue): ours/TRL <= 0.5 for both seconds/step and peak RSS.
+
+Each side runs in its own child process, one after the other (never both at once). Peak RSS is the child's
+`ru_maxrss` from `os.wait4`, which is per child (and its reaped helpers), not a max over earlier children.
+Seconds per step:
+- ours: `timing/step` from the run's metrics.jsonl = generation + verification + RM scoring + RM update +
+  policy update (evaluation, logging and checkpointing excluded);
+- TRL: `on_step_begin` -> `on_step_end` of a TrainerCallback = generation + rewards + log-probs + backward
+  + optimizer step (logging and saving excluded).
+The first `--warmup` steps of each side are dropped. Our default of 5 steps leaves steps 2-5, which hold
+exactly two RM updates (update_every=2), so the mean amortises them at their configured rate.
+
+Needs TRL (the `bench` extra): `pip install trl==1.16.0`.
+
+    python benchmarks/bench_vs_trl.py                          # ~6-7 min on 2 CPU cores
+    python benchmarks/bench_vs_trl.py --our-steps 9 --trl-steps 5 --json results.json
+    python benchmarks/bench_vs_trl.py --trl-gradient-checkpointing false   # TRL without its default recompute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: import the project
+    sys.path.insert(0, str(ROOT))
+
+TARGET = 0.5  # the issue: ours must be at most half of TRL on each measure
+EVAL_FRACTION = 0.3  # DataConfig.eval_fraction: the train split our loop draws its prompts from
+
+
+def run_child(cmd: list[str], log_path: Path) -> tuple[int, int, float]:
+    """Run `cmd` to completion; return (exit status, peak RSS in bytes, wall seconds)."""
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, unlike RUSAGE_CHILDREN
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024, time.perf_counter() - start  # Linux: KiB
+
+
+def measured(seconds: list[float], warmup: int) -> list[float]:
+    if len(seconds) <= warmup:
+        raise SystemExit(f"only {len(seconds)} steps recorded; run more than --warmup {warmup} steps")
+    return seconds[warmup:]
+
+
+# ---------------------------------------------------------------------------------------------- ours
+
+def run_ours(args: argparse.Namespace, workdir: Path) -> dict:
+    out = workdir / "ours"
+    cmd = [sys.executable, "orchestration/train_loop.py", "--output-dir", str(out), "--max-steps", str(args.our_steps),
+           "--seed", "0", "--loop.prompts_per_step", str(args.prompts), "--loop.group_size", str(args.group_size),
+           "--sampling.max_new_tokens", str(args.max_new_tokens), "--grpo.beta", "0.04",
+           # evaluation runs at step 0 and at the last step only; one prompt, one sample keeps it negligible
+           "--loop.eval_every", "1000", "--data.eval_size", "1", "--data.eval_samples", "1",
+           "--loop.checkpoint_every", "1000", "--logging.progress_bar", "false"]
+    status, rss, wall = run_child(cmd, workdir / "ours.log")
+    if status != 0:
+        raise SystemExit(f"our loop failed (exit {status}); see {workdir / 'ours.log'}")
+    rows = [json.loads(line) for line in open(out / "metrics.jsonl")]
+    kept = rows[args.warmup:]
+    parts = ("generate", "verify", "rm_score", "rm_update", "policy_update")
+    breakdown = {p: statistics.mean(r.get(f"timing/{p}", 0.0) for r in kept) for p in parts}
+    return {"step_seconds": [r["timing/step"] for r in rows], "peak_rss": rss, "wall": wall,
+            "rm_updates_measured": sum(bool(r.get("rm/updated")) for r in kept), "breakdown": breakdown}
+
+
+# ---------------------------------------------------------------------------------------------- TRL
+
+def trl_worker(args: argparse.Namespace) -> None:
+    """Runs inside the TRL child process: train `--trl-steps` steps, write step timings to `--trl-worker`."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from orchestration.arithmetic import ArithmeticTasks
+    from policy.model import cached_gguf_checkpoint, embedded_gguf_path
+    from verifiers.math import check_batch
+
+    items = ArithmeticTasks(1, "train", seed=0, held_out_fraction=EVAL_FRACTION).take(args.prompts * args.trl_steps)
+    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": it.prompt}], "gold": it.gold}
+                                 for it in items])
+
+    def verified(completions, gold, **_):  # TRL passes extra dataset columns as keyword arguments
+        return [o.score for o in check_batch([c[0]["content"] for c in completions], gold)]
+
+    rollouts = args.prompts * args.group_size
+    config = GRPOConfig(
+        output_dir=str(Path(args.trl_worker).parent / "trl"), max_steps=args.trl_steps, seed=0,
+        per_device_train_batch_size=rollouts,  # counts completions: 4 prompts x 8
+        gradient_accumulation_steps=1, steps_per_generation=1,  # one generation, one optimizer step per batch
+        num_generations=args.group_size, max_completion_length=args.max_new_tokens, temperature=0.7,
+        beta=0.04, learning_rate=1e-5, lr_scheduler_type="constant", num_iterations=1,
+        loss_type="grpo", disable_dropout=True, shuffle_dataset=False,  # as ours: seq-mean loss, same prompt order
+        gradient_checkpointing=args.trl_gradient_checkpointing,  # TRL's GRPOConfig default: on (ours: off)
+        use_vllm=False, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": torch.float32},
+        logging_steps=1, report_to="none", save_strategy="no", dataloader_num_workers=0)
+    trainer = GRPOTrainer(model=str(cached_gguf_checkpoint(embedded_gguf_path())), reward_funcs=verified,
+                          args=config, train_dataset=dataset)
+    generate_seconds = _time_generate(trainer.model)
+    clock = _step_clock_class()(generate_seconds)
+    trainer.add_callback(clock)
+    trainer.train()
+    Path(args.trl_worker).write_text(json.dumps({"step_seconds": clock.seconds, "generate_seconds": clock.generate,
+                                                 "logs": trainer.state.log_history}))
+
+
+def _time_generate(model) -> list[float]:
+    """Wrap `model.generate` so each step's generation time can be told apart from the update."""
+    spent = [0.0]
+    inner = model.generate
+
+    def generate(*a, **kw):
+        start = time.perf_counter()
+        try:
+            return inner(*a, **kw)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    model.generate = generate
+    return spent
+
+
+def _step_clock_class():
+    """Built on demand: transformers is imported only in the child processes."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self, generate_seconds: list[float]):
+            self.seconds, self.generate, self._spent, self._start = [], [], generate_seconds, 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._start, self._spent[0] = time.perf_counter(), 0.0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.seconds.append(time.perf_counter() - self._start)
+            self.generate.append(self._spent[0])
+
+    return StepClock
+
+
+def run_trl(args: argparse.Namespace, workdir: Path) -> dict:
+    result_path = workdir / "trl_steps.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--trl-worker", str(result_path),
+           "--trl-steps", str(args.trl_steps), "--prompts", str(args.prompts), "--group-size", str(args.group_size),
+           "--max-new-tokens", str(args.max_new_tokens),
+           "--trl-gradient-checkpointing", str(args.trl_gradient_checkpointing).lower()]
+    status, rss, wall = run_child(cmd, workdir / "trl.log")
+    if status != 0:
+        raise SystemExit(f"TRL failed (exit {status}); see {workdir / 'trl.log'}")
+    data = json.loads(result_path.read_text())
+    gen = statistics.mean(data["generate_seconds"][args.warmup:]) if len(data["generate_seconds"]) > args.warmup \
+        else float("nan")
+    return {"step_seconds": data["step_seconds"], "peak_rss": rss, "wall": wall, "generate_mean": gen}
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def report(ours: dict, trl: dict, warmup: int) -> dict:
+    ours_s, trl_s = measured(ours["step_seconds"], warmup), measured(trl["step_seconds"], warmup)
+    rows = {"seconds/step": (statistics.mean(ours_s), statistics.mean(trl_s)),
+            "peak RSS GiB": (ours["peak_rss"] / 2**30, trl["peak_rss"] / 2**30)}
+    print(f"\nsteps measured (first {warmup} dropped as warm-up): ours {len(ours_s)} "
+          f"({ours['rm_updates_measured']} with an RM update), TRL {len(trl_s)}")
+    print("ours per step: " + ", ".join(f"{s:.1f}" for s in ours["step_seconds"]) + " s")
+    print("TRL  per step: " + ", ".join(f"{s:.1f}" for s in trl["step_seconds"]) + " s")
+    print("ours breakdown (mean s/step): " + ", ".join(f"{k} {v:.2f}" for k, v in ours["breakdown"].items()))
+    print(f"TRL  breakdown (mean s/step): generate {trl['generate_mean']:.2f}, "
+          f"rest {statistics.mean(trl_s) - trl['generate_mean']:.2f}")
+    print(f"child wall time: ours {ours['wall']:.0f} s, TRL {trl['wall']:.0f} s\n")
+    print(f"{'measure':<14} {'ours':>9} {'TRL':>9} {'ours/TRL':>9} {'target':>8} {'ok':>4}")
+    result = {}
+    for name, (a, b) in rows.items():
+        ratio = a / b
+        result[name] = {"ours": a, "trl": b, "ratio": ratio, "target": TARGET, "ok": ratio <= TARGET}
+        print(f"{name:<14} {a:>9.2f} {b:>9.2f} {ratio:>9.3f} {'<= ' + str(TARGET):>8} "
+              f"{'yes' if ratio <= TARGET else 'NO':>4}")
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--our-steps", type=int, default=5, help="policy steps of our loop (warm-up included)")
+    parser.add_argument("--trl-steps", type=int, default=3, help="GRPOTrainer steps (warm-up included)")
+    parser.add_argument("--warmup", type=int, default=1, help="first steps of each side left out of the mean")
+    parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
+    parser.add_argument("--group-size", type=int, default=8, help="completions per prompt")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--trl-gradient-checkpointing", type=_bool, default=True,
+                        help="true (TRL's GRPOConfig default: less memory, slower) or false (as our default)")
+    parser.add_argument("--workdir", help="keep run directories and logs here (default: a temporary directory)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--trl-worker", help=argparse.SUPPRESS)  # internal: the TRL child process
+    return parser.parse_args(argv)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.trl_worker:
+        trl_worker(args)
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("trl") is None:
+        raise SystemExit("this benchmark needs TRL: pip install trl==1.16.0 (the `bench` extra)")
+    with tempfile.TemporaryDirectory(prefix="bench_vs_trl_") as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        print(f"ours: {args.our_steps} steps ...", flush=True)
+        ours = run_ours(args, workdir)
+        print(f"TRL:  {args.trl_steps} steps, gradient_checkpointing={args.trl_gradient_checkpointing} ...", flush=True)
+        trl = run_trl(args, workdir)
+        result = report(ours, trl, args.warmup)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ours": ours, "trl": trl, "result": result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
