@@ -292,6 +292,7 @@ class OnlineTrainer:
         bar.close()
         if self.is_main:
             run_state.save_final(self)
+        self.accelerator.wait_for_everyone()
         return last
 
 

@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = OnlineTrainer(cfg, args.output_dir, accelerator)
     metrics = trainer.run()
     accelerator.end_training()
+    import torch.distributed
+
+    if torch.distributed.is_initialized():  # else gloo's threads can abort a process at interpreter exit
+        torch.distributed.destroy_process_group()
     return metrics
 
 
