@@ -44,14 +44,12 @@ class OutcomeBuffer:
     def __init__(self, path: str):
         self.path = path
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._offsets: list[int] = []  # byte offset of each complete row
-        self._size = 0  # bytes of complete rows
-        if os.path.exists(path):
-            self._index()
+        self.reindex()
 
     def reindex(self) -> None:
         """Re-read the row index from disk (processes that do not write the file call this)."""
-        self._offsets, self._size = [], 0
+        self._offsets: list[int] = []  # byte offset of each complete row
+        self._size = 0  # bytes of complete rows
         if os.path.exists(self.path):
             self._index()
 

@@ -25,6 +25,7 @@ from accelerate.utils import gather_object, set_seed
 
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
+from orchestration.checkpoint import latest_checkpoint
 from orchestration.config import TrainConfig
 from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
@@ -64,7 +65,7 @@ class OnlineTrainer:
                                     use_trackers=cfg.logging.tensorboard)
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
-        checkpoint = run_state.latest(output_dir)
+        checkpoint = latest_checkpoint(output_dir)
         self._load_models(checkpoint)
         if checkpoint:
             run_state.restore(self, checkpoint)

@@ -19,13 +19,9 @@ import random
 import numpy as np
 import torch
 
-from orchestration.checkpoint import latest_checkpoint, save_checkpoint, truncate_file
+from orchestration.checkpoint import save_checkpoint, truncate_file
 
 STATE_FILE = "trainer_state.pt"
-
-
-def latest(output_dir: str) -> str | None:
-    return latest_checkpoint(output_dir)
 
 
 def _log_sizes(trainer) -> dict[str, int]:
