@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from policy.grpo import ADVANTAGE_SCALES, LOSS_AGGREGATIONS, grpo_loss
-from policy.logprobs import completion_logprobs
+from policy.logprobs import completion_logprobs, prompt_order, prompt_packing
 from policy.sampling import Rollouts
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -55,6 +55,7 @@ class GRPOConfig:
     seed: int = field(default=0, metadata={"help": "seed of the mini-batch shuffling"})
     disable_dropout: bool = field(default=True, metadata={"help": "set dropout to 0 so ratio = 1 on-policy"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward: less memory, ~30% slower"})
+    share_prompts: bool = field(default=True, metadata={"help": "pack each micro-batch: every distinct prompt once, its completions after it under a 4-D mask (same log-probs, no padding, ~30% less compute; models that ignore 4-D masks fall back)"})
 
     def __post_init__(self) -> None:
         checks = [
@@ -91,6 +92,15 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str) -> 
     return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def adamw(params, **kwargs) -> torch.optim.AdamW:
+    """AdamW with the fused kernel where the device has one (CPU and CUDA): one pass over each tensor and
+    no weight-sized temporaries, where the default multi-tensor path allocates a few."""
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # e.g. a device or dtype without a fused kernel
+        return torch.optim.AdamW(params, **kwargs)
+
+
 class GRPOUpdater:
     """Owns the optimizer and lr schedule of the policy and applies GRPO steps.
 
@@ -109,7 +119,7 @@ class GRPOUpdater:
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+        optimizer = adamw(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
         # The scheduler stays unprepared: accelerate's wrapper would step it once per process.
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, cfg.warmup_steps, cfg.total_steps, cfg.lr_schedule)
@@ -126,6 +136,7 @@ class GRPOUpdater:
         return completion_logprobs(
             model, rollouts.prompt_ids, rollouts.prompt_mask, rollouts.completion_ids, rollouts.completion_mask,
             temperature=self.cfg.temperature, chunk_size=self.cfg.logprob_chunk_size,
+            share_prompts=self.cfg.share_prompts,
         )
 
     def step(self, rollouts: Rollouts, advantages: Tensor) -> dict[str, float]:
@@ -163,10 +174,13 @@ class GRPOUpdater:
         cfg, accelerator, mask = self.cfg, self.accelerator, rollouts.completion_mask
         row_weights = self._weights(mask).double().cpu()
         total_weight = row_weights[rows].sum().clamp(min=1)
-        # Rows of similar length share a micro-batch, so each forward pads little (completion_logprobs trims
-        # every micro-batch to its longest row); any split of `rows` accumulates the same gradient.
-        lengths = mask.sum(dim=1).cpu()[rows]
-        micro_batches = rows[torch.argsort(lengths, stable=True)].split(cfg.micro_batch_size)
+        # Any split of `rows` accumulates the same gradient. Packed, a micro-batch holds whole prompts so each
+        # prompt runs once; otherwise rows of similar length, so that each forward pads little.
+        if cfg.share_prompts and prompt_packing(self.model):
+            order = prompt_order(rollouts.prompt_ids[rows.to(mask.device)], rollouts.prompt_mask[rows.to(mask.device)])
+        else:
+            order = torch.argsort(mask.sum(dim=1)[rows.to(mask.device)], stable=True)
+        micro_batches = rows[order.cpu()].split(cfg.micro_batch_size)
         sums, tokens = defaultdict(float), 0
         for index, micro in enumerate(micro_batches):
             at = micro.to(mask.device)
@@ -174,7 +188,8 @@ class GRPOUpdater:
             last = index == len(micro_batches) - 1
             with contextlib.nullcontext() if accelerator is None or last else accelerator.no_sync(self.model):
                 logps = completion_logprobs(self.model, rollouts.prompt_ids[at], rollouts.prompt_mask[at],
-                                            rollouts.completion_ids[at], mask[at], temperature=cfg.temperature)
+                                            rollouts.completion_ids[at], mask[at], temperature=cfg.temperature,
+                                            share_prompts=cfg.share_prompts)
                 loss, micro_metrics = grpo_loss(
                     logps, None if old_logps is None else old_logps[at], None if ref_logps is None else ref_logps[at],
                     advantages[at], mask[at],
@@ -199,12 +214,14 @@ class GRPOUpdater:
         lr = self.scheduler.get_last_lr()[0]
         skipped = not (math.isfinite(metrics["policy/loss"]) and math.isfinite(grad_norm))
         if skipped:
-            self.optimizer.zero_grad(set_to_none=True)
             self.skipped_steps += 1
         else:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer_steps += 1
+        # Gradients are rebuilt by the next backward: holding them through sampling and the RM update
+        # would only add a weight-sized block to the resident memory.
+        self.optimizer.zero_grad(set_to_none=True)
         metrics.update({"policy/grad_norm": grad_norm, "policy/lr": lr, "policy/skipped": float(skipped)})
         return metrics
 

@@ -44,6 +44,24 @@ def test_gradient_accumulation_equals_one_big_batch(make_tiny_model, tokenizer, 
     assert grads[1][1]["policy/loss"] == pytest.approx(grads[0][1]["policy/loss"], abs=1e-12)
 
 
+def test_packed_micro_batches_hold_whole_prompts_and_match_unpacked(make_tiny_model, tokenizer):
+    grads, shapes = [], []
+    for share in (True, False):
+        model = make_tiny_model(dtype=torch.float64)
+        rollouts = sample_groups(model, tokenizer, PROMPTS, 4, SamplingConfig(max_new_tokens=7), seed=0)
+        rollouts = rollouts.select(torch.randperm(16, generator=torch.Generator().manual_seed(0)))  # groups shuffled
+        updater = GRPOUpdater(model, GRPOConfig(beta=0.0, micro_batch_size=4, share_prompts=share))
+        updater.accumulate_gradients(rollouts, torch.arange(16), advantages_for(rollouts))  # runs the packing check
+        model.zero_grad()
+        seen = []
+        model.register_forward_pre_hook(lambda _, a, kw: seen.append(kw["input_ids"].shape[0]), with_kwargs=True)
+        updater.accumulate_gradients(rollouts, torch.arange(16), advantages_for(rollouts))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+        shapes.append(seen)
+    assert shapes == [[1, 1, 1, 1], [4, 4, 4, 4]]  # packed: each micro-batch of 4 is one prompt's group
+    assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-7)  # float32 RMSNorm inside a float64 model
+
+
 def test_single_step_skips_old_logprobs_and_is_on_policy(tiny_model, rollouts):
     updater = GRPOUpdater(tiny_model, GRPOConfig(beta=0.0, lr=1e-2))
     calls = []
