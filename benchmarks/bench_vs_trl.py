@@ -4,8 +4,9 @@ Both sides train the embedded SmolLM2-135M-Instruct (float32, CPU) on the same b
 (level 1, chat format as a user message): 4 prompts x 8 completions, 64 new tokens, temperature 0.7, beta 0.04,
 lr 1e-5, one optimizer step per batch. TRL rewards with `verifiers.math.check_batch` (the rule verifier);
 ours rewards with the online reward model, so our step also pays for RM scoring and, every 2nd step, an RM
-update (amortised in the mean). TRL keeps its own defaults otherwise, notably gradient checkpointing on
-(ours: off); `--trl-gradient-checkpointing false` compares like with like.
+update (amortised in the mean). Both sides run with the same gradient checkpointing setting; by default
+the benchmark runs both settings, off (our default) and on (TRL's GRPOConfig default), and reports each
+pair. TRL keeps its own defaults otherwise.
 Target (the issue): ours/TRL <= 0.5 for both seconds/step and peak RSS.
 
 Each side runs in its own child process, one after the other (never both at once). Peak RSS is the child's
@@ -16,13 +17,15 @@ Seconds per step:
 - TRL: `on_step_begin` -> `on_step_end` of a TrainerCallback = generation + rewards + log-probs + backward
   + optimizer step (logging and saving excluded).
 The first `--warmup` steps of each side are dropped. Our default of 5 steps leaves steps 2-5, which hold
-exactly two RM updates (update_every=2), so the mean amortises them at their configured rate.
+exactly two RM updates (update_every=2), so the mean amortises them at their configured rate. Both sides
+are measured over the same steps: at lr 1e-5 both policies learn to answer tersely within a few steps,
+so later steps are cheaper on both sides.
 
 Needs TRL (the `bench` extra): `pip install trl==1.16.0`.
 
-    python benchmarks/bench_vs_trl.py                          # ~6-7 min on 2 CPU cores
-    python benchmarks/bench_vs_trl.py --our-steps 9 --trl-steps 5 --json results.json
-    python benchmarks/bench_vs_trl.py --trl-gradient-checkpointing false   # TRL without its default recompute
+    python benchmarks/bench_vs_trl.py                          # both settings, ~11 min on 2 CPU cores
+    python benchmarks/bench_vs_trl.py --gradient-checkpointing false --json results.json
+    python benchmarks/bench_vs_trl.py --our-steps 9 --trl-steps 9
 """
 
 from __future__ import annotations
@@ -63,17 +66,19 @@ def measured(seconds: list[float], warmup: int) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- ours
 
-def run_ours(args: argparse.Namespace, workdir: Path) -> dict:
-    out = workdir / "ours"
+def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
+    out = workdir / f"ours_gc_{str(checkpointing).lower()}"
     cmd = [sys.executable, "orchestration/train_loop.py", "--output-dir", str(out), "--max-steps", str(args.our_steps),
            "--seed", "0", "--loop.prompts_per_step", str(args.prompts), "--loop.group_size", str(args.group_size),
            "--sampling.max_new_tokens", str(args.max_new_tokens), "--grpo.beta", "0.04",
            # evaluation runs at step 0 and at the last step only; one prompt, one sample keeps it negligible
            "--loop.eval_every", "1000", "--data.eval_size", "1", "--data.eval_samples", "1",
-           "--loop.checkpoint_every", "1000", "--logging.progress_bar", "false"]
-    status, rss, wall = run_child(cmd, workdir / "ours.log")
+           "--loop.checkpoint_every", "1000", "--logging.progress_bar", "false",
+           "--grpo.gradient_checkpointing", str(checkpointing).lower()]
+    log = out.with_suffix(".log")
+    status, rss, wall = run_child(cmd, log)
     if status != 0:
-        raise SystemExit(f"our loop failed (exit {status}); see {workdir / 'ours.log'}")
+        raise SystemExit(f"our loop failed (exit {status}); see {log}")
     rows = [json.loads(line) for line in open(out / "metrics.jsonl")]
     kept = rows[args.warmup:]
     parts = ("generate", "verify", "rm_score", "rm_update", "policy_update")
@@ -84,22 +89,37 @@ def run_ours(args: argparse.Namespace, workdir: Path) -> dict:
 
 # ---------------------------------------------------------------------------------------------- TRL
 
+def require_trl() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("trl") is None:
+        raise SystemExit("this benchmark needs TRL: pip install trl==1.16.0 (the `bench` extra)")
+
+
+def trl_dataset(items):
+    """Task items as TRL's conversational prompts, the gold answer riding along as a column."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": [{"role": "user", "content": it.prompt}], "gold": it.gold} for it in items])
+
+
+def verified(completions, gold, **_):
+    """TRL reward function: the rule verifier's score (TRL passes extra dataset columns as keywords)."""
+    from verifiers.math import check_batch
+
+    return [o.score for o in check_batch([c[0]["content"] for c in completions], gold)]
+
+
 def trl_worker(args: argparse.Namespace) -> None:
     """Runs inside the TRL child process: train `--trl-steps` steps, write step timings to `--trl-worker`."""
     import torch
-    from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from orchestration.arithmetic import ArithmeticTasks
     from policy.model import cached_gguf_checkpoint, embedded_gguf_path
-    from verifiers.math import check_batch
 
     items = ArithmeticTasks(1, "train", seed=0, held_out_fraction=EVAL_FRACTION).take(args.prompts * args.trl_steps)
-    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": it.prompt}], "gold": it.gold}
-                                 for it in items])
-
-    def verified(completions, gold, **_):  # TRL passes extra dataset columns as keyword arguments
-        return [o.score for o in check_batch([c[0]["content"] for c in completions], gold)]
+    dataset = trl_dataset(items)
 
     rollouts = args.prompts * args.group_size
     config = GRPOConfig(
@@ -109,7 +129,7 @@ def trl_worker(args: argparse.Namespace) -> None:
         num_generations=args.group_size, max_completion_length=args.max_new_tokens, temperature=0.7,
         beta=0.04, learning_rate=1e-5, lr_scheduler_type="constant", num_iterations=1,
         loss_type="grpo", disable_dropout=True, shuffle_dataset=False,  # as ours: seq-mean loss, same prompt order
-        gradient_checkpointing=args.trl_gradient_checkpointing,  # TRL's GRPOConfig default: on (ours: off)
+        gradient_checkpointing=args.trl_gradient_checkpointing,  # TRL's GRPOConfig default: on
         use_vllm=False, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": torch.float32},
         logging_steps=1, report_to="none", save_strategy="no", dataloader_num_workers=0)
     trainer = GRPOTrainer(model=str(cached_gguf_checkpoint(embedded_gguf_path())), reward_funcs=verified,
@@ -156,15 +176,16 @@ def _step_clock_class():
     return StepClock
 
 
-def run_trl(args: argparse.Namespace, workdir: Path) -> dict:
-    result_path = workdir / "trl_steps.json"
+def run_trl(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
+    name = f"trl_gc_{str(checkpointing).lower()}"
+    result_path = workdir / f"{name}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--trl-worker", str(result_path),
            "--trl-steps", str(args.trl_steps), "--prompts", str(args.prompts), "--group-size", str(args.group_size),
            "--max-new-tokens", str(args.max_new_tokens),
-           "--trl-gradient-checkpointing", str(args.trl_gradient_checkpointing).lower()]
-    status, rss, wall = run_child(cmd, workdir / "trl.log")
+           "--trl-gradient-checkpointing", str(checkpointing).lower()]
+    status, rss, wall = run_child(cmd, workdir / f"{name}.log")
     if status != 0:
-        raise SystemExit(f"TRL failed (exit {status}); see {workdir / 'trl.log'}")
+        raise SystemExit(f"TRL failed (exit {status}); see {workdir / name}.log")
     data = json.loads(result_path.read_text())
     gen = statistics.mean(data["generate_seconds"][args.warmup:]) if len(data["generate_seconds"]) > args.warmup \
         else float("nan")
@@ -198,13 +219,15 @@ def report(ours: dict, trl: dict, warmup: int) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--our-steps", type=int, default=5, help="policy steps of our loop (warm-up included)")
-    parser.add_argument("--trl-steps", type=int, default=3, help="GRPOTrainer steps (warm-up included)")
+    parser.add_argument("--trl-steps", type=int, default=5,
+                        help="GRPOTrainer steps (warm-up included); as many as ours: completions shorten as both learn")
     parser.add_argument("--warmup", type=int, default=1, help="first steps of each side left out of the mean")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--group-size", type=int, default=8, help="completions per prompt")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--trl-gradient-checkpointing", type=_bool, default=True,
-                        help="true (TRL's GRPOConfig default: less memory, slower) or false (as our default)")
+    parser.add_argument("--gradient-checkpointing", choices=("both", "false", "true"), default="both",
+                        help="activation recompute on both sides: off (our default), on (TRL's default), or both runs")
+    parser.add_argument("--trl-gradient-checkpointing", type=_bool, default=True, help=argparse.SUPPRESS)  # worker
     parser.add_argument("--workdir", help="keep run directories and logs here (default: a temporary directory)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--trl-worker", help=argparse.SUPPRESS)  # internal: the TRL child process
@@ -222,20 +245,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.trl_worker:
         trl_worker(args)
         return
-    import importlib.util
-
-    if importlib.util.find_spec("trl") is None:
-        raise SystemExit("this benchmark needs TRL: pip install trl==1.16.0 (the `bench` extra)")
+    require_trl()
+    settings = {"both": (False, True), "false": (False,), "true": (True,)}[args.gradient_checkpointing]
+    results = {}
     with tempfile.TemporaryDirectory(prefix="bench_vs_trl_") as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        print(f"ours: {args.our_steps} steps ...", flush=True)
-        ours = run_ours(args, workdir)
-        print(f"TRL:  {args.trl_steps} steps, gradient_checkpointing={args.trl_gradient_checkpointing} ...", flush=True)
-        trl = run_trl(args, workdir)
-        result = report(ours, trl, args.warmup)
+        for checkpointing in settings:
+            print(f"\n=== gradient checkpointing {'on' if checkpointing else 'off'} (both sides)", flush=True)
+            print(f"ours: {args.our_steps} steps ...", flush=True)
+            ours = run_ours(args, workdir, checkpointing)
+            print(f"TRL:  {args.trl_steps} steps ...", flush=True)
+            trl = run_trl(args, workdir, checkpointing)
+            results[f"gradient_checkpointing={str(checkpointing).lower()}"] = {
+                "ours": ours, "trl": trl, "result": report(ours, trl, args.warmup)}
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours": ours, "trl": trl, "result": result}, indent=2))
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ class LoopConfig:
     max_steps: int = field(default=24, metadata={"help": "policy steps"})
     prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
-    reward_source: Literal["rm", "verifier", "mix"] = field(default="rm", metadata={
-        "help": "rm (the paper) | verifier (rule only) | mix (mix_weight * rm + (1 - mix_weight) * verifier)"})
+    reward_source: Literal["rm", "verifier", "mix"] = field(default="mix", metadata={
+        "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier; learns fastest here, see README) | "
+                "rm (the paper) | verifier (rule only)"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})

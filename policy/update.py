@@ -176,10 +176,11 @@ class GRPOUpdater:
         total_weight = row_weights[rows].sum().clamp(min=1)
         # Any split of `rows` accumulates the same gradient. Packed, a micro-batch holds whole prompts so each
         # prompt runs once; otherwise rows of similar length, so that each forward pads little.
+        at = rows.to(mask.device)
         if cfg.share_prompts and prompt_packing(self.model):
-            order = prompt_order(rollouts.prompt_ids[rows.to(mask.device)], rollouts.prompt_mask[rows.to(mask.device)])
+            order = prompt_order(rollouts.prompt_ids[at], rollouts.prompt_mask[at])
         else:
-            order = torch.argsort(mask.sum(dim=1)[rows.to(mask.device)], stable=True)
+            order = torch.argsort(mask.sum(dim=1)[at], stable=True)
         micro_batches = rows[order.cpu()].split(cfg.micro_batch_size)
         sums, tokens = defaultdict(float), 0
         for index, micro in enumerate(micro_batches):

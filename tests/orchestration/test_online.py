@@ -30,7 +30,7 @@ def tiny_overrides(policy_dir, encoder_dir, **extra):
         "rm.train.epochs": 1, "rm.train.batch_size": 8, "rm.train.progress_bar": False,
         "data.eval_size": 2, "data.eval_samples": 1, "loop.max_steps": STEPS, "loop.prompts_per_step": B,
         "loop.group_size": K, "loop.eval_every": 2, "loop.checkpoint_every": 2, "logging.progress_bar": False,
-        **extra,
+        "loop.reward_source": "rm", **extra,
     }
     out = []
     for key, value in args.items():
@@ -115,6 +115,20 @@ def test_reward_source_verifier(tiny_policy_dir, tiny_encoder_dir, tmp_path):
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):
         assert m["reward/mean"] == pytest.approx(m["verifier/score_mean"])
+
+
+def test_reward_source_mix_is_the_default_and_blends(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+    args = tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 3})
+    at = args.index("--loop.reward_source")
+    del args[at:at + 2]  # the default
+    cfg = load_config(None, args)
+    assert cfg.loop.reward_source == "mix" and cfg.loop.mix_weight == 0.5
+    OnlineTrainer(cfg, str(tmp_path)).run()
+    metrics = {m["step"]: m for m in read_metrics(str(tmp_path / "metrics.jsonl"))}
+    assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"])  # no RM yet
+    # Step 3 has no RM update, so its rewards use the scores the monitor logged: 0.5 * RM + 0.5 * verifier.
+    assert metrics[3]["reward/mean"] == pytest.approx(
+        0.5 * metrics[3]["rm/reward_mean"] + 0.5 * metrics[3]["verifier/score_mean"], abs=1e-6)
 
 
 def test_non_finite_rewards_skip_the_policy_step(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
