@@ -106,12 +106,14 @@ def _packed_chunk_logprobs(
     gather_pack, gather_position, gather_row, gather_column = [], [], [], []  # one entry per completion token
     for index, (prompt, pack) in enumerate(packs):
         at = len(prompt)
-        input_ids[index, :at], positions[index, :at], segment[index, :at] = prompt, torch.arange(at), -1
+        input_ids[index, :at], positions[index, :at], segment[index, :at] = prompt, torch.arange(at, device=device), -1
         for row in pack:
             n = lengths[row]
+            if n == 0:  # an empty completion has no log-probs
+                continue
             span = slice(at, at + n)
             input_ids[index, span] = completion_ids[row, :n]
-            positions[index, span] = len(prompt) + torch.arange(n)  # as in the row's own sequence
+            positions[index, span] = len(prompt) + torch.arange(n, device=device)  # as in the row's own sequence
             segment[index, span] = row
             # Token 0 is predicted by the prompt's last position, token t by the completion's token t - 1.
             gather_position += [len(prompt) - 1] + list(range(at, at + n - 1))

@@ -54,7 +54,7 @@ class GRPOConfig:
     shuffle: bool = field(default=True, metadata={"help": "shuffle rollouts before cutting mini-batches in each pass"})
     seed: int = field(default=0, metadata={"help": "seed of the mini-batch shuffling"})
     disable_dropout: bool = field(default=True, metadata={"help": "set dropout to 0 so ratio = 1 on-policy"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward: less memory, ~30% slower"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward: less memory, more compute (see benchmarks/bench_vs_trl.py)"})
     share_prompts: bool = field(default=True, metadata={"help": "pack each micro-batch: every distinct prompt once, its completions after it under a 4-D mask (same log-probs, no padding, ~30% less compute; models that ignore 4-D masks fall back)"})
 
     def __post_init__(self) -> None:

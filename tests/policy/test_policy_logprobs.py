@@ -88,6 +88,18 @@ def test_packed_logprobs_match_one_sequence_at_a_time(tiny_model, temperature, c
         assert_close(out[row, : len(c)], e)
 
 
+def test_packing_skips_empty_completions(tiny_model):
+    model = tiny_model.double().eval()
+    prompts, completions = GROUP_PROMPTS[:3], [[20, 21], [22], []]
+    batch = grouped_batch(prompts, completions)
+    with torch.no_grad():
+        out = completion_logprobs(model, *batch, temperature=0.7)
+    expected = naive_completion_logprobs(model, prompts[:2], completions[:2], 0.7)
+    for row in range(2):
+        assert_close(out[row, : len(completions[row])], expected[row])
+    assert out[2].abs().sum() == 0
+
+
 def count_forward_rows(model):
     """Record (rows, columns) of every forward's input_ids, after the one-off packing check has run."""
     prompt_packing(model)
