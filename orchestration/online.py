@@ -287,8 +287,8 @@ class OnlineTrainer:
             self.logger.log(metrics, step=step)
             if step % loop.checkpoint_every == 0 or step == loop.max_steps:
                 run_state.save(self)
+            bar.set_postfix(_postfix(metrics), refresh=False)  # shown by the update: this step's figures
             bar.update(1)
-            bar.set_postfix(_postfix(metrics), refresh=False)
             last = metrics
         bar.close()
         if self.is_main:

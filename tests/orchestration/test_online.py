@@ -223,3 +223,18 @@ def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_pa
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
     assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/version"] == 1
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
+
+
+def test_progress_bar_shows_each_steps_own_figures(tiny_policy_dir, tiny_encoder_dir, tmp_path, capfd):
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        "loop.max_steps": 3, "logging.progress_bar": True}))
+    OnlineTrainer(cfg, str(tmp_path)).run()
+    rewards = [f"reward={m['reward/mean']:.3f}" for m in read_metrics(str(tmp_path / "metrics.jsonl"))]
+    assert len(set(rewards)) == 3  # distinct per step, so a bar lagging one step behind would show
+    frames = [f for f in capfd.readouterr().err.split("\r") if f.startswith("GRPO")]
+    # tqdm draws when an update finds 0.1 s passed since its last frame, and once more on close. Every frame
+    # that shows a reward must show the reward of the step its counter says, not the step before.
+    seen = [(int(re.search(r"\| (\d)/3 \[", f).group(1)), re.search(r"reward=[-0-9.]+", f).group(0))
+            for f in frames if "reward=" in f]
+    assert seen and seen[-1] == (3, rewards[-1])
+    assert all(shown == rewards[n - 1] for n, shown in seen), seen
