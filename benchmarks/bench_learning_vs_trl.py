@@ -123,15 +123,15 @@ def run_trl(workdir: Path, ours: dict, max_trl_steps: int) -> dict:
 
 def report(ours: dict[str, dict], trl: dict) -> None:
     first = next(iter(ours.values()))
-    budget = max(run["budget_s"] for run in ours.values())
+    budget = max(result["budget_s"] for result in ours.values())
     print(f"\nTRL's budget: {budget:.0f} s of training (the longest of ours); held-out verified accuracy")
     print(f"{'run':<34} {'steps':>5} {'train s':>8} {'greedy':>8} {'sampled':>8}")
     print(f"{'base policy':<34} {'':>5} {'':>8} {first['before']['greedy']:>8.3f} {first['before']['sampled']:>8.3f}")
-    rows = [(f"ours, reward_source={source}", run) for source, run in ours.items()]
+    rows = [(f"ours, reward_source={source}", result) for source, result in ours.items()]
     rows.append(("TRL GRPOTrainer (verifier reward)", {**trl, "budget_s": trl["spent_s"]}))
-    for name, run in rows:
-        print(f"{name:<34} {run['steps']:>5} {run['budget_s']:>8.0f} {run['after']['greedy']:>8.3f} "
-              f"{run['after']['sampled']:>8.3f}")
+    for name, result in rows:
+        print(f"{name:<34} {result['steps']:>5} {result['budget_s']:>8.0f} {result['after']['greedy']:>8.3f} "
+              f"{result['after']['sampled']:>8.3f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         for source in args.reward_sources:
             print(f"ours: the default online run, reward_source={source} ...", flush=True)
             ours[source] = run_ours(workdir, args.overrides, source)
-        budget = max(ours.values(), key=lambda run: run["budget_s"])
+        budget = max(ours.values(), key=lambda result: result["budget_s"])
         print(f"TRL: {budget['budget_s']:.0f} s of training ...", flush=True)
         trl = run_trl(workdir, budget, args.max_trl_steps)
         report(ours, trl)
