@@ -26,7 +26,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: import the project
     sys.path.insert(0, str(ROOT))
 
-from bench_vs_trl import require_trl, trl_dataset, verified  # noqa: E402  (this script's own folder)
+from bench_vs_trl import bench_workdir, require_trl, trl_dataset, verified  # noqa: E402  (this script's own folder)
 
 
 def run(cmd: list[str], log: Path) -> None:
@@ -157,9 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         trl_worker(args)
         return
     require_trl()
-    with tempfile.TemporaryDirectory(prefix="bench_learning_") as tmp:
-        workdir = Path(args.workdir or tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
+    with bench_workdir(args.workdir, "bench_learning_") as workdir:
         ours = {}
         for source in args.reward_sources:
             print(f"ours: the default online run, reward_source={source} ...", flush=True)

@@ -31,6 +31,7 @@ Needs TRL (the `bench` extra): `pip install trl==1.16.0`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -88,6 +89,15 @@ def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> di
 
 
 # ---------------------------------------------------------------------------------------------- TRL
+
+@contextlib.contextmanager
+def bench_workdir(path: str | None, prefix: str):
+    """`path` (created if missing, kept afterwards), else a temporary directory removed on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(path or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+
 
 def require_trl() -> None:
     import importlib.util
@@ -248,9 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     require_trl()
     settings = {"both": (False, True), "false": (False,), "true": (True,)}[args.gradient_checkpointing]
     results = {}
-    with tempfile.TemporaryDirectory(prefix="bench_vs_trl_") as tmp:
-        workdir = Path(args.workdir or tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
+    with bench_workdir(args.workdir, "bench_vs_trl_") as workdir:
         for checkpointing in settings:
             print(f"\n=== gradient checkpointing {'on' if checkpointing else 'off'} (both sides)", flush=True)
             print(f"ours: {args.our_steps} steps ...", flush=True)

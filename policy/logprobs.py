@@ -72,6 +72,11 @@ def _chunk_logprobs(
 PACK_TOKENS = 2048  # longest packed sequence: more completions of a prompt start a new one (attention is quadratic)
 
 
+def _distinct_prompts(prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
+    """(N,) index of each row's prompt among the distinct ones; the same ids with other padding differ."""
+    return torch.unique(torch.cat([prompt_ids, prompt_mask.to(prompt_ids.dtype)], 1), dim=0, return_inverse=True)[1]
+
+
 def _packed_chunk_logprobs(
     model: PreTrainedModel,
     prompt_ids: Tensor,
@@ -83,8 +88,7 @@ def _packed_chunk_logprobs(
     """Log-probs of one chunk, packed: each distinct prompt once, followed by its completions (module
     docstring). completion_ids/mask: (n, T), already trimmed to the chunk's longest completion."""
     device, rows = completion_ids.device, completion_ids.shape[0]
-    _, inverse = torch.unique(torch.cat([prompt_ids, prompt_mask.to(prompt_ids.dtype)], 1), dim=0,
-                              return_inverse=True)
+    inverse = _distinct_prompts(prompt_ids, prompt_mask)
     lengths = completion_mask.sum(dim=1).tolist()
     by_prompt: dict[int, list[int]] = {}
     for row, prompt in enumerate(inverse.tolist()):
@@ -186,8 +190,7 @@ def _packing_agrees(model: PreTrainedModel, config) -> bool:
 def prompt_order(prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
     """Row order that keeps the rows of each distinct prompt together (prompts in order of first
     appearance), so that chunks cut from it pack few prompts."""
-    _, inverse = torch.unique(torch.cat([prompt_ids, prompt_mask.to(prompt_ids.dtype)], 1), dim=0,
-                              return_inverse=True)
+    inverse = _distinct_prompts(prompt_ids, prompt_mask)
     first_seen = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long, device=inverse.device)
     first_seen = first_seen.scatter_reduce(0, inverse, torch.arange(len(inverse), device=inverse.device), "amin")
     return torch.argsort(first_seen[inverse], stable=True)
