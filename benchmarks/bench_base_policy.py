@@ -25,7 +25,8 @@ def measure(model, tokenizer, level: int, temperature: float, top_p: float, prom
     start = time.perf_counter()
     rollouts = sample_groups(model, tokenizer, [user_message(i.prompt) for i in items], k, cfg, seed=seed)
     seconds = time.perf_counter() - start
-    outcomes = verify([i for i in items for _ in range(k)], rollouts.texts, timeout=5.0)
+    outcomes = verify([i for i in items for _ in range(k)], rollouts.texts, timeout=5.0,
+                      truncated=rollouts.truncated.tolist())
     groups = [outcomes[j:j + k] for j in range(0, len(outcomes), k)]
     return {"accuracy": sum(o.correct for o in outcomes) / len(outcomes),
             "mixed_groups": sum(len({o.correct for o in g}) == 2 for g in groups) / len(groups),

@@ -1,11 +1,14 @@
 """Built-in, seeded arithmetic and algebra problems with graded difficulty.
 
 Levels:
-    1  one-digit addition            "What is 3 + 5?"
-    2  two-digit addition/subtraction "What is 47 - 82?"
-    3  multiply then add             "What is 7 * 12 + 5?"
-    4  solve a linear equation       "Solve for x: 3x + 4 = 19."
-    5  evaluate or simplify          "Compute 2/3 + 5/4." / "Expand (x + 2)(x - 5)."
+    1  one-digit addition            "What is 3 + 5?"          (100 problems)
+    2  small-number arithmetic       "What is 9 * 7?"          (a + b, a - b >= 0, a * b with a, b <= 12:
+                                                                 429 problems, enough for a 128-problem
+                                                                 held-out set; the study's level, see README)
+    3  two-digit addition/subtraction "What is 47 - 82?"
+    4  multiply then add             "What is 7 * 12 + 5?"
+    5  solve a linear equation       "Solve for x: 3x + 4 = 19."
+    6  evaluate or simplify          "Compute 2/3 + 5/4." / "Expand (x + 2)(x - 5)."
 
 Every problem is a pure function of (level, its parameters); gold answers are computed with sympy from
 those parameters (never from model text). The split a problem belongs to is decided by a hash of its
@@ -23,7 +26,7 @@ import sympy
 
 from orchestration.tasks import TaskItem
 
-LEVELS = (1, 2, 3, 4, 5)
+LEVELS = (1, 2, 3, 4, 5, 6)
 ANSWER_INSTRUCTION = "Put your final answer in \\boxed{}."
 
 
@@ -37,43 +40,51 @@ def _level1(rng: random.Random) -> tuple[str, str, sympy.Expr]:
 
 
 def _level2(rng: random.Random) -> tuple[str, str, sympy.Expr]:
-    a, b = rng.randint(10, 99), rng.randint(10, 99)
-    op = rng.choice("+-")
-    value = a + b if op == "+" else a - b
+    a, b, op = rng.randint(0, 12), rng.randint(0, 12), rng.choice("+-*")
+    if op == "-" and a < b:
+        a, b = b, a
+    value = a + b if op == "+" else a - b if op == "-" else a * b
     return f"2:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value)
 
 
 def _level3(rng: random.Random) -> tuple[str, str, sympy.Expr]:
-    a, b, c = rng.randint(2, 12), rng.randint(2, 19), rng.randint(1, 50)
-    return f"3:{a}*{b}+{c}", f"What is {a} * {b} + {c}?", sympy.Integer(a * b + c)
+    a, b = rng.randint(10, 99), rng.randint(10, 99)
+    op = rng.choice("+-")
+    value = a + b if op == "+" else a - b
+    return f"3:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value)
 
 
 def _level4(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+    a, b, c = rng.randint(2, 12), rng.randint(2, 19), rng.randint(1, 50)
+    return f"4:{a}*{b}+{c}", f"What is {a} * {b} + {c}?", sympy.Integer(a * b + c)
+
+
+def _level5(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     x = sympy.Symbol("x")
     a = rng.choice([n for n in range(-9, 10) if n not in (0, 1)])
     solution, b = rng.randint(-12, 12), rng.randint(-20, 20)
     c = a * solution + b
     (root,) = sympy.solve(sympy.Eq(a * x + b, c), x)
     lhs = f"{a}x" + (f" + {b}" if b > 0 else f" - {-b}" if b < 0 else "")
-    return f"4:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", root
+    return f"5:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", root
 
 
-def _level5(rng: random.Random) -> tuple[str, str, sympy.Expr]:
+def _level6(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     if rng.random() < 0.5:
         p, q = rng.randint(1, 9), rng.randint(2, 9)
         r, s = rng.randint(1, 9), rng.randint(2, 9)
         op = rng.choice("+-")
         left, right = sympy.Rational(p, q), sympy.Rational(r, s)
         value = left + right if op == "+" else left - right
-        return f"5f:{p}/{q}{op}{r}/{s}", f"Compute {p}/{q} {op} {r}/{s} as a fraction in lowest terms.", value
+        return f"6f:{p}/{q}{op}{r}/{s}", f"Compute {p}/{q} {op} {r}/{s} as a fraction in lowest terms.", value
     x = sympy.Symbol("x")
     a, b = rng.choice([n for n in range(-9, 10) if n != 0]), rng.choice([n for n in range(-9, 10) if n != 0])
     product = sympy.Mul(x + a, x + b, evaluate=False)
     question = f"Expand ({sympy.sstr(x + a)})({sympy.sstr(x + b)})."
-    return f"5e:{min(a, b)},{max(a, b)}:{a},{b}", question, sympy.expand(product)
+    return f"6e:{min(a, b)},{max(a, b)}:{a},{b}", question, sympy.expand(product)
 
 
-_GENERATORS = {1: _level1, 2: _level2, 3: _level3, 4: _level4, 5: _level5}
+_GENERATORS = {1: _level1, 2: _level2, 3: _level3, 4: _level4, 5: _level5, 6: _level6}
 
 
 def split_of(key: str, held_out_fraction: float) -> str:

@@ -26,8 +26,9 @@ class OutcomeRow:
     correct: bool
     reason: str
     verifier: str
-    rm_score: float | None = None  # the RM's score before it trained on this row (held-out)
-    rm_version: int = 0
+    rm_score: float | None = None  # the RM's [0, 1] score, from a version that had not trained on this row
+    rm_version: int = 0  # the RM version that produced rm_score
+    reward: float | None = None  # the reward this completion received (what GRPO's advantages were formed from)
 
     @classmethod
     def from_json(cls, line: str, where: str) -> "OutcomeRow":

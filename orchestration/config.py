@@ -42,9 +42,17 @@ class RewardModelConfig:
         "help": "fraction of older buffer rows replayed in each RM update (DeepSeekMath: 10%)"})
     replay_max_rows: int | None = field(default=None, metadata={"help": "cap on replayed rows per update"})
     score_batch_size: int = field(default=64, metadata={"help": "RM scoring batch size"})
-    train: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(progress_bar=False))  # the loop has its own bar
+    # The loop has its own bar. No validation split and no early stopping: a split would keep its rows out of
+    # training for good, and the held-out monitor already validates each RM version on the next batch.
+    train: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(
+        progress_bar=False, val_fraction=0.0, early_stop_patience=0))
 
     def __post_init__(self):
+        if self.train.val_fraction > 0:
+            raise ValueError(
+                f"rm.train.val_fraction must be 0 in the online loop (got {self.train.val_fraction}): a validation "
+                "split would keep its outcomes out of RM training for good; the held-out monitor (rm/heldout_*) "
+                "already scores every batch before the RM trains on it")
         if self.update_every < 1:
             raise ValueError(f"update_every must be >= 1 policy step, got {self.update_every}")
         if not 0.0 <= self.replay_fraction <= 1.0:
@@ -55,7 +63,7 @@ class RewardModelConfig:
 class DataConfig:
     source: Literal["arithmetic", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
         "help": "arithmetic (built-in generator) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
-    levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-5"})
+    levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-6 (orchestration/arithmetic.py)"})
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
@@ -76,13 +84,23 @@ class LoopConfig:
     max_steps: int = field(default=24, metadata={"help": "policy steps"})
     prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
-    reward_source: Literal["rm", "verifier", "mix"] = field(default="mix", metadata={
-        "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier; learns fastest here, see README) | "
-                "rm (the paper) | verifier (rule only)"})
+    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] = field(default="mix", metadata={
+        "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier, both in [0, 1]) | rm (the paper: the online "
+                "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only)"})
+    algorithm: Literal["grpo", "online_rft", "rft"] = field(default="grpo", metadata={
+        "help": "grpo | online_rft (current-policy samples, coefficient 1 on verified-correct, 0 else) | rft "
+                "(the same on samples from the initial policy); the last two need reward_source=verifier"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
     verifier_timeout: float = field(default=5.0, metadata={"help": "seconds per verification"})
+    max_verifier_error_fraction: float = field(default=0.5, metadata={
+        "help": "stop the run (checkpointed) when more than this share of a step's outcomes are verifier errors"})
+    math_last_number_fallback: bool = field(default=True, metadata={
+        "help": "math: judge a response with no explicit final answer by the last number it commits to "
+                "(on: small policies often answer '3 + 4 = 7.' without a box)"})
+    initial_eval: bool = field(default=True, metadata={
+        "help": "evaluate the policy on the held-out problems before training (logged as eval/initial_*)"})
     eval_every: int = field(default=8, metadata={"help": "held-out evaluation every E steps (and first, last)"})
     checkpoint_every: int = field(default=8, metadata={"help": "checkpoint every C steps (and at the end)"})
     keep_checkpoints: int = field(default=2, metadata={"help": "keep the last K checkpoints"})
@@ -100,6 +118,14 @@ class LoopConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.mix_weight <= 1.0:
             raise ValueError(f"mix_weight must be in [0, 1], got {self.mix_weight}")
+        if self.algorithm != "grpo" and self.reward_source != "verifier":
+            raise ValueError(f"algorithm={self.algorithm} learns from verified-correct completions only: set "
+                             f"reward_source=verifier (got {self.reward_source})")
+        if self.algorithm == "rft" and self.reset_reference_on_rm_update:
+            raise ValueError("algorithm=rft samples from the initial policy, which is the KL reference: "
+                             "reset_reference_on_rm_update must be false")
+        if not 0.0 <= self.max_verifier_error_fraction <= 1.0:
+            raise ValueError(f"max_verifier_error_fraction must be in [0, 1], got {self.max_verifier_error_fraction}")
 
 
 @dataclass

@@ -25,19 +25,19 @@ from accelerate.utils import gather_object, set_seed
 
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
-from orchestration.checkpoint import latest_checkpoint
 from orchestration.config import TrainConfig
 from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
-from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verify
+from orchestration.online_rm import OnlineRM
+from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
+from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages
 from policy.model import load_policy, make_reference
 from policy.sampling import sample_groups, user_message
 from policy.update import GRPOUpdater
-from reward_model import ScalarRewardModel
 from reward_model.data import OutcomeRecord
-from reward_model.train import RMTrainer
+from verifiers.outcome import ERROR_PREFIXES
 
 
 @dataclass
@@ -58,6 +58,8 @@ class OnlineTrainer:
         set_seed(cfg.loop.seed)  # global RNGs (dropout, initialisations); sampling has its own per-step seeds
         self.is_main = self.accelerator.is_main_process
         self.train_source, self.eval_items = build_sources(cfg.data, cfg.loop.seed)
+        check_verifiers(verifier_kinds(self.train_source, self.eval_items), timeout=cfg.loop.verifier_timeout,
+                        fallback_last_number=cfg.loop.math_last_number_fallback)  # before any model loads
         self.paths = {name: os.path.join(output_dir, name)
                       for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
         self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
@@ -65,12 +67,9 @@ class OnlineTrainer:
                                     use_trackers=cfg.logging.tensorboard)
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
-        checkpoint = latest_checkpoint(output_dir)
-        self._load_models(checkpoint)
-        if checkpoint:
-            run_state.restore(self, checkpoint)
-        else:  # files from a run killed before its first checkpoint are re-made from step 1
-            run_state.reset_logs(self)
+        # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial
+        # models and empty logs when there is none: a run killed before its first checkpoint restarts at step 1.
+        run_state.resume(self, self._load_models)
 
     # ------------------------------------------------------------------ setup
 
@@ -90,16 +89,8 @@ class OnlineTrainer:
             else:
                 self.reference = make_reference(self.model)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        rm_path = os.path.join(checkpoint, "rm") if checkpoint and os.path.isdir(
-            os.path.join(checkpoint, "rm")) else cfg.rm.init_from
-        self.rm = ScalarRewardModel.from_pretrained(rm_path).to(device) if rm_path else None
-        self.rm_trainer = RMTrainer(self.rm, cfg.rm.train, accelerator=self.accelerator) if self.rm else None
-
-    def _fresh_rm(self) -> None:
-        rm_cfg = self.cfg.rm
-        self.rm = ScalarRewardModel.from_encoder(rm_cfg.encoder, pooling=rm_cfg.pooling, max_length=rm_cfg.max_length,
-                                                 seed=self.cfg.loop.seed).to(self.accelerator.device)
-        self.rm_trainer = RMTrainer(self.rm, rm_cfg.train, accelerator=self.accelerator)
+        self.rm = OnlineRM(cfg.rm, cfg.loop.reward_source, cfg.loop.seed, self.accelerator)
+        self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ one step
 
@@ -111,49 +102,60 @@ class OnlineTrainer:
         self.state.data_position += b * self.accelerator.num_processes
         return items
 
-    def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int):
+    def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None):
         chat = self.cfg.policy.use_chat_template and getattr(self.tokenizer, "chat_template", None)
         prompts = [user_message(item.prompt) if chat and isinstance(item.prompt, str) else item.prompt
                    for item in items]
-        return sample_groups(self.accelerator.unwrap_model(self.model), self.tokenizer, prompts, group_size,
-                             sampling, seed=seed)
+        model = model or self.accelerator.unwrap_model(self.model)
+        return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed)
+
+    def _behaviour_policy(self):
+        """The model that samples training completions: the current policy, or for `rft` the initial one.
+
+        RFT (DeepSeekMath §5.2.1) fine-tunes on correct samples drawn once from the initial policy. Drawing
+        them step by step from a frozen copy of it, with the same per-step seeds, is the same distribution
+        and needs no pre-pass: the KL reference when there is one (rft never resets it), else a copy."""
+        if self.cfg.loop.algorithm != "rft":
+            return None
+        if self.reference is not None:
+            return self.reference
+        if getattr(self, "_initial_policy", None) is None:
+            cfg = self.cfg
+            self._initial_policy = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
+                                                              device=self.accelerator.device)[0])
+        return self._initial_policy
 
     def train_step(self) -> dict[str, float]:
+        """One policy step, in the paper's order: sample -> verify -> score (held out) -> reward -> store ->
+        advantages -> policy update -> every N steps, RM update -> maybe reset the reference."""
         cfg, k = self.cfg, self.cfg.loop.group_size
         step = self.state.step + 1
         timings: dict[str, float] = {}
         items = self._next_items()
         with timer("generate", timings):
-            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed("sample", step))
+            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed("sample", step),
+                                    model=self._behaviour_policy())
         expanded = [item for item in items for _ in range(k)]
         with timer("verify", timings):
-            outcomes = verify(expanded, rollouts.texts, timeout=cfg.loop.verifier_timeout)
+            outcomes = self._verify(expanded, rollouts)
+        metrics = self._verifier_error_metrics(step, outcomes)  # raises past loop.max_verifier_error_fraction
         prompts = [prompt_text(item) for item in expanded]
         groups = [f"{step}:{self.accelerator.process_index}:{i // k}" for i in range(len(expanded))]
-        metrics: dict[str, float] = {}
-        with timer("rm_score", timings):
-            scores_before = self._score(prompts, rollouts.texts)
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores_before)
-        if scores_before is not None:  # held out: the RM has not trained on this batch yet
-            metrics.update(self._gathered_monitor(scores_before, outcomes, groups))
-        scores = scores_before
-        if step % cfg.rm.update_every == 0:
+        with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
+            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+        rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards)
+        metrics.update(self._gathered_monitor("rm", scores, outcomes, groups))
+        metrics.update(self._gathered_monitor("rm_frozen", frozen_scores, outcomes, groups))
+        metrics.update(self._reward_metrics(rewards, outcomes, scores, rollouts))
+        with timer("policy_update", timings):
+            metrics.update(self._policy_update(step, rollouts, rewards, outcomes))
+        if self.rm.trains_at(step):
             with timer("rm_update", timings):
                 metrics.update(self._update_rm())
-            with timer("rm_score", timings):
-                scores = self._score(prompts, rollouts.texts)
-        rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
-        metrics.update(self._reward_metrics(rewards, outcomes, scores_before, rollouts))
-        if self._finite_on_every_process(rewards):
-            advantages = group_advantages(rewards, k, scale=cfg.grpo.scale)
-            with timer("policy_update", timings):
-                metrics.update(self.updater.step(rollouts, advantages))
-        else:  # every process skips together, or data-parallel gradients would wait forever
-            metrics["policy/skipped"] = 1.0
-            print(f"[step {step}] non-finite rewards from {cfg.loop.reward_source}: policy update skipped")
-        if metrics.get("rm/updated") and cfg.loop.reset_reference_on_rm_update and self.reference is not None:
-            self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
-            self.state.reference_reset = True
+            if cfg.loop.reset_reference_on_rm_update and self.reference is not None:
+                self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
+                self.state.reference_reset = True
         self._maybe_log_samples(step, prompts, rollouts.texts, outcomes, rewards)
         self.state.step = step
         metrics.update(timings)
@@ -164,6 +166,42 @@ class OnlineTrainer:
             print(f"[step {step}] ALARM: RM reward rising while verified accuracy falls over the last "
                   f"{self.alarm.window} steps: the policy may be exploiting the reward model")
         return metrics
+
+    def _policy_update(self, step: int, rollouts, rewards: torch.Tensor, outcomes) -> dict[str, float]:
+        """GRPO: group-relative advantages of the rewards. `online_rft` / `rft` (the paper's unified paradigm,
+        §5.2): gradient coefficient 1 on verified-correct completions and 0 on the rest, no negative signal."""
+        if not self._finite_on_every_process(rewards):  # every process skips together, or DDP would wait forever
+            print(f"[step {step}] non-finite rewards from {self.cfg.loop.reward_source}: policy update skipped")
+            return {"policy/skipped": 1.0}
+        if self.cfg.loop.algorithm == "grpo":
+            advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
+        else:
+            advantages = torch.tensor([float(o.correct) for o in outcomes])
+        return self.updater.step(rollouts, advantages)
+
+    def _verify(self, items: list[TaskItem], rollouts):
+        return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,
+                      fallback_last_number=self.cfg.loop.math_last_number_fallback,
+                      truncated=rollouts.truncated.tolist())
+
+    def _verifier_error_metrics(self, step: int, outcomes) -> dict[str, float]:
+        """Count the outcomes whose verifier broke (over every process); stop the run past the threshold.
+
+        Such outcomes are `correct=False` whatever the response was: training on them would be training on
+        silence, so a step with too many of them stops the run before anything learns from it."""
+        errors, first = verifier_errors(outcomes)
+        counts = [(errors, len(outcomes), first)]
+        if self.accelerator.num_processes > 1:
+            counts = gather_object(counts)
+        errors, total = sum(c[0] for c in counts), sum(c[1] for c in counts)
+        first = next((c[2] for c in counts if c[2]), None)
+        if errors:
+            print(f"[step {step}] verifier errors in {errors}/{total} outcomes; first: {first}")
+        if errors / total > self.cfg.loop.max_verifier_error_fraction:
+            raise VerifierUnavailable(
+                f"step {step}: {errors} of {total} outcomes are verifier errors (more than "
+                f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
+        return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total}
 
     def _finite_on_every_process(self, rewards: torch.Tensor) -> bool:
         finite = torch.tensor([float(torch.isfinite(rewards).all())], device=self.accelerator.device)
@@ -184,15 +222,11 @@ class OnlineTrainer:
         key = f"{self.cfg.loop.seed}:{purpose}:{step}:{self.accelerator.process_index}"
         return random.Random(key).getrandbits(31)
 
-    def _score(self, prompts: list[str], responses: list[str]) -> torch.Tensor | None:
-        if self.rm is None:
-            return None
-        return self.rm.score(prompts, responses, batch_size=self.cfg.rm.score_batch_size).cpu()
-
-    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores) -> None:
+    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards) -> None:
         rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
                            outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
-                           rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version)
+                           rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version,
+                           reward=float(rewards[i]))
                 for i, (item, group, prompt, response, o) in enumerate(
                     zip(items, groups, prompts, responses, outcomes))]
         rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
@@ -202,11 +236,13 @@ class OnlineTrainer:
         if not self.is_main:
             self.buffer.refresh()
 
-    def _gathered_monitor(self, scores, outcomes, groups) -> dict[str, float]:
+    def _gathered_monitor(self, prefix: str, scores, outcomes, groups) -> dict[str, float]:
+        if scores is None:
+            return {}
         if self.accelerator.num_processes > 1:
             scores = torch.tensor(gather_object(scores.tolist()))
             outcomes, groups = gather_object(outcomes), gather_object(groups)
-        return rm_monitor(scores, outcomes, groups)
+        return rm_monitor(scores, outcomes, groups, prefix=prefix)
 
     def _update_rm(self) -> dict[str, float]:
         """Continue training the RM on the rows since its last update plus a replay sample of older ones."""
@@ -215,9 +251,7 @@ class OnlineTrainer:
         rng = random.Random(f"{self.cfg.loop.seed}:replay:{self.state.rm_version}")
         replay = self.buffer.replay_indices(self.state.rm_rows_seen, rm_cfg.replay_fraction, rng,
                                             rm_cfg.replay_max_rows)
-        if self.rm is None:
-            self._fresh_rm()
-        fit = self.rm_trainer.fit(_records(self.buffer.read(new)), replay=_records(self.buffer.read(replay)))
+        fit = self.rm.fit(_records(self.buffer.read(new)), replay=_records(self.buffer.read(replay)))
         self.state.rm_version += 1
         self.state.rm_rows_seen = len(self.buffer)
         metrics = {f"rm/update/{key}": value for key, value in fit.items() if isinstance(value, (int, float))}
@@ -258,12 +292,28 @@ class OnlineTrainer:
                                   ("sampled", self.cfg.sampling, self.cfg.data.eval_samples)):
             rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step))
             expanded = [item for item in items for _ in range(n)]
-            outcomes = verify(expanded, rollouts.texts, timeout=self.cfg.loop.verifier_timeout)
-            correct = [float(o.correct) for o in outcomes]
+            outcomes = self._verify(expanded, rollouts)
+            results = [(float(o.correct), o.is_error) for o in outcomes]
             if self.accelerator.num_processes > 1:
-                correct = gather_object(correct)
-            metrics[f"eval/{name}_accuracy"] = sum(correct) / len(correct)
+                results = gather_object(results)
+            metrics[f"eval/{name}_accuracy"] = sum(c for c, _ in results) / len(results)
+            errors = sum(e for _, e in results)
+            if errors:  # accuracy counts them as wrong: say so
+                metrics[f"eval/{name}_verifier_errors"] = float(errors)
+                first = next((o.reason for o in outcomes if o.is_error), "(on another process)")
+                print(f"evaluation ({name}): verifier errors in {errors}/{len(results)} outcomes; first: {first}")
         return metrics
+
+    def _stop_before_step(self, before: RunState, error: VerifierUnavailable):
+        """Checkpoint the last completed step (this one learned nothing and wrote nothing) and stop."""
+        self.state = before  # the failed step's prompts are drawn again on resume
+        where = "nothing was trained yet"
+        if before.step > 0:
+            path = run_state.save(self)
+            where = f"checkpoint of step {before.step}: {path}" if self.is_main else "checkpoint saved"
+        raise VerifierUnavailable(
+            f"{error}\nThe run stopped before training on these outcomes ({where}). Fix the verifier (the "
+            f"reason above says what broke), then re-run the same command to resume.") from error
 
     def run(self) -> dict[str, float]:
         from tqdm.auto import tqdm
@@ -277,9 +327,14 @@ class OnlineTrainer:
         last: dict[str, float] = {}
         # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
         initial = {key.replace("eval/", "eval/initial_"): v for key, v in self.evaluate().items()} \
-            if self.state.step == 0 else {}
+            if self.state.step == 0 and loop.initial_eval else {}
         while self.state.step < loop.max_steps:
-            metrics = {**self.train_step(), **initial}
+            before = replace(self.state)
+            try:
+                metrics = {**self.train_step(), **initial}
+            except VerifierUnavailable as e:
+                bar.close()
+                self._stop_before_step(before, e)
             initial = {}
             step = self.state.step
             if step % loop.eval_every == 0 or step == loop.max_steps:
@@ -298,7 +353,9 @@ class OnlineTrainer:
 
 
 def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
-    return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows]
+    """RM training examples; rows whose verifier broke carry no label and are left out (they stay in the buffer)."""
+    return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows
+            if not r.reason.startswith(ERROR_PREFIXES)]
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:

@@ -1,11 +1,14 @@
 """From completions to rewards: verification, the held-out RM monitor, and the reward source switch.
 
     verify(items, responses)             -> one Outcome per completion (never raises)
+    verifier_errors(outcomes)            -> how many verifiers broke, and the first reason (`Outcome.is_error`)
     rm_monitor(scores, outcomes, groups) -> RM ranking accuracy / AUC on a batch it has NOT trained on
     combine_rewards(source, ...)         -> the per-completion reward that GRPO turns into advantages
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -14,7 +17,7 @@ from reward_model.metrics import auc as roc_auc
 from reward_model.metrics import ranking_accuracy
 from verifiers import Outcome
 
-REWARD_SOURCES = ("rm", "verifier", "mix")
+REWARD_SOURCES = ("rm", "frozen_rm", "verifier", "mix")
 
 
 def prompt_text(item: TaskItem) -> str:
@@ -25,8 +28,14 @@ def prompt_text(item: TaskItem) -> str:
     return users[-1] if users else item.prompt[-1]["content"]
 
 
-def verify(items: list[TaskItem], responses: list[str], *, timeout: float) -> list[Outcome]:
-    """`items[i]` is the task of `responses[i]`. Math and code go to their verifiers in one batch each."""
+def verify(items: list[TaskItem], responses: list[str], *, timeout: float, fallback_last_number: bool = True,
+           truncated: list[bool] | None = None) -> list[Outcome]:
+    """`items[i]` is the task of `responses[i]`. Math and code go to their verifiers in one batch each.
+
+    `fallback_last_number`: a math response with no explicit final answer may still be judged by the last
+    number its final statement commits to (see `verifiers.math.check`). `truncated[i]`: response i was cut
+    at the token limit; the others ended on their own, so a final `3 + 4 = 7` with no full stop counts."""
+    truncated = truncated if truncated is not None else [True] * len(responses)
     outcomes: list[Outcome | None] = [None] * len(responses)
     math_idx = [i for i, item in enumerate(items) if item.verifier == "math"]
     code_idx = [i for i, item in enumerate(items) if item.verifier == "code"]
@@ -34,7 +43,8 @@ def verify(items: list[TaskItem], responses: list[str], *, timeout: float) -> li
         from verifiers import math as math_verifier
 
         results = _guarded(lambda: math_verifier.check_batch(
-            [responses[i] for i in math_idx], [items[i].gold for i in math_idx], timeout=timeout), len(math_idx))
+            [responses[i] for i in math_idx], [items[i].gold for i in math_idx], timeout=timeout,
+            fallback_last_number=fallback_last_number, complete=[not truncated[i] for i in math_idx]), len(math_idx))
         for i, outcome in zip(math_idx, results):
             outcomes[i] = outcome
     if code_idx:
@@ -51,35 +61,49 @@ def verify(items: list[TaskItem], responses: list[str], *, timeout: float) -> li
 
 
 def _guarded(run, n: int) -> list[Outcome]:
-    """Verifiers never raise on model output; should one break anyway, the step goes on with zeros."""
+    """Verifiers never raise on model output; should one break anyway, its outcomes say so (`is_error`)."""
     try:
         return run()
     except Exception as e:  # noqa: BLE001 - a verifier bug must not kill a long run
         return [Outcome(correct=False, score=0.0, reason=f"verifier_error: {type(e).__name__}: {e}")] * n
 
 
-def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str]) -> dict[str, float]:
+def verifier_errors(outcomes: list[Outcome]) -> tuple[int, str | None]:
+    """(number of outcomes whose verifier broke, the first such reason or None)."""
+    errors = [o.reason for o in outcomes if o.is_error]
+    return len(errors), errors[0] if errors else None
+
+
+def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str],
+               prefix: str = "rm") -> dict[str, float]:
     """Held-out RM quality on this batch, computed before the RM trains on it.
 
     Ranking accuracy over within-group pairs whose verified outcomes differ (ties count half), and the
     ROC AUC of score against correctness over the whole batch. NaN when the batch has no such pairs.
+    Outcomes whose verifier broke carry no label and are left out.
     """
-    labels = [o.score for o in outcomes]
-    accuracy, n_pairs = ranking_accuracy(scores.tolist(), labels, groups)
-    correct = [float(o.correct) for o in outcomes]
-    return {"rm/heldout_ranking_accuracy": accuracy, "rm/heldout_pairs": n_pairs,
-            "rm/heldout_auc": roc_auc(scores.tolist(), correct)}
+    keep = [i for i, o in enumerate(outcomes) if not o.is_error]
+    scores, outcomes, groups = [float(scores[i]) for i in keep], [outcomes[i] for i in keep], [groups[i] for i in keep]
+    if not all(math.isfinite(x) for x in scores):  # a broken RM: its figures are unknown, not a crash
+        return {f"{prefix}/heldout_ranking_accuracy": math.nan, f"{prefix}/heldout_pairs": 0,
+                f"{prefix}/heldout_auc": math.nan}
+    accuracy, n_pairs = ranking_accuracy(scores, [o.score for o in outcomes], groups)
+    return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
+            f"{prefix}/heldout_auc": roc_auc(scores, [float(o.correct) for o in outcomes])}
 
 
 def combine_rewards(source: str, outcomes: list[Outcome], rm_scores: torch.Tensor | None,
                     mix_weight: float) -> torch.Tensor:
-    """(N,) rewards. `rm` falls back to the verifier while there is no RM yet (warm-up)."""
+    """(N,) rewards in [0, 1] when the RM scores are on the verifier's scale (`ScalarRewardModel.reward`).
+
+    `rm` and `frozen_rm` reward with the RM alone, `mix` with `mix_weight * rm + (1 - mix_weight) * verifier`;
+    all three fall back to the verifier while there is no RM yet (warm-up)."""
     if source not in REWARD_SOURCES:
         raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
     verified = torch.tensor([o.score for o in outcomes], dtype=torch.float32)
     if source == "verifier" or rm_scores is None:
         return verified
     rm_scores = rm_scores.float()
-    if source == "rm":
+    if source in ("rm", "frozen_rm"):
         return rm_scores
     return mix_weight * rm_scores + (1.0 - mix_weight) * verified

@@ -1,13 +1,27 @@
 """What a checkpoint of the online loop holds, and how a run is resumed from one.
 
 `DIR/checkpoints/step-NNNNNN/`:
-    policy/              the policy (save_pretrained: AutoModelForCausalLM.from_pretrained loads it)
-    reference/           the KL reference, only once it differs from the initial policy
-    rm/                  the reward model (ScalarRewardModel.from_pretrained loads it), once there is one
-    trainer_state.pt     run state (step, data position, RM version, buffer rows), both optimizers and
-                         schedulers, the reward-hacking alarm, RNG states, and the byte sizes of the logs
-On resume the append-only logs (outcomes, metrics, samples) are cut back to those sizes, so the steps
-that are re-run write no duplicate rows and no row written before the checkpoint is lost.
+    policy/                     the policy (save_pretrained: AutoModelForCausalLM.from_pretrained loads it)
+    reference/                  the KL reference, only once it differs from the initial policy
+    rm/                         the reward model (ScalarRewardModel.from_pretrained loads it), once there is one
+    rm_frozen/                  the RM's first version (the frozen monitor), once it is a separate model
+    trainer_state.json          run state (step, data position, RM version, buffer rows), the reward-hacking
+                                alarm, the RNG states, the byte sizes of the logs, and the non-tensor part of
+                                both optimizers' and schedulers' state
+    trainer_state.safetensors   the tensors those refer to (Adam moments, step counts, RNG states)
+    MANIFEST.json               written last: size and CRC-32 of every file above (orchestration/checkpoint.py)
+
+Nothing in a checkpoint is unpickled: every file is safetensors or JSON (orchestration/state_io.py), so a
+checkpoint from elsewhere cannot run code. Checkpoints of the older pickled layout (`trainer_state.pt`) are
+refused with a message rather than read: reading them safely would need a pickle allow-list to maintain.
+
+On resume the newest checkpoint whose files match its manifest and that loads is used. One whose files do not
+match is set aside at once (`step-NNNNNN.corrupt`, with a message) and the one before it is tried; one that
+matches but fails to load is set aside only if an older one loads (if none does, the cause is more likely a
+change of code or config than the disk, and nothing is moved). A directory whose checkpoints are all bad is
+refused, not started over: that would empty the logs of the run that wrote them. The append-only logs
+(outcomes, metrics, samples) are cut back to the sizes the checkpoint used recorded, so the steps that are
+re-run write no duplicate rows and no row written before that checkpoint is lost.
 """
 
 from __future__ import annotations
@@ -15,13 +29,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from accelerate.utils import broadcast_object_list, gather_object
 
-from orchestration.checkpoint import save_checkpoint, truncate_file
+from orchestration.checkpoint import (
+    list_checkpoints,
+    save_checkpoint,
+    set_aside,
+    set_aside_checkpoints,
+    truncate_file,
+    verify_checkpoint,
+)
+from orchestration.state_io import load_state, save_state
 
-STATE_FILE = "trainer_state.pt"
+STATE = "trainer_state"  # -> trainer_state.json + trainer_state.safetensors
+LEGACY_STATE_FILE = "trainer_state.pt"
+
+
+class CheckpointError(RuntimeError):
+    """The run directory holds checkpoints, but none that can be resumed."""
 
 
 def _log_sizes(trainer) -> dict[str, int]:
@@ -44,8 +73,21 @@ def _save_models(trainer, path: str) -> None:
     trainer.tokenizer.save_pretrained(os.path.join(path, "policy"))
     if trainer.reference is not None and trainer.state.reference_reset:
         trainer.reference.save_pretrained(os.path.join(path, "reference"), safe_serialization=True)
-    if trainer.rm is not None:
-        trainer.accelerator.unwrap_model(trainer.rm).save_pretrained(os.path.join(path, "rm"))
+        trainer.tokenizer.save_pretrained(os.path.join(path, "reference"))  # load_policy reads both
+    trainer.rm.save(path)  # rm/ and rm_frozen/, once they exist
+
+
+def trainer_state(trainer) -> dict:
+    """Everything but the weights that a resumed run needs to continue exactly."""
+    return {
+        "state": dataclasses.asdict(trainer.state),
+        "updater": trainer.updater.state_dict(),
+        "rm_trainer": trainer.rm.trainer.state_dict() if trainer.rm.trainer else None,
+        "alarm": trainer.alarm.state_dict(),
+        "rng": _rng_states(),
+        "log_sizes": _log_sizes(trainer),
+        "buffer_rows": len(trainer.buffer),
+    }
 
 
 def save(trainer) -> str | None:
@@ -55,30 +97,68 @@ def save(trainer) -> str | None:
     if trainer.is_main:
         def write(tmp: str) -> None:
             _save_models(trainer, tmp)
-            torch.save({
-                "state": dataclasses.asdict(trainer.state),
-                "updater": trainer.updater.state_dict(),
-                "rm_trainer": trainer.rm_trainer.state_dict() if trainer.rm_trainer else None,
-                "alarm": trainer.alarm.state_dict(),
-                "rng": _rng_states(),
-                "log_sizes": _log_sizes(trainer),
-                "buffer_rows": len(trainer.buffer),
-            }, os.path.join(tmp, STATE_FILE))
+            save_state(trainer_state(trainer), os.path.join(tmp, STATE))
 
         path = save_checkpoint(trainer.output_dir, trainer.state.step, write, trainer.cfg.loop.keep_checkpoints)
     trainer.accelerator.wait_for_everyone()
     return path
 
 
-def restore(trainer, checkpoint: str) -> None:
-    """Load the non-model state of `checkpoint` (models were loaded from it already)."""
-    saved = torch.load(os.path.join(checkpoint, STATE_FILE), weights_only=False)
+def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
+    """Load models (`load_models(path)`) and state from the newest sound checkpoint; with none, load the
+    initial models (`load_models(None)`) and empty the logs. Returns the checkpoint used, or None."""
+    failed: list[tuple[str, str]] = []  # checkpoints that passed the file check but did not load
+    for _, path in reversed(list_checkpoints(trainer.output_dir)):
+        if os.path.exists(os.path.join(path, LEGACY_STATE_FILE)):
+            raise CheckpointError(
+                f"{path} holds {LEGACY_STATE_FILE}, the pickled layout of an older version, which this one no "
+                "longer reads (unpickling can run code). Finish that run with the version that wrote it, or "
+                "start again in a new --output-dir.")
+        problem = _on_every_process(trainer, lambda: verify_checkpoint(path) if trainer.is_main else None)
+        if problem is not None:
+            _set_aside(trainer, path, problem)
+            continue
+        problem, saved = _try_load(trainer, path, load_models)
+        if problem is None:
+            for bad, reason in failed:  # newer ones that failed to load while this one loads: they are bad
+                _set_aside(trainer, bad, reason)
+            _truncate_logs(trainer, saved)
+            print(f"resumed from {path} at step {trainer.state.step}")
+            return path
+        print(f"warning: cannot resume from {path}: {problem}; trying the checkpoint before it")
+        failed.append((path, problem))
+    _refuse_a_fresh_start(trainer, failed)
+    load_models(None)
+    reset_logs(trainer)
+    return None
+
+
+def _try_load(trainer, path: str, load_models) -> tuple[str | None, dict | None]:
+    """(None, saved state) once models and state are loaded on every process, else (what failed, None)."""
+    problem, saved = None, None
+    try:
+        load_models(path)
+        saved = load_state(os.path.join(path, STATE))
+        _apply(trainer, saved)
+    except Exception as e:  # noqa: BLE001 - any failure means "not this checkpoint"; reported, not hidden
+        problem = f"{type(e).__name__}: {e}"
+    if trainer.accelerator.num_processes > 1:  # one process failing fails the checkpoint for all of them
+        problem = next((p for p in gather_object([problem]) if p is not None), None)
+    if problem is not None:
+        trainer.accelerator.free_memory()  # drop the half-loaded models and optimizers accelerate holds on to
+    return problem, saved
+
+
+def _apply(trainer, saved: dict) -> None:
     trainer.state = type(trainer.state)(**saved["state"])
     trainer.updater.load_state_dict(saved["updater"])
     if saved["rm_trainer"] is not None:
-        trainer.rm_trainer.load_state_dict(saved["rm_trainer"])
+        trainer.rm.trainer.load_state_dict(saved["rm_trainer"])
     trainer.alarm.load_state_dict(saved["alarm"])
     _set_rng_states(saved["rng"])
+
+
+def _truncate_logs(trainer, saved: dict) -> None:
     trainer.accelerator.wait_for_everyone()
     if trainer.is_main:
         trainer.buffer.truncate(saved["buffer_rows"])
@@ -87,7 +167,37 @@ def restore(trainer, checkpoint: str) -> None:
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_main:
         trainer.buffer.reindex()
-    print(f"resumed from {checkpoint} at step {trainer.state.step}")
+
+
+def _on_every_process(trainer, compute: Callable[[], object]) -> object:
+    """`compute()` on the main process, its result on every process (so all of them take the same path)."""
+    value = compute()
+    if trainer.accelerator.num_processes > 1:
+        value = broadcast_object_list([value])[0]
+    return value
+
+
+def _set_aside(trainer, path: str, problem: str) -> None:
+    if trainer.is_main:
+        moved = set_aside(path)
+        print(f"warning: checkpoint {path} is damaged: {problem}. Moved it to {moved} (delete it once you no "
+              "longer need it) and resuming from the checkpoint before it, if any.")
+    trainer.accelerator.wait_for_everyone()
+
+
+def _refuse_a_fresh_start(trainer, failed: list[tuple[str, str]]) -> None:
+    """Starting over would empty the logs of the run that wrote these checkpoints: the user decides."""
+    if failed:
+        reasons = "\n".join(f"  {path}: {problem}" for path, problem in failed)
+        raise CheckpointError(
+            f"no checkpoint in {trainer.output_dir} could be loaded:\n{reasons}\nIf the code or config changed "
+            "since they were written, resume with what wrote them; to start over, use a new --output-dir.")
+    damaged = set_aside_checkpoints(trainer.output_dir)
+    if damaged:
+        raise CheckpointError(
+            f"every checkpoint in {trainer.output_dir} is damaged (set aside: {', '.join(damaged)}), and "
+            "starting over would erase the logs of the run that wrote them. To start over anyway, use a new "
+            "--output-dir, or delete those directories.")
 
 
 def reset_logs(trainer) -> None:

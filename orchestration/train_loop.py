@@ -5,17 +5,20 @@
         [--max-steps N] [--seed S] [--section.key value ...]
     accelerate launch --num_processes 2 --cpu orchestration/train_loop.py --output-dir runs/dp ...
 
-Re-running the same command on a directory that holds a checkpoint resumes from it. `--help` lists every
-config key. The run directory gets config.yaml, metrics.jsonl, outcomes.jsonl (the outcome buffer),
-samples.jsonl, checkpoints/ and final/{policy,rm}.
+Re-running the same command on a directory that holds a checkpoint resumes from it; a second run started
+on a directory that a live run is using exits with a message (DIR/.lock). `--help` lists every config key.
+The run directory gets config.yaml, metrics.jsonl, outcomes.jsonl (the outcome buffer), samples.jsonl,
+checkpoints/ and final/{policy,rm}.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: import the project, not this directory's modules
@@ -23,6 +26,7 @@ if __package__ in (None, ""):  # run as a script: import the project, not this d
 
 from orchestration.config import TrainConfig, load_config  # noqa: E402
 from orchestration.dataclass_yaml import ConfigError, dump_yaml, help_text, load_yaml, to_dict  # noqa: E402
+from orchestration.run_lock import RunDirectoryInUse, hold_run_lock  # noqa: E402
 
 DEFAULT_OUTPUT_DIR = "runs/default"
 
@@ -49,7 +53,7 @@ def resolve_config(args: argparse.Namespace, overrides: list[str]) -> TrainConfi
     if os.path.exists(saved):
         previous = load_yaml(saved)
         previous.get("loop", {}).pop("max_steps", None)
-        current = to_dict(cfg)
+        current = json.loads(json.dumps(to_dict(cfg)))  # as YAML gives it back: tuples become lists
         current["loop"].pop("max_steps")
         if previous != current:
             print(f"warning: {saved} differs from this command's config; resuming with the new one")
@@ -68,25 +72,56 @@ def main(argv: list[str] | None = None) -> dict:
     from accelerate import Accelerator
 
     from orchestration.online import OnlineTrainer
+    from orchestration.preflight import VerifierUnavailable
+    from orchestration.run_state import CheckpointError
 
     transformers.utils.logging.disable_progress_bar()  # one bar per model load would drown the loop's own
 
     accelerator = Accelerator(log_with="tensorboard" if cfg.logging.tensorboard else None,
                               project_dir=args.output_dir)
-    if accelerator.is_main_process:
-        os.makedirs(args.output_dir, exist_ok=True)
-        dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
-        print(f"run directory: {args.output_dir}\n{open(os.path.join(args.output_dir, 'config.yaml')).read()}")
-    if cfg.logging.tensorboard:
-        accelerator.init_trackers("tensorboard", config=_flat(to_dict(cfg)))
-    trainer = OnlineTrainer(cfg, args.output_dir, accelerator)
-    metrics = trainer.run()
-    accelerator.end_training()
+    with _sole_writer(accelerator, args.output_dir):  # before anything is written to the run directory
+        if accelerator.is_main_process:
+            dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
+            print(f"run directory: {args.output_dir}\n{Path(args.output_dir, 'config.yaml').read_text()}")
+        if cfg.logging.tensorboard:
+            accelerator.init_trackers("tensorboard", config=_flat(to_dict(cfg)))
+        try:
+            trainer = OnlineTrainer(cfg, args.output_dir, accelerator)
+            metrics = trainer.run()
+        except (VerifierUnavailable, CheckpointError) as e:  # stop with what went wrong and what to do
+            _end_distributed()
+            sys.exit(f"stopped: {e}")
+        accelerator.end_training()
+    _end_distributed()
+    return metrics
+
+
+@contextmanager
+def _sole_writer(accelerator, run_dir: str):
+    """Hold `run_dir`'s lock (main process: the one that writes files) for the run; if another run holds
+    it, every process exits with a message naming the holder."""
+    with ExitStack() as stack:
+        problem = None
+        if accelerator.is_main_process:
+            try:
+                stack.enter_context(hold_run_lock(run_dir))
+            except RunDirectoryInUse as e:
+                problem = str(e)
+        if accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            problem = broadcast_object_list([problem])[0]
+        if problem:
+            _end_distributed()
+            sys.exit(problem)
+        yield
+
+
+def _end_distributed() -> None:
     import torch.distributed
 
     if torch.distributed.is_initialized():  # else gloo's threads can abort a process at interpreter exit
         torch.distributed.destroy_process_group()
-    return metrics
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -156,6 +156,13 @@ def load_policy(
     return model, tokenizer
 
 
+def enable_checkpointing(model: PreTrainedModel) -> None:
+    """Activation (gradient) checkpointing under the name this transformers release uses (renamed in 5.x;
+    the old name warns that it will be removed in v6)."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+
+
 def make_reference(model: PreTrainedModel) -> PreTrainedModel:
     """A frozen copy of `model` for the KL term: no grad, eval mode, same device and dtype.
     Create it only when beta > 0: it doubles the weights in memory."""

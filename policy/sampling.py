@@ -125,23 +125,32 @@ def sample_next(
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
 
 
+def cache_name(output) -> str:
+    """The name of the KV cache in a forward's output, which is also the argument that takes it back.
+    transformers renamed `past_key_values` to `cache` after 5.18 (5.24 has it): the old name still
+    works there but warns on every call, and goes in 5.40; 5.18 and before know only `past_key_values`.
+    The output says which one this model speaks, whatever wraps its forward."""
+    return "cache" if "cache" in output.keys() else "past_key_values"
+
+
 def _prefill(model, prompt_ids: Tensor, prompt_mask: Tensor, group_size: int):
     """Run each prompt once, then expand its KV cache and next-token logits to its k group members."""
     positions = sequence_positions(prompt_mask)
     out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions,
                 use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
+    name = cache_name(out)
+    cache = out[name]
     cache.batch_repeat_interleave(group_size)
     logits = out.logits[:, -1].float().repeat_interleave(group_size, dim=0)
     next_position = positions[:, -1:].repeat_interleave(group_size, dim=0) + 1
-    return cache, logits, prompt_mask.repeat_interleave(group_size, dim=0), next_position
+    return cache, name, logits, prompt_mask.repeat_interleave(group_size, dim=0), next_position
 
 
 @torch.no_grad()
 def _decode(model, prompt_ids, prompt_mask, group_size, cfg, stop_ids, pad_id, generator):
     """Sample group_size completions per row of prompt_ids (b, P). Returns completion ids
     (b*k, T) padded with pad_id, lengths (b*k,) counting the stop token, and truncated (b*k,)."""
-    cache, logits, attention, next_position = _prefill(model, prompt_ids, prompt_mask, group_size)
+    cache, name, logits, attention, next_position = _prefill(model, prompt_ids, prompt_mask, group_size)
     rows, device = logits.shape[0], logits.device
     tokens = torch.full((rows, cfg.max_new_tokens), pad_id, dtype=torch.long, device=device)
     lengths = torch.full((rows,), cfg.max_new_tokens, dtype=torch.long, device=device)
@@ -165,7 +174,7 @@ def _decode(model, prompt_ids, prompt_mask, group_size, cfg, stop_ids, pad_id, g
             break
         attention = torch.cat([attention, attention.new_ones(attention.shape[0], 1)], dim=1)
         logits = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_position,
-                       past_key_values=cache, use_cache=True).logits[:, -1].float()
+                       use_cache=True, **{name: cache}).logits[:, -1].float()
         next_position = next_position + 1
     lengths = torch.where(stopped, lengths, torch.full_like(lengths, step + 1))
     return tokens[:, : int(lengths.max())], lengths, ~stopped

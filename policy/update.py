@@ -27,6 +27,7 @@ from torch import Tensor
 
 from policy.grpo import ADVANTAGE_SCALES, LOSS_AGGREGATIONS, grpo_loss
 from policy.logprobs import completion_logprobs, prompt_order, prompt_packing
+from policy.model import enable_checkpointing
 from policy.sampling import Rollouts
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -117,7 +118,7 @@ class GRPOUpdater:
                 if isinstance(module, torch.nn.Dropout):
                     module.p = 0.0
         if cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            enable_checkpointing(model)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = adamw(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
         # The scheduler stays unprepared: accelerate's wrapper would step it once per process.

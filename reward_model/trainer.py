@@ -14,6 +14,7 @@ batches; gradients are averaged by DDP.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -148,14 +149,14 @@ class RMTrainer:
                 if cfg.max_steps is not None and step >= cfg.max_steps:
                     break
             val, _ = self._validate(val_records)
-            keeper.update(val, self.model)
+            keeper.update(val, self)
         bar.close()
         mean_loss = torch.tensor(sum(losses) / len(losses), device=self.model.device)
         if acc.num_processes > 1:  # each process saw its own batches
             mean_loss = acc.reduce(mean_loss, reduction="mean")
         return {"loss": mean_loss.item(), "loss_last": losses[-1], "steps": float(step),
                 "epochs": float(epoch), "early_stopped": float(keeper.stopped), "examples_seen": float(seen),
-                "val_ranking_accuracy_after": keeper.restore_best(val, self.model),
+                "val_ranking_accuracy_after": keeper.restore_best(val, self),
                 "lr_encoder": self.scheduler.get_last_lr()[0]}
 
     def _plan(self, records: list[OutcomeRecord]):
@@ -216,25 +217,31 @@ class RMTrainer:
 
 
 class _BestEpoch:
-    """Early stopping on validation ranking accuracy, remembering the best epoch's weights."""
+    """Early stopping on validation ranking accuracy, remembering the best epoch's whole training state.
+
+    Weights, optimizer moments, schedule and step counter go back together: weights rolled back under the
+    moments of later epochs would make the next online fit start from a state no epoch ever had."""
 
     def __init__(self, patience: int):
         self.patience, self.best, self.state, self.stale, self.stopped = patience, math.nan, None, 0, False
 
-    def update(self, val: float, model: torch.nn.Module) -> None:
+    def update(self, val: float, trainer: "RMTrainer") -> None:
         if not self.patience or math.isnan(val):
             return
         if math.isnan(self.best) or val > self.best:
             self.best, self.stale = val, 0
-            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.state = copy.deepcopy({"model": trainer.model.state_dict(), **trainer.state_dict()})
         else:
             self.stale += 1
             self.stopped = self.stale >= self.patience
 
-    def restore_best(self, last_val: float, model: torch.nn.Module) -> float:
-        """Load the best epoch's weights if the last epoch was worse; the validation accuracy kept."""
+    def restore_best(self, last_val: float, trainer: "RMTrainer") -> float:
+        """Go back to the best epoch if the last one was worse; returns the validation accuracy kept."""
         if self.state is not None and not math.isnan(last_val) and last_val < self.best:
-            model.load_state_dict(self.state)
+            trainer.model.load_state_dict(self.state.pop("model"))
+            fits = trainer.fits  # the fit in progress is counted by `fit`, after this
+            trainer.load_state_dict(self.state)
+            trainer.fits = fits
             return self.best
         return last_val
 

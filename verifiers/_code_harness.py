@@ -23,11 +23,11 @@ Defences against a program that games its tests from inside the interpreter:
 Not defended: memory-safety bugs of CPython itself. See `verifiers.code`.
 """
 
+import _thread
 import builtins
 import collections
 import decimal
 import fractions
-import _thread
 import json.encoder
 import os
 import signal

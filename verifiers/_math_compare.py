@@ -3,8 +3,11 @@
 Trees come from `_math_parse` (plain tuples/lists, never strings to parse), so nothing here reaches
 `eval`. Containers are compared structurally: sets, unions and bare answer lists order-insensitively,
 tuples/intervals and matrices in order; `x = 5` against `5` compares the right-hand side; `a \\pm b`
-stands for both answers. Scalars are equal when exactly equal, or within `rel_tol` when either side was
-written with a decimal point; symbolic expressions by `expand`, random-point evaluation and `simplify`.
+stands for both answers; a list of answers that all equal a single gold is that answer (the same value
+boxed twice); an inequality against an interval is compared as a set (`_math_sets`). Scalars are equal
+when exactly equal or, when either side was written with a decimal point, by the tolerance rule of
+`_math_number` (a bare decimal must be the exact value rounded or truncated to its digits, and within
+`rel_tol`); symbolic expressions by `expand`, random-point evaluation and `simplify`.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from fractions import Fraction
 
 import sympy
 
+from verifiers._math_number import decimal_agrees
+from verifiers._math_sets import sets_equal
+
 _UNORDERED = {"list", "set", "union"}
-_STRUCTURED = {"list", "set", "union", "seq", "matrix", "rel"}
+_STRUCTURED = {"list", "set", "union", "seq", "matrix", "rel", "and"}
 _FUNCTIONS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
               "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
               "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log,
@@ -57,6 +63,8 @@ def build(node) -> sympy.Expr:
         return build(args[0]) / 100
     if kind == "fact":
         return sympy.factorial(build(args[0]))
+    if kind == "binom":
+        return sympy.binomial(build(args[0]), build(args[1]))
     if kind == "abs":
         return sympy.Abs(build(args[0]))
     if kind == "fn":
@@ -84,14 +92,21 @@ def _literal_ulp(node):
     return None
 
 
-def _numbers_close(a, b, tol, ulp=None) -> bool:
-    """Relative tolerance `tol`, and (for a bare decimal) at most one unit in its last written place."""
-    va, vb = sympy.N(a, 30), sympy.N(b, 30)
+def _fraction(value) -> Fraction:
+    """Exact for a rational; to 30 significant digits for anything else (pi, sqrt(2))."""
+    rational = value if value.is_Rational else sympy.Rational(sympy.N(value, 30))
+    return Fraction(int(rational.p), int(rational.q))
+
+
+def _numbers_close(exact, decimal, tol, ulp=None) -> bool:
+    """Relative tolerance `tol`, and (when `decimal` is a bare decimal literal) `decimal_agrees`."""
+    va, vb = sympy.N(exact, 30), sympy.N(decimal, 30)
     if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo) or vb.has(sympy.nan, sympy.zoo):
         return False
-    diff, scale = abs(va - vb), max(abs(va), abs(vb))
-    if ulp is not None and diff > ulp:
+    if ulp is not None and not (va.is_real and vb.is_real and decimal_agrees(_fraction(exact), _fraction(decimal),
+                                                                              _fraction(ulp))):
         return False
+    diff, scale = abs(va - vb), max(abs(va), abs(vb))
     return bool(diff <= tol * scale) if scale != 0 else True
 
 
@@ -124,8 +139,9 @@ def scalars_equal(gold_node, pred_node, rel_tol: float) -> bool:
     if not symbols:
         if gold.is_Rational and pred.is_Rational and tol == 0.0:
             return False
-        ulp = _literal_ulp(pred_node) or _literal_ulp(gold_node)
-        return _numbers_close(gold, pred, max(tol, 1e-20), ulp)
+        if (ulp := _literal_ulp(pred_node)) is not None:
+            return _numbers_close(gold, pred, max(tol, 1e-20), ulp)
+        return _numbers_close(pred, gold, max(tol, 1e-20), _literal_ulp(gold_node))
     diff = gold - pred
     if tol == 0.0 and sympy.expand(diff) == 0:
         return True
@@ -172,11 +188,26 @@ def _ordered_equal(golds, preds, rel_tol: float) -> bool:
     return len(golds) == len(preds) and all(equivalent(g, p, rel_tol) for g, p in zip(golds, preds))
 
 
+def _is_variable(node) -> bool:
+    """`x`, or a tuple of variables such as `(x, y)`."""
+    return node[0] == "sym" or (node[0] == "seq" and node[1] == "()" and all(c[0] == "sym" for c in node[2:]))
+
+
 def _unwrap_variable(node, other):
-    """`x = 5` stands for `5` (and `x \\in S` for `S`) when the other side is not a relation."""
-    if node[0] == "rel" and node[1] in ("=", "in") and node[2][0] == "sym" and other[0] != "rel":
+    """`x = 5` stands for `5`, `(x, y) = (2, 1)` for `(2, 1)` and `x \\in S` for `S`, against a non-relation."""
+    if node[0] == "rel" and node[1] in ("=", "in") and _is_variable(node[2]) and other[0] != "rel":
         return node[3]
     return node
+
+
+def _vector_entries(node):
+    """The entries of a tuple `(a, b)` or of a one-row or one-column matrix, else None."""
+    if node[0] == "seq":
+        return node[2:] if node[1] == "()" else None
+    rows = node[1:]
+    if len(rows) == 1:
+        return rows[0][1:]
+    return [row[1] for row in rows] if all(len(row) == 2 for row in rows) else None
 
 
 def _expand_pm(node) -> list:
@@ -211,6 +242,9 @@ def _single_equivalent(gold, pred, rel_tol: float) -> bool:
         return any(scalars_equal(g, p, rel_tol) if "pct" in (g[0], p[0]) else equivalent(g, p, rel_tol)
                    for g in _percent_options(gold) for p in _percent_options(pred))
     kind = gold[0]
+    if {kind, pred[0]} == {"matrix", "seq"}:  # a vector as `\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}` or `(2, -1)`
+        golds, preds = _vector_entries(gold), _vector_entries(pred)
+        return golds is not None and preds is not None and _ordered_equal(golds, preds, rel_tol)
     if kind != pred[0]:
         return kind not in _STRUCTURED and pred[0] not in _STRUCTURED and scalars_equal(gold, pred, rel_tol)
     if kind in _UNORDERED:
@@ -222,11 +256,16 @@ def _single_equivalent(gold, pred, rel_tol: float) -> bool:
                                               for g, p in zip(gold[1:], pred[1:]))
     if kind == "rel":
         return _relations_equal(gold, pred, rel_tol)
+    if kind == "and":
+        return _ordered_equal(gold[1:], pred[1:], rel_tol)
     return scalars_equal(gold, pred, rel_tol)
 
 
 def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
     """Whether the parsed prediction `pred` is an acceptable answer for the parsed `gold`."""
+    as_sets = sets_equal(gold, pred, build)
+    if as_sets is not None:
+        return as_sets
     bare = {gold[0], pred[0]}
     if "list" in bare and len(bare) == 2:  # `1, 2` written without its brackets
         listed, other = (gold, pred) if gold[0] == "list" else (pred, gold)
@@ -237,6 +276,9 @@ def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
     gold_answers, pred_answers = _answers(gold), _answers(pred)
     if len(gold_answers) == 1 and len(pred_answers) == 1:
         return _single_equivalent(gold_answers[0], pred_answers[0], rel_tol)
+    if len(gold_answers) == 1 and pred[0] == "list" and len(pred_answers) <= _MAX_ITEMS:
+        # The same answer stated twice (`\boxed{(x+1)^2}` then `\boxed{x^2+2x+1}`) is that answer.
+        return all(_single_equivalent(gold_answers[0], p, rel_tol) for p in pred_answers)
     gold_answers = [_unwrap_variable(g, pred_answers[0]) for g in gold_answers]
     pred_answers = [_unwrap_variable(p, gold_answers[0]) for p in pred_answers]
     return _unordered_equal(gold_answers, pred_answers, rel_tol)

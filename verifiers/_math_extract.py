@@ -1,28 +1,53 @@
-"""Find the final answer in a model response (private helper of `verifiers.math`).
+"""Find the final answer(s) a model response commits to (private helper of `verifiers.math`).
 
-Order of preference: the last `\\boxed{...}` / `\\fbox{...}` (nested braces), then GSM8K `#### ...`,
-then `The (final) answer is ...` / `Answer: ...`, then (optionally) the last number in the text.
+Only the committed text is read: what follows the last `</think>`; a response whose `<think>` block never
+closes is still thinking and has no answer. In it, by order of preference:
+1. every `\\boxed{...}` / `\\fbox{...}` (nested braces; an unbalanced, truncated one is skipped);
+2. else the last GSM8K `#### ...` line, or else the last `The (final) answer is ...` / `Answer: ...`;
+   an earlier such statement that is a plain number is kept too, so "The answer is 3. ... The answer
+   is 4." states two answers;
+3. else (optionally) the final statement's number or maths (`_math_fallback`).
+`extract_answers` returns all of them, distinct texts in the order written: the caller decides whether
+several answers hedge (wrong) or list the items of a list answer. More than `MAX_ANSWERS` boxes is a
+spray of guesses and is marked `excess`.
 
-Model text is hostile, so every scan here is linear: `str.rfind` over the whole text (C speed, so a
-10 MB response still costs milliseconds), regexes without nested quantifiers, and regex scans limited
-to the tail of the response, where a final answer lives. An answer longer than `MAX_ANSWER_CHARS`
-is cut there (it will not parse, so it cannot be judged correct by accident).
+Model text is hostile, so every scan here is linear: `str.rfind`/`str.count` over the whole text (C speed,
+so a 10 MB response still costs milliseconds), regexes without nested quantifiers, and regex scans limited
+to the tail of the response, where a final answer lives. An answer longer than `MAX_ANSWER_CHARS` is cut
+there (it will not parse, so it cannot be judged correct by accident).
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
+from dataclasses import dataclass
+
+from verifiers._math_fallback import fallback_answer
+from verifiers._math_latex import normalize
+from verifiers._math_number import parse_number
 
 MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; it is cut and will fail to parse
+MAX_ANSWERS = 16  # more boxed answers than this is a spray of guesses, not an answer
 _TAIL_CHARS = 20_000  # phrases such as "The answer is" are searched for in this tail only
-_NUMBER_TAIL_CHARS = 2_000  # the last-number fallback looks at this tail only
-_MAX_BOXED_TRIES = 8  # unbalanced \boxed{ (a truncated generation) falls back to an earlier one
 
 _ANSWER_PHRASE = re.compile(
     r"(?:the\s+final\s+answer\s+is|the\s+answer\s+is|final\s+answer\s*:|answer\s*:)[ \t:]*", re.IGNORECASE)
 _INLINE_MATH = re.compile(r"\$([^$\n]{1,1000})\$")
-# No nested quantifiers: `[\d,]*` cannot backtrack into `\d`, so this is linear on "1,1,1,...".
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+
+
+@dataclass(frozen=True)
+class Answers:
+    items: tuple[str, ...]  # the distinct final answers, in the order written (empty: no answer)
+    excess: bool = False  # more than MAX_ANSWERS boxes
+
+
+def committed_text(text: str) -> str:
+    """The part of a response that can state its answer: after the last `</think>`; "" inside an open `<think>`."""
+    close = text.rfind("</think>")
+    if close >= 0:
+        return text[close + len("</think>"):]
+    return "" if "<think>" in text else text
 
 
 def _braced(text: str, start: int) -> str | None:
@@ -31,37 +56,42 @@ def _braced(text: str, start: int) -> str | None:
     end = min(len(text), start + MAX_ANSWER_CHARS + 2)
     for i in range(start, end):
         ch = text[i]
-        if ch == "{":
+        if ch == "{":  # `\{` and `\}` (set braces) nest too, so they need no special case
             depth += 1
         elif ch == "}":
             depth -= 1
             if depth == 0:
                 return text[start + 1:i]
-        elif ch == "\\" and i + 1 < end and text[i + 1] in "{}":
-            # `\{` and `\}` (set braces) still nest, so let them count; nothing to skip.
-            continue
     return None
 
 
-def _last_boxed(text: str) -> str | None:
-    pos = len(text)
-    for _ in range(_MAX_BOXED_TRIES):
-        boxed, fbox = text.rfind("\\boxed", 0, pos), text.rfind("\\fbox", 0, pos)
+def _box_content(text: str, pos: int) -> str | None:
+    """The argument of the `\\boxed`/`\\fbox` at `pos`: a brace group, or (`\\boxed 5`) the next word."""
+    i = pos + (len("\\boxed") if text.startswith("\\boxed", pos) else len("\\fbox"))
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i < len(text) and text[i] == "{":
+        return _braced(text, i)
+    word = text[i:i + MAX_ANSWER_CHARS].split(None, 1)
+    return word[0].rstrip("$.") if word else None
+
+
+def _boxes(text: str) -> list[str]:
+    """Non-empty balanced box contents, oldest first, from the last MAX_ANSWERS + 1 boxes of `text`."""
+    found = []
+    boxed, fbox = text.rfind("\\boxed"), text.rfind("\\fbox")
+    for _ in range(MAX_ANSWERS + 1):
         pos = max(boxed, fbox)
         if pos < 0:
-            return None
-        i = pos + (len("\\boxed") if pos == boxed else len("\\fbox"))
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            content = _braced(text, i)
-            if content is not None:
-                return content
-        elif i < len(text):  # `\boxed 5`: the argument is the next word
-            word = text[i:i + MAX_ANSWER_CHARS].split(None, 1)
-            if word:
-                return word[0].rstrip("$.")
-    return None
+            break
+        if pos == boxed:  # search again only for the kind just used (each rfind may scan the whole text)
+            boxed = text.rfind("\\boxed", 0, pos)
+        else:
+            fbox = text.rfind("\\fbox", 0, pos)
+        content = (_box_content(text, pos) or "").strip()
+        if content and not content.startswith(("\\boxed", "\\fbox")):  # `\boxed{\boxed{5}}`: the inner one counts
+            found.append(content[:MAX_ANSWER_CHARS])
+    return found[::-1]
 
 
 def _clean(answer: str) -> str | None:
@@ -72,7 +102,7 @@ def _clean(answer: str) -> str | None:
         answer = math.group(1)
     answer = answer.strip().strip("*").strip()
     if answer.startswith("\\boxed") or answer.startswith("\\fbox"):
-        answer = _last_boxed(answer) or answer
+        answer = (_boxes(answer) or [answer])[-1]
     while answer.endswith((".", "$", "*")) and not answer.endswith("\\."):
         answer = answer[:-1].rstrip()
     answer = answer.strip("$ ").strip()
@@ -88,13 +118,8 @@ def _after_marker(text: str) -> str | None:
     return _clean(line)
 
 
-def _after_phrase(tail: str) -> str | None:
-    last = None
-    for last in _ANSWER_PHRASE.finditer(tail):
-        pass
-    if last is None:
-        return None
-    rest = tail[last.end():last.end() + MAX_ANSWER_CHARS]
+def _after_phrase(tail: str, match: re.Match) -> str | None:
+    rest = tail[match.end():match.end() + MAX_ANSWER_CHARS]
     line = rest.split("\n", 1)[0]
     if not line.strip() and "\n" in rest:  # "Final answer:\n42"
         line = rest.lstrip().split("\n", 1)[0]
@@ -103,20 +128,40 @@ def _after_phrase(tail: str) -> str | None:
     return _clean(sentence)
 
 
-def _last_number(text: str) -> str | None:
-    tail = text[-_NUMBER_TAIL_CHARS:]
-    last = None
-    for last in _NUMBER.finditer(tail):
-        pass
-    if last is None:
-        return None
-    return last.group(0).rstrip(",") or None
+def _stated(tail: str) -> list[str]:
+    """The `####` / "The answer is" answer, after any earlier phrase answer that is a plain number."""
+    phrases = deque(_ANSWER_PHRASE.finditer(tail), maxlen=MAX_ANSWERS)
+    answers = [answer for answer in (_after_phrase(tail, match) for match in phrases) if answer]
+    final = _after_marker(tail) or (answers.pop() if answers else None)
+    if final is None:
+        return []
+    return [a for a in answers if a != final and parse_number(normalize(a)) is not None] + [final]
+
+
+def _distinct(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def extract_answers(text: str, *, fallback_last_number: bool = True, complete: bool = False) -> Answers:
+    """Every final answer `text` commits to (see the module docstring); empty when it gives none."""
+    if not isinstance(text, str) or not text:
+        return Answers(())
+    text = committed_text(text)
+    boxes = _boxes(text)
+    if boxes:
+        return Answers(_distinct(boxes), excess=text.count("\\boxed") + text.count("\\fbox") > MAX_ANSWERS)
+    stated = _stated(text[-_TAIL_CHARS:])
+    if stated:
+        return Answers(_distinct(stated))
+    answer = fallback_answer(text, complete) if fallback_last_number else None
+    return Answers((answer[:MAX_ANSWER_CHARS],) if answer else ())
 
 
 def extract_answer(text: str, *, fallback_last_number: bool = True, boxed_only: bool = False) -> str | None:
     """The final answer in `text`, as a string, or None when the response gives no answer.
 
-    `boxed_only=True` accepts only a `\\boxed{}`/`\\fbox{}` answer (e.g. to read MATH gold solutions).
+    Several distinct answers come back joined by ", " (that is how `verifiers.math.check` reads them).
+    `boxed_only=True` returns the last `\\boxed{}`/`\\fbox{}` answer or None (e.g. to read MATH gold solutions).
 
     >>> extract_answer("So x = 3, hence \\\\boxed{\\\\frac{1}{2}}.")
     '\\\\frac{1}{2}'
@@ -125,13 +170,10 @@ def extract_answer(text: str, *, fallback_last_number: bool = True, boxed_only: 
     """
     if not isinstance(text, str) or not text:
         return None
-    boxed = _last_boxed(text)
-    if boxed is not None and boxed.strip():
-        return boxed.strip()[:MAX_ANSWER_CHARS]
     if boxed_only:
+        boxes = _boxes(text)
+        return boxes[-1] if boxes else None
+    answers = extract_answers(text, fallback_last_number=fallback_last_number)
+    if answers.excess or not answers.items:
         return None
-    tail = text[-_TAIL_CHARS:]
-    answer = _after_marker(tail) or _after_phrase(tail)
-    if answer is not None:
-        return answer
-    return _last_number(text) if fallback_last_number else None
+    return ", ".join(answers.items)

@@ -15,7 +15,7 @@ from verifiers._math_tokens import TooLarge
 MAX_RESULT_DIGITS = 10_000  # a power or factorial whose value would have more digits is refused
 MAX_SYMBOLIC_EXPONENT = 1000  # (x+1)^100000 would make expand/simplify blow up
 
-_CONTAINERS = {"list", "set", "seq", "union", "matrix", "row", "rel"}
+_CONTAINERS = {"list", "set", "seq", "union", "matrix", "row", "rel", "and"}
 
 
 def _number_magnitude(text: str) -> float:
@@ -54,6 +54,8 @@ def magnitude(node) -> float | None:
         return _power(node)
     if kind == "fact":
         return _factorial(node)
+    if kind == "binom":
+        return _binomial(node)
     children = [magnitude(child) for child in node[1:] if isinstance(child, tuple)]
     if any(m is None for m in children):
         return None
@@ -96,6 +98,16 @@ def _factorial(node) -> float | None:
         raise TooLarge("factorial too large")
     bound = 10.0 ** n
     return bound * max(math.log10(bound), 1.0)
+
+
+def _binomial(node) -> float | None:
+    """binom(n, k) <= 2^n: refused when 2^n could have more than MAX_RESULT_DIGITS digits."""
+    n, k = magnitude(node[1]), magnitude(node[2])
+    if n is None or k is None:
+        return None
+    if n > 8 or 10.0 ** n * math.log10(2.0) > MAX_RESULT_DIGITS:
+        raise TooLarge("binomial coefficient too large")
+    return max(10.0 ** n * math.log10(2.0), 1.0)
 
 
 def guard(tree) -> None:

@@ -1,40 +1,65 @@
-"""String-level normalisation of LaTeX / plain-text answers, and the sympy-free numeric fast path.
+"""String-level normalisation of LaTeX / plain-text answers (private helper of `verifiers.math`).
 
-`normalize` rewrites presentation-only markup (`\\dfrac`, `\\left(`, `\\,`, `$`, `\\text{cm}`, degrees,
-`1,000`, ...) into one canonical spelling; `parse_number` then reads the common RL answer (an integer,
-decimal, fraction, mixed number or percentage) into an exact `Fraction` without touching sympy.
-Everything here is plain string replacement or a regex without nested quantifiers (linear time).
+`normalize` rewrites presentation-only markup (`\\dfrac`, `\\left(`, `\\(`...`\\)`, `\\,`, `$`, `\\text{cm}`,
+degrees, superscript digits, `1,000`, ...) into one canonical spelling, which `_math_number.parse_number`
+then reads without sympy. Everything here is plain string replacement or a regex without nested
+quantifiers (linear time).
+
+Thousands separators. A comma or a plain space separates thousands only when the WHOLE answer is one
+number written in groups of exactly three digits (`1,000,000`, `1 000 000`, `-12 345.5`); a thin space
+(`\\,`, `\\ `, `\\;`, `\\:`, `~`, U+2009, U+202F, U+00A0, U+2007) may do so anywhere, again only between a
+group of 1-3 digits and groups of exactly three (after a decimal point: groups of three, the last one
+shorter, as in `3.141\\,592\\,65`). Anything else is never merged: `1 2`, `2\\,3` and `2 3`
+stay two numbers side by side (a parse error), never 12 or 23.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
-from fractions import Fraction
-
-MAX_NUMBER_DIGITS = 400  # the fast path never builds larger numbers (and stays under int's str limit)
 
 # Order matters: `\left` before `\le`, `\leq` before `\le`, `\dfrac` before `\frac`.
 _REPLACEMENTS = (
     ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""),
     ("\\displaystyle", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
-    ("\\qquad", " "), ("\\quad", " "),
+    ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\qquad", " "), ("\\quad", " "),
     ("~", " "), ("{,}", ","), ("\\%", "%"), ("\\$", ""), ("$", ""),
-    ("^{\\circ}", ""), ("^\\circ", ""), ("\\circ", ""), ("°", ""), ("\\degree", ""),
-    ("\\cdots", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"), ("×", "*"), ("÷", "/"), ("−", "-"),
-    ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
+    ("\\cdots", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"), ("×", "*"), ("÷", "/"),
+    ("−", "-"), ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
     ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="), ("\\lvert", "|"), ("\\rvert", "|"),
     ("\\vert", "|"), ("\\mid", "|"), ("\\varnothing", "\\emptyset"), ("\\dots", ""), ("\\ldots", ""),
     ("\\infinity", "\\infty"), ("π", "\\pi"), ("∞", "\\infty"), ("√", "\\sqrt"),
+    ("\\mathbb{R}", "(-\\infty, \\infty)"), ("\\mathbb R", "(-\\infty, \\infty)"), ("ℝ", "(-\\infty, \\infty)"),
+    ("½", "\\frac{1}{2}"), ("⅓", "\\frac{1}{3}"), ("⅔", "\\frac{2}{3}"), ("¼", "\\frac{1}{4}"), ("¾", "\\frac{3}{4}"),
 )
 _TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol)\s*"
                          r"\{([^{}]*)\}")
+_DELIMITERS = re.compile(r"(?<!\\)\\[()\[\]]")  # `\(`, `\)`, `\[`, `\]` (not the `\\` of a matrix row)
+_THIN = r"(?:\\[,;: ]|[~\u2009\u202f\u00a0\u2007])"
+_THIN_GROUPS = re.compile(r"(?<![\d.])\d{1,3}(?:" + _THIN + r"\d{3})+(?![\d])")  # 1\,000\,000
+_THIN_DECIMALS = re.compile(r"\.\d{3}(?:" + _THIN + r"\d{3})*" + _THIN + r"\d{1,3}(?![\d])")  # 3.141\,592\,65
+_THIN_SPACE = re.compile(_THIN)
+_THIN_BETWEEN_DIGITS = re.compile(r"(?<=\d)" + _THIN + r"+(?=\d)")  # 2\,3: two numbers, not 23
 # `\\` (a matrix row break) is matched first so that `\\ 3` is not read as `\` + `\ ` (a space).
 _SPACING = re.compile(r"\\\\|\\[ ,;:!]")
+_SUPERSCRIPT = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+# `30^\circ`, `30°`, `15^{\circ}\text{C}`, `98.6 °F`: the degree sign, and a Celsius/Fahrenheit letter after it.
+_DEGREES = re.compile(r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree)\s*"
+                      r"(?:\\(?:text|mathrm)\s*\{\s*[CF]\s*\}|[CF](?![A-Za-z]))?")
 _UNIT_POWER = re.compile(r"([A-Za-z]) +\^")  # `cm ^2` (after \text{cm} is unwrapped) -> `cm^2`
 _FRAC_DIGITS = re.compile(r"\\frac(\d)(\d)")  # \frac12 -> \frac{1}{2}
+_BINOM_DIGITS = re.compile(r"\\binom(\d)(\d)")
 _SQRT_DIGIT = re.compile(r"\\sqrt(\d)")  # \sqrt2 -> \sqrt{2}
+_CHOOSE = re.compile(r"\{([^{}\\]{1,40})\\choose([^{}\\]{1,40})\}")  # {n \choose k} -> \binom{n}{k}
+_BARE_CHOOSE = re.compile(r"([^{}\\]{1,40})\\choose([^{}\\]{1,40})")
+_CHOOSE_CALL = re.compile(r"C\s*\(\s*(\d{1,4})\s*,\s*(\d{1,4})\s*\)")  # C(5, 2) as a whole answer
+_BINOM_LITERAL = re.compile(r"\\binom\s*\{\s*(\d{1,4})\s*\}\s*\{\s*(\d{1,4})\s*\}")
+_MAX_BINOM_N = 1000  # \binom{n}{k} of literals is evaluated in-process up to here (at most 300 digits)
+_APPROX = re.compile(r"\\approx|≈")
+_LONE_VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?\s*=?")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _SPACES = re.compile(r"\s+")
 _WORD_SEPARATORS = re.compile(r"\s+(?:or|and)\s+")
 # `x =`, `x_1 =`, `f(x) =`: a variable or function being named, not part of the answer.
@@ -61,27 +86,79 @@ def _strip_units(s: str) -> str:
     return s
 
 
-def normalize(answer: str) -> str:
-    """Canonical spelling of an answer: presentation markup removed, units and `$` dropped, spaces collapsed."""
-    s = _SPACING.sub(lambda m: m.group() if m.group() == "\\\\" else ("" if m.group() in ("\\,", "\\!") else " "),
-                     answer.strip())
+def _spacing(s: str) -> str:
+    """Math delimiters and LaTeX spacing out; thin-space thousands merged; other spaces between digits kept."""
+    s = _DELIMITERS.sub("", s)
+    s = _THIN_GROUPS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
+    s = _THIN_DECIMALS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
+    s = _THIN_BETWEEN_DIGITS.sub(" ", s)
+    return _SPACING.sub(lambda m: m.group() if m.group() == "\\\\" else ("" if m.group() in ("\\,", "\\!") else " "), s)
+
+
+def _binomials(s: str) -> str:
+    """`{n \\choose k}` and a whole-answer `C(n, k)` as `\\binom{n}{k}`; a whole-answer binomial of literals evaluated."""
+    if "choose" in s:
+        s = _CHOOSE.sub(r"\\binom{\1}{\2}", s)
+        if m := _BARE_CHOOSE.fullmatch(s):
+            s = f"\\binom{{{m[1].strip()}}}{{{m[2].strip()}}}"
+    if s.startswith("C") and (m := _CHOOSE_CALL.fullmatch(s)):
+        s = f"\\binom{{{m[1]}}}{{{m[2]}}}"
+    if "binom" in s:
+        s = _BINOM_DIGITS.sub(r"\\binom{\1}{\2}", s)
+        if (m := _BINOM_LITERAL.fullmatch(s)) and int(m[1]) <= _MAX_BINOM_N:
+            s = str(math.comb(int(m[1]), int(m[2])))
+    return s
+
+
+def _approximation(s: str) -> str:
+    """`\\frac{1}{6} \\approx 0.167` -> the exact value before `\\approx` (or the value after a bare `x \\approx`)."""
+    parts = _APPROX.split(s, 1)
+    if len(parts) == 1:
+        return s
+    left, right = parts[0].strip(), parts[1].strip()
+    return right if not left or _LONE_VARIABLE.fullmatch(left) else left
+
+
+def _markup(s: str) -> str:
+    """The LaTeX and Unicode part of `normalize` (skipped for plain ASCII answers: they are most of them)."""
+    s = _DEGREES.sub("", _spacing(s))
     for old, new in _REPLACEMENTS:
         if old in s:
             s = s.replace(old, new)
+    if not s.isascii():
+        s = _SUPERSCRIPT.sub(lambda m: "^{" + m.group().translate(_SUPERSCRIPT_DIGITS) + "}", s)
     for _ in range(3):  # \text{\textbf{x}} unwraps from the inside out
-        s = _TEXT_MACRO.sub(r" \1 ", s)
+        s, unwrapped = _TEXT_MACRO.subn(r" \1 ", s)
+        if not unwrapped:
+            break
     s = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", s)
     s = _SQRT_DIGIT.sub(r"\\sqrt{\1}", s)
+    return _approximation(s)
+
+
+def normalize(answer: str) -> str:
+    """Canonical spelling of an answer: presentation markup removed, units and `$` dropped, spaces collapsed."""
+    s = answer.strip()
+    if "\\" in s or "~" in s or not s.isascii():
+        s = _markup(s)
+    else:
+        s = s.replace("{,}", ",").replace("$", "")
     for word in _PERCENT_WORDS:
         if s.endswith(word):
             s = s[:-len(word)] + "%"
     s = _SPACES.sub(" ", s).strip()
-    s = _UNIT_POWER.sub(r"\1^", s)
-    s = _strip_units(s)
-    s = _WORD_SEPARATORS.sub(", ", s)
-    s = s.rstrip(". ").strip()
-    if _THOUSANDS.fullmatch(s):
+    if "^" in s:
+        s = _UNIT_POWER.sub(r"\1^", s)
+    if " " in s:
+        s = _strip_units(s)
+        if s[:7].lower() == "either ":  # "either x = 2 or x = 3" lists two answers
+            s = s[7:]
+        s = _WORD_SEPARATORS.sub(", ", s)
+    s = _binomials(s.rstrip(". ").strip())
+    if "," in s and _THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
+    elif " " in s and _SPACED_THOUSANDS.fullmatch(s):
+        s = s.replace(" ", "")
     return s
 
 
@@ -91,64 +168,3 @@ def strip_variable(s: str) -> str:
     if m and "=" not in s[m.end():] and not s[m.end():].startswith("="):
         return s[m.end():].strip()
     return s
-
-
-@dataclass(frozen=True)
-class Number:
-    value: Fraction
-    exact: bool  # False when written as a decimal: compared with a tolerance (see `numbers_match`)
-    percent: bool  # written with `%`: may stand for value/100
-    places: int = 0  # digits written after the decimal point
-
-
-_DECIMAL = r"(\d+(?:\.\d*)?|\.\d+)"
-_PLAIN = re.compile(r"([+-]?)\s*" + _DECIMAL)
-_SLASH = re.compile(r"([+-]?)\s*\(?(\d+)\)?/\(?(\d+)\)?")
-_FRAC = re.compile(r"([+-]?)\s*\\frac\{([+-]?)(\d+)\}\{(\d+)\}")
-_MIXED = re.compile(r"([+-]?)\s*(\d+)(?: |\\frac\{)(\d+)(?:/|\}\{)(\d+)\}?")
-
-
-def parse_number(s: str) -> Number | None:
-    """A plain number (`42`, `-3.5`, `3/4`, `\\frac{3}{4}`, `2\\frac{1}{2}`, `2 1/2`, `25%`), else None."""
-    if len(s) > MAX_NUMBER_DIGITS:
-        return None
-    percent = s.endswith("%")
-    if percent:
-        s = s[:-1].rstrip()
-    sign, value, exact, places = 1, None, True, 0
-    if m := _PLAIN.fullmatch(s):
-        sign, value, exact = (-1 if m[1] == "-" else 1), Fraction(m[2]), "." not in m[2]
-        places = len(m[2].split(".", 1)[1]) if not exact else 0
-    elif (m := _SLASH.fullmatch(s)) and int(m[3]) != 0:
-        sign, value = (-1 if m[1] == "-" else 1), Fraction(int(m[2]), int(m[3]))
-    elif (m := _FRAC.fullmatch(s)) and int(m[4]) != 0:
-        sign = (-1 if m[1] == "-" else 1) * (-1 if m[2] == "-" else 1)
-        value = Fraction(int(m[3]), int(m[4]))
-    elif (m := _MIXED.fullmatch(s)) and 0 < int(m[3]) < int(m[4]) and ("\\frac{" in s) == s.endswith("}"):
-        # A mixed number only when unambiguous: a proper fraction after a whole number.
-        sign, value = (-1 if m[1] == "-" else 1), int(m[2]) + Fraction(int(m[3]), int(m[4]))
-    if value is None:
-        return None
-    return Number(sign * value, exact, percent, places)
-
-
-def _candidates(number: Number) -> list[tuple[Fraction, Fraction | None]]:
-    """(value, unit in the last written decimal place or None if exact); `25%` stands for 25 or 25/100."""
-    ulp = None if number.exact else Fraction(1, 10 ** number.places)
-    out = [(number.value, ulp)]
-    if number.percent:
-        out.append((number.value / 100, None if ulp is None else ulp / 100))
-    return out
-
-
-def numbers_match(gold: Number, pred: Number, rel_tol: float) -> bool:
-    """Exactly equal, or (a decimal on either side) within `rel_tol` relative AND within one unit of the
-    decimal's last written place: 0.3333333 is 1/3, but 1234568.0 is not 1234567 (though within 1e-6)."""
-    for g, gold_ulp in _candidates(gold):
-        for p, pred_ulp in _candidates(pred):
-            if g == p:
-                return True
-            ulp = pred_ulp if pred_ulp is not None else gold_ulp
-            if ulp is not None and abs(g - p) <= min(ulp, Fraction(rel_tol) * max(abs(g), abs(p))):
-                return True
-    return False

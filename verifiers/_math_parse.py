@@ -7,7 +7,8 @@ whitelist (`__import__`, quotes, dots after names, ...) is a `ParseError` (`_mat
 and nesting depth are bounded here, and the size of numbers that powers and factorials would produce
 in `_math_guard`, so `9^{9^{9^9}}` or `1000000!` are refused before any sympy work starts.
 
-Nodes: num sym const | add mul div pow neg pm fact pct | fn root log abs | rel | list set seq union matrix row.
+Nodes: num sym const | add mul div pow neg pm fact pct binom | fn root log abs | rel and | list set seq union
+matrix row. `and` holds the two relations of a chained inequality (`1 < x <= 5`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import time
 from verifiers._math_tokens import CONSTANTS, FUNCTIONS, GREEK, MAX_DEPTH, ParseError, VerifierTimeout, tokenize
 
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in"}
+_INEQUALITIES = {"<", ">", "<=", ">="}
 _STARTS_FACTOR = {"num", "sym"}  # token kinds that, right after a factor, mean an implicit `*`
-_IMPLICIT_COMMANDS = FUNCTIONS | GREEK | {"frac", "sqrt", "pi", "infty"}
+_IMPLICIT_COMMANDS = FUNCTIONS | GREEK | {"frac", "binom", "sqrt", "pi", "infty"}
 
 
 class _Parser:
@@ -67,10 +69,14 @@ class _Parser:
 
     def relation(self):
         left = self.union()
-        if self.at(*_RELATIONS):
-            op = self.advance()[1]
-            return ("rel", op, left, self.union())
-        return left
+        if not self.at(*_RELATIONS):
+            return left
+        op = self.advance()[1]
+        middle = self.union()
+        if op not in _INEQUALITIES or not self.at(*_INEQUALITIES):
+            return ("rel", op, left, middle)
+        op2 = self.advance()[1]  # `1 < x <= 5`: both relations hold
+        return ("and", ("rel", op, left, middle), ("rel", op2, middle, self.union()))
 
     def union(self):
         parts = [self.sum()]
@@ -210,6 +216,8 @@ class _Parser:
             return ("set", *inner)
         if name == "frac":
             return ("div", self.argument(), self.argument())
+        if name == "binom":
+            return ("binom", self.argument(), self.argument())
         if name == "sqrt":
             index = None
             if self.at("["):

@@ -7,7 +7,10 @@ on the child's pipe with `select` and, past the deadline, kills the child and ra
 The next call starts a new child. Requests and replies are JSON lines holding parsed trees (never
 answer strings), so the child does not parse model text either. POSIX only (`select` on pipes).
 
-The child entry point is `main()` (started with `python -c`, see `_CHILD_CODE`).
+Each child caps its own address space (`memory_limit_bytes`, 4 GiB). Where that cannot be set, its
+first message says so: the pool records it in `memory_limit_error`, and warns once (`warnings.warn`).
+
+The child entry point is `main(memory_limit_bytes)` (started with `python -c`, see `_CHILD_CODE`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 from verifiers._math_parse import VerifierTimeout
 
@@ -29,7 +33,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The child imports this very `verifiers` package (not another one on the path), and never a module from
 # its working directory: a stray `math.py` or `json.py` there must not be imported in its place.
 _CHILD_CODE = (f"import sys; sys.path[:] = [{_PACKAGE_ROOT!r}] + [p for p in sys.path if p not in ('', '.')]; "
-               "from verifiers._math_worker import main; main()")
+               "from verifiers._math_worker import main; main(int(sys.argv[1]))")
 
 
 class WorkerError(RuntimeError):
@@ -39,16 +43,17 @@ class WorkerError(RuntimeError):
 class _Worker:
     """One child process and a line reader over its stdout."""
 
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    def __init__(self, memory_limit_bytes: int):
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, str(memory_limit_bytes)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.buffer = b""
         try:  # the child says "ready" once sympy is imported
-            self.read_line(time.monotonic() + _STARTUP_TIMEOUT_S)
+            ready = json.loads(self.read_line(time.monotonic() + _STARTUP_TIMEOUT_S))
+            self.memory_limit_error = ready["memory_limit_error"]
         except BaseException as e:
             self.kill()
-            if isinstance(e, (VerifierTimeout, WorkerError, OSError)):
-                raise WorkerError(f"math worker failed to start: {e}") from None
+            if isinstance(e, (VerifierTimeout, WorkerError, OSError, ValueError, KeyError, TypeError)):
+                raise WorkerError(f"math worker failed to start: {type(e).__name__}: {e}") from None
             raise
 
     def read_line(self, deadline: float) -> bytes:
@@ -83,8 +88,10 @@ class _Worker:
 class WorkerPool:
     """Idle children kept for reuse; a child that timed out or failed is killed, never returned."""
 
-    def __init__(self, max_workers: int = 32):
+    def __init__(self, max_workers: int = 32, memory_limit_bytes: int = _MEMORY_LIMIT_BYTES):
         self.max_workers = max_workers
+        self.memory_limit_bytes = memory_limit_bytes
+        self.memory_limit_error: str | None = None  # set when a child could not cap its memory
         self.idle: list[_Worker] = []
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max_workers)
@@ -115,7 +122,14 @@ class WorkerPool:
                 worker = self.idle.pop()
                 if worker.proc.poll() is None:
                     return worker
-        return _Worker()
+        worker = _Worker(self.memory_limit_bytes)
+        if worker.memory_limit_error:
+            with self.lock:
+                first, self.memory_limit_error = self.memory_limit_error is None, worker.memory_limit_error
+            if first:  # once per pool, not once per child
+                warnings.warn(f"math verifier workers run without a memory limit: {worker.memory_limit_error}",
+                              RuntimeWarning, stacklevel=2)
+        return worker
 
     def shutdown(self) -> None:
         with self.lock:
@@ -129,12 +143,14 @@ POOL = WorkerPool()
 atexit.register(POOL.shutdown)
 
 
-def _limit_memory() -> None:
+def _limit_memory(limit_bytes: int) -> str | None:
+    """Cap this process's address space; the reason it could not be done, or None."""
     try:
         import resource
-        resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_LIMIT_BYTES, _MEMORY_LIMIT_BYTES))
-    except (ImportError, ValueError, OSError):
-        pass  # not available on this platform; the host's time limit still applies
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    except Exception as e:  # not available here (the host's time limit still applies): report it, go on
+        return f"{type(e).__name__}: {e}"[:200]
+    return None
 
 
 def _exit_with_parent() -> None:
@@ -149,15 +165,18 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def main() -> None:
-    """Child loop: read {"gold", "pred", "rel_tol"} lines, write {"equal": bool} or {"error": str} lines."""
+def main(memory_limit_bytes: int = _MEMORY_LIMIT_BYTES) -> None:
+    """Child loop: read {"gold", "pred", "rel_tol"} lines, write {"equal": bool} or {"error": str} lines.
+
+    The first line written is {"ready": true, "memory_limit_error": null or why the limit could not be set}.
+    """
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # nothing sympy prints may corrupt the protocol
-    _limit_memory()
+    memory_limit_error = _limit_memory(memory_limit_bytes)
     _exit_with_parent()
     sys.setrecursionlimit(5000)
     from verifiers._math_compare import equivalent
-    out.write('{"ready": true}\n')
+    out.write(json.dumps({"ready": True, "memory_limit_error": memory_limit_error}) + "\n")
     out.flush()
     for line in sys.stdin:
         try:

@@ -11,7 +11,9 @@ stamped with a random nonce that only the harness holds. A check is `correct` on
 "done" as the very last line, every unit passed, and the process exited 0 without timeout or signal; so
 `sys.exit(0)`, `os._exit(0)`, killing the host, printing a guessed marker, patching builtins or the test
 function, or returning an object that is equal to everything cannot pass. `score` is the fraction of test
-units (asserts) that passed, partial results included.
+units (asserts) that passed, partial results included. A sandbox that fails before any test ran (e.g. it
+cannot start the interpreter) gives reason `sandbox_error: ...` with its stderr tail in `details["stderr"]`:
+a broken machine, not a wrong program (`Outcome.is_error`).
 
 Defences inside the interpreter (details in `verifiers/_code_harness.py`): tests use a private copy of the
 builtins and freshly restored stdlib modules; values that program functions return to the tests must be plain
@@ -152,6 +154,13 @@ def _read_events(channel: bytes, nonce: str) -> tuple[list[dict[str, Any]], bool
 
 
 def _verdict(plan: TestPlan, result: SandboxResult, nonce: str) -> Outcome:
+    details = {"tests_passed": 0, "tests_total": plan.n_tests, "style": plan.style,
+               "seconds": round(result.seconds, 3), "stdout": _clip(result.stdout), "stderr": _clip(result.stderr),
+               "returncode": result.returncode, "network": result.isolation.get("network", "unknown"),
+               "sandbox_uid": result.isolation.get("uid")}
+    if result.setup_error is not None:  # no test ran: this says nothing about the program, all about the host
+        details.update(sandbox_error=True, stderr=_clip(result.stderr, tail=True))
+        return Outcome(False, 0.0, f"sandbox_error: {result.setup_error}", details)
     events, clean = _read_events(result.channel, nonce)
     program = next((e for e in events if e.get("event") == "program"), None)
     units = {e["index"]: e for e in events if e.get("event") == "unit" and isinstance(e.get("index"), int)}
@@ -161,10 +170,7 @@ def _verdict(plan: TestPlan, result: SandboxResult, nonce: str) -> Outcome:
     exited_ok = result.returncode == 0 and not result.timed_out and not result.output_overflow
     correct = bool(done and exited_ok and program is not None and program.get("ok") is True and all_ok)
     reason = "passed" if correct else _failure_reason(plan, result, program, units, done, clean)
-    details = {"tests_passed": passed, "tests_total": plan.n_tests, "style": plan.style,
-               "seconds": round(result.seconds, 3), "stdout": _clip(result.stdout), "stderr": _clip(result.stderr),
-               "returncode": result.returncode, "network": result.isolation.get("network", "unknown"),
-               "sandbox_uid": result.isolation.get("uid")}
+    details["tests_passed"] = passed
     score = 1.0 if correct else (passed / plan.n_tests if plan.n_tests else 0.0)
     return Outcome(correct=correct, score=min(score, 1.0), reason=reason, details=details)
 
@@ -203,6 +209,10 @@ def _signal_hint(signum: int) -> str:
     return hints.get(signum, signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else "?")
 
 
-def _clip(data: bytes) -> str:
+def _clip(data: bytes, tail: bool = False) -> str:
     text = data.decode("utf-8", errors="replace")
-    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + f"... [{len(text)} chars]"
+    if len(text) <= _DETAIL_CHARS:
+        return text
+    if tail:  # where an error ends up
+        return f"[{len(text)} chars] ..." + text[-_DETAIL_CHARS:]
+    return text[:_DETAIL_CHARS] + f"... [{len(text)} chars]"

@@ -4,14 +4,35 @@
     check("... so the total is \\\\boxed{\\\\frac{3}{4}}.", "0.75")   # Outcome(correct=True, score=1.0, ...)
 
 Model output is hostile input, and this module never executes it:
-1. `extract_answer` finds the answer with linear-time scans (`_math_extract`).
-2. `normalize` rewrites presentation markup; plain numbers are compared as exact `Fraction`s in-process
-   (`_math_latex`): the common RL case costs microseconds and never touches sympy.
+1. `extract_answers` finds what the response commits to with linear-time scans (`_math_extract`):
+   boxes, else `####` / "The answer is", else the final-statement fallback; never inside `<think>`.
+2. `normalize` rewrites presentation markup (`_math_latex`); plain numbers are compared as exact
+   `Fraction`s in-process (`_math_number`): the common RL case costs microseconds and never touches sympy.
 3. Anything else is parsed by a whitelist tokenizer and recursive-descent parser into a tuple tree
    (`_math_parse`, never `sympify`/`parse_expr`, which `eval`), refused if it would build huge numbers
    (`_math_guard`), and compared with sympy in a child process killed at the time limit (`_math_worker`).
+
+A policy under RL learns whatever the verifier accepts, so these rules close the easy exploits:
+- Hedging. Several different final answers (`\\boxed{3}` ... `\\boxed{4}`, "3 or 4", "either 3 or 4", or
+  "The answer is 3." then "The answer is 4.") are read as ONE list answer: wrong against a single gold,
+  even when one of them is right. Boxes with the same value (`\\boxed{0.5}`, `\\boxed{\\frac12}`) count once;
+  more than `MAX_ANSWERS` boxes are wrong outright.
+- Separate boxes against a list gold. `\\boxed{2}` and `\\boxed{3}` read as `2, 3` in the order written, then
+  compared as any list answer is: with a bare list gold (`2, 3`) or a set (`\\{2, 3\\}`) in any order; with
+  an ordered pair `(2, 3)` in order; never with an interval.
+- The last-number fallback (`fallback_last_number`, on by default because small policies often end
+  with "3 + 4 = 7." and no box) reads only the final statement of a response that visibly ends, never
+  a think block nor an operand of a computation (rules in `_math_fallback`). The online loop can turn
+  it off through its config.
+- Tolerance. A decimal matches an exact value only if it is that value rounded or truncated to the
+  digits written and within `rel_tol` (1e-6) relative: 12.49 is not 12.50, 1.0000001 is not 1, 0.333
+  is not 1/3, 0.3333333 is (`_math_number`).
+
 `check` never raises on model output; it returns an `Outcome` whose `reason` starts with one of
-`correct`, `wrong_answer`, `no_answer`, `parse_error`, `too_large`, `timeout`, `compare_error`.
+`correct`, `wrong_answer`, `no_answer`, `parse_error`, `too_large`, `timeout`, `compare_error` (verdicts on
+the response; a `timeout` is a hostile or too-hard answer, not a fault), or `internal_error` (the verifier
+itself failed: a bug, or a sympy worker that died or could not start; the response was not judged).
+`POOL.memory_limit_error` (also in `Outcome.details`) says when the workers run without their memory limit.
 """
 
 from __future__ import annotations
@@ -24,22 +45,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from verifiers._math_extract import MAX_ANSWER_CHARS, extract_answer
+from verifiers._math_extract import MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers
 from verifiers._math_guard import guard
-from verifiers._math_latex import Number, normalize, numbers_match, parse_number, strip_variable
+from verifiers._math_latex import normalize, strip_variable
+from verifiers._math_number import Number, numbers_match, parse_number
 from verifiers._math_parse import parse
 from verifiers._math_tokens import WORDS, ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
 
-__all__ = ["DEFAULT_TIMEOUT_S", "VerifierTimeout", "check", "check_batch", "extract_answer", "shutdown_workers"]
+__all__ = ["DEFAULT_TIMEOUT_S", "POOL", "VerifierTimeout", "check", "check_batch", "extract_answer", "extract_answers",
+           "shutdown_workers"]
 
 DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_REL_TOL = 1e-6
 _SHOWN_CHARS = 200  # how much of an answer goes into `reason`/`details`
 # A run of 4+ letters that is not a function name (nor a `\command` or `\begin{env}` name) is a word:
 # such answers are compared as text, since as a product of variables "Mondya" would equal "Monday".
-_WORD = re.compile(r"(?<![\\A-Za-z{])(?!(?:" + "|".join(sorted(WORDS)) + r")(?![A-Za-z]))[A-Za-z]{4,}")
+# So are the short answer words yes / no / odd (as products, "Yes" and "yes" would differ).
+_WORD = re.compile(r"(?<![\\A-Za-z{])(?:(?!(?:" + "|".join(sorted(WORDS)) + r")(?![A-Za-z]))[A-Za-z]{4,}"
+                   r"|(?i:yes|no|odd)(?![A-Za-z]))")
+
+# Multiple choice: a gold `C` / `(C)` / `\\textbf{(C)}` is answered by `C`, `(C)` or `(C) 12` (the option's value
+# after its letter; no second option may follow, so "(C) 12, (D) 14" is not a choice).
+_CHOICE = re.compile(r"\(?([A-J])\)?")
+_CHOSEN = re.compile(r"\(([A-J])\)(?:\s[^,;()]*)?|([A-J])")
 
 
 @dataclass(frozen=True)
@@ -77,27 +107,75 @@ def _outcome(correct: bool, reason: str, details: dict, start: float) -> Outcome
 
 
 def _wrong(details: dict, start: float) -> Outcome:
-    reason = f"wrong_answer: got {details['extracted'][:60]!r}, expected {details['gold'][:60]!r}"
+    several = "several different answers: " if details.get("answers", 1) > 1 else ""
+    reason = f"wrong_answer: {several}got {details['extracted'][:60]!r}, expected {details['gold'][:60]!r}"
     return _outcome(False, reason, details, start)
 
 
+def _read_answers(response: str, extract: bool, fallback_last_number: bool, complete: bool) -> Answers:
+    text = response if isinstance(response, str) else ""
+    if not extract:
+        return Answers((text.strip()[:MAX_ANSWER_CHARS + 1],) if text.strip() else ())
+    return extract_answers(text, fallback_last_number=fallback_last_number, complete=complete)
+
+
+def _distinct_values(texts: list[str], rel_tol: float) -> list[str]:
+    """Normalised answers with repeats of the same text or the same number (`0.5`, `\\frac{1}{2}`) dropped."""
+    if len(texts) == 1:
+        return texts
+    kept: list[tuple[str, Number | None]] = []
+    for text in texts:
+        number = parse_number(text)
+        if not any(text == seen or (number and seen_number and numbers_match(seen_number, number, rel_tol))
+                   for seen, seen_number in kept):
+            kept.append((text, number))
+    return [text for text, _ in kept]
+
+
+def _numeric_list(expected: _Gold, text: str, rel_tol: float) -> bool | None:
+    """A list of plain numbers against a single number gold: right only if every item is the gold, else None."""
+    parts = text.split(", ")
+    if expected.number is None or len(parts) < 2:
+        return None
+    numbers = [parse_number(part) for part in parts]
+    if any(number is None for number in numbers):
+        return None
+    return all(numbers_match(expected.number, number, rel_tol) for number in numbers)
+
+
 def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_tol: float,
-                fallback_last_number: bool, start: float) -> Outcome | _Pending:
+                fallback_last_number: bool, complete: bool, start: float) -> Outcome | _Pending:
     """Everything that is cheap and safe in-process; returns a verdict or the sympy job still to do."""
     gold = str(gold)
     details = {"gold": gold[:_SHOWN_CHARS], "extracted": None, "method": None}
-    answer = response if isinstance(response, str) else ""
-    if extract:
-        answer = extract_answer(answer, fallback_last_number=fallback_last_number) or ""
-    answer = answer.strip()[:MAX_ANSWER_CHARS + 1]
-    if not answer:
+    answers = _read_answers(response, extract, fallback_last_number, complete)
+    if answers.excess:
+        return _outcome(False, f"wrong_answer: more than {MAX_ANSWERS} boxed answers", details, start)
+    if not answers.items:
         return _outcome(False, "no_answer", details, start)
-    details["extracted"] = answer[:_SHOWN_CHARS]
+    details["extracted"] = ", ".join(answers.items)[:_SHOWN_CHARS]
     expected = _prepare_gold(gold)
-    text = normalize(answer)
+    texts = [normalize(answer) for answer in answers.items]
     if "=" not in expected.text:
-        text = strip_variable(text)
+        texts = [strip_variable(text) for text in texts]
+    texts = _distinct_values(texts, rel_tol)
+    if len(texts) > 1:
+        details["answers"] = len(texts)
+    return _judge(expected, ", ".join(texts), details, rel_tol=rel_tol, deadline=start + timeout, start=start)
+
+
+def _judge(expected: _Gold, text: str, details: dict, *, rel_tol: float, deadline: float,
+           start: float) -> Outcome | _Pending:
+    """Compare a normalised answer with the gold: as text, as plain numbers, or (returned) as a sympy job."""
+    verdict = _numeric_list(expected, text, rel_tol)
+    if verdict is not None:
+        details["method"] = "numeric"
+        return _outcome(True, "correct", details, start) if verdict else _wrong(details, start)
     gold_text = strip_variable(expected.text) if "=" not in text else expected.text
+    if (choice := _CHOICE.fullmatch(gold_text)) and (chosen := _CHOSEN.fullmatch(text)):
+        details["method"] = "choice"
+        correct = (chosen[1] or chosen[2]) == choice[1]
+        return _outcome(True, "correct", details, start) if correct else _wrong(details, start)
     if text == gold_text:
         details["method"] = "text"
         return _outcome(True, "correct", details, start)
@@ -115,14 +193,14 @@ def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_
         details["method"] = "text"  # the gold is not maths we can parse: only the exact text can match
         return _wrong(details, start)
     try:
-        tree = parse(text, deadline=start + timeout)
+        tree = parse(text, deadline=deadline)
         guard(tree)
     except ParseError as e:
         return _outcome(False, f"parse_error: {e}", details, start)
     except TooLarge as e:
         return _outcome(False, f"too_large: {e}", details, start)
     details["method"] = "sympy"
-    return _Pending(expected.tree, tree, details, max(start + timeout - time.monotonic(), 0.05))
+    return _Pending(expected.tree, tree, details, max(deadline - time.monotonic(), 0.05))
 
 
 def _sympy_stage(job: _Pending, rel_tol: float, start: float) -> Outcome:
@@ -130,6 +208,8 @@ def _sympy_stage(job: _Pending, rel_tol: float, start: float) -> Outcome:
         reply = POOL.compare(job.gold_tree, job.pred_tree, rel_tol, job.budget_s)
     except VerifierTimeout as e:
         return _outcome(False, f"timeout: {e}", job.details, start)
+    if POOL.memory_limit_error:
+        job.details["memory_limit_error"] = POOL.memory_limit_error
     if "error" in reply:
         return _outcome(False, f"compare_error: {reply['error']}", job.details, start)
     return _outcome(True, "correct", job.details, start) if reply["equal"] else _wrong(job.details, start)
@@ -146,16 +226,25 @@ def _guarded(stage, started: float, *args, **kwargs) -> Outcome | _Pending:
 
 
 def check(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT_S, extract: bool = True,
-          rel_tol: float = DEFAULT_REL_TOL, fallback_last_number: bool = True) -> Outcome:
+          rel_tol: float = DEFAULT_REL_TOL, fallback_last_number: bool = True, complete: bool = False) -> Outcome:
     """Whether the answer in `response` equals `gold`. Never raises; `timeout` bounds the whole check.
 
-    `extract=False` treats `response` as the bare answer. Two exact values (integers, fractions, radicals,
-    expressions) must be exactly equal; a decimal must be within `rel_tol` (relative) and, when it is a
-    bare number, within one unit of its last written digit (so 1234568.0 is not 1234567).
+    `extract=False` treats `response` as the bare answer. Several different final answers are one list
+    answer (wrong against a single gold: no credit for hedging). Two exact values (integers, fractions,
+    radicals, expressions) must be exactly equal; a decimal must be within `rel_tol` (relative) and, when
+    it is a bare number, the exact value rounded or truncated to its digits (so 1234568.0 is not 1234567).
+
+    `fallback_last_number=True` (the default for this Python API, since small policies often answer
+    "3 + 4 = 7." without a box) lets a response with no box and no "The answer is" be judged by the
+    number or maths its final statement commits to; a response that stops mid-sentence or
+    mid-computation, or answers only inside `<think>`, still has no answer. Pass False to demand an
+    explicit answer (the online loop exposes this as a config key). `complete=True` says the response
+    ended on its own (its end-of-sequence token, not a length limit), so a final `11 + 4 = 15` without a
+    full stop counts as finished (the loop passes it for every completion that was not truncated).
     """
     start = time.monotonic()
     result = _guarded(_host_stage, start, response, gold, timeout=timeout, extract=extract, rel_tol=rel_tol,
-                      fallback_last_number=fallback_last_number, start=start)
+                      fallback_last_number=fallback_last_number, complete=complete, start=start)
     if isinstance(result, _Pending):
         result = _guarded(_sympy_stage, start, result, rel_tol, start)
     return result
@@ -163,17 +252,22 @@ def check(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT_S, extra
 
 def check_batch(responses: list[str], golds: list[str], *, timeout: float = DEFAULT_TIMEOUT_S,
                 max_workers: int | None = None, extract: bool = True, rel_tol: float = DEFAULT_REL_TOL,
-                fallback_last_number: bool = True) -> list[Outcome]:
+                fallback_last_number: bool = True, complete: bool | list[bool] = False) -> list[Outcome]:
     """`check` over many pairs, in input order. Numeric answers are decided in-process; the ones that
-    need sympy run concurrently on up to `max_workers` child processes (default: the CPU count)."""
+    need sympy run concurrently on up to `max_workers` child processes (default: the CPU count).
+    `complete` is one flag for all responses or one per response."""
     if len(responses) != len(golds):
         raise ValueError(f"check_batch: {len(responses)} responses but {len(golds)} golds; pass one gold per response")
+    completes = [complete] * len(responses) if isinstance(complete, bool) else list(complete)
+    if len(completes) != len(responses):
+        raise ValueError(f"check_batch: {len(responses)} responses but {len(completes)} complete flags")
     results: list[Outcome | _Pending] = []
     starts = []
-    for response, gold in zip(responses, golds):
+    for response, gold, ended in zip(responses, golds, completes):
         starts.append(time.monotonic())
         results.append(_guarded(_host_stage, starts[-1], response, gold, timeout=timeout, extract=extract,
-                                rel_tol=rel_tol, fallback_last_number=fallback_last_number, start=starts[-1]))
+                                rel_tol=rel_tol, fallback_last_number=fallback_last_number, complete=ended,
+                                start=starts[-1]))
     pending = [i for i, result in enumerate(results) if isinstance(result, _Pending)]
     workers = max(1, min(len(pending), max_workers or os.cpu_count() or 1))
     if workers == 1:

@@ -2,6 +2,11 @@
 
 Every verifier returns an `Outcome` and never raises on model output: a response that cannot be
 parsed, times out or crashes its sandbox is simply `correct=False` with a `reason` that says why.
+
+A `reason` that starts with one of `ERROR_PREFIXES` marks a verifier that broke (a bug, a dead worker, a
+sandbox that cannot start), not a wrong answer: its `correct=False` says nothing about the response, so
+the online loop counts such outcomes (`verifier/errors`), never trains the reward model on them, and stops
+the run when they pass a threshold.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+ERROR_PREFIXES = ("internal_error", "verifier_error", "sandbox_error")
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,11 @@ class Outcome:
             raise TypeError(f"Outcome.correct must be a bool, got {type(self.correct).__name__}")
         if not (isinstance(self.score, (int, float)) and math.isfinite(self.score) and 0.0 <= self.score <= 1.0):
             raise ValueError(f"Outcome.score must be a finite float in [0, 1], got {self.score!r}")
+
+    @property
+    def is_error(self) -> bool:
+        """The verifier failed to judge the response (see `ERROR_PREFIXES`)."""
+        return self.reason.startswith(ERROR_PREFIXES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

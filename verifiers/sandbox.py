@@ -20,6 +20,13 @@ As root (our CI and training machines), each run gets a uid of its own (`verifie
   setuid binaries; its interpreter is non-dumpable (no ptrace or /proc/pid/mem by its own children); when
   the run ends every process of its uid is killed, so nothing it forked (even with `setsid`) survives.
 
+The interpreter: stage two runs the host's own `sys.executable`, which may sit where the sandbox would not
+see it (a venv under /tmp, which it masks, or under a home directory the sandbox uid may not enter). The host
+lists what that interpreter reads (`_interpreter_paths`): the directory of `sys.executable` as spelled (a
+venv's bin/), each directory of its symlink chain, its installation (`sys.base_prefix`, `sys.base_exec_prefix`:
+stdlib, lib-dynload, libpython), the venv's `pyvenv.cfg`, its site-packages and the stdlib entries of
+`sys.path`. Stage one bind-mounts, read-only, those of them that would be hidden, and nothing else.
+
 It is NOT a container: it shares the kernel (a kernel exploit escapes it), it can read every world-readable
 file on the machine and see other processes in /proc (command lines included), there is no seccomp filter,
 and memory is capped per process (address space), not per run. If the host process dies mid-run, a
@@ -38,6 +45,7 @@ import select
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from contextlib import contextmanager
@@ -87,6 +95,7 @@ class SandboxResult:
     killed_by_signal: int | None  # the signal that ended the main process, if any
     seconds: float
     isolation: dict[str, Any]  # reported by the child before any untrusted code ran; {} if setup failed
+    setup_error: str | None = None  # why the sandbox failed before running the source (not the source's fault)
 
 
 def run_python(source: str, *, stdin: bytes = b"", limits: SandboxLimits | None = None,
@@ -114,12 +123,15 @@ def run_python(source: str, *, stdin: bytes = b"", limits: SandboxLimits | None 
                 stream.close()
     (stdout, stderr, channel), timed_out, overflow = streams
     first, _, rest = channel.partition(b"\n")
-    isolation = _parse_isolation(first)
+    isolation, setup_error = _parse_first_line(first)
+    reported = bool(isolation) or setup_error is not None
     code = proc.returncode
-    killed = -code if code is not None and code < 0 else None
+    if not reported and not (timed_out or overflow):
+        setup_error = _silent_setup_failure(code, stderr)
     return SandboxResult(returncode=None if (timed_out or overflow) else code, stdout=stdout, stderr=stderr,
-                         channel=rest if isolation else channel, timed_out=timed_out, output_overflow=overflow,
-                         killed_by_signal=killed, seconds=time.monotonic() - start, isolation=isolation)
+                         channel=rest if reported else channel, timed_out=timed_out, output_overflow=overflow,
+                         killed_by_signal=-code if code is not None and code < 0 else None,
+                         seconds=time.monotonic() - start, isolation=isolation, setup_error=setup_error)
 
 
 def _stage_source(name: str) -> str:
@@ -137,10 +149,38 @@ def _site_dirs() -> list[str]:
     return [d for d in site.getsitepackages() if os.path.isdir(d)]
 
 
+def _interpreter_paths() -> list[str]:
+    """Everything the sandboxed interpreter reads, spelled as the host sees it (see the module docstring).
+
+    Stage one re-exposes, read-only, only those that the sandbox uid could not otherwise reach."""
+    executable = os.path.abspath(sys.executable)
+    paths = [os.path.dirname(executable), os.path.join(sys.prefix, "pyvenv.cfg"), *_site_dirs()]
+    hop = executable
+    for _ in range(40):  # venv/bin/python -> python3.11 -> /base/bin/python3.11: every hop must resolve
+        if not os.path.islink(hop):
+            break
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+        paths.append(os.path.dirname(hop))
+    paths.append(os.path.dirname(os.path.realpath(executable)))
+    installation = [sys.base_prefix, sys.base_exec_prefix]
+    paths += installation
+    paths += [p for p in sys.path if p and any(_is_within(p, base) for base in installation)]
+    libdir = sysconfig.get_config_var("LIBDIR")  # libpython, if base_prefix is too broad for stage one to expose
+    paths += [libdir] if libdir else []
+    return sorted({os.path.abspath(p) for p in paths if os.path.exists(p)})
+
+
+def _is_within(path: str, directory: str) -> bool:
+    path, directory = os.path.abspath(path), os.path.abspath(directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def _spawn(config: dict, workdir: str) -> tuple[subprocess.Popen, int]:
     channel_read, channel_write = os.pipe()
     config["channel_fd"] = channel_write
+    config["executable"] = sys.executable
     config["site_dirs"] = _site_dirs()
+    config["interpreter_paths"] = _interpreter_paths()
     config["stage_two_source"] = _stage_source("_sandbox_enter.py")
     with tempfile.TemporaryFile() as cfg_file:  # unlinked; readable only through the inherited fd
         cfg_file.write(json.dumps(config).encode())
@@ -237,20 +277,26 @@ def _has_exited(pid: int) -> bool:
     return info is not None
 
 
-def _wait_exit(pid: int, deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if _has_exited(pid):
-            return True
-        time.sleep(0.005)
-    return False
-
-
-def _parse_isolation(line: bytes) -> dict[str, Any]:
+def _parse_first_line(line: bytes) -> tuple[dict[str, Any], str | None]:
+    """The isolation report, or the setup error, that the child wrote before any untrusted code ran."""
     try:
         record = json.loads(line)
     except ValueError:
-        return {}
-    return record["sandbox"] if isinstance(record, dict) and isinstance(record.get("sandbox"), dict) else {}
+        return {}, None
+    if not isinstance(record, dict):
+        return {}, None
+    if isinstance(record.get("sandbox_error"), str):
+        return {}, record["sandbox_error"]
+    return (record["sandbox"] if isinstance(record.get("sandbox"), dict) else {}), None
+
+
+def _silent_setup_failure(returncode: int | None, stderr: bytes) -> str:
+    """The child ended before reporting, e.g. the interpreter found no stdlib: say so, with its last words."""
+    last_line = next((line for line in reversed(stderr.decode(errors="replace").splitlines()) if line.strip()), "")
+    how = f"was killed by signal {-returncode}" if returncode is not None and returncode < 0 else (
+        f"exited (status {returncode})")
+    return (f"the sandboxed interpreter {sys.executable} {how} before running the source"
+            + (f": {last_line.strip()[:300]}" if last_line else ""))
 
 
 @contextmanager

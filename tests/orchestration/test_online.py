@@ -16,8 +16,10 @@ from orchestration.buffer import OutcomeBuffer
 from orchestration.config import load_config
 from orchestration.metrics import read_metrics
 from orchestration.online import OnlineTrainer
+from orchestration.preflight import VerifierUnavailable
 from reward_model import ScalarRewardModel
 from reward_model.trainer import RMTrainer
+from verifiers import Outcome
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS, B, K, N = 4, 2, 4, 2  # policy steps, prompts per step, group size, RM update every N steps
@@ -72,9 +74,17 @@ def test_buffer_rows_rm_versions_and_outputs(spied_run):
     # Rows are scored by the RM version in force before that step's update: none, none, v1, v1.
     assert [r.rm_version for r in rows[:: B * K]] == [0, 0, 1, 1]
     assert [r.rm_score is None for r in rows[:: B * K]] == [True, True, False, False]
+    # Each row records its reward: the verifier's during warm-up, then (reward_source rm) the RM's [0, 1] score.
+    assert all(r.reward == r.outcome for r in rows if r.step <= 2)
+    assert all(r.reward == pytest.approx(r.rm_score) and 0.0 < r.reward < 1.0 for r in rows if r.step > 2)
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
     assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))  # one row per policy step
-    assert [m["rm/version"] for m in metrics] == [0, 1, 1, 2]  # an update every N = 2 steps
+    assert [m["rm/version"] for m in metrics] == [0, 0, 1, 1]  # the version that scored the step
+    assert trainer.state.rm_version == 2  # an update every N = 2 steps, after the step's rewards
+    # The frozen snapshot is version 1; while the live RM is still version 1 both judge alike.
+    for m in metrics[2:]:
+        assert m["rm_frozen/heldout_auc"] == m["rm/heldout_auc"] and m["rm_frozen/heldout_pairs"] == m["rm/heldout_pairs"]
+    assert not any(key.startswith("rm_frozen/") for key in metrics[1])
     assert all({"verifier/accuracy", "reward/mean", "rm/version"} <= set(m) for m in metrics)
     assert "eval/initial_greedy_accuracy" in metrics[0] and "eval/greedy_accuracy" in metrics[1]
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["step-000002", "step-000004"]
@@ -82,7 +92,7 @@ def test_buffer_rows_rm_versions_and_outputs(spied_run):
 
     AutoModelForCausalLM.from_pretrained(os.path.join(out, "final", "policy"))
     rm = ScalarRewardModel.from_pretrained(os.path.join(out, "final", "rm"))
-    torch.testing.assert_close(rm.score(["q"], ["a"]), trainer.rm.score(["q"], ["a"]))
+    torch.testing.assert_close(rm.score(["q"], ["a"]), trainer.rm.model.score(["q"], ["a"]))
 
 
 def test_rm_monitor_scores_each_batch_before_the_rm_trains_on_it(spied_run):
@@ -94,8 +104,9 @@ def test_rm_monitor_scores_each_batch_before_the_rm_trains_on_it(spied_run):
         monitor = next(i for i, e in enumerate(events) if e[0] == "score" and e[1] == batch)
         trained_before = set().union(*[e[1] for e in events[:monitor] if e[0] == "fit"])
         assert trained_before and not (set(batch) & trained_before)
-        # and the buffer's held-out rm_score is exactly what that call returned
-        assert [r.rm_score for r in rows if r.step == step] == pytest.approx(events[monitor][2])
+        # and the buffer's held-out rm_score is what that call returned, on the [0, 1] scale (bce: sigmoid)
+        assert [r.rm_score for r in rows if r.step == step] == pytest.approx(
+            torch.sigmoid(torch.tensor(events[monitor][2])).tolist())
     metrics = {m["step"]: m for m in read_metrics(os.path.join(out, "metrics.jsonl"))}
     assert "rm/heldout_ranking_accuracy" not in metrics[2] and "rm/heldout_auc" in metrics[3]
 
@@ -103,10 +114,13 @@ def test_rm_monitor_scores_each_batch_before_the_rm_trains_on_it(spied_run):
 def test_reward_source_rm_uses_verifier_until_first_update(spied_run):
     _, out, _ = spied_run
     metrics = {m["step"]: m for m in read_metrics(os.path.join(out, "metrics.jsonl"))}
-    assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"])
-    # From step 2 on, rewards are RM scores of the freshly updated RM, not verifier scores.
-    events_scored = [metrics[s]["reward/mean"] for s in (2, 3, 4)]
-    assert all(not math.isclose(r, metrics[s]["verifier/score_mean"]) for r, s in zip(events_scored, (2, 3, 4)))
+    # Steps 1-2 have no RM yet (the first update comes after step 2's rewards): verifier rewards.
+    for step in (1, 2):
+        assert metrics[step]["reward/mean"] == pytest.approx(metrics[step]["verifier/score_mean"])
+    # From step 3 on, rewards are the held-out scores of RM version 1, not verifier scores.
+    for step in (3, 4):
+        assert metrics[step]["reward/mean"] == pytest.approx(metrics[step]["rm/reward_mean"])
+        assert not math.isclose(metrics[step]["reward/mean"], metrics[step]["verifier/score_mean"])
 
 
 def test_reward_source_verifier(tiny_policy_dir, tiny_encoder_dir, tmp_path):
@@ -132,18 +146,19 @@ def test_reward_source_mix_is_the_default_and_blends(tiny_policy_dir, tiny_encod
 
 
 def test_non_finite_rewards_skip_the_policy_step(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 3}))
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir))
     trainer = OnlineTrainer(cfg, str(tmp_path))
-    assert trainer.train_step()["policy/skipped"] == 0.0  # step 1: verifier rewards (no RM yet)
-    after_step_1 = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    for _ in range(2):  # verifier rewards (no RM yet); the RM's first update follows step 2
+        assert trainer.train_step()["policy/skipped"] == 0.0
+    after_step_2 = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     monkeypatch.setattr(ScalarRewardModel, "score", lambda self, p, r, batch_size=32: torch.full((len(p),), math.nan))
-    metrics = trainer.train_step()  # step 2: the RM is updated, then scores NaN
+    metrics = trainer.train_step()  # step 3: the RM scores NaN
     assert metrics["policy/skipped"] == 1.0 and math.isnan(metrics["reward/mean"])
-    assert all(torch.equal(v, after_step_1[k]) for k, v in trainer.model.state_dict().items())
+    assert all(torch.equal(v, after_step_2[k]) for k, v in trainer.model.state_dict().items())
     # Control: with finite, varied RM scores the same step does move the weights.
     monkeypatch.setattr(ScalarRewardModel, "score", lambda self, p, r, batch_size=32: torch.randn(len(p)))
     assert trainer.train_step()["policy/skipped"] == 0.0
-    assert any(not torch.equal(v, after_step_1[k]) for k, v in trainer.model.state_dict().items())
+    assert any(not torch.equal(v, after_step_2[k]) for k, v in trainer.model.state_dict().items())
 
 
 def _cli(out, policy_dir, encoder_dir, **extra):
@@ -221,13 +236,13 @@ def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_pa
     step1 = [r.task_id for r in rows if r.step == 1]
     assert step1[: B * K] != step1[B * K:]  # the two processes drew different prompts
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
-    assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/version"] == 1
+    assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/updated"] == 1.0
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
 
 
 def test_progress_bar_shows_each_steps_own_figures(tiny_policy_dir, tiny_encoder_dir, tmp_path, capfd):
     cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
-        "loop.max_steps": 3, "logging.progress_bar": True}))
+        "loop.max_steps": 3, "logging.progress_bar": True, "rm.update_every": 1}))  # RM rewards from step 2
     OnlineTrainer(cfg, str(tmp_path)).run()
     rewards = [f"reward={m['reward/mean']:.3f}" for m in read_metrics(str(tmp_path / "metrics.jsonl"))]
     assert len(set(rewards)) == 3  # distinct per step, so a bar lagging one step behind would show
@@ -238,3 +253,144 @@ def test_progress_bar_shows_each_steps_own_figures(tiny_policy_dir, tiny_encoder
             for f in frames if "reward=" in f]
     assert seen and seen[-1] == (3, rewards[-1])
     assert all(shown == rewards[n - 1] for n, shown in seen), seen
+
+
+def _break_math_verifier(monkeypatch, from_call: int, broken_share: float):
+    """From its `from_call`-th call on, the math verifier reports an internal error for `broken_share` of a batch."""
+    import verifiers.math
+
+    real, calls = verifiers.math.check_batch, []
+
+    def flaky(responses, golds, **kwargs):
+        calls.append(len(responses))
+        outcomes = real(responses, golds, **kwargs)
+        if len(calls) < from_call:
+            return outcomes
+        n_broken = round(broken_share * len(outcomes))
+        return [Outcome(False, 0.0, "internal_error: RuntimeError: worker died") for _ in range(n_broken)] \
+            + outcomes[n_broken:]
+
+    monkeypatch.setattr(verifiers.math, "check_batch", flaky)
+    return calls
+
+
+def test_start_up_check_fails_before_any_model_loads(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
+    import orchestration.online
+
+    monkeypatch.setattr(orchestration.online, "load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
+    _break_math_verifier(monkeypatch, from_call=1, broken_share=1.0)
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir))
+    with pytest.raises(VerifierUnavailable, match="math verifier failed its start-up check"):
+        OnlineTrainer(cfg, str(tmp_path))
+
+
+def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_policy_dir, tiny_encoder_dir, tmp_path,
+                                                                       monkeypatch, capsys):
+    fitted = []
+    fit = RMTrainer.fit
+    monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
+        fitted.append(len(records) + len(replay or [])), fit(self, records, replay))[1])
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 2}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))  # the start-up check runs on the real verifier
+    # One in four outcomes of each training step breaks (the held-out evaluation batches too).
+    _break_math_verifier(monkeypatch, from_call=1, broken_share=0.25)
+    trainer.run()
+    metrics = read_metrics(str(tmp_path / "metrics.jsonl"))
+    assert [m["verifier/errors"] for m in metrics] == [B * K / 4] * 2
+    assert [m["verifier/error_fraction"] for m in metrics] == [0.25] * 2
+    assert "verifier errors in 2/8 outcomes; first: internal_error: RuntimeError: worker died" in capsys.readouterr().out
+    rows = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
+    assert len(rows) == 2 * B * K  # nothing lost: error rows stay in the buffer ...
+    assert fitted == [2 * B * K * 3 // 4]  # ... but the RM never trains on them
+
+
+def test_too_many_verifier_errors_stop_with_a_checkpoint_then_resume(tiny_policy_dir, tiny_encoder_dir, tmp_path,
+                                                                     monkeypatch):
+    args = tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.checkpoint_every": 10, "loop.eval_every": 10})
+    trainer = OnlineTrainer(load_config(None, args), str(tmp_path))
+    with monkeypatch.context() as mp:
+        # Calls: initial evaluation (greedy, sampled), step 1, step 2, then step 3 breaks for 3/4 of its batch.
+        _break_math_verifier(mp, from_call=5, broken_share=0.75)
+        with pytest.raises(VerifierUnavailable) as stop:
+            trainer.run()
+    message = str(stop.value)
+    assert "step 3: 6 of 8 outcomes are verifier errors" in message
+    assert "loop.max_verifier_error_fraction=0.5" in message and "re-run the same command to resume" in message
+    assert "checkpoint of step 2" in message
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["step-000002"]
+    assert [m["step"] for m in read_metrics(str(tmp_path / "metrics.jsonl"))] == [1, 2]
+    assert len(OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))) == 2 * B * K  # step 3 wrote nothing
+    # The verifier is fixed: the same command resumes at step 3 and finishes, with no row written twice.
+    resumed = OnlineTrainer(load_config(None, args), str(tmp_path))
+    assert resumed.state.step == 2
+    resumed.run()
+    assert [m["step"] for m in read_metrics(str(tmp_path / "metrics.jsonl"))] == [1, 2, 3, 4]
+    rows = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
+    assert [r.step for r in rows.read(range(len(rows)))] == [s for s in range(1, STEPS + 1) for _ in range(B * K)]
+
+
+@pytest.mark.parametrize("algorithm", ["online_rft", "rft"])
+def test_rft_algorithms_learn_from_verified_correct_completions_only(algorithm, tiny_policy_dir, tiny_encoder_dir,
+                                                                     tmp_path, monkeypatch):
+    import orchestration.online
+    from policy.update import GRPOUpdater
+
+    seen = []
+    step, sample = GRPOUpdater.step, orchestration.online.sample_groups
+    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
+        seen.append(("advantages", advantages.clone())), step(self, rollouts, advantages))[1])
+    monkeypatch.setattr(orchestration.online, "sample_groups", lambda model, *a, **k: (
+        seen.append(("sampler", model)), sample(model, *a, **k))[1])
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        "loop.algorithm": algorithm, "loop.reward_source": "verifier", "loop.max_steps": 2, "loop.eval_every": 10}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))
+    initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.run()
+    rows = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
+    rows = rows.read(range(len(rows)))
+    advantages = [a for kind, a in seen if kind == "advantages"]
+    # Coefficient 1 on verified-correct completions, 0 on the rest: no group normalisation, no negative signal.
+    for step_number, adv in zip((1, 2), advantages):
+        assert adv.tolist() == [float(r.correct) for r in rows if r.step == step_number]
+    samplers = [model for kind, model in seen if kind == "sampler"][2:4]  # after the initial evaluation's two
+    if algorithm == "rft":  # training samples come from the frozen initial policy (the KL reference) ...
+        assert all(model is trainer.reference for model in samplers)
+        assert all(torch.equal(v, initial[k]) for k, v in trainer.reference.state_dict().items())
+    else:  # ... or from the policy being trained
+        assert all(model is trainer.model for model in samplers)
+
+
+def test_algorithm_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="algorithm=online_rft learns from verified-correct completions only"):
+        load_config(None, ["--loop.algorithm", "online_rft", "--loop.reward_source", "rm"])
+    with pytest.raises(ValueError, match="reset_reference_on_rm_update must be false"):
+        load_config(None, ["--loop.algorithm", "rft", "--loop.reward_source", "verifier",
+                           "--loop.reset_reference_on_rm_update", "true"])
+
+
+def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+    extra = {"loop.reset_reference_on_rm_update": True, "loop.reward_source": "mix"}
+    trainer = OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)),
+                            str(tmp_path / "steps"))
+    initial = {k: v.clone() for k, v in trainer.reference.state_dict().items()}
+    trainer.train_step()  # no RM update: the reference is still the initial policy
+    assert all(torch.equal(v, initial[k]) for k, v in trainer.reference.state_dict().items())
+    trainer.train_step()  # the RM updates after this step's policy update: the reference becomes the policy
+    policy_at_2 = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert trainer.state.reference_reset
+    assert all(torch.equal(v, policy_at_2[k]) for k, v in trainer.reference.state_dict().items())
+    trainer.train_step()  # the policy moves on, the reference stays where the reset put it
+    assert all(torch.equal(v, policy_at_2[k]) for k, v in trainer.reference.state_dict().items())
+    assert any(not torch.equal(v, policy_at_2[k]) for k, v in trainer.model.state_dict().items())
+    # Resuming after a reset (from the step-2 checkpoint, which holds reference/) continues exactly.
+    full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
+    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)), full).run()
+    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        **extra, "loop.max_steps": 3, "loop.checkpoint_every": 2})), resumed).run()
+    assert os.path.isdir(os.path.join(resumed, "checkpoints", "step-000002", "reference"))
+    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)), resumed).run()
+    assert open(os.path.join(resumed, "outcomes.jsonl")).read() == open(os.path.join(full, "outcomes.jsonl")).read()
+    # (the shorter run also evaluated at its last step, 3: held-out figures aside, every row is the same)
+    without_eval = [[{k: v for k, v in row.items() if not k.startswith("eval/")} for row in _comparable(path)]
+                    for path in (os.path.join(resumed, "metrics.jsonl"), os.path.join(full, "metrics.jsonl"))]
+    assert without_eval[0] == without_eval[1]

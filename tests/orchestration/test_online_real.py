@@ -19,7 +19,9 @@ def test_one_step_on_the_embedded_models(tmp_path):
     trainer = OnlineTrainer(cfg, str(tmp_path))
     metrics = trainer.run()
     assert len(OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))) == 8
-    assert metrics["rm/version"] == 1 and metrics["policy/skipped"] == 0.0
+    # Step 1 is scored by no RM (version 0); the RM's first update follows it.
+    assert metrics["rm/version"] == 0 and metrics["rm/updated"] == 1.0 and trainer.state.rm_version == 1
+    assert metrics["policy/skipped"] == 0.0
     assert 0.0 <= metrics["verifier/accuracy"] <= 1.0 and metrics["policy/tokens"] > 0
     logged = read_metrics(str(tmp_path / "metrics.jsonl"))
     assert [m["step"] for m in logged] == [1]

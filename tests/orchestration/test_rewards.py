@@ -22,6 +22,14 @@ def test_verify_routes_math_and_code_in_input_order():
     assert outcomes[3].score == 0.0 and outcomes[2].reason.startswith("wrong_answer")
 
 
+def test_verify_reads_an_unpunctuated_final_result_only_from_a_completion_that_ended():
+    outcomes = verify([MATH] * 3, ["2 + 3 = 5"] * 3, timeout=10.0, truncated=[False, True, False])
+    assert [o.correct for o in outcomes] == [True, False, True]  # the cut one may have been cut mid-number
+    assert outcomes[1].reason == "no_answer"
+    strict = verify([MATH], ["2 + 3 = 5"], timeout=10.0, fallback_last_number=False, truncated=[False])
+    assert strict[0].reason == "no_answer"
+
+
 def test_a_broken_verifier_becomes_outcomes_not_a_crash(monkeypatch):
     import verifiers.math
 
@@ -41,15 +49,28 @@ def test_prompt_text_of_chat_prompts():
 
 
 def test_combine_rewards_sources():
-    outcomes = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, "wrong_answer")]
-    scores = torch.tensor([2.0, -2.0])
-    assert combine_rewards("verifier", outcomes, scores, 0.5).tolist() == [1.0, 0.0]
-    assert combine_rewards("rm", outcomes, scores, 0.5).tolist() == [2.0, -2.0]
-    assert combine_rewards("rm", outcomes, None, 0.5).tolist() == [1.0, 0.0]  # warm-up: no RM yet
-    # mix: 0.25 * rm + 0.75 * verifier
-    assert combine_rewards("mix", outcomes, scores, 0.25).tolist() == [1.25, -0.5]
+    outcomes = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, "wrong_answer"), Outcome(False, 0.5, "1/2 tests")]
+    scores = torch.tensor([0.8, 0.2, 0.6])  # RM scores on the [0, 1] scale (ScalarRewardModel.reward)
+    assert combine_rewards("verifier", outcomes, scores, 0.5).tolist() == [1.0, 0.0, 0.5]
+    for source in ("rm", "frozen_rm"):
+        assert combine_rewards(source, outcomes, scores, 0.5).tolist() == pytest.approx([0.8, 0.2, 0.6])
+        assert combine_rewards(source, outcomes, None, 0.5).tolist() == [1.0, 0.0, 0.5]  # warm-up: no RM yet
+    # mix 0.25: 0.25 * rm + 0.75 * verifier = [0.2 + 0.75, 0.05 + 0, 0.15 + 0.375]
+    mixed = combine_rewards("mix", outcomes, scores, 0.25)
+    assert mixed.tolist() == pytest.approx([0.95, 0.05, 0.525])
+    assert ((mixed >= 0) & (mixed <= 1)).all()  # both terms in [0, 1]: so is every blend
     with pytest.raises(ValueError, match="reward_source"):
         combine_rewards("human", outcomes, scores, 0.5)
+
+
+def test_rm_monitor_leaves_out_broken_verifiers_and_survives_a_broken_rm():
+    outcomes = [Outcome(True, 1.0, ""), Outcome(False, 0.0, ""), Outcome(False, 0.0, "internal_error: boom")]
+    # Without the error row (which the RM ranks above the right answer) the one pair is ranked right.
+    metrics = rm_monitor(torch.tensor([0.6, 0.1, 0.9]), outcomes, ["a"] * 3, prefix="rm_frozen")
+    assert metrics == {"rm_frozen/heldout_ranking_accuracy": 1.0, "rm_frozen/heldout_pairs": 1,
+                       "rm_frozen/heldout_auc": 1.0}
+    broken = rm_monitor(torch.tensor([math.nan, 0.1, 0.2]), outcomes, ["a"] * 3)
+    assert broken["rm/heldout_pairs"] == 0 and math.isnan(broken["rm/heldout_auc"])
 
 
 def test_rm_monitor_against_hand_counts():

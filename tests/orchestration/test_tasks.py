@@ -5,8 +5,7 @@ from fractions import Fraction
 import pytest
 
 from orchestration.arithmetic import ArithmeticTasks, split_of
-from orchestration.tasks import (DataError, ListTasks, TaskItem, batches, distinct, load_code, load_humaneval,
-                                 load_math)
+from orchestration.tasks import DataError, ListTasks, TaskItem, batches, distinct, load_code, load_humaneval, load_math
 
 
 def _write_jsonl(path, rows):
@@ -19,9 +18,9 @@ def _write_jsonl(path, rows):
 
 def _naive_answer(question: str) -> str:
     """Recompute the gold from the question text with plain Python (independent of sympy)."""
-    if m := re.fullmatch(r"What is (\d+) ([+-]) (\d+)\?", question):
+    if m := re.fullmatch(r"What is (\d+) ([-+*]) (\d+)\?", question):
         a, op, b = int(m[1]), m[2], int(m[3])
-        return str(a + b if op == "+" else a - b)
+        return str(a + b if op == "+" else a - b if op == "-" else a * b)
     if m := re.fullmatch(r"What is (\d+) \* (\d+) \+ (\d+)\?", question):
         return str(int(m[1]) * int(m[2]) + int(m[3]))
     if m := re.fullmatch(r"Solve for x: (-?\d+)x(?: ([+-]) (\d+))? = (-?\d+)\.", question):
@@ -43,7 +42,7 @@ def _naive_answer(question: str) -> str:
     raise AssertionError(f"unexpected question {question!r}")
 
 
-@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5, 6])
 def test_arithmetic_gold_matches_naive_computation(level):
     for item in ArithmeticTasks(level, seed=3).take(60):
         question = item.prompt.removesuffix(" Put your final answer in \\boxed{}.")
@@ -67,7 +66,7 @@ def test_arithmetic_is_deterministic_and_seeded():
     assert ArithmeticTasks([1, 2, 3], seed=7).item(17) == a[17]
 
 
-@pytest.mark.parametrize("level", [1, 2, 4])
+@pytest.mark.parametrize("level", [1, 2, 3, 5])
 def test_train_and_held_out_splits_are_disjoint_for_any_seeds(level):
     train = {i.id for seed in range(3) for i in ArithmeticTasks(level, "train", seed).take(300)}
     test = {i.id for seed in range(3) for i in ArithmeticTasks(level, "test", seed).take(100)}
@@ -75,9 +74,17 @@ def test_train_and_held_out_splits_are_disjoint_for_any_seeds(level):
     assert all(split_of(i.removeprefix("arith-"), 0.1) == "test" for i in test)
 
 
+def test_level_2_holds_enough_distinct_problems_for_a_128_problem_held_out_set():
+    from orchestration.tasks import distinct
+
+    held_out = distinct((ArithmeticTasks(2, "test", 0, held_out_fraction=0.4).item(i) for i in range(20_000)), 1000)
+    assert len(held_out) >= 128
+    assert all(int(item.gold) >= 0 for item in held_out)  # subtraction never goes negative
+
+
 def test_arithmetic_rejects_bad_arguments():
     with pytest.raises(ValueError, match="levels"):
-        ArithmeticTasks(6)
+        ArithmeticTasks(7)
     with pytest.raises(ValueError, match="split"):
         ArithmeticTasks(1, split="validation")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.testing import assert_close
-
 from transformers import LlamaForCausalLM
 
 from policy import logprobs
 from policy.logprobs import completion_logprobs, prompt_order, prompt_packing, selective_log_softmax
+from policy.model import enable_checkpointing
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
@@ -152,7 +152,7 @@ def test_packing_works_under_gradient_checkpointing(make_tiny_model):
     for checkpointing in (True, False):
         model = make_tiny_model(dtype=torch.float64)
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            enable_checkpointing(model)
         model.train()
         seen = count_forward_rows(model)
         completion_logprobs(model, *batch, share_prompts=True).mul(batch[3]).sum().backward()

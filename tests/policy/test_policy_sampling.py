@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
+
 import pytest
 import torch
 
-from policy.sampling import Rollouts, SamplingConfig, encode_prompt, sample_groups, sample_next, user_message
+from policy.sampling import (
+    Rollouts,
+    SamplingConfig,
+    cache_name,
+    encode_prompt,
+    sample_groups,
+    sample_next,
+    user_message,
+)
 
 PROMPTS = ["a", "hello world, how are you", user_message("2+3?"), "xy"]
 
@@ -111,3 +122,19 @@ def test_sampled_frequencies_follow_the_distribution():
 def test_config_errors_say_what_to_change(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SamplingConfig(**kwargs)
+
+
+@pytest.mark.filterwarnings("error")
+def test_sampling_uses_no_deprecated_api(tiny_model, tokenizer, caplog):
+    # transformers deprecates through warnings and through its logger (`past_key_values` -> `cache` did both).
+    with caplog.at_level(logging.WARNING, logger="transformers"):
+        sample_groups(tiny_model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=4), seed=0)
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("transformers")]
+
+
+def test_the_cache_goes_back_under_the_name_the_model_gave_it(tiny_model):
+    # transformers up to 5.18 returns and takes `past_key_values`; later ones `cache` (the old name warns).
+    assert cache_name({"logits": None, "past_key_values": None}) == "past_key_values"
+    assert cache_name({"logits": None, "cache": None}) == "cache"
+    out = tiny_model(input_ids=torch.tensor([[5, 6]]), use_cache=True)
+    assert cache_name(out) in inspect.signature(tiny_model.forward).parameters

@@ -5,8 +5,16 @@ import random
 
 import pytest
 
-from reward_model.data import (DataError, OutcomeRecord, PreferencePair, group_batches, load_eval_rows,
-                               load_records, make_pairs, split_by_group)
+from reward_model.data import (
+    DataError,
+    OutcomeRecord,
+    PreferencePair,
+    group_batches,
+    load_eval_rows,
+    load_records,
+    make_pairs,
+    split_by_group,
+)
 
 
 def write_jsonl(path, rows):

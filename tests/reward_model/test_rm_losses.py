@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reward_model.losses import bce_loss, bradley_terry_loss, compute_loss, mse_loss, within_group_pairs
+from reward_model.losses import bce_loss, bradley_terry_loss, compute_loss, mse_loss, to_unit_scale, within_group_pairs
 
 
 def naive_bradley_terry(scores, outcomes, groups, margin):
@@ -85,3 +85,21 @@ def test_compute_loss_dispatch_and_unknown_name():
         bradley_terry_loss(scores, outcomes, groups, 0.5)[0]
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         compute_loss("hinge", scores, outcomes, groups)
+
+
+def test_to_unit_scale_hand_computed():
+    scores = torch.tensor([0.0, math.log(3.0), -math.log(3.0), 1.0, -3.0, 2.0])
+    # bce: sigmoid(log 3) = 3 / (1 + 3) = 0.75; sigmoid(0) = 0.5
+    torch.testing.assert_close(to_unit_scale(scores[:3], "bce"), torch.tensor([0.5, 0.75, 0.25]))
+    torch.testing.assert_close(to_unit_scale(scores[:3], "bradley_terry"), torch.tensor([0.5, 0.75, 0.25]))
+    # mse regressed 2 * outcome - 1, so outcome = (score + 1) / 2: 0 -> 0.5, 1 -> 1, -3 -> -1 -> 0, 2 -> 1.5 -> 1
+    torch.testing.assert_close(to_unit_scale(scores[[0, 3, 4, 5]], "mse"), torch.tensor([0.5, 1.0, 0.0, 1.0]))
+    assert to_unit_scale(torch.tensor([1e4, -1e4]), "bce").tolist() == [1.0, 0.0]  # finite at the extremes
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        to_unit_scale(scores, "hinge")
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse", "bradley_terry"])
+def test_to_unit_scale_keeps_the_ranking(loss):
+    scores = torch.tensor([-0.7, 0.2, -0.1, 0.9])
+    assert torch.argsort(to_unit_scale(scores, loss)).tolist() == torch.argsort(scores).tolist()

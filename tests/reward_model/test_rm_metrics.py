@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from reward_model.metrics import (auc, expected_calibration_error, pair_indices, pairwise_accuracy,
-                                  ranking_accuracy, reward_stats)
+from reward_model.metrics import (
+    auc,
+    expected_calibration_error,
+    pair_indices,
+    pairwise_accuracy,
+    ranking_accuracy,
+    reward_stats,
+)
 
 
 def test_ranking_accuracy_hand_example_with_tie_and_singleton():

@@ -57,6 +57,12 @@ def test_score_is_in_input_order_and_independent_of_batching(tiny_rm):
         assert scores.dtype == torch.float32 and scores.shape == (4,)
         torch.testing.assert_close(scores, torch.tensor(unpadded), atol=1e-5, rtol=1e-5)
     assert tiny_rm.training  # score() restores the mode it found
+    tiny_rm.trained_with = "mse"  # reward() maps scores to [0, 1] by the loss the RM learned
+    torch.testing.assert_close(tiny_rm.reward(prompts, responses), ((torch.tensor(unpadded) + 1) / 2).clamp(0, 1),
+                               atol=1e-5, rtol=1e-5)
+    tiny_rm.trained_with = None  # never trained: read as the default loss, bce
+    torch.testing.assert_close(tiny_rm.reward(prompts, responses), torch.sigmoid(torch.tensor(unpadded)),
+                               atol=1e-5, rtol=1e-5)
     assert tiny_rm.score([], []).shape == (0,)
     with pytest.raises(ValueError, match="2 prompts but 1 responses"):
         tiny_rm.score(["a", "b"], ["c"])

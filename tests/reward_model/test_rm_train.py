@@ -115,18 +115,25 @@ def test_warmup_then_constant_learning_rate(tiny_rm, toy_task):
     assert seen[:5] == pytest.approx([3e-3 * f for f in (0.25, 0.5, 0.75, 1.0, 1.0)])  # warm-up over 4 steps
 
 
-def test_best_epoch_stops_after_patience_and_restores_best_weights():
+def test_best_epoch_stops_after_patience_and_restores_weights_with_optimizer_state(tiny_rm, toy_task):
     from reward_model.trainer import _BestEpoch
 
-    model = torch.nn.Linear(1, 1)
-    keeper = _BestEpoch(patience=2)
+    records = toy_task[0][:16]
+    trainer = RMTrainer(tiny_rm, RMTrainConfig(val_fraction=0.0, **FAST))
+    encoded = tiny_rm.encode([r.prompt for r in records], [r.response for r in records])
+    keeper, snapshots = _BestEpoch(patience=2), []
     for epoch, val in enumerate([0.6, 0.8, 0.7, 0.75]):
-        with torch.no_grad():
-            model.weight.fill_(float(epoch))
-        keeper.update(val, model)
+        trainer._step(list(range(16)), encoded, records)  # one "epoch" of one step
+        snapshots.append(copy.deepcopy({"model": tiny_rm.state_dict(), **trainer.state_dict()}))
+        keeper.update(val, trainer)
         assert keeper.stopped == (epoch == 3)  # two epochs without beating 0.8
-    assert keeper.restore_best(0.75, model) == 0.8 and model.weight.item() == 1.0  # epoch 1's weights
+    assert keeper.restore_best(0.75, trainer) == 0.8
+    best = snapshots[1]  # epoch 1: its weights, and the AdamW moments and step count that went with them
+    assert all(torch.equal(v, best["model"][k]) for k, v in tiny_rm.state_dict().items())
+    adam, best_adam = trainer.optimizer.state_dict()["state"], best["optimizer"]["state"]
+    assert all(torch.equal(adam[i]["exp_avg"], best_adam[i]["exp_avg"]) for i in best_adam)
+    assert trainer.global_step == 2 and trainer.scheduler.last_epoch == best["scheduler"]["last_epoch"]
     off = _BestEpoch(patience=0)
-    off.update(0.9, model)
-    off.update(0.1, model)
-    assert not off.stopped and off.restore_best(0.1, model) == 0.1
+    off.update(0.9, trainer)
+    off.update(0.1, trainer)
+    assert not off.stopped and off.restore_best(0.1, trainer) == 0.1

@@ -255,7 +255,9 @@ MATRICES = [
 ]
 
 EXTRACTION = [
-    ("8", "I think it is \\boxed{7}. Wait, let me recheck: actually it is \\boxed{8}.", True),
+    # Two different boxes are a hedge, even when the second reads as a correction (a policy would learn to
+    # box every candidate); see test_math_commitment.py.
+    ("8", "I think it is \\boxed{7}. Wait, let me recheck: actually it is \\boxed{8}.", False),
     ("7", "I think it is \\boxed{7}. Wait, let me recheck: actually it is \\boxed{8}.", False),
     ("\\frac{1}{2}", COT + "\\fbox{$\\frac{1}{2}$}", True),
     ("\\{1, 2\\}", COT + "\\boxed{\\{1, 2\\}}", True),
@@ -266,7 +268,7 @@ EXTRACTION = [
     ("9", "", False),
     ("9", COT + "I am not sure how to solve this.", False),
     ("2", COT + "\\boxed{2} \n\n Note that 5 is not the answer.", True),
-    ("42", COT + "\\boxed{42", True),  # truncated box: falls back to the last number
+    ("42", COT + "\\boxed{42", False),  # truncated box: visibly cut off, so not rescued by the fallback
 ]
 
 ALL_ROWS = (INTEGERS + FRACTIONS_DECIMALS + PERCENT_UNITS + LATEX_FORMS + SYMBOLIC + EQUATIONS

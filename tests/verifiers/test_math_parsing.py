@@ -7,7 +7,8 @@ from fractions import Fraction
 import pytest
 
 from verifiers._math_guard import guard
-from verifiers._math_latex import normalize, numbers_match, parse_number, strip_variable
+from verifiers._math_latex import normalize, strip_variable
+from verifiers._math_number import numbers_match, parse_number
 from verifiers._math_parse import parse
 from verifiers._math_tokens import MAX_DEPTH, ParseError, TooLarge, VerifierTimeout, tokenize
 from verifiers.math import extract_answer
@@ -15,7 +16,8 @@ from verifiers.math import extract_answer
 
 @pytest.mark.parametrize("text, expected", [
     ("so \\boxed{\\frac{1}{\\sqrt{2}}} is it", "\\frac{1}{\\sqrt{2}}"),  # nested braces
-    ("first \\boxed{1} then \\boxed{2}", "2"),  # the last box wins
+    ("first \\boxed{1} then \\boxed{2}", "1, 2"),  # several boxes: all of them, in order (a hedge or a list)
+    ("\\boxed{3} so again \\boxed{3}", "3"),
     ("\\fbox{7}", "7"),
     ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
     ("\\boxed 5.", "5"),
@@ -27,9 +29,10 @@ from verifiers.math import extract_answer
     ("Final answer:\n3.5", "3.5"),
     ("The answer is 3.5. It is a decimal.", "3.5"),
     ("Answer: x = 5", "x = 5"),
-    ("there are 3 cats and 4 dogs", "4"),  # last-number fallback
+    ("there are 3 cats and 4 dogs.", "4"),  # last-number fallback
     ("a total of 1,250.", "1,250"),
-    ("the ratio is 3/4", "3/4"),
+    ("the ratio is 3/4.", "3/4"),
+    ("<think>maybe \\boxed{4}</think>So it is \\boxed{5}.", "5"),  # a think block is never an answer
 ])
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
@@ -38,7 +41,9 @@ def test_extract_answer(text, expected):
 def test_extract_answer_without_answer():
     assert extract_answer("") is None
     assert extract_answer("no digits here at all") is None
-    assert extract_answer("there are 3 cats", fallback_last_number=False) is None
+    assert extract_answer("there are 3 cats.", fallback_last_number=False) is None
+    assert extract_answer("there are 3 cats") is None  # no full stop: it may have been cut off
+    assert extract_answer("first \\boxed{1} then \\boxed{2}", boxed_only=True) == "2"  # gold solutions: the last box
     assert extract_answer(None) is None  # type: ignore[arg-type]
     assert extract_answer("the answer is obvious", boxed_only=True) is None
     assert extract_answer("so \\boxed{5}. The answer is 5.", boxed_only=True) == "5"
@@ -97,7 +102,7 @@ def test_parse_number(text, value, exact, percent):
     assert (number.value, number.exact, number.percent) == (value, exact, percent)
 
 
-@pytest.mark.parametrize("text", ["x", "1/0", "2 5/3", "1e5", "\\frac{1}{0}", "1" * 500, "2\\frac{3}{2}"])
+@pytest.mark.parametrize("text", ["x", "1/0", "2 5/3", "1e", "1e99999", "\\frac{1}{0}", "1" * 500, "2\\frac{3}{2}"])
 def test_parse_number_rejects_non_numbers(text):
     assert parse_number(text) is None  # these go to the parser (or are rejected there)
 

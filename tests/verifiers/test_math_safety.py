@@ -41,6 +41,14 @@ ADVERSARIAL = [
     "$" * 1_000_000 + "a" * 1_000_000,
     "\\boxed{\\begin{pmatrix}" + "1 & " * 300 + "1 \\end{pmatrix}}",
     SLOW_SYMPY,
+    "\\boxed{42}" * 1_000_000,  # a spray of boxes (even of the right answer) is no answer
+    "</think>" * 500_000 + "The answer is " * 100_000,
+    "<think>" + "\\boxed{42}" * 100_000,  # an unclosed think block
+    "\\boxed{" + "1\\," * 400 + "}",
+    "The answer is 1\u2009" + "000\u2009" * 300_000 + ".",
+    "So " + "1 000 " * 1_000_000 + ".",  # the fallback's thousands groups
+    "\\boxed{" + "\\binom{" * 300 + "}",
+    "\\boxed{" + "1 < x < " * 100 + "2}",
 ]
 
 

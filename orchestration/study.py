@@ -1,0 +1,144 @@
+"""The built-in study: one loop, several arms (reward sources and algorithms), several seeds, one held-out set.
+
+    python -m orchestration.study --arms verifier rm frozen_rm mix online_rft rft --seeds 0 1 2 --output-dir runs/study
+    python -m orchestration.study --output-dir runs/study --loop.max_steps 8     # any loop key overrides every run
+
+Each (arm, seed) is a plain `orchestration/train_loop.py` run in `DIR/runs/ARM-seedS/` (its own process, so
+one run's memory never reaches the next), on the same prompt stream and budget and evaluated on the same
+held-out problems. A finished run is never re-run, and an interrupted one resumes from its checkpoint: re-run
+the same command. Then `DIR/report.md`, `DIR/results.json` and `DIR/plots/*.png` are written
+(`orchestration.study_report`). The held-out evaluation before training depends only on the seed, so it
+runs once per seed, in the first arm run for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: import the project, not this directory's modules
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from orchestration.metrics import read_metrics  # noqa: E402
+
+TRAIN_LOOP = str(Path(__file__).resolve().parent / "train_loop.py")
+# arm -> (what it is, its overrides)
+ARMS: dict[str, tuple[str, list[str]]] = {
+    "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
+    "rm": ("GRPO on the online RM alone: re-trained every rm.update_every steps with 10% replay (the paper)",
+           ["--loop.reward_source", "rm"]),
+    "frozen_rm": ("GRPO on the RM's first version, never updated (the control for the online RM)",
+                  ["--loop.reward_source", "frozen_rm"]),
+    "mix": ("GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1]", ["--loop.reward_source", "mix"]),
+    "online_rft": ("Online RFT: current-policy samples, coefficient 1 on verified-correct, 0 else",
+                   ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"]),
+    "rft": ("RFT: the same on samples from the initial policy",
+            ["--loop.algorithm", "rft", "--loop.reward_source", "verifier"]),
+}
+# The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
+# policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
+DEFAULTS = ["--data.levels", "[2]", "--data.eval_size", "128", "--data.eval_samples", "1",
+            "--loop.max_steps", "16", "--loop.eval_every", "1000", "--loop.checkpoint_every", "4",
+            "--loop.keep_checkpoints", "1", "--logging.progress_bar", "false"]
+
+
+def run_dir(output_dir: str, arm: str, seed: int) -> str:
+    return os.path.join(output_dir, "runs", f"{arm}-seed{seed}")
+
+
+def is_finished(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "study_run.json"))
+
+
+def has_initial_eval(path: str) -> bool:
+    metrics = os.path.join(path, "metrics.jsonl")
+    return os.path.isfile(metrics) and any("eval/initial_greedy_accuracy" in row for row in read_metrics(metrics))
+
+
+def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool) -> list[str]:
+    return [sys.executable, TRAIN_LOOP, "--output-dir", run_dir(output_dir, arm, seed), "--seed", str(seed),
+            *DEFAULTS, *ARMS[arm][1], "--loop.initial_eval", str(initial_eval).lower(), *overrides]
+
+
+def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool) -> dict:
+    """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`."""
+    path = run_dir(output_dir, arm, seed)
+    os.makedirs(path, exist_ok=True)
+    cmd = command(output_dir, arm, seed, overrides, initial_eval)
+    start = time.perf_counter()
+    with open(os.path.join(path, "log.txt"), "a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    record = {"arm": arm, "seed": seed, "returncode": result.returncode, "seconds": time.perf_counter() - start,
+              "command": cmd}
+    if result.returncode == 0:
+        with open(os.path.join(path, "study_run.json"), "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=2)
+    return record
+
+
+def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: list[str],
+              progress: bool = True) -> list[dict]:
+    """Run every (arm, seed) not finished yet; returns one record per run that ran now."""
+    from tqdm.auto import tqdm
+
+    todo = [(arm, seed) for seed in seeds for arm in arms if not is_finished(run_dir(output_dir, arm, seed))]
+    records = []
+    bar = tqdm(total=len(arms) * len(seeds), initial=len(arms) * len(seeds) - len(todo), desc="study",
+               disable=not progress, dynamic_ncols=True)
+    for arm, seed in todo:
+        bar.set_postfix_str(f"{arm} seed {seed}")
+        others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm]
+        initial_eval = not any(has_initial_eval(p) for p in others)  # the base policy, once per seed
+        record = run_one(output_dir, arm, seed, overrides, initial_eval)
+        records.append(record)
+        if record["returncode"]:
+            print(f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
+                  f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    return records
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    arms_help = "\n".join(f"  {name:<11} {text}" for name, (text, _) in ARMS.items())
+    parser = argparse.ArgumentParser(description=__doc__ + "\narms:\n" + arms_help,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), metavar="ARM",
+                        help=f"arms to run (default: all: {' '.join(ARMS)})")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    parser.add_argument("--output-dir", default="runs/study", help="study directory (resumed if it exists)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar across runs")
+    args, overrides = parser.parse_known_args(argv)
+    if len(args.seeds) < 2:
+        parser.error("--seeds: give at least two seeds; an interval needs them")
+    return args, overrides
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from orchestration.config import load_config
+    from orchestration.dataclass_yaml import ConfigError
+    from orchestration.study_report import write_report
+
+    args, overrides = parse_args(argv)
+    for arm in args.arms:  # every config error before the first run starts
+        try:
+            load_config(None, [*DEFAULTS, *ARMS[arm][1], *overrides])
+        except (ConfigError, ValueError) as e:
+            sys.exit(f"config error (arm {arm}): {e}")
+    records = run_study(args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress)
+    results = write_report(args.output_dir, args.arms, args.seeds, argv if argv is not None else sys.argv[1:])
+    print(f"study: {os.path.join(args.output_dir, 'report.md')}")
+    if any(r["returncode"] for r in records):
+        sys.exit("study: some runs failed; their logs are named above. Re-run the same command to retry them.")
+    return results
+
+
+if __name__ == "__main__":
+    main()
