@@ -67,6 +67,9 @@ class DataConfig:
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
+    unlabelled: bool = field(default=False, metadata={
+        "help": "math data: rows without an answer are prompts rewarded by the RM alone (never verified, never "
+                "train the RM, never evaluated); off: such a row is an error"})
     eval_path: str | None = field(default=None, metadata={
         "help": "held-out data for math/code; null = hold out a hash-chosen eval_fraction of `path`"})
     eval_fraction: float = field(default=0.3, metadata={

@@ -17,7 +17,7 @@ def build_sources(data, seed: int) -> tuple[TaskSource, list[TaskItem]]:
     if data.source == "humaneval":
         items = load_humaneval(data.path)
     elif data.source == "math":
-        items = load_math(data.path, format=data.format, columns=data.columns)
+        items = load_math(data.path, format=data.format, columns=data.columns, allow_unlabelled=data.unlabelled)
     else:
         items = load_code(data.path, columns=data.columns)
     if data.eval_path:
@@ -28,6 +28,7 @@ def build_sources(data, seed: int) -> tuple[TaskSource, list[TaskItem]]:
     else:  # hold out a stable, hash-chosen share of the problems
         held_out = [item for item in items if split_of(item.id, data.eval_fraction) == "test"]
         train = [item for item in items if split_of(item.id, data.eval_fraction) == "train"]
+    held_out = [item for item in held_out if item.verifier != "none"]  # only what a rule can judge is evaluated
     if not held_out:
         raise ValueError(f"data: no held-out items (eval_fraction={data.eval_fraction} of {len(items)} items); "
                          "raise data.eval_fraction or give data.eval_path")

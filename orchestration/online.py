@@ -37,7 +37,7 @@ from policy.model import load_policy, make_reference
 from policy.sampling import sample_groups, user_message
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord
-from verifiers.outcome import ERROR_PREFIXES
+from verifiers.outcome import ERROR_PREFIXES, UNLABELLED
 
 
 @dataclass
@@ -190,18 +190,18 @@ class OnlineTrainer:
         Such outcomes are `correct=False` whatever the response was: training on them would be training on
         silence, so a step with too many of them stops the run before anything learns from it."""
         errors, first = verifier_errors(outcomes)
-        counts = [(errors, len(outcomes), first)]
+        counts = [(errors, sum(o.reason != UNLABELLED for o in outcomes), first)]
         if self.accelerator.num_processes > 1:
             counts = gather_object(counts)
         errors, total = sum(c[0] for c in counts), sum(c[1] for c in counts)
         first = next((c[2] for c in counts if c[2]), None)
         if errors:
             print(f"[step {step}] verifier errors in {errors}/{total} outcomes; first: {first}")
-        if errors / total > self.cfg.loop.max_verifier_error_fraction:
+        if total and errors / total > self.cfg.loop.max_verifier_error_fraction:
             raise VerifierUnavailable(
                 f"step {step}: {errors} of {total} outcomes are verifier errors (more than "
                 f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
-        return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total}
+        return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total if total else 0.0}
 
     def _finite_on_every_process(self, rewards: torch.Tensor) -> bool:
         finite = torch.tensor([float(torch.isfinite(rewards).all())], device=self.accelerator.device)
@@ -259,19 +259,24 @@ class OnlineTrainer:
                         "rm/update/seconds": time.perf_counter() - start})
         return metrics
 
-    def _reward_metrics(self, rewards, outcomes, scores_before, rollouts) -> dict[str, float]:
+    def _reward_metrics(self, rewards, outcomes, scores, rollouts) -> dict[str, float]:
+        """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart."""
         lengths = rollouts.completion_mask.sum(dim=1).float()
-        metrics = {
-            "reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
-            "verifier/accuracy": sum(o.correct for o in outcomes) / len(outcomes),
-            "verifier/score_mean": sum(o.score for o in outcomes) / len(outcomes),
-            "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size),
-            "rm/version": self.state.rm_version,
-            "completion/length_mean": lengths.mean().item(),
-            "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
-        }
-        if scores_before is not None:
-            metrics["rm/reward_mean"] = scores_before.float().mean().item()
+        unlabelled = [o.reason == UNLABELLED for o in outcomes]
+        judged = [i for i, u in enumerate(unlabelled) if not u]
+        metrics = {"reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
+                   "rm/version": self.state.rm_version, "completion/length_mean": lengths.mean().item(),
+                   "completion/truncated_fraction": rollouts.truncated.float().mean().item()}
+        if judged:
+            metrics.update({
+                "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
+                "verifier/score_mean": sum(outcomes[i].score for i in judged) / len(judged),
+                "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size)})
+            if scores is not None:
+                metrics["rm/reward_mean"] = scores[judged].float().mean().item()
+        if any(unlabelled):
+            metrics["reward/unlabelled_count"] = float(sum(unlabelled))
+            metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()
         return metrics
 
     def _maybe_log_samples(self, step, prompts, responses, outcomes, rewards) -> None:
@@ -353,14 +358,16 @@ class OnlineTrainer:
 
 
 def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
-    """RM training examples; rows whose verifier broke carry no label and are left out (they stay in the buffer)."""
+    """RM training examples. Rows without a label (a verifier that broke, an unlabelled prompt) are left out;
+    they stay in the buffer."""
     return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows
-            if not r.reason.startswith(ERROR_PREFIXES)]
+            if not r.reason.startswith(ERROR_PREFIXES) and r.reason != UNLABELLED]
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:
-    """Share of prompts whose group holds both right and wrong completions: the only ones with a signal."""
+    """Share of judged prompts whose group holds both right and wrong completions: the only ones with a signal."""
     groups = [outcomes[i:i + group_size] for i in range(0, len(outcomes), group_size)]
+    groups = [g for g in groups if g[0].reason != UNLABELLED]
     return sum(len({o.correct for o in g}) == 2 for g in groups) / len(groups)
 
 

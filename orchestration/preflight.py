@@ -44,7 +44,8 @@ def verifier_kinds(train_source: TaskSource, eval_items: list[TaskItem], probe: 
     """The verifier kinds a run meets: those of the held-out items and of the first `probe` training items."""
     size = train_source.__len__()  # None for an endless source, which len() refuses
     n = probe if size is None else min(probe, size)
-    return {item.verifier for item in eval_items} | {train_source.item(i).verifier for i in range(n)}
+    kinds = {item.verifier for item in eval_items} | {train_source.item(i).verifier for i in range(n)}
+    return kinds - {"none"}  # unlabelled prompts are never verified
 
 
 def check_verifiers(kinds: set[str], *, timeout: float, fallback_last_number: bool = True) -> None:

@@ -16,6 +16,7 @@ from orchestration.tasks import TaskItem
 from reward_model.metrics import auc as roc_auc
 from reward_model.metrics import ranking_accuracy
 from verifiers import Outcome
+from verifiers.outcome import UNLABELLED
 
 REWARD_SOURCES = ("rm", "frozen_rm", "verifier", "mix")
 
@@ -36,7 +37,8 @@ def verify(items: list[TaskItem], responses: list[str], *, timeout: float, fallb
     number its final statement commits to (see `verifiers.math.check`). `truncated[i]`: response i was cut
     at the token limit; the others ended on their own, so a final `3 + 4 = 7` with no full stop counts."""
     truncated = truncated if truncated is not None else [True] * len(responses)
-    outcomes: list[Outcome | None] = [None] * len(responses)
+    outcomes: list[Outcome | None] = [Outcome(False, 0.0, UNLABELLED) if item.verifier == "none" else None
+                                      for item in items]
     math_idx = [i for i, item in enumerate(items) if item.verifier == "math"]
     code_idx = [i for i, item in enumerate(items) if item.verifier == "code"]
     if math_idx:
@@ -80,9 +82,9 @@ def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str],
 
     Ranking accuracy over within-group pairs whose verified outcomes differ (ties count half), and the
     ROC AUC of score against correctness over the whole batch. NaN when the batch has no such pairs.
-    Outcomes whose verifier broke carry no label and are left out.
+    Outcomes without a label (a verifier that broke, an unlabelled prompt) are left out.
     """
-    keep = [i for i, o in enumerate(outcomes) if not o.is_error]
+    keep = [i for i, o in enumerate(outcomes) if o.has_label]
     scores, outcomes, groups = [float(scores[i]) for i in keep], [outcomes[i] for i in keep], [groups[i] for i in keep]
     if not all(math.isfinite(x) for x in scores):  # a broken RM: its figures are unknown, not a crash
         return {f"{prefix}/heldout_ranking_accuracy": math.nan, f"{prefix}/heldout_pairs": 0,
@@ -97,13 +99,18 @@ def combine_rewards(source: str, outcomes: list[Outcome], rm_scores: torch.Tenso
     """(N,) rewards in [0, 1] when the RM scores are on the verifier's scale (`ScalarRewardModel.reward`).
 
     `rm` and `frozen_rm` reward with the RM alone, `mix` with `mix_weight * rm + (1 - mix_weight) * verifier`;
-    all three fall back to the verifier while there is no RM yet (warm-up)."""
+    all three fall back to the verifier while there is no RM yet (warm-up). Unlabelled prompts (no rule can
+    judge them) get the RM's score whatever the source, and 0 while there is no RM."""
     if source not in REWARD_SOURCES:
         raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
-    verified = torch.tensor([o.score for o in outcomes], dtype=torch.float32)
-    if source == "verifier" or rm_scores is None:
-        return verified
+    rewards = torch.tensor([o.score for o in outcomes], dtype=torch.float32)
+    if rm_scores is None:
+        return rewards
     rm_scores = rm_scores.float()
     if source in ("rm", "frozen_rm"):
-        return rm_scores
-    return mix_weight * rm_scores + (1.0 - mix_weight) * verified
+        rewards = rm_scores.clone()
+    elif source == "mix":
+        rewards = mix_weight * rm_scores + (1.0 - mix_weight) * rewards
+    unlabelled = torch.tensor([o.reason == UNLABELLED for o in outcomes])
+    rewards[unlabelled] = rm_scores[unlabelled]
+    return rewards

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -65,8 +66,11 @@ def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
             *DEFAULTS, *ARMS[arm][1], "--loop.initial_eval", str(initial_eval).lower(), *overrides]
 
 
-def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool) -> dict:
-    """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`."""
+def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool,
+            keep_models: bool = False) -> dict:
+    """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`. Unless
+    `keep_models`, a finished run's checkpoints/ and final/ are deleted (about 2 GB a run for SmolLM2):
+    the report needs only its logs."""
     path = run_dir(output_dir, arm, seed)
     os.makedirs(path, exist_ok=True)
     cmd = command(output_dir, arm, seed, overrides, initial_eval)
@@ -80,11 +84,14 @@ def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
     if result.returncode == 0:
         with open(os.path.join(path, "study_run.json"), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
+        if not keep_models:
+            for name in ("checkpoints", "final"):
+                shutil.rmtree(os.path.join(path, name), ignore_errors=True)
     return record
 
 
 def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: list[str],
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, keep_models: bool = False) -> list[dict]:
     """Run every (arm, seed) not finished yet; returns one record per run that ran now."""
     from tqdm.auto import tqdm
 
@@ -96,7 +103,7 @@ def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: lis
         bar.set_postfix_str(f"{arm} seed {seed}")
         others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm]
         initial_eval = not any(has_initial_eval(p) for p in others)  # the base policy, once per seed
-        record = run_one(output_dir, arm, seed, overrides, initial_eval)
+        record = run_one(output_dir, arm, seed, overrides, initial_eval, keep_models)
         records.append(record)
         if record["returncode"]:
             print(f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
@@ -115,6 +122,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--output-dir", default="runs/study", help="study directory (resumed if it exists)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar across runs")
+    parser.add_argument("--keep-models", action="store_true",
+                        help="keep each finished run's checkpoints/ and final/ (default: deleted, logs kept)")
     args, overrides = parser.parse_known_args(argv)
     if len(args.seeds) < 2:
         parser.error("--seeds: give at least two seeds; an interval needs them")
@@ -132,7 +141,8 @@ def main(argv: list[str] | None = None) -> dict:
             load_config(None, [*DEFAULTS, *ARMS[arm][1], *overrides])
         except (ConfigError, ValueError) as e:
             sys.exit(f"config error (arm {arm}): {e}")
-    records = run_study(args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress)
+    records = run_study(args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress,
+                        keep_models=args.keep_models)
     results = write_report(args.output_dir, args.arms, args.seeds, argv if argv is not None else sys.argv[1:])
     print(f"study: {os.path.join(args.output_dir, 'report.md')}")
     if any(r["returncode"] for r in records):

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from verifiers.code import validate_tests
 
 Prompt = str | list[dict[str, str]]  # plain text, or chat messages [{role, content}, ...]
-VERIFIERS = ("math", "code")
+VERIFIERS = ("math", "code", "none")  # "none": a prompt without gold or tests, rewarded by the RM alone
 MATH_FORMATS = ("auto", "gsm8k", "math", "plain")
 CODE_INSTRUCTION = ("Complete the following Python function. Reply with the whole function in one "
                     "```python code block.\n\n")
@@ -196,11 +196,13 @@ def _guess_math_format(row: Mapping[str, Any], columns: Mapping[str, str]) -> st
 
 
 def load_math(path: str, *, format: str = "auto", columns: Mapping[str, str] | None = None,
-              split: str = "train", limit: int | None = None) -> list[TaskItem]:
+              split: str = "train", limit: int | None = None, allow_unlabelled: bool = False) -> list[TaskItem]:
     """Math tasks from JSONL / `datasets`. `columns` maps our names (prompt, answer, id) to the data's.
 
     Defaults: prompt column `prompt`, else `question` (GSM8K) or `problem` (MATH), else chat `messages`;
     answer column `answer` (plain or GSM8K), or `solution` (MATH, answer taken from its last `\\boxed{}`).
+    With `allow_unlabelled`, a row whose answer is missing or null becomes an unlabelled item (verifier
+    "none": rewarded by the RM alone); without it, such a row is an error like any other missing field.
     """
     if format not in MATH_FORMATS:
         raise ValueError(f"math format must be one of {MATH_FORMATS}, got {format!r}")
@@ -214,6 +216,13 @@ def load_math(path: str, *, format: str = "auto", columns: Mapping[str, str] | N
             (c for c in ("prompt", "question", "problem", "messages") if c in row), "prompt")
         answer_col = columns.get("answer") or ("solution" if fmt == "math" else "answer")
         prompt = _prompt(where, row, prompt_col)
+        item_id = str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}"))
+        if row.get(answer_col) in (None, ""):
+            if not allow_unlabelled:
+                raise DataError(f"{where}: missing field {answer_col!r} (row has {sorted(row)}); to reward prompts "
+                                "without an answer by the reward model alone, set data.unlabelled true")
+            items.append(TaskItem(id=item_id, prompt=prompt, verifier="none", meta={"format": "unlabelled"}))
+            continue
         answer = str(_field(where, row, answer_col, kind=(str, int, float)))
         if fmt == "gsm8k":
             gold = _gsm8k_gold(where, answer, answer_col)
@@ -223,7 +232,6 @@ def load_math(path: str, *, format: str = "auto", columns: Mapping[str, str] | N
             gold = answer.strip()
         if isinstance(prompt, str) and "\\boxed" not in prompt:
             prompt = f"{prompt}\nPut your final answer in \\boxed{{}}."
-        item_id = str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}"))
         items.append(TaskItem(id=item_id, prompt=prompt, verifier="math", gold=gold, meta={"format": fmt}))
     if not items:
         raise DataError(f"{path}: no rows")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ERROR_PREFIXES = ("internal_error", "verifier_error", "sandbox_error")
+UNLABELLED = "unlabelled"  # the reason of a prompt no rule can judge (no gold, no tests): not verified at all
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Outcome:
     def is_error(self) -> bool:
         """The verifier failed to judge the response (see `ERROR_PREFIXES`)."""
         return self.reason.startswith(ERROR_PREFIXES)
+
+    @property
+    def has_label(self) -> bool:
+        """A verdict that says something about the response: neither a broken verifier nor an unlabelled prompt."""
+        return not self.is_error and self.reason != UNLABELLED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -394,3 +394,38 @@ def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_policy_dir, 
     without_eval = [[{k: v for k, v in row.items() if not k.startswith("eval/")} for row in _comparable(path)]
                     for path in (os.path.join(resumed, "metrics.jsonl"), os.path.join(full, "metrics.jsonl"))]
     assert without_eval[0] == without_eval[1]
+
+
+def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny_policy_dir, tiny_encoder_dir,
+                                                                            tmp_path, monkeypatch):
+    data = tmp_path / "data.jsonl"
+    rows = [{"question": f"What is {i} + 1?", "answer": str(i + 1)} if i % 2 else {"question": f"Tell a story {i}."}
+            for i in range(40)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rm_dir = str(tmp_path / "rm")
+    ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=0).save_pretrained(rm_dir)
+    fitted = []
+    fit = RMTrainer.fit
+    monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
+        fitted.extend(r.prompt for r in list(records) + list(replay or [])), fit(self, records, replay))[1])
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        "data.source": "math", "data.path": str(data), "data.unlabelled": True, "data.eval_fraction": 0.3,
+        "rm.init_from": rm_dir, "loop.max_steps": 2, "loop.reward_source": "verifier"}))
+    trainer = OnlineTrainer(cfg, str(tmp_path / "run"))
+    assert trainer.eval_items and all(item.verifier == "math" for item in trainer.eval_items)
+    trainer.run()
+    buffer = OutcomeBuffer(str(tmp_path / "run" / "outcomes.jsonl"))
+    rows = buffer.read(range(len(buffer)))
+    unlabelled = [r for r in rows if r.verifier == "none"]
+    assert unlabelled and all(r.reason == "unlabelled" for r in unlabelled)
+    assert all(r.reward == pytest.approx(r.rm_score) for r in unlabelled)  # the RM alone, even under `verifier`
+    assert all(r.reward == r.outcome for r in rows if r.verifier == "math")
+    assert fitted and not {r.prompt for r in unlabelled} & set(fitted)  # never RM training data
+    for m in read_metrics(str(tmp_path / "run" / "metrics.jsonl")):
+        step_rows = [r for r in rows if r.step == m["step"]]
+        judged = [r for r in step_rows if r.verifier == "math"]
+        assert m.get("reward/unlabelled_count", 0) == len(step_rows) - len(judged)
+        if judged:  # accuracy is over the prompts a rule judged
+            assert m["verifier/accuracy"] == sum(r.correct for r in judged) / len(judged)
+        else:
+            assert "verifier/accuracy" not in m

@@ -63,6 +63,20 @@ def test_combine_rewards_sources():
         combine_rewards("human", outcomes, scores, 0.5)
 
 
+def test_unlabelled_prompts_get_the_rm_score_whatever_the_source():
+    from verifiers.outcome import UNLABELLED
+
+    outcomes = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, UNLABELLED)]
+    scores = torch.tensor([0.6, 0.3])
+    assert combine_rewards("verifier", outcomes, scores, 0.5).tolist() == pytest.approx([1.0, 0.3])
+    assert combine_rewards("mix", outcomes, scores, 0.5).tolist() == pytest.approx([0.8, 0.3])  # not blended with 0
+    assert combine_rewards("rm", outcomes, scores, 0.5).tolist() == pytest.approx([0.6, 0.3])
+    assert combine_rewards("rm", outcomes, None, 0.5).tolist() == [1.0, 0.0]  # no RM yet: no signal
+    unlabelled = TaskItem(id="u", prompt="Write a haiku.", verifier="none")
+    assert [o.reason for o in verify([unlabelled, MATH], ["a haiku", "\\boxed{5}"], timeout=5.0)] == [
+        UNLABELLED, "correct"]
+
+
 def test_rm_monitor_leaves_out_broken_verifiers_and_survives_a_broken_rm():
     outcomes = [Outcome(True, 1.0, ""), Outcome(False, 0.0, ""), Outcome(False, 0.0, "internal_error: boom")]
     # Without the error row (which the RM ranks above the right answer) the one pair is ranked right.

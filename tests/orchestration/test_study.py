@@ -78,6 +78,9 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     report = open(os.path.join(out, "report.md")).read()
     assert "| `verifier` | 2 |" in report and "| `frozen_rm` | 2 |" in report and "python -m orchestration.study" in report
     assert sorted(os.listdir(os.path.join(out, "plots"))) == ["rm_heldout.png", "train_accuracy.png"]
+    kept = set(os.listdir(os.path.join(out, "runs", "verifier-seed0")))  # logs kept, models deleted
+    assert {"metrics.jsonl", "outcomes.jsonl", "config.yaml", "log.txt", "study_run.json"} <= kept
+    assert not kept & {"checkpoints", "final"}
     # Re-running the command re-runs nothing (the metrics files are untouched) and rewrites the report.
     mtimes = {name: os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) for name in initial}
     again = main(argv)

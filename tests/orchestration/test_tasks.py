@@ -173,6 +173,18 @@ def test_malformed_math_rows_name_file_row_and_field(tmp_path, rows, message):
         load_math(path, format="gsm8k" if "####" in message else "auto")
 
 
+def test_rows_without_an_answer_are_unlabelled_prompts_only_when_allowed(tmp_path):
+    path = _write_jsonl(tmp_path / "mixed.jsonl", [{"question": "2 + 2?", "answer": "4"},
+                                                   {"question": "Write a haiku about sums."},
+                                                   {"question": "Is 7 lucky?", "answer": None}])
+    with pytest.raises(DataError, match=r"mixed\.jsonl:2: missing field 'answer'.*set data.unlabelled true"):
+        load_math(path)
+    labelled, haiku, lucky = load_math(path, allow_unlabelled=True)
+    assert labelled.verifier == "math" and labelled.gold == "4"
+    assert (haiku.verifier, haiku.gold, haiku.prompt) == ("none", None, "Write a haiku about sums.")
+    assert lucky.verifier == "none"
+
+
 def test_math_format_without_boxed_is_an_error(tmp_path):
     path = _write_jsonl(tmp_path / "m.jsonl", [{"problem": "p", "solution": "the answer is obvious"}])
     with pytest.raises(DataError, match=r"m\.jsonl:1: field 'solution' has no \\boxed"):
