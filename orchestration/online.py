@@ -1,11 +1,13 @@
 """The online loop: GRPO on the policy, with a reward model re-trained every N steps from verified outcomes.
 
-One step (DESIGN.md):
-    B prompts -> k completions each -> verifier outcomes -> outcome buffer
-    -> held-out RM monitor (the RM has not seen this batch) -> every N steps: RM update on new rows +
-    replayed history -> RM scores -> group advantages -> GRPO update -> metrics -> every C steps: checkpoint
+One step (DESIGN.md, `OnlineTrainer.train_step`):
+    B prompts -> k completions each -> verifier outcomes -> RM scores, live and frozen (no RM version that
+    scores a batch has trained on it) -> rewards -> outcome buffer -> held-out RM monitor -> advantages ->
+    policy update -> every N steps: RM update on the new rows + replayed history, maybe reset the reference
+    -> metrics -> every C steps: checkpoint
 
-`OnlineTrainer` owns the models and the run state; `orchestration/train_loop.py` is its thin entry point.
+`OnlineTrainer` owns the policy, the reference and the run state; the reward model's life is
+`orchestration.online_rm.OnlineRM`; `orchestration/train_loop.py` is the thin entry point.
 Under `accelerate launch` each process samples its own prompts; outcomes are gathered and only the main
 process writes files.
 """

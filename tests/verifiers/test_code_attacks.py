@@ -213,10 +213,12 @@ def test_file_writes_and_deletes_outside_the_tempdir(tmp_path):
         repo_bytes = f.read()
     outcome = run_attack(f"""
         import os, shutil
+        succeeded = []
         for path in ({str(world_writable)!r}, {repo_file!r}):
             for attempt in (lambda: open(path, "w").write("pwned"), lambda: os.remove(path)):
                 try:
                     attempt()
+                    succeeded.append(path)
                     print("did", path)
                 except OSError as e:
                     print("refused", type(e).__name__)
@@ -226,15 +228,17 @@ def test_file_writes_and_deletes_outside_the_tempdir(tmp_path):
             except OSError:
                 pass
         open("inside.txt", "w").write("fine")  # the working directory is writable
+        print("inside", open("inside.txt").read())
         def add(a, b):
-            return a + b if os.path.exists("inside.txt") and not os.path.exists({repo_file!r}) else None
+            return a + b if succeeded else None  # right only if a write or delete outside got through
     """)
     assert world_writable.read_text() == "keep"
     with open(repo_file, "rb") as f:
         assert f.read() == repo_bytes
     for path in ("/tmp/pwned", "/var/tmp/pwned", "/dev/shm/pwned", os.path.dirname(repo_file) + "/pwned"):
         assert not os.path.exists(path), path
-    assert outcome.reason.startswith("assertion")  # the repo file was still there for it, so add() is wrong
+    assert "did" not in outcome.details["stdout"].split() and "inside fine" in outcome.details["stdout"]
+    assert outcome.reason.startswith("assertion")  # nothing outside got through, so add() is wrong
 
 
 def test_reading_environment_variables(monkeypatch):

@@ -227,7 +227,10 @@ def _assert_checks_and_isolation(venv: Venv, secrets: list[str]):
     if ROOT:
         assert run["isolation"]["mount_namespace"], run["isolation"]
         assert all(seen["read_only"].values()), seen["read_only"]  # bin/ and site-packages: read-only mounts
-        assert set(seen["writes"].values()) <= {"EROFS", "EACCES"}, seen["writes"]
+        # A checkout the sandbox cannot see (under /tmp, or under a 0700 home) is ENOENT inside: refused too.
+        refused = {path: error in ({"EROFS", "EACCES", "ENOENT"} if path == str(REPO) else {"EROFS", "EACCES"})
+                   for path, error in seen["writes"].items()}
+        assert all(refused.values()), seen["writes"]
         assert seen["visible_secrets"] == []  # the rest of /tmp, the rest of the home: not there
         assert seen["beside_the_venv"] == ["venv"]
         uid, mode = seen["venv_parent_stat"]  # a mount point stage one made: root's, not writable by the run
