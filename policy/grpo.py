@@ -5,6 +5,8 @@ formula can be checked against a per-token Python loop (tests/policy/test_grpo_m
 
 - `group_advantages`: A_i = (r_i - mean(r_group)) / (std(r_group) + eps), one value per completion.
   A higher reward gives a positive advantage; a group whose rewards are all equal gives exactly 0.
+- `process_advantages` (process supervision, §4.1.3): every step reward of a group is normalised together,
+  and a token's advantage is the sum of the normalised rewards of the steps ending at or after it.
 - `grpo_loss`: per token  -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A) + beta * k3_kl,
   with ratio = exp(logp - old_logp) and k3_kl = exp(ref - logp) - (ref - logp) - 1, then averaged by
   `agg_loss` ("seq_mean": the paper's mean over each completion then over completions;
@@ -73,6 +75,40 @@ def group_advantages(rewards: Tensor, group_size: int, scale: str = "group", eps
     elif scale == "batch":
         centred = centred / (rewards.std() + eps)
     return centred.reshape(-1)
+
+
+def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int, eps: float = 1e-4) -> Tensor:
+    """Process-supervision advantages (DeepSeekMath §4.1.3), one per completion token.
+
+    step_rewards, step_ends: (N, T) over completion tokens, N = B * group_size, group-contiguous rows.
+    `step_ends[i, t]` is true where token t ends a step of completion i, and `step_rewards[i, t]` holds that
+    step's reward there; values elsewhere are ignored (even NaN). Within each group, all its step rewards R
+    are normalised together, r~ = (r - mean(R)) / (std(R) + eps) with the unbiased std (taken as 0 when the
+    group holds a single step; a group whose step rewards are all equal gives exactly 0). Then
+    A[i, t] = sum of r~[i, t'] over the step ends t' >= t: a token is credited with the steps it leads to,
+    and tokens after a completion's last step end get 0. Returns (N, T) in the rewards' float dtype.
+    """
+    if step_rewards.shape != step_ends.shape or step_rewards.dim() != 2:
+        raise ValueError(f"step_rewards and step_ends must both be (N, T), got {tuple(step_rewards.shape)} "
+                         f"and {tuple(step_ends.shape)}")
+    if group_size < 2 or step_rewards.shape[0] % group_size:
+        raise ValueError(f"N = {step_rewards.shape[0]} rows must be a multiple of group_size = {group_size} >= 2")
+    ends = step_ends.bool()
+    rewards = step_rewards if step_rewards.is_floating_point() else step_rewards.float()
+    zero = torch.zeros((), dtype=rewards.dtype, device=rewards.device)
+    values = torch.where(ends, rewards, zero)
+    n, length = rewards.shape
+    grouped, grouped_ends = values.view(-1, group_size * length), ends.view(-1, group_size * length)
+    count = grouped_ends.sum(dim=1, keepdim=True).to(rewards.dtype)
+    mean = grouped.sum(dim=1, keepdim=True) / count.clamp(min=1)
+    centred = torch.where(grouped_ends, grouped - mean, zero)
+    std = (centred.square().sum(dim=1, keepdim=True) / (count - 1).clamp(min=1)).sqrt()
+    # Equal rewards (one step included) carry no signal: exact zeros, not rounding noise.
+    big, small = torch.finfo(rewards.dtype).max, torch.finfo(rewards.dtype).min
+    all_equal = (torch.where(grouped_ends, grouped, zero + small).amax(dim=1, keepdim=True)
+                 == torch.where(grouped_ends, grouped, zero + big).amin(dim=1, keepdim=True))
+    normalised = torch.where(all_equal, zero, centred / (std + eps)).view(n, length)
+    return normalised.flip(-1).cumsum(-1).flip(-1)  # reverse cumulative sum: steps ending at or after t
 
 
 def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:

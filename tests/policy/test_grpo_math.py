@@ -22,16 +22,17 @@ def naive_advantages(rewards: list[float], group_size: int, eps: float) -> list[
 
 
 def naive_loss(logps, old_logps, ref_logps, advantages, mask, eps_low, eps_high, beta, loss_agg):
-    """DESIGN.md's formula token by token, in Python floats."""
+    """DESIGN.md's formula token by token, in Python floats; `advantages[i]` per row, or `advantages[i][t]`."""
     per_row, all_tokens = [], []
     for i in range(len(logps)):
         row = []
         for t in range(len(logps[i])):
             if not mask[i][t]:
                 continue
+            a = advantages[i][t] if isinstance(advantages[i], list) else advantages[i]
             ratio = math.exp(logps[i][t] - old_logps[i][t])
             clipped = min(max(ratio, 1 - eps_low), 1 + eps_high)
-            pg = -min(ratio * advantages[i], clipped * advantages[i])
+            pg = -min(ratio * a, clipped * a)
             d = ref_logps[i][t] - logps[i][t]
             row.append(pg + beta * (math.exp(d) - d - 1))
         if row:
@@ -185,3 +186,98 @@ def test_beta_without_reference_is_an_error():
     x = torch.zeros(1, 2)
     with pytest.raises(ValueError, match="beta > 0 needs ref_logps"):
         grpo_loss(x, x, None, torch.ones(1), torch.ones(1, 2), beta=0.1)
+
+
+# ----------------------------------------------------------------------------- process supervision
+
+
+def naive_process_advantages(step_rewards, step_ends, group_size, eps):
+    """§4.1.3 token by token, in Python floats."""
+    n, length = len(step_rewards), len(step_rewards[0])
+    out = [[0.0] * length for _ in range(n)]
+    for start in range(0, n, group_size):
+        rows = range(start, start + group_size)
+        rewards = [step_rewards[i][t] for i in rows for t in range(length) if step_ends[i][t]]
+        mean = sum(rewards) / len(rewards) if rewards else 0.0
+        std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (len(rewards) - 1)) if len(rewards) > 1 else 0.0
+        for i in rows:
+            for t in range(length):
+                out[i][t] = sum((step_rewards[i][u] - mean) / (std + eps) for u in range(t, length) if step_ends[i][u])
+    return out
+
+
+def random_steps(dtype, rows=6, length=9, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ends = torch.rand(rows, length, generator=g) < 0.3
+    ends[1] = False  # a completion with no step at all
+    ends[2, -1] = True  # a step ending on the last token
+    rewards = torch.rand(rows, length, generator=g, dtype=dtype)
+    rewards[~ends] = math.nan  # values off the step ends are ignored, even NaN
+    return rewards, ends
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("group_size", [2, 3, 6])
+def test_process_advantages_match_naive_loop(dtype, group_size):
+    from policy.grpo import process_advantages
+
+    rewards, ends = random_steps(dtype)
+    advantages = process_advantages(rewards, ends, group_size)
+    expected = naive_process_advantages(rewards.tolist(), ends.tolist(), group_size, 1e-4)
+    assert advantages.dtype == dtype and advantages.shape == rewards.shape
+    assert_close(advantages, torch.tensor(expected, dtype=dtype))
+
+
+def test_process_advantages_hand_computed():
+    from policy.grpo import process_advantages
+
+    nan = math.nan
+    # One group of two completions, 4 tokens each. Completion 0: steps end at t=1 (reward 1) and t=3 (0).
+    # Completion 1: one step of one token at t=0 (reward 0.5), then two tokens after its last step.
+    # R = {1, 0, 0.5}: mean 0.5, unbiased std sqrt((0.25 + 0.25 + 0) / 2) = 0.5, r~ = {1, -1, 0} (eps = 0).
+    rewards = torch.tensor([[nan, 1.0, nan, 0.0], [0.5, nan, nan, nan]])
+    ends = torch.tensor([[False, True, False, True], [True, False, False, False]])
+    expected = torch.tensor([[1 - 1, 1 - 1, -1, -1], [0, 0, 0, 0]], dtype=torch.float32)
+    assert_close(process_advantages(rewards, ends, 2, eps=0.0), expected)
+    # A group holding one step in all: std taken as 0 and r - mean = 0, so every advantage is exactly 0.
+    one = process_advantages(torch.tensor([[0.7, 0.0], [0.0, 0.0]]), torch.tensor([[True, False], [False, False]]), 2)
+    assert torch.equal(one, torch.zeros(2, 2))
+    # Equal step rewards everywhere: exactly zero, as for outcome advantages.
+    same = process_advantages(torch.full((2, 3), 0.3), torch.ones(2, 3, dtype=torch.bool), 2)
+    assert torch.equal(same, torch.zeros(2, 3))
+    # A truncated last step (no end marked after t=1): the tokens after the last end get 0.
+    cut = process_advantages(torch.tensor([[1.0, nan, nan], [0.0, nan, nan]]),
+                             torch.tensor([[True, False, False], [True, False, False]]), 2, eps=0.0)
+    s = 1 / math.sqrt(0.5)  # R = {1, 0}: mean 0.5, std sqrt(0.5)
+    assert_close(cut, torch.tensor([[0.5 * s, 0, 0], [-0.5 * s, 0, 0]]))
+
+
+def test_process_advantages_reject_bad_shapes():
+    from policy.grpo import process_advantages
+
+    with pytest.raises(ValueError, match="must both be"):
+        process_advantages(torch.zeros(4, 3), torch.zeros(4, 2, dtype=torch.bool), 2)
+    with pytest.raises(ValueError, match="multiple of group_size"):
+        process_advantages(torch.zeros(3, 2), torch.zeros(3, 2, dtype=torch.bool), 2)
+
+
+@pytest.mark.parametrize("loss_agg", ["seq_mean", "token_mean"])
+def test_per_token_advantages_equal_to_a_broadcast_give_the_same_loss_and_gradient(loss_agg):
+    logps, old, ref, adv, mask = random_batch(torch.float64)
+    grads = []
+    for advantages in (adv, adv[:, None].expand_as(logps).clone()):  # (N,) and the same values as (N, T)
+        x = logps.clone().requires_grad_(True)
+        loss, metrics = grpo_loss(x, old, ref, advantages, mask, beta=0.04, loss_agg=loss_agg)
+        loss.backward()
+        grads.append((loss.detach(), x.grad, metrics))
+    assert_close(grads[0][0], grads[1][0])
+    assert_close(grads[0][1], grads[1][1])
+    assert grads[0][2] == grads[1][2]
+    # and per-token advantages are used token by token: the naive loop with a per-token A
+    per_token = torch.randn(logps.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    loss, _ = grpo_loss(logps, old, ref, per_token, mask, epsilon_low=0.2, epsilon_high=0.28, beta=0.04,
+                        loss_agg=loss_agg)
+    expected = naive_loss(logps.tolist(), old.tolist(), ref.tolist(), per_token.tolist(), mask.tolist(),
+                          0.2, 0.28, 0.04, loss_agg)
+    assert_close(loss, torch.tensor(expected, dtype=torch.float64))
+
