@@ -201,6 +201,18 @@ class ScalarRewardModel(nn.Module):
         was trained with; an RM that never trained maps as `bce`, the default loss)."""
         return to_unit_scale(self.score(prompts, responses, batch_size), self.trained_with or "bce")
 
+    def as_reward_function(self, batch_size: int = 32):
+        """This RM as a TRL reward function: `GRPOTrainer(reward_funcs=[rm.as_reward_function()], ...)`.
+
+        TRL passes `prompts` and `completions` as strings, or for conversational data as message lists (the
+        prompt's last user message and the completion's last message are scored); it gets one float in
+        [0, 1] per completion (`reward`)."""
+        def reward_model(prompts, completions, **kwargs) -> list[float]:
+            return self.reward([_message_text(p, "user") for p in prompts],
+                               [_message_text(c, None) for c in completions], batch_size=batch_size).tolist()
+
+        return reward_model
+
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
         """(N,) float32 scores on the CPU, in input order. Pairs are sorted by length before batching so
@@ -217,3 +229,11 @@ class ScalarRewardModel(nn.Module):
         finally:
             self.train(was_training)
         return scores
+
+
+def _message_text(value, role: str | None) -> str:
+    """Plain text, or the content of the last message (of `role`, when given) of a chat message list."""
+    if isinstance(value, str):
+        return value
+    messages = [m for m in value if role is None or m.get("role") == role] or list(value)
+    return str(messages[-1].get("content", "")) if messages else ""
