@@ -18,6 +18,7 @@ log-probs are computed only when beta > 0. A step whose loss or gradient is not 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class GRPOConfig:
     seed: int = field(default=0, metadata={"help": "seed of the mini-batch shuffling"})
     disable_dropout: bool = field(default=True, metadata={"help": "set dropout to 0 so ratio = 1 on-policy"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward: less memory, more compute (see benchmarks/bench_vs_trl.py)"})
+    mask_truncated_completions: bool = field(default=False, metadata={"help": "completions cut at max_new_tokens leave the loss (DAPO): their unfinished text is neither rewarded nor punished"})
     share_prompts: bool = field(default=True, metadata={"help": "pack each micro-batch: every distinct prompt once, its completions after it under a 4-D mask (same log-probs, no padding, ~30% less compute; models that ignore 4-D masks fall back)"})
 
     def __post_init__(self) -> None:
@@ -91,6 +93,13 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str) -> 
         return 1.0
     progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def mask_truncated(rollouts: Rollouts) -> Rollouts:
+    """The same rollouts with every completion cut at the token limit masked out of the loss (mask all 0):
+    such a row then weighs nothing in either aggregation, as if it were not in the batch."""
+    keep = (~rollouts.truncated.bool()).to(rollouts.completion_mask.dtype)[:, None]
+    return dataclasses.replace(rollouts, completion_mask=rollouts.completion_mask * keep)
 
 
 def adamw(params, **kwargs) -> torch.optim.AdamW:
@@ -150,6 +159,8 @@ class GRPOUpdater:
         if rows % mini_batch_size:
             raise ValueError(f"the batch of {rows} rollouts is not divisible by mini_batch_size={mini_batch_size}")
         advantages = advantages.to(rollouts.completion_ids.device, torch.float32)
+        if cfg.mask_truncated_completions:
+            rollouts = mask_truncated(rollouts)
         single_step = cfg.num_iterations == 1 and mini_batch_size == rows
         old_logps = None if single_step else self._logps(self.model, rollouts)
         ref_logps = self._logps(self.ref_model, rollouts) if cfg.beta > 0 else None
@@ -162,6 +173,8 @@ class GRPOUpdater:
         metrics = {key: sum(values) / len(values) for key, values in history.items()}
         metrics["policy/skipped"] = sum(history["policy/skipped"])
         metrics["policy/optimizer_steps"] = self.optimizer_steps
+        if cfg.mask_truncated_completions:
+            metrics["policy/truncated_masked"] = float(rollouts.truncated.sum())
         return metrics
 
     def _weights(self, mask: Tensor) -> Tensor:

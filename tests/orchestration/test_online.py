@@ -429,3 +429,11 @@ def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny
             assert m["verifier/accuracy"] == sum(r.correct for r in judged) / len(judged)
         else:
             assert "verifier/accuracy" not in m
+
+
+def test_loop_with_truncated_completions_masked(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        "grpo.mask_truncated_completions": True, "loop.max_steps": 2}))
+    OnlineTrainer(cfg, str(tmp_path)).run()
+    for m in read_metrics(str(tmp_path / "metrics.jsonl")):  # the tiny policy's 8-token completions: mostly cut
+        assert m["policy/truncated_masked"] == pytest.approx(m["completion/truncated_fraction"] * B * K)

@@ -177,3 +177,27 @@ def test_grpo_raises_a_toy_reward(tiny_model, tokenizer):
         assert all(math.isfinite(v) for v in metrics.values())
     first, last = sum(history[:5]) / 5, sum(history[-5:]) / 5
     assert last >= 0.5 and last >= first + 0.3, history
+
+
+@pytest.mark.parametrize("loss_agg", ["seq_mean", "token_mean"])
+def test_masked_truncated_completions_leave_the_loss(make_tiny_model, tokenizer, loss_agg):
+    from policy.update import mask_truncated
+
+    model = make_tiny_model(dtype=torch.float64)
+    rollouts = sample_groups(model, tokenizer, PROMPTS, 4, SamplingConfig(max_new_tokens=4), seed=0)
+    truncated = rollouts.truncated.bool()
+    assert truncated.any() and (~truncated).any(), truncated  # both kinds, or the test says nothing
+    masked = mask_truncated(rollouts)
+    assert masked.completion_mask[truncated].sum() == 0
+    assert torch.equal(masked.completion_mask[~truncated], rollouts.completion_mask[~truncated])
+    advantages = torch.randn(len(rollouts), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kept = torch.nonzero(~truncated).flatten()
+    grads = []
+    for batch, adv in ((masked, advantages), (rollouts.select(kept), advantages[kept])):
+        model.zero_grad()
+        updater = GRPOUpdater(model, GRPOConfig(beta=0.0, micro_batch_size=5, loss_agg=loss_agg))
+        updater.accumulate_gradients(batch, torch.arange(len(batch)), adv)
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert_close(grads[0], grads[1])  # masked rows weigh exactly as if they were not in the batch
+    updater = GRPOUpdater(model, GRPOConfig(beta=0.0, mask_truncated_completions=True))
+    assert updater.step(rollouts, advantages.float())["policy/truncated_masked"] == float(truncated.sum())
