@@ -93,6 +93,8 @@ class LoopConfig:
     algorithm: Literal["grpo", "online_rft", "rft"] = field(default="grpo", metadata={
         "help": "grpo | online_rft (current-policy samples, coefficient 1 on verified-correct, 0 else) | rft "
                 "(the same on samples from the initial policy); the last two need reward_source=verifier"})
+    drop_uniform_groups: bool = field(default=False, metadata={
+        "help": "groups whose rewards are all equal (no signal) leave the loss: no seq_mean share, no KL pull"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})

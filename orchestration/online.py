@@ -175,11 +175,32 @@ class OnlineTrainer:
         if not self._finite_on_every_process(rewards):  # every process skips together, or DDP would wait forever
             print(f"[step {step}] non-finite rewards from {self.cfg.loop.reward_source}: policy update skipped")
             return {"policy/skipped": 1.0}
+        metrics = {}
+        if self.cfg.loop.drop_uniform_groups:
+            rollouts, metrics["loop/uniform_groups_dropped"] = self._drop_uniform_groups(rollouts, rewards)
+            if not self._true_on_some_process(rollouts.completion_mask.any()):
+                return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
         if self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
         else:
             advantages = torch.tensor([float(o.correct) for o in outcomes])
-        return self.updater.step(rollouts, advantages)
+        return {**metrics, **self.updater.step(rollouts, advantages)}
+
+    def _drop_uniform_groups(self, rollouts, rewards: torch.Tensor):
+        """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
+        count in seq_mean's denominator and pull on the KL term. Masked, not removed, so every data-parallel
+        process keeps the same shapes (the packed log-probs skip empty completions, saving their compute)."""
+        grouped = rewards.view(-1, self.cfg.loop.group_size)
+        uniform = grouped.amax(dim=1) == grouped.amin(dim=1)
+        keep = (~uniform).repeat_interleave(self.cfg.loop.group_size).to(rollouts.completion_mask.device)
+        masked = replace(rollouts, completion_mask=rollouts.completion_mask * keep[:, None])
+        return masked, uniform.float().mean().item()
+
+    def _true_on_some_process(self, flag: torch.Tensor) -> bool:
+        value = torch.tensor([float(flag)], device=self.accelerator.device)
+        if self.accelerator.num_processes > 1:
+            value = self.accelerator.gather(value)
+        return bool(value.max() == 1.0)
 
     def _verify(self, items: list[TaskItem], rollouts):
         return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,

@@ -437,3 +437,28 @@ def test_loop_with_truncated_completions_masked(tiny_policy_dir, tiny_encoder_di
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):  # the tiny policy's 8-token completions: mostly cut
         assert m["policy/truncated_masked"] == pytest.approx(m["completion/truncated_fraction"] * B * K)
+
+
+def test_drop_uniform_groups_masks_groups_without_a_signal(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
+    from policy.update import GRPOUpdater
+
+    seen = []
+    step = GRPOUpdater.step
+    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
+        seen.append((rollouts.completion_mask.clone(), advantages.clone())), step(self, rollouts, advantages))[1])
+    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+        "loop.drop_uniform_groups": True, "loop.reward_source": "mix", "loop.max_steps": 3}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    first = trainer.train_step()  # verifier rewards (no RM yet) and an always-wrong tiny policy: all uniform
+    assert first["loop/uniform_groups_dropped"] == 1.0 and first["policy/skipped"] == 1.0
+    assert seen == [] and all(torch.equal(v, before[k]) for k, v in trainer.model.state_dict().items())
+    trainer.train_step()
+    metrics = trainer.train_step()  # step 3: RM scores differ within groups, so the groups carry a signal
+    assert metrics["loop/uniform_groups_dropped"] == 0.0 and seen[-1][0].any()
+    # A batch with some uniform groups: those rows are masked, the others untouched.
+    rewards = torch.tensor([0.0] * K + [float(i) for i in range(K)])
+    rollouts = trainer._sample(trainer._next_items(), K, cfg.sampling, seed=0)
+    masked, share = trainer._drop_uniform_groups(rollouts, rewards)
+    assert share == 0.5 and masked.completion_mask[:K].sum() == 0
+    assert torch.equal(masked.completion_mask[K:], rollouts.completion_mask[K:])
