@@ -16,7 +16,7 @@ from orchestration.metrics import read_metrics
 PANELS = {
     "reward": ["reward/mean", "rm/reward_mean"],
     "verified_accuracy": ["verifier/accuracy", "eval/greedy_accuracy", "eval/sampled_accuracy"],
-    "rm_heldout": ["rm/heldout_ranking_accuracy", "rm/heldout_auc"],
+    "rm_heldout": ["rm/heldout_ranking_accuracy", "rm_frozen/heldout_ranking_accuracy", "rm/heldout_auc"],
     "kl": ["policy/kl"],
     "completion_length": ["completion/length_mean"],
     "seconds_per_stage": ["timing/generate", "timing/verify", "timing/rm_score", "timing/rm_update",

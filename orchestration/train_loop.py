@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     with _sole_writer(accelerator, args.output_dir):  # before anything is written to the run directory
         if accelerator.is_main_process:
             dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
-            print(f"run directory: {args.output_dir}\n{Path(args.output_dir, 'config.yaml').read_text()}")
+            print(f"run directory: {args.output_dir} (resolved config: {Path(args.output_dir, 'config.yaml')})")
         if cfg.logging.tensorboard:
             accelerator.init_trackers("tensorboard", config=_flat(to_dict(cfg)))
         try:
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
             _end_distributed()
             sys.exit(f"stopped: {e}")
         accelerator.end_training()
+        if accelerator.is_main_process and metrics:  # `metrics` is empty when there was nothing left to do
+            _finish(args.output_dir)
     _end_distributed()
     return metrics
 
@@ -115,6 +117,19 @@ def _sole_writer(accelerator, run_dir: str):
             _end_distributed()
             sys.exit(problem)
         yield
+
+
+def _finish(run_dir: str) -> None:
+    """Draw the run's plots and print its summary."""
+    from orchestration.metrics import read_metrics
+    from orchestration.plot import plot_run
+    from orchestration.summary import run_summary
+
+    try:
+        plot_run(run_dir)
+    except Exception as e:  # noqa: BLE001 - a plot must never cost the run its summary
+        print(f"warning: could not draw the plots ({type(e).__name__}: {e}); python -m orchestration.plot {run_dir}")
+    print(run_summary(read_metrics(os.path.join(run_dir, "metrics.jsonl")), run_dir))
 
 
 def _end_distributed() -> None:

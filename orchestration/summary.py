@@ -1,0 +1,43 @@
+"""The few lines a finished run ends with: held-out accuracy before and after, how the RM judged, where to look.
+
+    print(run_summary(read_metrics("runs/default/metrics.jsonl"), "runs/default"))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+
+def _last(rows: list[dict], key: str):
+    return next((row[key] for row in reversed(rows) if isinstance(row.get(key), (int, float))), None)
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    values = [row[key] for row in rows if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])]
+    return sum(values) / len(values) if values else None
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def run_summary(rows: list[dict], run_dir: str) -> str:
+    """A short text from a run's metrics rows (`metrics.jsonl`), resumed runs included."""
+    lines = [f"done: {len(rows)} steps in {run_dir}"]
+    for name in ("greedy", "sampled"):
+        before, after = _last(rows, f"eval/initial_{name}_accuracy"), _last(rows, f"eval/{name}_accuracy")
+        lines.append(f"  held-out {name} accuracy: {_fmt(before)} -> {_fmt(after)}")
+    online, frozen = _mean(rows, "rm/heldout_ranking_accuracy"), _mean(rows, "rm_frozen/heldout_ranking_accuracy")
+    if online is not None or frozen is not None:
+        lines.append(f"  RM held-out ranking accuracy, mean over steps: online {_fmt(online)}, "
+                     f"frozen first version {_fmt(frozen)}")
+    alarms = [row["step"] for row in rows if row.get("rm/hacking_alarm")]
+    if alarms:
+        lines.append(f"  reward-hacking alarm at steps {alarms}: read samples.jsonl")
+    errors = sum(row.get("verifier/errors", 0) or 0 for row in rows)
+    if errors:
+        lines.append(f"  verifier errors: {int(errors)} outcomes in all (verifier/errors in metrics.jsonl)")
+    lines.append(f"  metrics: {os.path.join(run_dir, 'metrics.jsonl')}; plots: {os.path.join(run_dir, 'plots')}; "
+                 f"models: {os.path.join(run_dir, 'final')}")
+    return "\n".join(lines)
