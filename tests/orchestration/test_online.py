@@ -22,26 +22,13 @@ from reward_model.trainer import RMTrainer
 from verifiers import Outcome
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STEPS, B, K, N = 4, 2, 4, 2  # policy steps, prompts per step, group size, RM update every N steps
-
-
-def tiny_overrides(policy_dir, encoder_dir, **extra):
-    args = {
-        "policy.name_or_path": policy_dir, "sampling.max_new_tokens": 8, "grpo.lr": 1e-3,
-        "grpo.micro_batch_size": 8, "rm.encoder": encoder_dir, "rm.max_length": 64, "rm.update_every": N,
-        "rm.train.epochs": 1, "rm.train.batch_size": 8, "rm.train.progress_bar": False,
-        "data.eval_size": 2, "data.eval_samples": 1, "loop.max_steps": STEPS, "loop.prompts_per_step": B,
-        "loop.group_size": K, "loop.eval_every": 2, "loop.checkpoint_every": 2, "logging.progress_bar": False,
-        "loop.reward_source": "rm", **extra,
-    }
-    out = []
-    for key, value in args.items():
-        out += [f"--{key}", json.dumps(value) if not isinstance(value, str) else value]
-    return out
+# What tiny_run_args (tests/orchestration/conftest.py) sets: policy steps, prompts per step, group size, RM
+# update every N steps.
+STEPS, B, K, N = 4, 2, 4, 2
 
 
 @pytest.fixture(scope="module")
-def spied_run(tiny_policy_dir, tiny_encoder_dir, tmp_path_factory):
+def spied_run(tiny_run_args, tmp_path_factory):
     """One 4-step run with `rm` rewards; records every RM fit and score call in order."""
     events = []
     fit, score = RMTrainer.fit, ScalarRewardModel.score
@@ -59,7 +46,7 @@ def spied_run(tiny_policy_dir, tiny_encoder_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RMTrainer, "fit", spy_fit)
         mp.setattr(ScalarRewardModel, "score", spy_score)
-        cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir))
+        cfg = load_config(None, tiny_run_args())
         trainer = OnlineTrainer(cfg, out)
         trainer.run()
     return trainer, out, events
@@ -123,16 +110,16 @@ def test_reward_source_rm_uses_verifier_until_first_update(spied_run):
         assert not math.isclose(metrics[step]["reward/mean"], metrics[step]["verifier/score_mean"])
 
 
-def test_reward_source_verifier(tiny_policy_dir, tiny_encoder_dir, tmp_path):
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+def test_reward_source_verifier(tiny_run_args, tmp_path):
+    cfg = load_config(None, tiny_run_args(**{
         "loop.reward_source": "verifier", "loop.max_steps": 2}))
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):
         assert m["reward/mean"] == pytest.approx(m["verifier/score_mean"])
 
 
-def test_reward_source_mix_is_the_default_and_blends(tiny_policy_dir, tiny_encoder_dir, tmp_path):
-    args = tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 3})
+def test_reward_source_mix_is_the_default_and_blends(tiny_run_args, tmp_path):
+    args = tiny_run_args(**{"loop.max_steps": 3})
     at = args.index("--loop.reward_source")
     del args[at:at + 2]  # the default
     cfg = load_config(None, args)
@@ -145,8 +132,8 @@ def test_reward_source_mix_is_the_default_and_blends(tiny_policy_dir, tiny_encod
         0.5 * metrics[3]["rm/reward_mean"] + 0.5 * metrics[3]["verifier/score_mean"], abs=1e-6)
 
 
-def test_non_finite_rewards_skip_the_policy_step(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir))
+def test_non_finite_rewards_skip_the_policy_step(tiny_run_args, tmp_path, monkeypatch):
+    cfg = load_config(None, tiny_run_args())
     trainer = OnlineTrainer(cfg, str(tmp_path))
     for _ in range(2):  # verifier rewards (no RM yet); the RM's first update follows step 2
         assert trainer.train_step()["policy/skipped"] == 0.0
@@ -161,9 +148,9 @@ def test_non_finite_rewards_skip_the_policy_step(tiny_policy_dir, tiny_encoder_d
     assert any(not torch.equal(v, after_step_2[k]) for k, v in trainer.model.state_dict().items())
 
 
-def _cli(out, policy_dir, encoder_dir, **extra):
+def _cli(out, args):
     return [sys.executable, os.path.join(REPO, "orchestration", "train_loop.py"), "--output-dir", out,
-            *tiny_overrides(policy_dir, encoder_dir, **extra)]
+            *args]
 
 
 def _comparable(path):
@@ -171,11 +158,11 @@ def _comparable(path):
     return [{k: v for k, v in m.items() if not k.startswith(drop)} for m in read_metrics(path)]
 
 
-def test_sigkill_and_resume_equals_uninterrupted_run(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+def test_sigkill_and_resume_equals_uninterrupted_run(tiny_run_args, tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
-    subprocess.run(_cli(full, tiny_policy_dir, tiny_encoder_dir), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(_cli(killed, tiny_policy_dir, tiny_encoder_dir), env=env,
+    subprocess.run(_cli(full, tiny_run_args()), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_cli(killed, tiny_run_args()), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     outcomes = os.path.join(killed, "outcomes.jsonl")
     deadline = time.time() + 300
@@ -188,7 +175,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tiny_policy_dir, tiny_encod
     proc.wait()
     assert os.path.isdir(os.path.join(killed, "checkpoints", "step-000002"))
     assert not os.path.isdir(os.path.join(killed, "final"))
-    result = subprocess.run(_cli(killed, tiny_policy_dir, tiny_encoder_dir), env=env, capture_output=True, text=True)
+    result = subprocess.run(_cli(killed, tiny_run_args()), env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed from" in result.stdout
     assert open(os.path.join(killed, "outcomes.jsonl")).read() == open(os.path.join(full, "outcomes.jsonl")).read()
@@ -220,13 +207,13 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
-def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+def test_two_process_data_parallel_run(tiny_run_args, tmp_path):
     """`torchrun --nproc_per_node 2` with ACCELERATE_USE_CPU: each process samples its own prompts, outcomes are
     gathered, the RM trains data-parallel, and only the main process writes files."""
     out = str(tmp_path / "dp")
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           *_cli(out, tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 2})[1:]]
+           *_cli(out, tiny_run_args(**{"loop.max_steps": 2}))[1:]]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
@@ -240,8 +227,8 @@ def test_two_process_data_parallel_run(tiny_policy_dir, tiny_encoder_dir, tmp_pa
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
 
 
-def test_progress_bar_shows_each_steps_own_figures(tiny_policy_dir, tiny_encoder_dir, tmp_path, capfd):
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+def test_progress_bar_shows_each_steps_own_figures(tiny_run_args, tmp_path, capfd):
+    cfg = load_config(None, tiny_run_args(**{
         "loop.max_steps": 3, "logging.progress_bar": True, "rm.update_every": 1}))  # RM rewards from step 2
     OnlineTrainer(cfg, str(tmp_path)).run()
     rewards = [f"reward={m['reward/mean']:.3f}" for m in read_metrics(str(tmp_path / "metrics.jsonl"))]
@@ -274,23 +261,22 @@ def _break_math_verifier(monkeypatch, from_call: int, broken_share: float):
     return calls
 
 
-def test_start_up_check_fails_before_any_model_loads(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
+def test_start_up_check_fails_before_any_model_loads(tiny_run_args, tmp_path, monkeypatch):
     import orchestration.online
 
     monkeypatch.setattr(orchestration.online, "load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
     _break_math_verifier(monkeypatch, from_call=1, broken_share=1.0)
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir))
+    cfg = load_config(None, tiny_run_args())
     with pytest.raises(VerifierUnavailable, match="math verifier failed its start-up check"):
         OnlineTrainer(cfg, str(tmp_path))
 
 
-def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_policy_dir, tiny_encoder_dir, tmp_path,
-                                                                       monkeypatch, capsys):
+def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_run_args, tmp_path, monkeypatch, capsys):
     fitted = []
     fit = RMTrainer.fit
     monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
         fitted.append(len(records) + len(replay or [])), fit(self, records, replay))[1])
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.max_steps": 2}))
+    cfg = load_config(None, tiny_run_args(**{"loop.max_steps": 2}))
     trainer = OnlineTrainer(cfg, str(tmp_path))  # the start-up check runs on the real verifier
     # One in four outcomes of each training step breaks (the held-out evaluation batches too).
     _break_math_verifier(monkeypatch, from_call=1, broken_share=0.25)
@@ -304,9 +290,8 @@ def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_polic
     assert fitted == [2 * B * K * 3 // 4]  # ... but the RM never trains on them
 
 
-def test_too_many_verifier_errors_stop_with_a_checkpoint_then_resume(tiny_policy_dir, tiny_encoder_dir, tmp_path,
-                                                                     monkeypatch):
-    args = tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{"loop.checkpoint_every": 10, "loop.eval_every": 10})
+def test_too_many_verifier_errors_stop_with_a_checkpoint_then_resume(tiny_run_args, tmp_path, monkeypatch):
+    args = tiny_run_args(**{"loop.checkpoint_every": 10, "loop.eval_every": 10})
     trainer = OnlineTrainer(load_config(None, args), str(tmp_path))
     with monkeypatch.context() as mp:
         # Calls: initial evaluation (greedy, sampled), step 1, step 2, then step 3 breaks for 3/4 of its batch.
@@ -330,8 +315,7 @@ def test_too_many_verifier_errors_stop_with_a_checkpoint_then_resume(tiny_policy
 
 
 @pytest.mark.parametrize("algorithm", ["online_rft", "rft"])
-def test_rft_algorithms_learn_from_verified_correct_completions_only(algorithm, tiny_policy_dir, tiny_encoder_dir,
-                                                                     tmp_path, monkeypatch):
+def test_rft_algorithms_learn_from_verified_correct_completions_only(algorithm, tiny_run_args, tmp_path, monkeypatch):
     import orchestration.online
     from policy.update import GRPOUpdater
 
@@ -341,7 +325,7 @@ def test_rft_algorithms_learn_from_verified_correct_completions_only(algorithm, 
         seen.append(("advantages", advantages.clone())), step(self, rollouts, advantages))[1])
     monkeypatch.setattr(orchestration.online, "sample_groups", lambda model, *a, **k: (
         seen.append(("sampler", model)), sample(model, *a, **k))[1])
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+    cfg = load_config(None, tiny_run_args(**{
         "loop.algorithm": algorithm, "loop.reward_source": "verifier", "loop.max_steps": 2, "loop.eval_every": 10}))
     trainer = OnlineTrainer(cfg, str(tmp_path))
     initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
@@ -368,9 +352,9 @@ def test_algorithm_config_errors(tmp_path):
                            "--loop.reset_reference_on_rm_update", "true"])
 
 
-def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_policy_dir, tiny_encoder_dir, tmp_path):
+def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_run_args, tmp_path):
     extra = {"loop.reset_reference_on_rm_update": True, "loop.reward_source": "mix"}
-    trainer = OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)),
+    trainer = OnlineTrainer(load_config(None, tiny_run_args(**extra)),
                             str(tmp_path / "steps"))
     initial = {k: v.clone() for k, v in trainer.reference.state_dict().items()}
     trainer.train_step()  # no RM update: the reference is still the initial policy
@@ -384,11 +368,11 @@ def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_policy_dir, 
     assert any(not torch.equal(v, policy_at_2[k]) for k, v in trainer.model.state_dict().items())
     # Resuming after a reset (from the step-2 checkpoint, which holds reference/) continues exactly.
     full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
-    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)), full).run()
-    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+    OnlineTrainer(load_config(None, tiny_run_args(**extra)), full).run()
+    OnlineTrainer(load_config(None, tiny_run_args(**{
         **extra, "loop.max_steps": 3, "loop.checkpoint_every": 2})), resumed).run()
     assert os.path.isdir(os.path.join(resumed, "checkpoints", "step-000002", "reference"))
-    OnlineTrainer(load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **extra)), resumed).run()
+    OnlineTrainer(load_config(None, tiny_run_args(**extra)), resumed).run()
     assert open(os.path.join(resumed, "outcomes.jsonl")).read() == open(os.path.join(full, "outcomes.jsonl")).read()
     # (the shorter run also evaluated at its last step, 3: held-out figures aside, every row is the same)
     without_eval = [[{k: v for k, v in row.items() if not k.startswith("eval/")} for row in _comparable(path)]
@@ -396,8 +380,8 @@ def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_policy_dir, 
     assert without_eval[0] == without_eval[1]
 
 
-def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny_policy_dir, tiny_encoder_dir,
-                                                                            tmp_path, monkeypatch):
+def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny_run_args, tiny_encoder_dir, tmp_path,
+                                                                            monkeypatch):
     data = tmp_path / "data.jsonl"
     rows = [{"question": f"What is {i} + 1?", "answer": str(i + 1)} if i % 2 else {"question": f"Tell a story {i}."}
             for i in range(40)]
@@ -408,7 +392,7 @@ def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny
     fit = RMTrainer.fit
     monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
         fitted.extend(r.prompt for r in list(records) + list(replay or [])), fit(self, records, replay))[1])
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+    cfg = load_config(None, tiny_run_args(**{
         "data.source": "math", "data.path": str(data), "data.unlabelled": True, "data.eval_fraction": 0.3,
         "rm.init_from": rm_dir, "loop.max_steps": 2, "loop.reward_source": "verifier"}))
     trainer = OnlineTrainer(cfg, str(tmp_path / "run"))
@@ -431,22 +415,22 @@ def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny
             assert "verifier/accuracy" not in m
 
 
-def test_loop_with_truncated_completions_masked(tiny_policy_dir, tiny_encoder_dir, tmp_path):
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+def test_loop_with_truncated_completions_masked(tiny_run_args, tmp_path):
+    cfg = load_config(None, tiny_run_args(**{
         "grpo.mask_truncated_completions": True, "loop.max_steps": 2}))
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):  # the tiny policy's 8-token completions: mostly cut
         assert m["policy/truncated_masked"] == pytest.approx(m["completion/truncated_fraction"] * B * K)
 
 
-def test_drop_uniform_groups_masks_groups_without_a_signal(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch):
+def test_drop_uniform_groups_masks_groups_without_a_signal(tiny_run_args, tmp_path, monkeypatch):
     from policy.update import GRPOUpdater
 
     seen = []
     step = GRPOUpdater.step
     monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
         seen.append((rollouts.completion_mask.clone(), advantages.clone())), step(self, rollouts, advantages))[1])
-    cfg = load_config(None, tiny_overrides(tiny_policy_dir, tiny_encoder_dir, **{
+    cfg = load_config(None, tiny_run_args(**{
         "loop.drop_uniform_groups": True, "loop.reward_source": "mix", "loop.max_steps": 3}))
     trainer = OnlineTrainer(cfg, str(tmp_path))
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
