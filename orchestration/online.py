@@ -39,7 +39,7 @@ from policy.model import load_policy, make_reference
 from policy.sampling import sample_groups, user_message
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord
-from verifiers.outcome import ERROR_PREFIXES, UNLABELLED
+from verifiers.outcome import UNLABELLED, reason_has_label
 
 
 @dataclass
@@ -172,13 +172,13 @@ class OnlineTrainer:
     def _policy_update(self, step: int, rollouts, rewards: torch.Tensor, outcomes) -> dict[str, float]:
         """GRPO: group-relative advantages of the rewards. `online_rft` / `rft` (the paper's unified paradigm,
         §5.2): gradient coefficient 1 on verified-correct completions and 0 on the rest, no negative signal."""
-        if not self._finite_on_every_process(rewards):  # every process skips together, or DDP would wait forever
+        if not self._flags(torch.isfinite(rewards).all()).all():  # every process skips together, or DDP would hang
             print(f"[step {step}] non-finite rewards from {self.cfg.loop.reward_source}: policy update skipped")
             return {"policy/skipped": 1.0}
         metrics = {}
         if self.cfg.loop.drop_uniform_groups:
             rollouts, metrics["loop/uniform_groups_dropped"] = self._drop_uniform_groups(rollouts, rewards)
-            if not self._true_on_some_process(rollouts.completion_mask.any()):
+            if not self._flags(rollouts.completion_mask.any()).any():
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
         if self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
@@ -195,12 +195,6 @@ class OnlineTrainer:
         keep = (~uniform).repeat_interleave(self.cfg.loop.group_size).to(rollouts.completion_mask.device)
         masked = replace(rollouts, completion_mask=rollouts.completion_mask * keep[:, None])
         return masked, uniform.float().mean().item()
-
-    def _true_on_some_process(self, flag: torch.Tensor) -> bool:
-        value = torch.tensor([float(flag)], device=self.accelerator.device)
-        if self.accelerator.num_processes > 1:
-            value = self.accelerator.gather(value)
-        return bool(value.max() == 1.0)
 
     def _verify(self, items: list[TaskItem], rollouts):
         return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,
@@ -226,11 +220,10 @@ class OnlineTrainer:
                 f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
         return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total if total else 0.0}
 
-    def _finite_on_every_process(self, rewards: torch.Tensor) -> bool:
-        finite = torch.tensor([float(torch.isfinite(rewards).all())], device=self.accelerator.device)
-        if self.accelerator.num_processes > 1:
-            finite = self.accelerator.gather(finite)
-        return bool(finite.min() == 1.0)
+    def _flags(self, flag: torch.Tensor) -> torch.Tensor:
+        """This process's boolean `flag` beside every other process's (P,): decisions all processes share."""
+        value = torch.tensor([bool(flag)], device=self.accelerator.device)
+        return self.accelerator.gather(value) if self.accelerator.num_processes > 1 else value
 
     def _mean_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
         """Each process measured its own prompts; the logged figure is the mean over processes."""
@@ -384,7 +377,7 @@ def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
     """RM training examples. Rows without a label (a verifier that broke, an unlabelled prompt) are left out;
     they stay in the buffer."""
     return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows
-            if not r.reason.startswith(ERROR_PREFIXES) and r.reason != UNLABELLED]
+            if reason_has_label(r.reason)]
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:

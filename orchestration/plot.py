@@ -51,16 +51,21 @@ def plot_run(run_dir: str) -> list[str]:
                 ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=key)
                 drawn = True
         if drawn:
-            ax.set_xlabel("policy step")
-            ax.set_title(name.replace("_", " "))
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-            fig.tight_layout()
-            path = os.path.join(out_dir, f"{name}.png")
-            fig.savefig(path, dpi=110)
-            written.append(path)
+            written.append(save_panel(fig, ax, name.replace("_", " "), os.path.join(out_dir, f"{name}.png")))
         plt.close(fig)
     return written
+
+
+def save_panel(fig, ax, title: str, path: str, title_size: float | None = None) -> str:
+    """The house style of a panel over policy steps (labels, grid, legend when something is labelled), saved."""
+    ax.set_xlabel("policy step")
+    ax.set_title(title, fontsize=title_size)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ import os
 import statistics
 
 from orchestration.metrics import read_metrics
+from orchestration.plot import save_panel
 
 EVALS = ("greedy", "sampled")
 
@@ -128,16 +129,8 @@ def plot(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int], o
                 ax.plot(steps, mean, style or "-", color=f"C{colour}", label=f"{arm}{' frozen' if style == '--' else ''}")
                 ax.fill_between(steps, [c["low"] for c in cells], [c["high"] for c in cells], color=f"C{colour}",
                                 alpha=0.12)
-        ax.set_xlabel("policy step")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = os.path.join(out_dir, f"{name}.png")
-        fig.savefig(path, dpi=110)
+        written.append(save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), title_size=9))
         plt.close(fig)
-        written.append(path)
     return written
 
 

@@ -19,6 +19,12 @@ ERROR_PREFIXES = ("internal_error", "verifier_error", "sandbox_error")
 UNLABELLED = "unlabelled"  # the reason of a prompt no rule can judge (no gold, no tests): not verified at all
 
 
+def reason_has_label(reason: str) -> bool:
+    """A verdict with this `reason` says something about the response (see `Outcome.has_label`); for
+    stored outcomes, of which only the reason is kept."""
+    return not reason.startswith(ERROR_PREFIXES) and reason != UNLABELLED
+
+
 @dataclass(frozen=True)
 class Outcome:
     correct: bool
@@ -40,7 +46,7 @@ class Outcome:
     @property
     def has_label(self) -> bool:
         """A verdict that says something about the response: neither a broken verifier nor an unlabelled prompt."""
-        return not self.is_error and self.reason != UNLABELLED
+        return reason_has_label(self.reason)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
