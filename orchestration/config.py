@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
+from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
 from policy.sampling import SamplingConfig
 from policy.update import GRPOConfig
 from reward_model.train import RMTrainConfig
@@ -87,14 +88,23 @@ class LoopConfig:
     max_steps: int = field(default=24, metadata={"help": "policy steps"})
     prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
-    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] = field(default="mix", metadata={
+    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] | None = field(default=None, metadata={
         "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier, both in [0, 1]) | rm (the paper: the online "
-                "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only)"})
+                "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only); "
+                "null = mix, or what reward_terms amount to (the two must agree)"})
+    reward_terms: list[RewardTermConfig] = field(default_factory=list, metadata={
+        "help": "the reward as a weighted sum of terms, e.g. [{name: verifier}, {name: format, weight: 0.1}]: "
+                "verifier | rm | frozen_rm | format | length | repetition | a dotted path to a TRL-style "
+                "function (orchestration/reward_terms.py); empty = the reward_source shorthand"})
     algorithm: Literal["grpo", "online_rft", "rft"] = field(default="grpo", metadata={
         "help": "grpo | online_rft (current-policy samples, coefficient 1 on verified-correct, 0 else) | rft "
                 "(the same on samples from the initial policy); the last two need reward_source=verifier"})
     drop_uniform_groups: bool = field(default=False, metadata={
         "help": "groups whose rewards are all equal (no signal) leave the loss: no seq_mean share, no KL pull"})
+    refill_rounds: int = field(default=0, metadata={
+        "help": "with drop_uniform_groups: sample up to N more rounds of prompts_per_step prompts until the batch "
+                "holds prompts_per_step groups whose rewards differ (DAPO's dynamic sampling); every round's "
+                "outcomes are stored and train the RM"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
@@ -113,6 +123,31 @@ class LoopConfig:
     hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
     seed: int = field(default=0, metadata={"help": "seed for data order, sampling and RM updates"})
 
+    @property
+    def terms(self) -> list[RewardTermConfig]:
+        """The reward's terms: `reward_terms`, or the list `reward_source` (default mix) stands for."""
+        return self.reward_terms or shorthand_terms(self.reward_source or "mix", self.mix_weight)
+
+    @property
+    def source(self) -> str:
+        """`reward_source`, or what `reward_terms` amount to (`reward_terms.implied_source`)."""
+        return self.reward_source or (implied_source(self.reward_terms) if self.reward_terms else "mix")
+
+    def _check_reward(self):
+        """`reward_source` and `reward_terms` describe one reward: refuse a clash, never pick one silently."""
+        if not self.reward_terms:
+            return
+        names = [term.name for term in self.reward_terms]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"reward_terms names {repeated} more than once: give each term once, with its weight")
+        implied = implied_source(self.reward_terms)
+        if self.reward_source not in (None, implied) and \
+                shorthand_terms(self.reward_source, self.mix_weight) != self.reward_terms:
+            raise ValueError(
+                f"reward_source={self.reward_source} disagrees with reward_terms {names}, which amount to "
+                f"reward_source={implied}: drop reward_source (the terms decide) or make the terms match it")
+
     def __post_init__(self):
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (advantages compare completions of one prompt), "
@@ -123,9 +158,21 @@ class LoopConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.mix_weight <= 1.0:
             raise ValueError(f"mix_weight must be in [0, 1], got {self.mix_weight}")
-        if self.algorithm != "grpo" and self.reward_source != "verifier":
+        self._check_reward()
+        if self.algorithm != "grpo" and self.source != "verifier":
             raise ValueError(f"algorithm={self.algorithm} learns from verified-correct completions only: set "
-                             f"reward_source=verifier (got {self.reward_source})")
+                             f"reward_source=verifier (got {self.source})")
+        if self.algorithm != "grpo" and [term.name for term in self.reward_terms] not in ([], ["verifier"]):
+            raise ValueError(f"algorithm={self.algorithm} weighs completions by the verifier's verdict alone: "
+                             "reward_terms would be ignored; leave them empty")
+        if self.refill_rounds < 0:
+            raise ValueError(f"refill_rounds must be >= 0, got {self.refill_rounds}")
+        if self.refill_rounds and not self.drop_uniform_groups:
+            raise ValueError("refill_rounds refills the groups drop_uniform_groups drops: set "
+                             "loop.drop_uniform_groups true, or refill_rounds 0")
+        if self.drop_uniform_groups and self.algorithm != "grpo":
+            raise ValueError(f"drop_uniform_groups needs algorithm=grpo: for {self.algorithm} a group of correct "
+                             "completions is a signal (coefficient 1), however uniform its rewards")
         if self.algorithm == "rft" and self.reset_reference_on_rm_update:
             raise ValueError("algorithm=rft samples from the initial policy, which is the KL reference: "
                              "reset_reference_on_rm_update must be false")

@@ -32,13 +32,15 @@ from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
-from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verifier_errors, verify
+from orchestration.reward_terms import TermBatch, term_values
+from orchestration.rewards import prompt_text, rm_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages
 from policy.model import load_policy, make_reference
-from policy.sampling import sample_groups, user_message
+from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord
+from verifiers import Outcome
 from verifiers.outcome import UNLABELLED, reason_has_label
 
 
@@ -51,6 +53,49 @@ class RunState:
     rm_version: int = 0  # 0 = no RM update yet (the initial RM, or verifier warm-up without one)
     rm_rows_seen: int = 0  # buffer rows the RM has trained on (rows after this are "new")
     reference_reset: bool = False  # the reference no longer equals the initial policy
+
+
+@dataclass
+class StepBatch:
+    """One step's completions and what the loop made of them; per completion, group-contiguous."""
+
+    items: list[TaskItem]
+    rollouts: Rollouts
+    outcomes: list[Outcome]
+    prompts: list[str]  # as the RM reads them
+    groups: list[str]
+    scores: torch.Tensor | None  # the live RM's [0, 1] scores, None before its first version
+    frozen_scores: torch.Tensor | None
+    rewards: torch.Tensor
+    terms: dict[str, torch.Tensor]  # each reward term's values before its weight
+    verifier_errors: tuple[int, int]  # (broken verifications, judged outcomes) over every process
+
+    @staticmethod
+    def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
+        def cat(tensors):
+            return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+        return StepBatch(
+            [x for p in parts for x in p.items], concat_rollouts([p.rollouts for p in parts], pad_id),
+            [x for p in parts for x in p.outcomes], [x for p in parts for x in p.prompts],
+            [x for p in parts for x in p.groups], cat([p.scores for p in parts]),
+            cat([p.frozen_scores for p in parts]), torch.cat([p.rewards for p in parts]),
+            {name: torch.cat([p.terms[name] for p in parts]) for name in parts[0].terms},
+            (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)))
+
+    def select_groups(self, groups: list[int]) -> StepBatch:
+        k = self.rollouts.group_size
+        rows = [g * k + j for g in groups for j in range(k)]
+        index = torch.tensor(rows, dtype=torch.long)
+
+        def pick(values):
+            return None if values is None else values[index]
+
+        return StepBatch(
+            [self.items[i] for i in rows], self.rollouts.select(index), [self.outcomes[i] for i in rows],
+            [self.prompts[i] for i in rows], [self.groups[i] for i in rows], pick(self.scores),
+            pick(self.frozen_scores), self.rewards[index], {name: v[index] for name, v in self.terms.items()},
+            self.verifier_errors)
 
 
 class OnlineTrainer:
@@ -91,7 +136,7 @@ class OnlineTrainer:
             else:
                 self.reference = make_reference(self.model)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        self.rm = OnlineRM(cfg.rm, cfg.loop.reward_source, cfg.loop.seed, self.accelerator)
+        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator)
         self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ one step
@@ -129,36 +174,37 @@ class OnlineTrainer:
 
     def train_step(self) -> dict[str, float]:
         """One policy step, in the paper's order: sample -> verify -> score (held out) -> reward -> store ->
-        advantages -> policy update -> every N steps, RM update -> maybe reset the reference."""
-        cfg, k = self.cfg, self.cfg.loop.group_size
-        step = self.state.step + 1
+        advantages -> policy update -> every N steps, RM update -> maybe reset the reference.
+
+        With `loop.refill_rounds` (DAPO's dynamic sampling) more prompts are sampled, round by round, until
+        the batch holds `prompts_per_step` groups whose rewards differ; every round's outcomes are stored
+        and monitored, and the update trains on the first `prompts_per_step` groups with a signal."""
+        cfg, step = self.cfg, self.state.step + 1
         timings: dict[str, float] = {}
-        items = self._next_items()
-        with timer("generate", timings):
-            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed("sample", step),
-                                    model=self._behaviour_policy())
-        expanded = [item for item in items for _ in range(k)]
-        with timer("verify", timings):
-            outcomes = self._verify(expanded, rollouts)
-        metrics = self._verifier_error_metrics(step, outcomes)  # raises past loop.max_verifier_error_fraction
-        prompts = [prompt_text(item) for item in expanded]
-        groups = [f"{step}:{self.accelerator.process_index}:{i // k}" for i in range(len(expanded))]
-        with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
-            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
-        rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards)
-        metrics.update(self._gathered_monitor("rm", scores, outcomes, groups))
-        metrics.update(self._gathered_monitor("rm_frozen", frozen_scores, outcomes, groups))
-        metrics.update(self._reward_metrics(rewards, outcomes, scores, rollouts))
+        batch = self._round(step, 0, timings)
+        rounds = 0
+        while rounds < cfg.loop.refill_rounds and self._flags(
+                self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any():
+            rounds += 1
+            pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            batch = StepBatch.concat([batch, self._round(step, rounds, timings)], pad_id)
+        metrics = self._verifier_error_metrics(batch)
+        metrics.update(self._gathered_monitor("rm", batch.scores, batch.outcomes, batch.groups))
+        metrics.update(self._gathered_monitor("rm_frozen", batch.frozen_scores, batch.outcomes, batch.groups))
+        metrics.update(self._reward_metrics(batch))
+        if cfg.loop.drop_uniform_groups:  # the share of every group sampled this step, as DAPO reports it
+            metrics["loop/uniform_groups_dropped"] = 1.0 - self._signal_groups(batch.rewards).float().mean().item()
+        if cfg.loop.refill_rounds:
+            metrics["loop/refill_rounds"] = float(rounds)
         with timer("policy_update", timings):
-            metrics.update(self._policy_update(step, rollouts, rewards, outcomes))
+            metrics.update(self._policy_update(step, self._curated(batch)))
         if self.rm.trains_at(step):
             with timer("rm_update", timings):
                 metrics.update(self._update_rm())
             if cfg.loop.reset_reference_on_rm_update and self.reference is not None:
                 self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
                 self.state.reference_reset = True
-        self._maybe_log_samples(step, prompts, rollouts.texts, outcomes, rewards)
+        self._maybe_log_samples(step, batch)
         self.state.step = step
         metrics.update(timings)
         metrics["timing/step"] = sum(timings.values())
@@ -169,15 +215,60 @@ class OnlineTrainer:
                   f"{self.alarm.window} steps: the policy may be exploiting the reward model")
         return metrics
 
-    def _policy_update(self, step: int, rollouts, rewards: torch.Tensor, outcomes) -> dict[str, float]:
+    def _round(self, step: int, round_: int, timings: dict[str, float]) -> StepBatch:
+        """B fresh prompts: sample k completions each, verify, score with the RMs (versions that have not
+        trained on them), reward, and store the outcomes. Round 0 is the step's batch; later rounds refill it."""
+        cfg, k = self.cfg, self.cfg.loop.group_size
+        items = self._next_items()
+        with timer("generate", timings):
+            purpose = "sample" if round_ == 0 else f"sample-refill-{round_}"
+            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed(purpose, step),
+                                    model=self._behaviour_policy())
+        expanded = [item for item in items for _ in range(k)]
+        with timer("verify", timings):
+            outcomes = self._verify(expanded, rollouts)
+        errors = self._count_verifier_errors(step, outcomes)  # raises past loop.max_verifier_error_fraction
+        prompts = [prompt_text(item) for item in expanded]
+        where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
+        groups = [f"{where}:{i // k}" for i in range(len(expanded))]
+        with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
+            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+        completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
+                                                                         rollouts.completion_mask.cpu())]
+        terms = {term.name: term_values(term, TermBatch(
+            expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores, frozen_scores,
+            cfg.sampling.max_new_tokens)) for term in cfg.loop.terms}
+        rewards = sum((term.weight * terms[term.name] for term in cfg.loop.terms),
+                      torch.zeros(len(expanded)))
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards)
+        return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
+                         errors)
+
+    def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
+        """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""
+        grouped = rewards.view(-1, self.cfg.loop.group_size)
+        return grouped.amax(dim=1) != grouped.amin(dim=1)
+
+    def _curated(self, batch: StepBatch) -> StepBatch:
+        """After refill rounds: the first B groups with a signal, topped up with uniform ones (which
+        `drop_uniform_groups` masks), so every step and every process trains on B groups."""
+        b = self.cfg.loop.prompts_per_step
+        if len(batch.rewards) == b * self.cfg.loop.group_size:
+            return batch
+        signal = self._signal_groups(batch.rewards).tolist()
+        order = [g for g, s in enumerate(signal) if s] + [g for g, s in enumerate(signal) if not s]
+        return batch.select_groups(sorted(order[:b]))
+
+    def _policy_update(self, step: int, batch: StepBatch) -> dict[str, float]:
         """GRPO: group-relative advantages of the rewards. `online_rft` / `rft` (the paper's unified paradigm,
         §5.2): gradient coefficient 1 on verified-correct completions and 0 on the rest, no negative signal."""
+        rollouts, rewards, outcomes = batch.rollouts, batch.rewards, batch.outcomes
         if not self._flags(torch.isfinite(rewards).all()).all():  # every process skips together, or DDP would hang
-            print(f"[step {step}] non-finite rewards from {self.cfg.loop.reward_source}: policy update skipped")
+            print(f"[step {step}] non-finite rewards from {self.cfg.loop.source}: policy update skipped")
             return {"policy/skipped": 1.0}
         metrics = {}
         if self.cfg.loop.drop_uniform_groups:
-            rollouts, metrics["loop/uniform_groups_dropped"] = self._drop_uniform_groups(rollouts, rewards)
+            rollouts = self._drop_uniform_groups(rollouts, rewards)
             if not self._flags(rollouts.completion_mask.any()).any():
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
         if self.cfg.loop.algorithm == "grpo":
@@ -190,19 +281,17 @@ class OnlineTrainer:
         """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
         count in seq_mean's denominator and pull on the KL term. Masked, not removed, so every data-parallel
         process keeps the same shapes (the packed log-probs skip empty completions, saving their compute)."""
-        grouped = rewards.view(-1, self.cfg.loop.group_size)
-        uniform = grouped.amax(dim=1) == grouped.amin(dim=1)
-        keep = (~uniform).repeat_interleave(self.cfg.loop.group_size).to(rollouts.completion_mask.device)
-        masked = replace(rollouts, completion_mask=rollouts.completion_mask * keep[:, None])
-        return masked, uniform.float().mean().item()
+        keep = self._signal_groups(rewards).repeat_interleave(self.cfg.loop.group_size)
+        return replace(rollouts, completion_mask=rollouts.completion_mask * keep.to(rollouts.completion_mask.device)[:, None])
 
     def _verify(self, items: list[TaskItem], rollouts):
         return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,
                       fallback_last_number=self.cfg.loop.math_last_number_fallback,
                       truncated=rollouts.truncated.tolist())
 
-    def _verifier_error_metrics(self, step: int, outcomes) -> dict[str, float]:
-        """Count the outcomes whose verifier broke (over every process); stop the run past the threshold.
+    def _count_verifier_errors(self, step: int, outcomes) -> tuple[int, int]:
+        """(outcomes whose verifier broke, outcomes a rule judged), over every process; stops the run past
+        the threshold.
 
         Such outcomes are `correct=False` whatever the response was: training on them would be training on
         silence, so a step with too many of them stops the run before anything learns from it."""
@@ -218,6 +307,11 @@ class OnlineTrainer:
             raise VerifierUnavailable(
                 f"step {step}: {errors} of {total} outcomes are verifier errors (more than "
                 f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
+        return errors, total
+
+    @staticmethod
+    def _verifier_error_metrics(batch: StepBatch) -> dict[str, float]:
+        errors, total = batch.verifier_errors
         return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total if total else 0.0}
 
     def _flags(self, flag: torch.Tensor) -> torch.Tensor:
@@ -275,14 +369,17 @@ class OnlineTrainer:
                         "rm/update/seconds": time.perf_counter() - start})
         return metrics
 
-    def _reward_metrics(self, rewards, outcomes, scores, rollouts) -> dict[str, float]:
-        """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart."""
+    def _reward_metrics(self, batch: StepBatch) -> dict[str, float]:
+        """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart; the mean
+        of each reward term before its weight (`reward/<name>`)."""
+        rewards, outcomes, scores, rollouts = batch.rewards, batch.outcomes, batch.scores, batch.rollouts
         lengths = rollouts.completion_mask.sum(dim=1).float()
         unlabelled = [o.reason == UNLABELLED for o in outcomes]
         judged = [i for i, u in enumerate(unlabelled) if not u]
         metrics = {"reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
                    "rm/version": self.state.rm_version, "completion/length_mean": lengths.mean().item(),
-                   "completion/truncated_fraction": rollouts.truncated.float().mean().item()}
+                   "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
+                   **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()}}
         if judged:
             metrics.update({
                 "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
@@ -295,11 +392,12 @@ class OnlineTrainer:
             metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()
         return metrics
 
-    def _maybe_log_samples(self, step, prompts, responses, outcomes, rewards) -> None:
+    def _maybe_log_samples(self, step: int, batch: StepBatch) -> None:
         if not self.is_main or step % self.cfg.loop.log_samples_every:
             return
         with open(self.paths["samples.jsonl"], "a", encoding="utf-8") as f:
-            for prompt, response, outcome, reward in list(zip(prompts, responses, outcomes, rewards))[:16]:
+            for prompt, response, outcome, reward in list(zip(batch.prompts, batch.rollouts.texts, batch.outcomes,
+                                                               batch.rewards))[:16]:
                 f.write(json.dumps({"step": step, "prompt": prompt, "response": response, "correct": outcome.correct,
                                     "reason": outcome.reason, "reward": float(reward)}) + "\n")
 
