@@ -65,6 +65,13 @@ class DataConfig:
     source: Literal["arithmetic", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
         "help": "arithmetic (built-in generator) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
     levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-6 (orchestration/arithmetic.py)"})
+    curriculum: bool = field(default=False, metadata={
+        "help": "arithmetic: start on the first of `levels`, draw from the levels whose recent group accuracy is in "
+                "curriculum_band, open the next level as one saturates (orchestration/curriculum.py)"})
+    curriculum_band: list[float] = field(default_factory=lambda: [0.2, 0.8], metadata={
+        "help": "curriculum: [low, high] recent group accuracy a level is drawn at (PRIME's filter)"})
+    curriculum_window: int = field(default=16, metadata={
+        "help": "curriculum: a level's recent accuracy is the mean over its last N groups"})
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
@@ -79,6 +86,11 @@ class DataConfig:
     eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
 
     def __post_init__(self):
+        if self.curriculum and self.source != "arithmetic":
+            raise ValueError(f"data.curriculum orders the built-in arithmetic levels; data.source={self.source} "
+                             "has none")
+        if self.curriculum and len(self.curriculum_band) != 2:
+            raise ValueError(f"curriculum_band must be [low, high], got {self.curriculum_band}")
         if self.source in ("math", "code") and not self.path:
             raise ValueError(f"data.source={self.source} needs data.path (a JSONL file or datasets directory)")
 
@@ -180,10 +192,21 @@ class LoopConfig:
             raise ValueError(f"max_verifier_error_fraction must be in [0, 1], got {self.max_verifier_error_fraction}")
 
 
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet_ml",
+                    "aim": "aim", "clearml": "clearml", "dvclive": "dvclive", "swanlab": "swanlab", "trackio": "trackio"}
+
+
 @dataclass
 class LoggingConfig:
-    tensorboard: bool = field(default=False, metadata={"help": "also log to TensorBoard (DIR/tensorboard)"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "also log through accelerate's trackers, e.g. [tensorboard, wandb] (files under the run directory; "
+                "WANDB_MODE=offline needs no network); metrics.jsonl is always written"})
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+
+    def __post_init__(self):
+        unknown = [name for name in self.report_to if name not in TRACKER_PACKAGES]
+        if unknown:
+            raise ValueError(f"report_to: unknown tracker(s) {unknown}; accelerate knows {sorted(TRACKER_PACKAGES)}")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from accelerate.utils import gather_object, set_seed
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
 from orchestration.config import TrainConfig
+from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
@@ -111,7 +112,7 @@ class OnlineTrainer:
                       for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
         self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
         self.logger = MetricsLogger(self.paths["metrics.jsonl"] if self.is_main else None, self.accelerator,
-                                    use_trackers=cfg.logging.tensorboard)
+                                    use_trackers=bool(cfg.logging.report_to))
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
         # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial
@@ -142,12 +143,28 @@ class OnlineTrainer:
     # ------------------------------------------------------------------ one step
 
     def _next_items(self) -> list[TaskItem]:
-        """This process's B prompts; the global position advances by B * processes."""
-        b, rank = self.cfg.loop.prompts_per_step, self.accelerator.process_index
-        start = self.state.data_position + rank * b
-        items = [self.train_source.item(start + i) for i in range(b)]
-        self.state.data_position += b * self.accelerator.num_processes
+        """This process's B prompts; the global position advances by B * processes. A curriculum draws the
+        B * processes prompts of every process (its state is the same on each) and hands out the slices."""
+        b, rank, world = self.cfg.loop.prompts_per_step, self.accelerator.process_index, self.accelerator.num_processes
+        if isinstance(self.train_source, Curriculum):
+            items = self.train_source.draw(b * world)[rank * b:(rank + 1) * b]
+        else:
+            start = self.state.data_position + rank * b
+            items = [self.train_source.item(start + i) for i in range(b)]
+        self.state.data_position += b * world
         return items
+
+    def _record_curriculum(self, batch: StepBatch) -> dict[str, float]:
+        """Every group's (level, verified accuracy), from every process, into the curriculum."""
+        if not isinstance(self.train_source, Curriculum):
+            return {}
+        k = self.cfg.loop.group_size
+        results = [(batch.items[i].meta.get("level"), sum(o.correct for o in batch.outcomes[i:i + k]) / k)
+                   for i in range(0, len(batch.items), k)]
+        if self.accelerator.num_processes > 1:
+            results = gather_object(results)
+        self.train_source.record(results)
+        return self.train_source.metrics()
 
     def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None):
         chat = self.cfg.policy.use_chat_template and getattr(self.tokenizer, "chat_template", None)
@@ -196,6 +213,7 @@ class OnlineTrainer:
             metrics["loop/uniform_groups_dropped"] = 1.0 - self._signal_groups(batch.rewards).float().mean().item()
         if cfg.loop.refill_rounds:
             metrics["loop/refill_rounds"] = float(rounds)
+        metrics.update(self._record_curriculum(batch))
         with timer("policy_update", timings):
             metrics.update(self._policy_update(step, self._curated(batch)))
         if self.rm.trains_at(step):
@@ -412,11 +430,15 @@ class OnlineTrainer:
             rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step))
             expanded = [item for item in items for _ in range(n)]
             outcomes = self._verify(expanded, rollouts)
-            results = [(float(o.correct), o.is_error) for o in outcomes]
+            results = [(float(o.correct), o.is_error, item.meta.get("level")) for item, o in zip(expanded, outcomes)]
             if self.accelerator.num_processes > 1:
                 results = gather_object(results)
-            metrics[f"eval/{name}_accuracy"] = sum(c for c, _ in results) / len(results)
-            errors = sum(e for _, e in results)
+            metrics[f"eval/{name}_accuracy"] = sum(c for c, _, _ in results) / len(results)
+            levels = sorted({lv for _, _, lv in results if lv is not None})
+            for level in levels if len(levels) > 1 else []:  # arithmetic over several levels: each one's share
+                at = [c for c, _, lv in results if lv == level]
+                metrics[f"eval/{name}_accuracy_level{level}"] = sum(at) / len(at)
+            errors = sum(e for _, e, _ in results)
             if errors:  # accuracy counts them as wrong: say so
                 metrics[f"eval/{name}_verifier_errors"] = float(errors)
                 first = next((o.reason for o in outcomes if o.is_error), "(on another process)")

@@ -105,3 +105,19 @@ def test_refill_rounds_log_into_a_whole_run(tiny_run_args, tmp_path):
     assert len(read_rows(tmp_path)) == sum(
         (1 + m["loop/refill_rounds"]) * B * K for m in rows)
     assert torch.isfinite(torch.tensor([m["reward/mean"] for m in rows])).all()
+
+
+def test_report_to_wandb_offline_logs_every_step(tiny_run_args, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from orchestration.train_loop import main
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # no network, no account
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "run"
+    main(["--output-dir", str(out), *tiny_run_args(**{"loop.max_steps": 2}), "--logging.report_to", "[wandb]"])
+    runs = list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    data = runs[0].read_bytes()
+    for key in (b"reward/mean", b"verifier/accuracy", b"eval/greedy_accuracy", b"loop.group_size"):
+        assert key in data, key  # every step's metrics and the resolved config reached the tracker
+    assert len(read_metrics(str(out / "metrics.jsonl"))) == 2  # and metrics.jsonl as always

@@ -199,7 +199,8 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        cases.append((["--logging.tensorboard", "true"], "pip install tensorboard"))
+        cases.append((["--logging.report_to", "[tensorboard]"], "needs its package: pip install tensorboard"))
+    cases.append((["--logging.report_to", "[neptune]"], "unknown tracker"))
     for overrides, message in cases:
         with pytest.raises(SystemExit) as exc:
             main(["--output-dir", str(tmp_path / "x"), *overrides])
