@@ -62,9 +62,12 @@ class RewardModelConfig:
 
 @dataclass
 class DataConfig:
-    source: Literal["arithmetic", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
-        "help": "arithmetic (built-in generator) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
-    levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-6 (orchestration/arithmetic.py)"})
+    source: Literal["arithmetic", "multistep", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
+        "help": "arithmetic (built-in generator) | multistep (built-in problems solved one step per line, for "
+                "process supervision) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
+    levels: list[int] = field(default_factory=lambda: [1], metadata={
+        "help": "built-in difficulty levels: arithmetic 1-6 (orchestration/arithmetic.py), multistep 1-4 "
+                "(orchestration/multistep.py)"})
     curriculum: bool = field(default=False, metadata={
         "help": "arithmetic: start on the first of `levels`, draw from the levels whose recent group accuracy is in "
                 "curriculum_band, open the next level as one saturates (orchestration/curriculum.py)"})
@@ -117,6 +120,10 @@ class LoopConfig:
         "help": "with drop_uniform_groups: sample up to N more rounds of prompts_per_step prompts until the batch "
                 "holds prompts_per_step groups whose rewards differ (DAPO's dynamic sampling); every round's "
                 "outcomes are stored and train the RM"})
+    supervision: Literal["outcome", "process"] = field(default="outcome", metadata={
+        "help": "outcome (one reward per completion) | process (DeepSeekMath §4.1.3: one reward per reasoning step, "
+                "from the rule checker's step labels, verifiers.math.check_steps; advantages per token from "
+                "policy.grpo.process_advantages); process needs reward_source=verifier and math data"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
@@ -177,6 +184,13 @@ class LoopConfig:
         if self.algorithm != "grpo" and [term.name for term in self.reward_terms] not in ([], ["verifier"]):
             raise ValueError(f"algorithm={self.algorithm} weighs completions by the verifier's verdict alone: "
                              "reward_terms would be ignored; leave them empty")
+        if self.supervision == "process" and (self.algorithm != "grpo" or self.source != "verifier"):
+            raise ValueError("supervision=process rewards each step with the rule checker's label: it needs "
+                             f"algorithm=grpo and reward_source=verifier (got {self.algorithm}, {self.source}); "
+                             "a step reward model is not built yet")
+        if self.supervision == "process" and self.drop_uniform_groups:
+            raise ValueError("drop_uniform_groups judges groups by their outcome rewards: use it with "
+                             "supervision=outcome")
         if self.refill_rounds < 0:
             raise ValueError(f"refill_rounds must be >= 0, got {self.refill_rounds}")
         if self.refill_rounds and not self.drop_uniform_groups:

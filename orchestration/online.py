@@ -36,13 +36,15 @@ from orchestration.preflight import VerifierUnavailable, check_verifiers, verifi
 from orchestration.reward_terms import TermBatch, term_values
 from orchestration.rewards import prompt_text, rm_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
-from policy.grpo import group_advantages
+from policy.grpo import group_advantages, process_advantages
 from policy.model import load_policy, make_reference
 from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
+from policy.steps import step_tensors
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED, reason_has_label
+from verifiers.steps import StepOutcome
 
 
 @dataclass
@@ -70,6 +72,7 @@ class StepBatch:
     rewards: torch.Tensor
     terms: dict[str, torch.Tensor]  # each reward term's values before its weight
     verifier_errors: tuple[int, int]  # (broken verifications, judged outcomes) over every process
+    steps: list[list[StepOutcome]] | None = None  # process supervision: each completion's judged steps
 
     @staticmethod
     def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
@@ -82,7 +85,8 @@ class StepBatch:
             [x for p in parts for x in p.groups], cat([p.scores for p in parts]),
             cat([p.frozen_scores for p in parts]), torch.cat([p.rewards for p in parts]),
             {name: torch.cat([p.terms[name] for p in parts]) for name in parts[0].terms},
-            (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)))
+            (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)),
+            None if parts[0].steps is None else [x for p in parts for x in p.steps])
 
     def select_groups(self, groups: list[int]) -> StepBatch:
         k = self.rollouts.group_size
@@ -96,7 +100,7 @@ class StepBatch:
             [self.items[i] for i in rows], self.rollouts.select(index), [self.outcomes[i] for i in rows],
             [self.prompts[i] for i in rows], [self.groups[i] for i in rows], pick(self.scores),
             pick(self.frozen_scores), self.rewards[index], {name: v[index] for name, v in self.terms.items()},
-            self.verifier_errors)
+            self.verifier_errors, None if self.steps is None else [self.steps[i] for i in rows])
 
 
 class OnlineTrainer:
@@ -246,6 +250,10 @@ class OnlineTrainer:
         with timer("verify", timings):
             outcomes = self._verify(expanded, rollouts)
         errors = self._count_verifier_errors(step, outcomes)  # raises past loop.max_verifier_error_fraction
+        steps = None
+        if cfg.loop.supervision == "process":
+            with timer("verify_steps", timings):
+                steps = self._check_steps(expanded, rollouts)
         prompts = [prompt_text(item) for item in expanded]
         where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
         groups = [f"{where}:{i // k}" for i in range(len(expanded))]
@@ -258,9 +266,21 @@ class OnlineTrainer:
             cfg.sampling.max_new_tokens)) for term in cfg.loop.terms}
         rewards = sum((term.weight * terms[term.name] for term in cfg.loop.terms),
                       torch.zeros(len(expanded)))
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards)
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps)
         return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
-                         errors)
+                         errors, steps)
+
+    def _check_steps(self, items: list[TaskItem], rollouts) -> list[list[StepOutcome]]:
+        """Process supervision's labels: each math completion's steps judged by the rule checker (the step
+        rule is the task's `meta["steps"]`, default one step per line); other tasks have none."""
+        from verifiers.math import check_steps
+
+        loop = self.cfg.loop
+        return [check_steps(text, item.gold, mode=item.meta.get("steps", "lines"),
+                            substitute=item.meta.get("substitute"), timeout=loop.verifier_timeout,
+                            fallback_last_number=loop.math_last_number_fallback, complete=not cut)
+                if item.verifier == "math" else []
+                for item, text, cut in zip(items, rollouts.texts, rollouts.truncated.tolist())]
 
     def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
         """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""
@@ -289,7 +309,11 @@ class OnlineTrainer:
             rollouts = self._drop_uniform_groups(rollouts, rewards)
             if not self._flags(rollouts.completion_mask.any()).any():
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
-        if self.cfg.loop.algorithm == "grpo":
+        if self.cfg.loop.supervision == "process":  # one reward per step, one advantage per token
+            step_rewards, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                                   batch.steps, [[s.label for s in steps] for steps in batch.steps])
+            advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size)
+        elif self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
         else:
             advantages = torch.tensor([float(o.correct) for o in outcomes])
@@ -350,11 +374,13 @@ class OnlineTrainer:
         key = f"{self.cfg.loop.seed}:{purpose}:{step}:{self.accelerator.process_index}"
         return random.Random(key).getrandbits(31)
 
-    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards) -> None:
+    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards,
+                         steps=None) -> None:
         rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
                            outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
                            rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version,
-                           reward=float(rewards[i]))
+                           reward=float(rewards[i]),
+                           steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]])
                 for i, (item, group, prompt, response, o) in enumerate(
                     zip(items, groups, prompts, responses, outcomes))]
         rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
@@ -405,6 +431,12 @@ class OnlineTrainer:
                 "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size)})
             if scores is not None:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
+        if batch.steps is not None:
+            labels = [s.label for steps in batch.steps for s in steps]
+            known = [label for label in labels if label is not None]
+            metrics.update({"process/steps_per_completion": len(labels) / len(batch.steps),
+                            "process/labelled_fraction": len(known) / len(labels) if labels else math.nan,
+                            "process/step_accuracy": sum(known) / len(known) if known else math.nan})
         if any(unlabelled):
             metrics["reward/unlabelled_count"] = float(sum(unlabelled))
             metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()
