@@ -33,7 +33,7 @@ from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
-from orchestration.reward_terms import TermBatch, term_values
+from orchestration.reward_terms import TermBatch, combine_terms
 from orchestration.rewards import prompt_text, rm_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages, process_advantages
@@ -261,11 +261,9 @@ class OnlineTrainer:
             scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
         completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
                                                                          rollouts.completion_mask.cpu())]
-        terms = {term.name: term_values(term, TermBatch(
+        rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
             expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores, frozen_scores,
-            cfg.sampling.max_new_tokens)) for term in cfg.loop.terms}
-        rewards = sum((term.weight * terms[term.name] for term in cfg.loop.terms),
-                      torch.zeros(len(expanded)))
+            cfg.sampling.max_new_tokens))
         self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps)
         return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
                          errors, steps)

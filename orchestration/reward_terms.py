@@ -140,15 +140,14 @@ def term_values(term: RewardTermConfig, batch: TermBatch) -> torch.Tensor:
     return _user_values(term.name, batch)
 
 
-def combine_terms(terms: list[RewardTermConfig], batch: TermBatch) -> tuple[torch.Tensor, dict[str, float]]:
-    """(N,) rewards = sum of weight * values, and `reward/<name>`: each term's mean value before weighting."""
+def combine_terms(terms: list[RewardTermConfig], batch: TermBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(N,) rewards = sum of weight * values, and each term's (N,) values before weighting (logged as
+    `reward/<name>`, their mean)."""
+    values = {term.name: term_values(term, batch) for term in terms}
     rewards = torch.zeros(len(batch.completions), dtype=torch.float32)
-    metrics = {}
     for term in terms:
-        values = term_values(term, batch)
-        rewards += term.weight * values
-        metrics[f"reward/{term.name}"] = values.mean().item()
-    return rewards, metrics
+        rewards += term.weight * values[term.name]
+    return rewards, values
 
 
 def length_penalty(length: int, max_new_tokens: int, buffer: int, min_tokens: int = 0) -> float:

@@ -92,15 +92,18 @@ def test_format_term_wants_the_box_for_math_and_a_fence_for_code():
     assert values.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
-def test_combine_terms_weights_and_logs_each_term():
+def test_combine_terms_weights_each_term():
     terms = [RewardTermConfig("verifier", 1.0), RewardTermConfig("format", 0.1),
              RewardTermConfig("length", 0.5, buffer=4), RewardTermConfig("repetition", 0.0)]
     texts = ["\\boxed{5}", "no box", "a b c a b c"]
-    total, metrics = combine_terms(terms, batch(texts=texts, lengths=[2, 62, 64]))
+    total, values = combine_terms(terms, batch(texts=texts, lengths=[2, 62, 64]))
     # verifier [1, 0, 0.5]; format [1, 0, 0]; length (max 64, buffer 4) [0, -0.5, -1]; repetition weight 0
     assert total.tolist() == pytest.approx([1.1, -0.25, 0.0])
-    assert metrics == pytest.approx({"reward/verifier": 0.5, "reward/format": 1 / 3, "reward/length": -0.5,
-                                     "reward/repetition": -0.25 / 3})
+    expected = {"verifier": [1.0, 0.0, 0.5], "format": [1.0, 0.0, 0.0], "length": [0.0, -0.5, -1.0],
+                "repetition": [0.0, 0.0, -0.25]}
+    assert list(values) == list(expected)
+    for name, v in values.items():
+        assert v.tolist() == pytest.approx(expected[name]), name
 
 
 def good_term(prompts, completions, answer, **kwargs):
