@@ -29,6 +29,7 @@ class OutcomeRow:
     rm_score: float | None = None  # the RM's [0, 1] score, from a version that had not trained on this row
     rm_version: int = 0  # the RM version that produced rm_score
     reward: float | None = None  # the reward this completion received (what GRPO's advantages were formed from)
+    steps: list | None = None  # process supervision: [[start, end, label], ...] character spans, label 1/0/None
 
     @classmethod
     def from_json(cls, line: str, where: str) -> "OutcomeRow":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
+from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
 from policy.sampling import SamplingConfig
 from policy.update import GRPOConfig
 from reward_model.train import RMTrainConfig
@@ -61,9 +62,19 @@ class RewardModelConfig:
 
 @dataclass
 class DataConfig:
-    source: Literal["arithmetic", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
-        "help": "arithmetic (built-in generator) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
-    levels: list[int] = field(default_factory=lambda: [1], metadata={"help": "arithmetic difficulty levels 1-6 (orchestration/arithmetic.py)"})
+    source: Literal["arithmetic", "multistep", "math", "code", "humaneval"] = field(default="arithmetic", metadata={
+        "help": "arithmetic (built-in generator) | multistep (built-in problems solved one step per line, for "
+                "process supervision) | math (JSONL/datasets) | code (JSONL/datasets) | humaneval"})
+    levels: list[int] = field(default_factory=lambda: [1], metadata={
+        "help": "built-in difficulty levels: arithmetic 1-6 (orchestration/arithmetic.py), multistep 1-4 "
+                "(orchestration/multistep.py)"})
+    curriculum: bool = field(default=False, metadata={
+        "help": "arithmetic: start on the first of `levels`, draw from the levels whose recent group accuracy is in "
+                "curriculum_band, open the next level as one saturates (orchestration/curriculum.py)"})
+    curriculum_band: list[float] = field(default_factory=lambda: [0.2, 0.8], metadata={
+        "help": "curriculum: [low, high] recent group accuracy a level is drawn at (PRIME's filter)"})
+    curriculum_window: int = field(default=16, metadata={
+        "help": "curriculum: a level's recent accuracy is the mean over its last N groups"})
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
@@ -78,6 +89,11 @@ class DataConfig:
     eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
 
     def __post_init__(self):
+        if self.curriculum and self.source != "arithmetic":
+            raise ValueError(f"data.curriculum orders the built-in arithmetic levels; data.source={self.source} "
+                             "has none")
+        if self.curriculum and len(self.curriculum_band) != 2:
+            raise ValueError(f"curriculum_band must be [low, high], got {self.curriculum_band}")
         if self.source in ("math", "code") and not self.path:
             raise ValueError(f"data.source={self.source} needs data.path (a JSONL file or datasets directory)")
 
@@ -87,14 +103,27 @@ class LoopConfig:
     max_steps: int = field(default=24, metadata={"help": "policy steps"})
     prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
-    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] = field(default="mix", metadata={
+    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] | None = field(default=None, metadata={
         "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier, both in [0, 1]) | rm (the paper: the online "
-                "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only)"})
+                "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only); "
+                "null = mix, or what reward_terms amount to (the two must agree)"})
+    reward_terms: list[RewardTermConfig] = field(default_factory=list, metadata={
+        "help": "the reward as a weighted sum of terms, e.g. [{name: verifier}, {name: format, weight: 0.1}]: "
+                "verifier | rm | frozen_rm | format | length | repetition | a dotted path to a TRL-style "
+                "function (orchestration/reward_terms.py); empty = the reward_source shorthand"})
     algorithm: Literal["grpo", "online_rft", "rft"] = field(default="grpo", metadata={
         "help": "grpo | online_rft (current-policy samples, coefficient 1 on verified-correct, 0 else) | rft "
                 "(the same on samples from the initial policy); the last two need reward_source=verifier"})
     drop_uniform_groups: bool = field(default=False, metadata={
         "help": "groups whose rewards are all equal (no signal) leave the loss: no seq_mean share, no KL pull"})
+    refill_rounds: int = field(default=0, metadata={
+        "help": "with drop_uniform_groups: sample up to N more rounds of prompts_per_step prompts until the batch "
+                "holds prompts_per_step groups whose rewards differ (DAPO's dynamic sampling); every round's "
+                "outcomes are stored and train the RM"})
+    supervision: Literal["outcome", "process"] = field(default="outcome", metadata={
+        "help": "outcome (one reward per completion) | process (DeepSeekMath §4.1.3: one reward per reasoning step, "
+                "from the rule checker's step labels, verifiers.math.check_steps; advantages per token from "
+                "policy.grpo.process_advantages); process needs reward_source=verifier and math data"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
@@ -113,6 +142,31 @@ class LoopConfig:
     hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
     seed: int = field(default=0, metadata={"help": "seed for data order, sampling and RM updates"})
 
+    @property
+    def terms(self) -> list[RewardTermConfig]:
+        """The reward's terms: `reward_terms`, or the list `reward_source` (default mix) stands for."""
+        return self.reward_terms or shorthand_terms(self.reward_source or "mix", self.mix_weight)
+
+    @property
+    def source(self) -> str:
+        """`reward_source`, or what `reward_terms` amount to (`reward_terms.implied_source`)."""
+        return self.reward_source or (implied_source(self.reward_terms) if self.reward_terms else "mix")
+
+    def _check_reward(self):
+        """`reward_source` and `reward_terms` describe one reward: refuse a clash, never pick one silently."""
+        if not self.reward_terms:
+            return
+        names = [term.name for term in self.reward_terms]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"reward_terms names {repeated} more than once: give each term once, with its weight")
+        implied = implied_source(self.reward_terms)
+        if self.reward_source not in (None, implied) and \
+                shorthand_terms(self.reward_source, self.mix_weight) != self.reward_terms:
+            raise ValueError(
+                f"reward_source={self.reward_source} disagrees with reward_terms {names}, which amount to "
+                f"reward_source={implied}: drop reward_source (the terms decide) or make the terms match it")
+
     def __post_init__(self):
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (advantages compare completions of one prompt), "
@@ -123,9 +177,28 @@ class LoopConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.mix_weight <= 1.0:
             raise ValueError(f"mix_weight must be in [0, 1], got {self.mix_weight}")
-        if self.algorithm != "grpo" and self.reward_source != "verifier":
+        self._check_reward()
+        if self.algorithm != "grpo" and self.source != "verifier":
             raise ValueError(f"algorithm={self.algorithm} learns from verified-correct completions only: set "
-                             f"reward_source=verifier (got {self.reward_source})")
+                             f"reward_source=verifier (got {self.source})")
+        if self.algorithm != "grpo" and [term.name for term in self.reward_terms] not in ([], ["verifier"]):
+            raise ValueError(f"algorithm={self.algorithm} weighs completions by the verifier's verdict alone: "
+                             "reward_terms would be ignored; leave them empty")
+        if self.supervision == "process" and (self.algorithm != "grpo" or self.source != "verifier"):
+            raise ValueError("supervision=process rewards each step with the rule checker's label: it needs "
+                             f"algorithm=grpo and reward_source=verifier (got {self.algorithm}, {self.source}); "
+                             "a step reward model is not built yet")
+        if self.supervision == "process" and self.drop_uniform_groups:
+            raise ValueError("drop_uniform_groups judges groups by their outcome rewards: use it with "
+                             "supervision=outcome")
+        if self.refill_rounds < 0:
+            raise ValueError(f"refill_rounds must be >= 0, got {self.refill_rounds}")
+        if self.refill_rounds and not self.drop_uniform_groups:
+            raise ValueError("refill_rounds refills the groups drop_uniform_groups drops: set "
+                             "loop.drop_uniform_groups true, or refill_rounds 0")
+        if self.drop_uniform_groups and self.algorithm != "grpo":
+            raise ValueError(f"drop_uniform_groups needs algorithm=grpo: for {self.algorithm} a group of correct "
+                             "completions is a signal (coefficient 1), however uniform its rewards")
         if self.algorithm == "rft" and self.reset_reference_on_rm_update:
             raise ValueError("algorithm=rft samples from the initial policy, which is the KL reference: "
                              "reset_reference_on_rm_update must be false")
@@ -133,10 +206,21 @@ class LoopConfig:
             raise ValueError(f"max_verifier_error_fraction must be in [0, 1], got {self.max_verifier_error_fraction}")
 
 
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "comet_ml": "comet_ml",
+                    "aim": "aim", "clearml": "clearml", "dvclive": "dvclive", "swanlab": "swanlab", "trackio": "trackio"}
+
+
 @dataclass
 class LoggingConfig:
-    tensorboard: bool = field(default=False, metadata={"help": "also log to TensorBoard (DIR/tensorboard)"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "also log through accelerate's trackers, e.g. [tensorboard, wandb] (files under the run directory; "
+                "WANDB_MODE=offline needs no network); metrics.jsonl is always written"})
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+
+    def __post_init__(self):
+        unknown = [name for name in self.report_to if name not in TRACKER_PACKAGES]
+        if unknown:
+            raise ValueError(f"report_to: unknown tracker(s) {unknown}; accelerate knows {sorted(TRACKER_PACKAGES)}")
 
 
 @dataclass

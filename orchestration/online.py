@@ -28,18 +28,23 @@ from accelerate.utils import gather_object, set_seed
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
 from orchestration.config import TrainConfig
+from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
-from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verifier_errors, verify
+from orchestration.reward_terms import TermBatch, combine_terms
+from orchestration.rewards import prompt_text, rm_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
-from policy.grpo import group_advantages
+from policy.grpo import group_advantages, process_advantages
 from policy.model import load_policy, make_reference
-from policy.sampling import sample_groups, user_message
+from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
+from policy.steps import step_tensors
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord
+from verifiers import Outcome
 from verifiers.outcome import UNLABELLED, reason_has_label
+from verifiers.steps import StepOutcome
 
 
 @dataclass
@@ -51,6 +56,51 @@ class RunState:
     rm_version: int = 0  # 0 = no RM update yet (the initial RM, or verifier warm-up without one)
     rm_rows_seen: int = 0  # buffer rows the RM has trained on (rows after this are "new")
     reference_reset: bool = False  # the reference no longer equals the initial policy
+
+
+@dataclass
+class StepBatch:
+    """One step's completions and what the loop made of them; per completion, group-contiguous."""
+
+    items: list[TaskItem]
+    rollouts: Rollouts
+    outcomes: list[Outcome]
+    prompts: list[str]  # as the RM reads them
+    groups: list[str]
+    scores: torch.Tensor | None  # the live RM's [0, 1] scores, None before its first version
+    frozen_scores: torch.Tensor | None
+    rewards: torch.Tensor
+    terms: dict[str, torch.Tensor]  # each reward term's values before its weight
+    verifier_errors: tuple[int, int]  # (broken verifications, judged outcomes) over every process
+    steps: list[list[StepOutcome]] | None = None  # process supervision: each completion's judged steps
+
+    @staticmethod
+    def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
+        def cat(tensors):
+            return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+        return StepBatch(
+            [x for p in parts for x in p.items], concat_rollouts([p.rollouts for p in parts], pad_id),
+            [x for p in parts for x in p.outcomes], [x for p in parts for x in p.prompts],
+            [x for p in parts for x in p.groups], cat([p.scores for p in parts]),
+            cat([p.frozen_scores for p in parts]), torch.cat([p.rewards for p in parts]),
+            {name: torch.cat([p.terms[name] for p in parts]) for name in parts[0].terms},
+            (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)),
+            None if parts[0].steps is None else [x for p in parts for x in p.steps])
+
+    def select_groups(self, groups: list[int]) -> StepBatch:
+        k = self.rollouts.group_size
+        rows = [g * k + j for g in groups for j in range(k)]
+        index = torch.tensor(rows, dtype=torch.long)
+
+        def pick(values):
+            return None if values is None else values[index]
+
+        return StepBatch(
+            [self.items[i] for i in rows], self.rollouts.select(index), [self.outcomes[i] for i in rows],
+            [self.prompts[i] for i in rows], [self.groups[i] for i in rows], pick(self.scores),
+            pick(self.frozen_scores), self.rewards[index], {name: v[index] for name, v in self.terms.items()},
+            self.verifier_errors, None if self.steps is None else [self.steps[i] for i in rows])
 
 
 class OnlineTrainer:
@@ -66,7 +116,7 @@ class OnlineTrainer:
                       for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
         self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
         self.logger = MetricsLogger(self.paths["metrics.jsonl"] if self.is_main else None, self.accelerator,
-                                    use_trackers=cfg.logging.tensorboard)
+                                    use_trackers=bool(cfg.logging.report_to))
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
         # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial
@@ -91,18 +141,34 @@ class OnlineTrainer:
             else:
                 self.reference = make_reference(self.model)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        self.rm = OnlineRM(cfg.rm, cfg.loop.reward_source, cfg.loop.seed, self.accelerator)
+        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator)
         self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ one step
 
     def _next_items(self) -> list[TaskItem]:
-        """This process's B prompts; the global position advances by B * processes."""
-        b, rank = self.cfg.loop.prompts_per_step, self.accelerator.process_index
-        start = self.state.data_position + rank * b
-        items = [self.train_source.item(start + i) for i in range(b)]
-        self.state.data_position += b * self.accelerator.num_processes
+        """This process's B prompts; the global position advances by B * processes. A curriculum draws the
+        B * processes prompts of every process (its state is the same on each) and hands out the slices."""
+        b, rank, world = self.cfg.loop.prompts_per_step, self.accelerator.process_index, self.accelerator.num_processes
+        if isinstance(self.train_source, Curriculum):
+            items = self.train_source.draw(b * world)[rank * b:(rank + 1) * b]
+        else:
+            start = self.state.data_position + rank * b
+            items = [self.train_source.item(start + i) for i in range(b)]
+        self.state.data_position += b * world
         return items
+
+    def _record_curriculum(self, batch: StepBatch) -> dict[str, float]:
+        """Every group's (level, verified accuracy), from every process, into the curriculum."""
+        if not isinstance(self.train_source, Curriculum):
+            return {}
+        k = self.cfg.loop.group_size
+        results = [(batch.items[i].meta.get("level"), sum(o.correct for o in batch.outcomes[i:i + k]) / k)
+                   for i in range(0, len(batch.items), k)]
+        if self.accelerator.num_processes > 1:
+            results = gather_object(results)
+        self.train_source.record(results)
+        return self.train_source.metrics()
 
     def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None):
         chat = self.cfg.policy.use_chat_template and getattr(self.tokenizer, "chat_template", None)
@@ -129,36 +195,38 @@ class OnlineTrainer:
 
     def train_step(self) -> dict[str, float]:
         """One policy step, in the paper's order: sample -> verify -> score (held out) -> reward -> store ->
-        advantages -> policy update -> every N steps, RM update -> maybe reset the reference."""
-        cfg, k = self.cfg, self.cfg.loop.group_size
-        step = self.state.step + 1
+        advantages -> policy update -> every N steps, RM update -> maybe reset the reference.
+
+        With `loop.refill_rounds` (DAPO's dynamic sampling) more prompts are sampled, round by round, until
+        the batch holds `prompts_per_step` groups whose rewards differ; every round's outcomes are stored
+        and monitored, and the update trains on the first `prompts_per_step` groups with a signal."""
+        cfg, step = self.cfg, self.state.step + 1
         timings: dict[str, float] = {}
-        items = self._next_items()
-        with timer("generate", timings):
-            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed("sample", step),
-                                    model=self._behaviour_policy())
-        expanded = [item for item in items for _ in range(k)]
-        with timer("verify", timings):
-            outcomes = self._verify(expanded, rollouts)
-        metrics = self._verifier_error_metrics(step, outcomes)  # raises past loop.max_verifier_error_fraction
-        prompts = [prompt_text(item) for item in expanded]
-        groups = [f"{step}:{self.accelerator.process_index}:{i // k}" for i in range(len(expanded))]
-        with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
-            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
-        rewards = combine_rewards(cfg.loop.reward_source, outcomes, scores, cfg.loop.mix_weight)
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards)
-        metrics.update(self._gathered_monitor("rm", scores, outcomes, groups))
-        metrics.update(self._gathered_monitor("rm_frozen", frozen_scores, outcomes, groups))
-        metrics.update(self._reward_metrics(rewards, outcomes, scores, rollouts))
+        batch = self._round(step, 0, timings)
+        rounds = 0
+        while rounds < cfg.loop.refill_rounds and self._flags(
+                self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any():
+            rounds += 1
+            pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            batch = StepBatch.concat([batch, self._round(step, rounds, timings)], pad_id)
+        metrics = self._verifier_error_metrics(batch)
+        metrics.update(self._gathered_monitor("rm", batch.scores, batch.outcomes, batch.groups))
+        metrics.update(self._gathered_monitor("rm_frozen", batch.frozen_scores, batch.outcomes, batch.groups))
+        metrics.update(self._reward_metrics(batch))
+        if cfg.loop.drop_uniform_groups:  # the share of every group sampled this step, as DAPO reports it
+            metrics["loop/uniform_groups_dropped"] = 1.0 - self._signal_groups(batch.rewards).float().mean().item()
+        if cfg.loop.refill_rounds:
+            metrics["loop/refill_rounds"] = float(rounds)
+        metrics.update(self._record_curriculum(batch))
         with timer("policy_update", timings):
-            metrics.update(self._policy_update(step, rollouts, rewards, outcomes))
+            metrics.update(self._policy_update(step, self._curated(batch)))
         if self.rm.trains_at(step):
             with timer("rm_update", timings):
                 metrics.update(self._update_rm())
             if cfg.loop.reset_reference_on_rm_update and self.reference is not None:
                 self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
                 self.state.reference_reset = True
-        self._maybe_log_samples(step, prompts, rollouts.texts, outcomes, rewards)
+        self._maybe_log_samples(step, batch)
         self.state.step = step
         metrics.update(timings)
         metrics["timing/step"] = sum(timings.values())
@@ -169,18 +237,81 @@ class OnlineTrainer:
                   f"{self.alarm.window} steps: the policy may be exploiting the reward model")
         return metrics
 
-    def _policy_update(self, step: int, rollouts, rewards: torch.Tensor, outcomes) -> dict[str, float]:
+    def _round(self, step: int, round_: int, timings: dict[str, float]) -> StepBatch:
+        """B fresh prompts: sample k completions each, verify, score with the RMs (versions that have not
+        trained on them), reward, and store the outcomes. Round 0 is the step's batch; later rounds refill it."""
+        cfg, k = self.cfg, self.cfg.loop.group_size
+        items = self._next_items()
+        with timer("generate", timings):
+            purpose = "sample" if round_ == 0 else f"sample-refill-{round_}"
+            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed(purpose, step),
+                                    model=self._behaviour_policy())
+        expanded = [item for item in items for _ in range(k)]
+        with timer("verify", timings):
+            outcomes = self._verify(expanded, rollouts)
+        errors = self._count_verifier_errors(step, outcomes)  # raises past loop.max_verifier_error_fraction
+        steps = None
+        if cfg.loop.supervision == "process":
+            with timer("verify_steps", timings):
+                steps = self._check_steps(expanded, rollouts)
+        prompts = [prompt_text(item) for item in expanded]
+        where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
+        groups = [f"{where}:{i // k}" for i in range(len(expanded))]
+        with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
+            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+        completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
+                                                                         rollouts.completion_mask.cpu())]
+        rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
+            expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores, frozen_scores,
+            cfg.sampling.max_new_tokens))
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps)
+        return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
+                         errors, steps)
+
+    def _check_steps(self, items: list[TaskItem], rollouts) -> list[list[StepOutcome]]:
+        """Process supervision's labels: each math completion's steps judged by the rule checker (the step
+        rule is the task's `meta["steps"]`, default one step per line); other tasks have none."""
+        from verifiers.math import check_steps
+
+        loop = self.cfg.loop
+        return [check_steps(text, item.gold, mode=item.meta.get("steps", "lines"),
+                            substitute=item.meta.get("substitute"), timeout=loop.verifier_timeout,
+                            fallback_last_number=loop.math_last_number_fallback, complete=not cut)
+                if item.verifier == "math" else []
+                for item, text, cut in zip(items, rollouts.texts, rollouts.truncated.tolist())]
+
+    def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
+        """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""
+        grouped = rewards.view(-1, self.cfg.loop.group_size)
+        return grouped.amax(dim=1) != grouped.amin(dim=1)
+
+    def _curated(self, batch: StepBatch) -> StepBatch:
+        """After refill rounds: the first B groups with a signal, topped up with uniform ones (which
+        `drop_uniform_groups` masks), so every step and every process trains on B groups."""
+        b = self.cfg.loop.prompts_per_step
+        if len(batch.rewards) == b * self.cfg.loop.group_size:
+            return batch
+        signal = self._signal_groups(batch.rewards).tolist()
+        order = [g for g, s in enumerate(signal) if s] + [g for g, s in enumerate(signal) if not s]
+        return batch.select_groups(sorted(order[:b]))
+
+    def _policy_update(self, step: int, batch: StepBatch) -> dict[str, float]:
         """GRPO: group-relative advantages of the rewards. `online_rft` / `rft` (the paper's unified paradigm,
         §5.2): gradient coefficient 1 on verified-correct completions and 0 on the rest, no negative signal."""
+        rollouts, rewards, outcomes = batch.rollouts, batch.rewards, batch.outcomes
         if not self._flags(torch.isfinite(rewards).all()).all():  # every process skips together, or DDP would hang
-            print(f"[step {step}] non-finite rewards from {self.cfg.loop.reward_source}: policy update skipped")
+            print(f"[step {step}] non-finite rewards from {self.cfg.loop.source}: policy update skipped")
             return {"policy/skipped": 1.0}
         metrics = {}
         if self.cfg.loop.drop_uniform_groups:
-            rollouts, metrics["loop/uniform_groups_dropped"] = self._drop_uniform_groups(rollouts, rewards)
+            rollouts = self._drop_uniform_groups(rollouts, rewards)
             if not self._flags(rollouts.completion_mask.any()).any():
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
-        if self.cfg.loop.algorithm == "grpo":
+        if self.cfg.loop.supervision == "process":  # one reward per step, one advantage per token
+            step_rewards, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                                   batch.steps, [[s.label for s in steps] for steps in batch.steps])
+            advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size)
+        elif self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
         else:
             advantages = torch.tensor([float(o.correct) for o in outcomes])
@@ -190,19 +321,17 @@ class OnlineTrainer:
         """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
         count in seq_mean's denominator and pull on the KL term. Masked, not removed, so every data-parallel
         process keeps the same shapes (the packed log-probs skip empty completions, saving their compute)."""
-        grouped = rewards.view(-1, self.cfg.loop.group_size)
-        uniform = grouped.amax(dim=1) == grouped.amin(dim=1)
-        keep = (~uniform).repeat_interleave(self.cfg.loop.group_size).to(rollouts.completion_mask.device)
-        masked = replace(rollouts, completion_mask=rollouts.completion_mask * keep[:, None])
-        return masked, uniform.float().mean().item()
+        keep = self._signal_groups(rewards).repeat_interleave(self.cfg.loop.group_size)
+        return replace(rollouts, completion_mask=rollouts.completion_mask * keep.to(rollouts.completion_mask.device)[:, None])
 
     def _verify(self, items: list[TaskItem], rollouts):
         return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,
                       fallback_last_number=self.cfg.loop.math_last_number_fallback,
                       truncated=rollouts.truncated.tolist())
 
-    def _verifier_error_metrics(self, step: int, outcomes) -> dict[str, float]:
-        """Count the outcomes whose verifier broke (over every process); stop the run past the threshold.
+    def _count_verifier_errors(self, step: int, outcomes) -> tuple[int, int]:
+        """(outcomes whose verifier broke, outcomes a rule judged), over every process; stops the run past
+        the threshold.
 
         Such outcomes are `correct=False` whatever the response was: training on them would be training on
         silence, so a step with too many of them stops the run before anything learns from it."""
@@ -218,6 +347,11 @@ class OnlineTrainer:
             raise VerifierUnavailable(
                 f"step {step}: {errors} of {total} outcomes are verifier errors (more than "
                 f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
+        return errors, total
+
+    @staticmethod
+    def _verifier_error_metrics(batch: StepBatch) -> dict[str, float]:
+        errors, total = batch.verifier_errors
         return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total if total else 0.0}
 
     def _flags(self, flag: torch.Tensor) -> torch.Tensor:
@@ -238,11 +372,13 @@ class OnlineTrainer:
         key = f"{self.cfg.loop.seed}:{purpose}:{step}:{self.accelerator.process_index}"
         return random.Random(key).getrandbits(31)
 
-    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards) -> None:
+    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards,
+                         steps=None) -> None:
         rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
                            outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
                            rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version,
-                           reward=float(rewards[i]))
+                           reward=float(rewards[i]),
+                           steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]])
                 for i, (item, group, prompt, response, o) in enumerate(
                     zip(items, groups, prompts, responses, outcomes))]
         rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
@@ -275,14 +411,17 @@ class OnlineTrainer:
                         "rm/update/seconds": time.perf_counter() - start})
         return metrics
 
-    def _reward_metrics(self, rewards, outcomes, scores, rollouts) -> dict[str, float]:
-        """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart."""
+    def _reward_metrics(self, batch: StepBatch) -> dict[str, float]:
+        """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart; the mean
+        of each reward term before its weight (`reward/<name>`)."""
+        rewards, outcomes, scores, rollouts = batch.rewards, batch.outcomes, batch.scores, batch.rollouts
         lengths = rollouts.completion_mask.sum(dim=1).float()
         unlabelled = [o.reason == UNLABELLED for o in outcomes]
         judged = [i for i, u in enumerate(unlabelled) if not u]
         metrics = {"reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
                    "rm/version": self.state.rm_version, "completion/length_mean": lengths.mean().item(),
-                   "completion/truncated_fraction": rollouts.truncated.float().mean().item()}
+                   "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
+                   **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()}}
         if judged:
             metrics.update({
                 "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
@@ -290,16 +429,23 @@ class OnlineTrainer:
                 "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size)})
             if scores is not None:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
+        if batch.steps is not None:
+            labels = [s.label for steps in batch.steps for s in steps]
+            known = [label for label in labels if label is not None]
+            metrics.update({"process/steps_per_completion": len(labels) / len(batch.steps),
+                            "process/labelled_fraction": len(known) / len(labels) if labels else math.nan,
+                            "process/step_accuracy": sum(known) / len(known) if known else math.nan})
         if any(unlabelled):
             metrics["reward/unlabelled_count"] = float(sum(unlabelled))
             metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()
         return metrics
 
-    def _maybe_log_samples(self, step, prompts, responses, outcomes, rewards) -> None:
+    def _maybe_log_samples(self, step: int, batch: StepBatch) -> None:
         if not self.is_main or step % self.cfg.loop.log_samples_every:
             return
         with open(self.paths["samples.jsonl"], "a", encoding="utf-8") as f:
-            for prompt, response, outcome, reward in list(zip(prompts, responses, outcomes, rewards))[:16]:
+            for prompt, response, outcome, reward in list(zip(batch.prompts, batch.rollouts.texts, batch.outcomes,
+                                                               batch.rewards))[:16]:
                 f.write(json.dumps({"step": step, "prompt": prompt, "response": response, "correct": outcome.correct,
                                     "reason": outcome.reason, "reward": float(reward)}) + "\n")
 
@@ -314,11 +460,15 @@ class OnlineTrainer:
             rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step))
             expanded = [item for item in items for _ in range(n)]
             outcomes = self._verify(expanded, rollouts)
-            results = [(float(o.correct), o.is_error) for o in outcomes]
+            results = [(float(o.correct), o.is_error, item.meta.get("level")) for item, o in zip(expanded, outcomes)]
             if self.accelerator.num_processes > 1:
                 results = gather_object(results)
-            metrics[f"eval/{name}_accuracy"] = sum(c for c, _ in results) / len(results)
-            errors = sum(e for _, e in results)
+            metrics[f"eval/{name}_accuracy"] = sum(c for c, _, _ in results) / len(results)
+            levels = sorted({lv for _, _, lv in results if lv is not None})
+            for level in levels if len(levels) > 1 else []:  # arithmetic over several levels: each one's share
+                at = [c for c, _, lv in results if lv == level]
+                metrics[f"eval/{name}_accuracy_level{level}"] = sum(at) / len(at)
+            errors = sum(e for _, e, _ in results)
             if errors:  # accuracy counts them as wrong: say so
                 metrics[f"eval/{name}_verifier_errors"] = float(errors)
                 first = next((o.reason for o in outcomes if o.is_error), "(on another process)")

@@ -3,7 +3,8 @@
     verify(items, responses)             -> one Outcome per completion (never raises)
     verifier_errors(outcomes)            -> how many verifiers broke, and the first reason (`Outcome.is_error`)
     rm_monitor(scores, outcomes, groups) -> RM ranking accuracy / AUC on a batch it has NOT trained on
-    combine_rewards(source, ...)         -> the per-completion reward that GRPO turns into advantages
+
+The per-completion reward is a weighted sum of terms: `orchestration.reward_terms`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from reward_model.metrics import auc as roc_auc
 from reward_model.metrics import ranking_accuracy
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
-
-REWARD_SOURCES = ("rm", "frozen_rm", "verifier", "mix")
 
 
 def prompt_text(item: TaskItem) -> str:
@@ -92,25 +91,3 @@ def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str],
     accuracy, n_pairs = ranking_accuracy(scores, [o.score for o in outcomes], groups)
     return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
             f"{prefix}/heldout_auc": roc_auc(scores, [float(o.correct) for o in outcomes])}
-
-
-def combine_rewards(source: str, outcomes: list[Outcome], rm_scores: torch.Tensor | None,
-                    mix_weight: float) -> torch.Tensor:
-    """(N,) rewards in [0, 1] when the RM scores are on the verifier's scale (`ScalarRewardModel.reward`).
-
-    `rm` and `frozen_rm` reward with the RM alone, `mix` with `mix_weight * rm + (1 - mix_weight) * verifier`;
-    all three fall back to the verifier while there is no RM yet (warm-up). Unlabelled prompts (no rule can
-    judge them) get the RM's score whatever the source, and 0 while there is no RM."""
-    if source not in REWARD_SOURCES:
-        raise ValueError(f"reward_source must be one of {REWARD_SOURCES}, got {source!r}")
-    rewards = torch.tensor([o.score for o in outcomes], dtype=torch.float32)
-    if rm_scores is None:
-        return rewards
-    rm_scores = rm_scores.float()
-    if source in ("rm", "frozen_rm"):
-        rewards = rm_scores.clone()
-    elif source == "mix":
-        rewards = mix_weight * rm_scores + (1.0 - mix_weight) * rewards
-    unlabelled = torch.tensor([o.reason == UNLABELLED for o in outcomes])
-    rewards[unlabelled] = rm_scores[unlabelled]
-    return rewards

@@ -6,8 +6,8 @@
     rm/                         the reward model (ScalarRewardModel.from_pretrained loads it), once there is one
     rm_frozen/                  the RM's first version (the frozen monitor), once it is a separate model
     trainer_state.json          run state (step, data position, RM version, buffer rows), the reward-hacking
-                                alarm, the RNG states, the byte sizes of the logs, and the non-tensor part of
-                                both optimizers' and schedulers' state
+                                alarm, the curriculum's state (if any), the RNG states, the byte sizes of the
+                                logs, and the non-tensor part of both optimizers' and schedulers' state
     trainer_state.safetensors   the tensors those refer to (Adam moments, step counts, RNG states)
     MANIFEST.json               written last: size and CRC-32 of every file above (orchestration/checkpoint.py)
 
@@ -84,6 +84,7 @@ def trainer_state(trainer) -> dict:
         "updater": trainer.updater.state_dict(),
         "rm_trainer": trainer.rm.trainer.state_dict() if trainer.rm.trainer else None,
         "alarm": trainer.alarm.state_dict(),
+        "curriculum": trainer.train_source.state_dict() if hasattr(trainer.train_source, "state_dict") else None,
         "rng": _rng_states(),
         "log_sizes": _log_sizes(trainer),
         "buffer_rows": len(trainer.buffer),
@@ -155,6 +156,8 @@ def _apply(trainer, saved: dict) -> None:
     if saved["rm_trainer"] is not None:
         trainer.rm.trainer.load_state_dict(saved["rm_trainer"])
     trainer.alarm.load_state_dict(saved["alarm"])
+    if saved.get("curriculum") is not None:
+        trainer.train_source.load_state_dict(saved["curriculum"])
     _set_rng_states(saved["rng"])
 
 

@@ -40,12 +40,24 @@ ARMS: dict[str, tuple[str, list[str]]] = {
                    ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"]),
     "rft": ("RFT: the same on samples from the initial policy",
             ["--loop.algorithm", "rft", "--loop.reward_source", "verifier"]),
+    # The curriculum pair: levels 1 and 2 (held out on both, reported per level), verifier rewards.
+    "curriculum": ("GRPO (verifier) over levels 1-2 with the adaptive curriculum: level 1 first, level 2 once "
+                   "level 1 saturates", ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]",
+                                         "--data.curriculum", "true"]),
+    "mixed_levels": ("GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
+                     ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"]),
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
 DEFAULTS = ["--data.levels", "[2]", "--data.eval_size", "128", "--data.eval_samples", "1",
             "--loop.max_steps", "16", "--loop.eval_every", "1000", "--loop.checkpoint_every", "4",
             "--loop.keep_checkpoints", "1", "--logging.progress_bar", "false"]
+
+
+def _data(arm: str) -> list[str]:
+    """The arm's data overrides: arms that share them share the held-out set, so the base policy's figures."""
+    args = ARMS[arm][1] if arm in ARMS else []
+    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2]) if key.startswith("--data.")]
 
 
 def run_dir(output_dir: str, arm: str, seed: int) -> str:
@@ -101,8 +113,8 @@ def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: lis
                disable=not progress, dynamic_ncols=True)
     for arm, seed in todo:
         bar.set_postfix_str(f"{arm} seed {seed}")
-        others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm]
-        initial_eval = not any(has_initial_eval(p) for p in others)  # the base policy, once per seed
+        others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm and _data(a) == _data(arm)]
+        initial_eval = not any(has_initial_eval(p) for p in others)  # the base policy, once per seed and data
         record = run_one(output_dir, arm, seed, overrides, initial_eval, keep_models)
         records.append(record)
         if record["returncode"]:

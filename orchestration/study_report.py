@@ -12,12 +12,21 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 
 from orchestration.metrics import read_metrics
 from orchestration.plot import save_panel
 
 EVALS = ("greedy", "sampled")
+_LEVEL_EVAL = re.compile(r"^eval/((?:greedy|sampled)_accuracy_level\d+)$")
+
+
+def eval_names(rows: list[dict]) -> list[str]:
+    """`greedy_accuracy`, `sampled_accuracy`, then per-level figures where the run has them (arithmetic over
+    several levels: `greedy_accuracy_level1`, ...)."""
+    levels = sorted({m.group(1) for r in rows for key in r for m in [_LEVEL_EVAL.match(key)] if m})
+    return [f"{name}_accuracy" for name in EVALS] + levels
 
 
 def interval(values: list[float]) -> dict[str, float]:
@@ -40,11 +49,10 @@ def summarize_run(path: str) -> dict:
            "train_accuracy": [r.get("verifier/accuracy") for r in rows],
            "rm_heldout": [r.get("rm/heldout_ranking_accuracy") for r in rows],
            "rm_frozen_heldout": [r.get("rm_frozen/heldout_ranking_accuracy") for r in rows]}
-    for name in EVALS:
-        run[f"before_{name}"] = next((r[f"eval/initial_{name}_accuracy"] for r in rows
-                                      if f"eval/initial_{name}_accuracy" in r), None)
-        run[f"after_{name}"] = next((r[f"eval/{name}_accuracy"] for r in reversed(rows)
-                                     if f"eval/{name}_accuracy" in r), None)
+    run["evals"] = eval_names(rows)
+    for name in run["evals"]:
+        run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
+        run[f"after_{name}"] = next((r[f"eval/{name}"] for r in reversed(rows) if f"eval/{name}" in r), None)
     record = os.path.join(path, "study_run.json")
     run["seconds"] = json.load(open(record, encoding="utf-8"))["seconds"] if os.path.isfile(record) else None
     return run
@@ -58,18 +66,23 @@ def _finite_mean(values) -> float:
 def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int]) -> dict:
     """Per arm: intervals over seeds of held-out accuracy before/after/change, RM held-out ranking accuracy
     (online and frozen, averaged over the run's steps), alarms and minutes per run."""
-    before = {(name, seed): next((runs[a, seed][f"before_{name}"] for a in arms if (a, seed) in runs
-                                  and runs[a, seed][f"before_{name}"] is not None), None)
-              for name in EVALS for seed in seeds}  # the base policy: evaluated once per seed
+    from orchestration.study import _data
+
+    def base(arm: str, name: str, seed: int):  # evaluated once per seed, by one arm of those with its data
+        return next((runs[a, seed].get(f"before_{name}") for a in arms if (a, seed) in runs and _data(a) == _data(arm)
+                     and runs[a, seed].get(f"before_{name}") is not None), None)
+
     table = {}
     for arm in arms:
         mine = [(seed, runs[arm, seed]) for seed in seeds if (arm, seed) in runs]
         row = {"seeds": [seed for seed, _ in mine]}
-        for name in EVALS:
+        row["evals"] = list(dict.fromkeys(name for _, r in mine for name in r["evals"]))
+        before = {(name, seed): base(arm, name, seed) for name in row["evals"] for seed, _ in mine}
+        for name in row["evals"]:
             row[f"before_{name}"] = interval([before[name, seed] for seed, _ in mine])
-            row[f"after_{name}"] = interval([r[f"after_{name}"] for _, r in mine])
+            row[f"after_{name}"] = interval([r.get(f"after_{name}") for _, r in mine])
             row[f"change_{name}"] = interval([r[f"after_{name}"] - before[name, seed] for seed, r in mine
-                                              if r[f"after_{name}"] is not None and before[name, seed] is not None])
+                                              if r.get(f"after_{name}") is not None and before[name, seed] is not None])
         row["rm_heldout"] = interval([_finite_mean(r["rm_heldout"]) for _, r in mine])
         row["rm_frozen_heldout"] = interval([_finite_mean(r["rm_frozen_heldout"]) for _, r in mine])
         row["alarms"] = sum(r["alarms"] for _, r in mine)
@@ -98,9 +111,17 @@ def markdown(table: dict, command: str) -> str:
              "sampled change | online RM held-out | frozen RM held-out | alarms | minutes/run |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, row in table.items():
-        cells = [_fmt(row[f"{kind}_{name}"]) for name in EVALS for kind in ("before", "after", "change")]
+        cells = [_fmt(row[f"{kind}_{name}_accuracy"]) for name in EVALS for kind in ("before", "after", "change")]
         lines.append(f"| `{arm}` | {len(row['seeds'])} | " + " | ".join(cells) + f" | {_fmt(row['rm_heldout'])} | "
                      f"{_fmt(row['rm_frozen_heldout'])} | {row['alarms']} | {_fmt(row['minutes'], 1)} |")
+    per_level = {arm: [n for n in row["evals"] if "_level" in n] for arm, row in table.items()}
+    if any(per_level.values()):
+        lines += ["", "Per level (held-out problems of each level):", "",
+                  "| arm | figure | before | after | change |", "|---|---|---|---|---|"]
+        for arm, names in per_level.items():
+            for name in names:
+                cells = " | ".join(_fmt(table[arm][f"{kind}_{name}"]) for kind in ("before", "after", "change"))
+                lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ')} | {cells} |")
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table]
     return "\n".join(lines) + "\n"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import the project, not this directory's modules
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from orchestration.config import TrainConfig, load_config  # noqa: E402
+from orchestration.config import TRACKER_PACKAGES, TrainConfig, load_config  # noqa: E402
 from orchestration.dataclass_yaml import ConfigError, dump_yaml, help_text, load_yaml, to_dict  # noqa: E402
 from orchestration.run_lock import RunDirectoryInUse, hold_run_lock  # noqa: E402
 
@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = resolve_config(args, overrides)  # every config error surfaces here, before any model loads
     except ConfigError as e:
         sys.exit(f"config error: {e}")
-    if cfg.logging.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        sys.exit("config error: logging.tensorboard needs the tensorboard package: pip install tensorboard")
+    for tracker in cfg.logging.report_to:
+        if importlib.util.find_spec(TRACKER_PACKAGES[tracker]) is None:
+            sys.exit(f"config error: logging.report_to names {tracker}, which needs its package: "
+                     f"pip install {TRACKER_PACKAGES[tracker].replace('_', '-')}")
     import transformers
     from accelerate import Accelerator
 
@@ -77,14 +79,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     transformers.utils.logging.disable_progress_bar()  # one bar per model load would drown the loop's own
 
-    accelerator = Accelerator(log_with="tensorboard" if cfg.logging.tensorboard else None,
-                              project_dir=args.output_dir)
+    accelerator = Accelerator(log_with=cfg.logging.report_to or None, project_dir=args.output_dir)
     with _sole_writer(accelerator, args.output_dir):  # before anything is written to the run directory
         if accelerator.is_main_process:
             dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
             print(f"run directory: {args.output_dir} (resolved config: {Path(args.output_dir, 'config.yaml')})")
-        if cfg.logging.tensorboard:
-            accelerator.init_trackers("tensorboard", config=_flat(to_dict(cfg)))
+        if cfg.logging.report_to:  # each tracker writes under the run directory (TensorBoard: DIR/online-rm-grpo)
+            accelerator.init_trackers("online-rm-grpo", config=_flat(to_dict(cfg)), init_kwargs={
+                "wandb": {"dir": args.output_dir, "name": os.path.basename(os.path.abspath(args.output_dir))}})
         try:
             trainer = OnlineTrainer(cfg, args.output_dir, accelerator)
             metrics = trainer.run()

@@ -187,6 +187,21 @@ def _pad(rows: list[Tensor], value: int, left: bool) -> Tensor:
     return torch.cat([torch.nn.functional.pad(r, pad, value=value) for r, pad in zip(rows, pads)], dim=0)
 
 
+def concat_rollouts(parts: list[Rollouts], pad_id: int) -> Rollouts:
+    """One batch of several (e.g. DAPO refill rounds): prompts left-padded, completions right-padded to the widest."""
+    if len({part.group_size for part in parts}) != 1:
+        raise ValueError("rollouts of different group sizes cannot be concatenated")
+    return Rollouts(
+        prompt_ids=_pad([p.prompt_ids for p in parts], pad_id, left=True),
+        prompt_mask=_pad([p.prompt_mask for p in parts], 0, left=True),
+        completion_ids=_pad([p.completion_ids for p in parts], pad_id, left=False),
+        completion_mask=_pad([p.completion_mask for p in parts], 0, left=False),
+        texts=[text for p in parts for text in p.texts],
+        truncated=torch.cat([p.truncated for p in parts]),
+        group_size=parts[0].group_size,
+    )
+
+
 def _left_padded(encoded: list[list[int]], pad_id: int, device) -> tuple[Tensor, Tensor]:
     ids = _pad([torch.tensor([p]) for p in encoded], pad_id, left=True).to(device)
     mask = _pad([torch.ones(1, len(p), dtype=torch.long) for p in encoded], 0, left=True).to(device)

@@ -150,11 +150,14 @@ class GRPOUpdater:
         )
 
     def step(self, rollouts: Rollouts, advantages: Tensor) -> dict[str, float]:
-        """GRPO update on one batch. advantages: (N,), e.g. from `policy.grpo.group_advantages`.
-        Returns metrics averaged over the optimizer steps taken, keys namespaced `policy/`."""
+        """GRPO update on one batch. advantages: (N,), one per completion (outcome supervision, e.g. from
+        `policy.grpo.group_advantages`), or (N, T), one per completion token (process supervision,
+        `policy.grpo.process_advantages`). Returns metrics averaged over the optimizer steps taken, keys
+        namespaced `policy/`."""
         cfg, rows = self.cfg, len(rollouts)
-        if advantages.shape != (rows,):
-            raise ValueError(f"advantages must have shape ({rows},) like the rollouts, got {tuple(advantages.shape)}")
+        if advantages.shape not in ((rows,), tuple(rollouts.completion_ids.shape)):
+            raise ValueError(f"advantages must have shape ({rows},) or {tuple(rollouts.completion_ids.shape)} like "
+                             f"the rollouts' completions, got {tuple(advantages.shape)}")
         mini_batch_size = cfg.mini_batch_size or rows
         if rows % mini_batch_size:
             raise ValueError(f"the batch of {rows} rollouts is not divisible by mini_batch_size={mini_batch_size}")

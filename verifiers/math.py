@@ -42,7 +42,7 @@ import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from verifiers._math_extract import MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers
@@ -53,9 +53,10 @@ from verifiers._math_parse import parse
 from verifiers._math_tokens import WORDS, ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
+from verifiers.steps import StepOutcome
 
-__all__ = ["DEFAULT_TIMEOUT_S", "POOL", "VerifierTimeout", "check", "check_batch", "extract_answer", "extract_answers",
-           "shutdown_workers"]
+__all__ = ["DEFAULT_TIMEOUT_S", "POOL", "StepOutcome", "VerifierTimeout", "check", "check_batch", "check_steps",
+           "extract_answer", "extract_answers", "shutdown_workers"]
 
 DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_REL_TOL = 1e-6
@@ -280,6 +281,67 @@ def check_batch(responses: list[str], golds: list[str], *, timeout: float = DEFA
         for i, future in futures.items():
             results[i] = future.result()
     return results
+
+
+def check_steps(response: str, gold: str | None = None, *, mode: str = "lines",
+                substitute: dict[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                fallback_last_number: bool = True, complete: bool = False) -> list[StepOutcome]:
+    """Each step of `response` (`verifiers.steps.segment`, `mode`) judged by the claims it makes.
+
+    A step is "true" when every equality it writes (`8 * 3 = 24`, chains `a = b = c`) holds, "false" when one
+    does not, "unverifiable" when it makes none this can check (prose, an equation in an unknown). With
+    `substitute` ({"x": "5"}: the known solution of a "solve for x" task) an equation is checked after
+    substitution, so `3x + 4 = 19` is true and `3x = 16` false. With a `gold`, the final step also carries the
+    outcome check of the whole response (`check`), and its `label` needs both. Never raises on model text;
+    `timeout` bounds the whole call (claims left when it runs out are unverifiable)."""
+    from fractions import Fraction
+
+    from verifiers._math_steps import MAX_CLAIMS, chains, judge_pair
+    from verifiers.steps import segment
+
+    start = time.monotonic()
+    deadline = start + timeout
+    variables = {}
+    for name, value in (substitute or {}).items():
+        number = parse_number(normalize(str(value)))
+        if number is not None:
+            variables[name] = Fraction(number.value)
+
+    def compare(left: str, right: str) -> bool | None:
+        left_over = deadline - time.monotonic()
+        if left_over <= 0.05:
+            return None
+        verdict = check(right, left, extract=False, timeout=left_over, fallback_last_number=False)
+        return True if verdict.correct else False if verdict.reason.startswith("wrong_answer") else None
+
+    judged = []
+    try:
+        steps = segment(response, mode)
+    except Exception:  # noqa: BLE001 - hostile text must not raise; a step list is all or nothing
+        steps = []
+    for step in steps:
+        verdict, claims, reason = "unverifiable", 0, "no claim to check"
+        for sides in chains(step.text):
+            for left, right in zip(sides, sides[1:]):
+                if claims >= MAX_CLAIMS or time.monotonic() > deadline:
+                    break
+                try:
+                    result = judge_pair(left, right, variables, deadline, compare)
+                except Exception as e:  # noqa: BLE001 - a bug here must not take the loop down
+                    result, reason = "unverifiable", f"internal_error: {type(e).__name__}: {str(e)[:80]}"
+                if result == "unverifiable":
+                    continue
+                claims += 1
+                if result == "false" and verdict != "false":
+                    verdict, reason = "false", f"{left} = {right} is false"[:_SHOWN_CHARS]
+                elif result == "true" and verdict == "unverifiable":
+                    verdict, reason = "true", "every claim holds"
+        judged.append(StepOutcome(step.start, step.end, verdict, claims, reason))
+    if gold is not None and judged:
+        left_over = max(deadline - time.monotonic(), 0.05)
+        final = check(response, gold, timeout=left_over, fallback_last_number=fallback_last_number, complete=complete)
+        judged[-1] = replace(judged[-1], outcome=final)
+    return judged
 
 
 def shutdown_workers() -> None:

@@ -123,7 +123,7 @@ def test_reward_source_mix_is_the_default_and_blends(tiny_run_args, tmp_path):
     at = args.index("--loop.reward_source")
     del args[at:at + 2]  # the default
     cfg = load_config(None, args)
-    assert cfg.loop.reward_source == "mix" and cfg.loop.mix_weight == 0.5
+    assert cfg.loop.reward_source is None and cfg.loop.source == "mix" and cfg.loop.mix_weight == 0.5
     OnlineTrainer(cfg, str(tmp_path)).run()
     metrics = {m["step"]: m for m in read_metrics(str(tmp_path / "metrics.jsonl"))}
     assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"])  # no RM yet
@@ -199,7 +199,8 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        cases.append((["--logging.tensorboard", "true"], "pip install tensorboard"))
+        cases.append((["--logging.report_to", "[tensorboard]"], "needs its package: pip install tensorboard"))
+    cases.append((["--logging.report_to", "[neptune]"], "unknown tracker"))
     for overrides, message in cases:
         with pytest.raises(SystemExit) as exc:
             main(["--output-dir", str(tmp_path / "x"), *overrides])
@@ -443,6 +444,6 @@ def test_drop_uniform_groups_masks_groups_without_a_signal(tiny_run_args, tmp_pa
     # A batch with some uniform groups: those rows are masked, the others untouched.
     rewards = torch.tensor([0.0] * K + [float(i) for i in range(K)])
     rollouts = trainer._sample(trainer._next_items(), K, cfg.sampling, seed=0)
-    masked, share = trainer._drop_uniform_groups(rollouts, rewards)
-    assert share == 0.5 and masked.completion_mask[:K].sum() == 0
+    masked = trainer._drop_uniform_groups(rollouts, rewards)
+    assert trainer._signal_groups(rewards).tolist() == [False, True] and masked.completion_mask[:K].sum() == 0
     assert torch.equal(masked.completion_mask[K:], rollouts.completion_mask[K:])

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from orchestration.rewards import combine_rewards, prompt_text, rm_monitor, verify
+from orchestration.rewards import prompt_text, rm_monitor, verify
 from orchestration.tasks import TaskItem
 from verifiers import Outcome
 
@@ -46,35 +46,6 @@ def test_prompt_text_of_chat_prompts():
     chat = TaskItem(id="x", prompt=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "1+1?"}],
                     verifier="math", gold="2")
     assert prompt_text(chat) == "1+1?" and prompt_text(MATH) == MATH.prompt
-
-
-def test_combine_rewards_sources():
-    outcomes = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, "wrong_answer"), Outcome(False, 0.5, "1/2 tests")]
-    scores = torch.tensor([0.8, 0.2, 0.6])  # RM scores on the [0, 1] scale (ScalarRewardModel.reward)
-    assert combine_rewards("verifier", outcomes, scores, 0.5).tolist() == [1.0, 0.0, 0.5]
-    for source in ("rm", "frozen_rm"):
-        assert combine_rewards(source, outcomes, scores, 0.5).tolist() == pytest.approx([0.8, 0.2, 0.6])
-        assert combine_rewards(source, outcomes, None, 0.5).tolist() == [1.0, 0.0, 0.5]  # warm-up: no RM yet
-    # mix 0.25: 0.25 * rm + 0.75 * verifier = [0.2 + 0.75, 0.05 + 0, 0.15 + 0.375]
-    mixed = combine_rewards("mix", outcomes, scores, 0.25)
-    assert mixed.tolist() == pytest.approx([0.95, 0.05, 0.525])
-    assert ((mixed >= 0) & (mixed <= 1)).all()  # both terms in [0, 1]: so is every blend
-    with pytest.raises(ValueError, match="reward_source"):
-        combine_rewards("human", outcomes, scores, 0.5)
-
-
-def test_unlabelled_prompts_get_the_rm_score_whatever_the_source():
-    from verifiers.outcome import UNLABELLED
-
-    outcomes = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, UNLABELLED)]
-    scores = torch.tensor([0.6, 0.3])
-    assert combine_rewards("verifier", outcomes, scores, 0.5).tolist() == pytest.approx([1.0, 0.3])
-    assert combine_rewards("mix", outcomes, scores, 0.5).tolist() == pytest.approx([0.8, 0.3])  # not blended with 0
-    assert combine_rewards("rm", outcomes, scores, 0.5).tolist() == pytest.approx([0.6, 0.3])
-    assert combine_rewards("rm", outcomes, None, 0.5).tolist() == [1.0, 0.0]  # no RM yet: no signal
-    unlabelled = TaskItem(id="u", prompt="Write a haiku.", verifier="none")
-    assert [o.reason for o in verify([unlabelled, MATH], ["a haiku", "\\boxed{5}"], timeout=5.0)] == [
-        UNLABELLED, "correct"]
 
 
 def test_rm_monitor_leaves_out_broken_verifiers_and_survives_a_broken_rm():

@@ -22,7 +22,8 @@ def test_interval_hand_computed():
 
 
 def _run(before, after, rm, alarms=0, seconds=60.0):
-    return {"before_greedy": before, "before_sampled": before, "after_greedy": after, "after_sampled": after,
+    return {"evals": ["greedy_accuracy", "sampled_accuracy"], "before_greedy_accuracy": before,
+            "before_sampled_accuracy": before, "after_greedy_accuracy": after, "after_sampled_accuracy": after,
             "rm_heldout": rm, "rm_frozen_heldout": [None, 0.5, 0.5], "alarms": alarms, "seconds": seconds,
             "train_accuracy": [0.5, 0.6, 0.7]}
 
@@ -32,9 +33,9 @@ def test_aggregate_takes_before_from_the_seed_and_changes_per_seed():
             ("a", 1): _run(None, 0.8, [None, 0.25, 0.25]), ("b", 1): _run(0.6, 0.7, [None, None, None])}
     table = aggregate(runs, ["a", "b"], [0, 1])
     # seed 0's base policy comes from arm a, seed 1's from arm b: both arms share them
-    assert table["a"]["before_greedy"]["mean"] == table["b"]["before_greedy"]["mean"] == pytest.approx(0.5)
-    assert table["a"]["change_greedy"]["mean"] == pytest.approx(((0.6 - 0.4) + (0.8 - 0.6)) / 2)
-    assert table["b"]["change_sampled"]["mean"] == pytest.approx(((0.5 - 0.4) + (0.7 - 0.6)) / 2)
+    assert table["a"]["before_greedy_accuracy"]["mean"] == table["b"]["before_greedy_accuracy"]["mean"] == pytest.approx(0.5)
+    assert table["a"]["change_greedy_accuracy"]["mean"] == pytest.approx(((0.6 - 0.4) + (0.8 - 0.6)) / 2)
+    assert table["b"]["change_sampled_accuracy"]["mean"] == pytest.approx(((0.5 - 0.4) + (0.7 - 0.6)) / 2)
     assert table["a"]["rm_heldout"]["mean"] == pytest.approx((0.75 + 0.25) / 2)  # per-run means, then over seeds
     assert table["b"]["rm_heldout"]["n"] == 0 and table["b"]["alarms"] == 2
     assert table["a"]["minutes"]["mean"] == pytest.approx(1.0)
@@ -47,6 +48,37 @@ def test_every_arm_has_a_description_and_valid_overrides():
     assert {"verifier", "rm", "frozen_rm", "mix", "online_rft", "rft"} <= set(ARMS)
     for arm, (text, overrides) in ARMS.items():
         assert text and load_config(None, [*DEFAULTS, *overrides]).loop.max_steps == 16, arm
+
+
+def test_arms_share_the_base_policy_only_with_arms_of_the_same_data():
+    from orchestration.study import _data
+
+    assert _data("verifier") == _data("rm") == []
+    assert _data("curriculum") == ["--data.levels=[1, 2]", "--data.curriculum=true"]
+    assert _data("mixed_levels") == ["--data.levels=[1, 2]"]
+    runs = {("verifier", 0): _run(0.4, 0.6, [None]), ("mixed_levels", 0): _run(0.7, 0.9, [None])}
+    table = aggregate(runs, ["verifier", "mixed_levels"], [0])
+    assert table["mixed_levels"]["before_greedy_accuracy"]["mean"] == 0.7  # its own held-out set, not level 2's
+    assert table["verifier"]["before_greedy_accuracy"]["mean"] == 0.4
+
+
+def test_per_level_figures_get_their_own_table(tmp_path):
+    from orchestration.study_report import markdown, summarize_run
+
+    rows = [{"eval/initial_greedy_accuracy": 0.5, "eval/initial_greedy_accuracy_level1": 0.75,
+             "eval/initial_greedy_accuracy_level2": 0.25, "verifier/accuracy": 0.5},
+            {"eval/greedy_accuracy": 0.625, "eval/greedy_accuracy_level1": 1.0, "eval/greedy_accuracy_level2": 0.25,
+             "verifier/accuracy": 0.75}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = summarize_run(str(tmp_path))
+    assert run["evals"] == ["greedy_accuracy", "sampled_accuracy", "greedy_accuracy_level1", "greedy_accuracy_level2"]
+    assert (run["before_greedy_accuracy_level1"], run["after_greedy_accuracy_level1"]) == (0.75, 1.0)
+    assert run["after_sampled_accuracy"] is None
+    table = aggregate({("curriculum", 0): {**run, "seconds": 60.0}}, ["curriculum"], [0])
+    assert table["curriculum"]["change_greedy_accuracy_level1"]["mean"] == pytest.approx(0.25)
+    report = markdown(table, "python -m orchestration.study ...")
+    assert "| `curriculum` | greedy level1 | 0.750 | 1.000 | 0.250 |" in report
+    assert "| `curriculum` | greedy level2 | 0.250 | 0.250 | 0.000 |" in report
 
 
 def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, tmp_path):
@@ -67,7 +99,7 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     assert initial == {"verifier-seed0": True, "verifier-seed1": True, "frozen_rm-seed0": False,
                        "frozen_rm-seed1": False}
     table = results["arms"]
-    assert table["verifier"]["after_greedy"]["n"] == 2 and table["frozen_rm"]["before_greedy"]["n"] == 2
+    assert table["verifier"]["after_greedy_accuracy"]["n"] == 2 and table["frozen_rm"]["before_greedy_accuracy"]["n"] == 2
     # RM version 1 (trained after step 1) is the frozen RM: it scores step 2 (NaN when the tiny policy's
     # batch holds no right-and-wrong pair), and the frozen monitor shows the same figure.
     for seed in (0, 1):
@@ -84,5 +116,5 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     # Re-running the command re-runs nothing (the metrics files are untouched) and rewrites the report.
     mtimes = {name: os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) for name in initial}
     again = main(argv)
-    assert again["arms"]["verifier"]["after_greedy"] == table["verifier"]["after_greedy"]
+    assert again["arms"]["verifier"]["after_greedy_accuracy"] == table["verifier"]["after_greedy_accuracy"]
     assert all(os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) == t for name, t in mtimes.items())

@@ -158,7 +158,7 @@ def test_step_input_errors(tiny_model, rollouts):
     updater = GRPOUpdater(tiny_model, GRPOConfig(beta=0.0, mini_batch_size=10))
     with pytest.raises(ValueError, match="not divisible by mini_batch_size=10"):
         updater.step(rollouts, advantages_for(rollouts))
-    with pytest.raises(ValueError, match="advantages must have shape \\(16,\\)"):
+    with pytest.raises(ValueError, match="advantages must have shape \\(16,\\) or"):
         updater.step(rollouts, torch.zeros(15))
 
 
@@ -201,3 +201,24 @@ def test_masked_truncated_completions_leave_the_loss(make_tiny_model, tokenizer,
     assert_close(grads[0], grads[1])  # masked rows weigh exactly as if they were not in the batch
     updater = GRPOUpdater(model, GRPOConfig(beta=0.0, mask_truncated_completions=True))
     assert updater.step(rollouts, advantages.float())["policy/truncated_masked"] == float(truncated.sum())
+
+
+def test_per_token_advantages_constant_along_a_completion_equal_per_completion_ones(make_tiny_model, tokenizer):
+    """Process supervision's (N, T) advantages go through the same update; constant rows are outcome supervision."""
+    params = []
+    for per_token in (False, True):
+        model = make_tiny_model(dtype=torch.float64)
+        rollouts = sample_groups(model, tokenizer, PROMPTS, 4, SamplingConfig(max_new_tokens=7), seed=0)
+        advantages = advantages_for(rollouts)
+        if per_token:
+            advantages = advantages[:, None].expand_as(rollouts.completion_ids).clone()
+        reference = make_reference(make_tiny_model(dtype=torch.float64))
+        GRPOUpdater(model, GRPOConfig(beta=0.04, lr=1e-2, mini_batch_size=8), ref_model=reference).step(rollouts,
+                                                                                                      advantages)
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert_close(params[0], params[1])
+    assert not torch.equal(params[0], torch.cat([p.flatten() for p in make_tiny_model(dtype=torch.float64).parameters()]))
+    updater = GRPOUpdater(make_tiny_model(), GRPOConfig(beta=0.0))
+    rollouts = sample_groups(updater.model, tokenizer, PROMPTS, 4, SamplingConfig(max_new_tokens=7), seed=0)
+    with pytest.raises(ValueError, match=r"advantages must have shape \(16,\) or \(16, \d+\)"):
+        updater.step(rollouts, torch.zeros(16, 3))

@@ -1,0 +1,95 @@
+"""Built-in problems that take several steps, for process supervision (`data.source: multistep`).
+
+Levels:
+    1  two operations               "Compute (4 + 7) * 3."
+    2  three operations             "Compute (4 + 7) * 3 - 5."
+    3  four operations              "Compute ((4 + 7) * 3 - 5) / 4."       (always an exact integer)
+    4  a linear equation            "Solve for x: 3x + 4 = 19."           (checked by substituting the solution)
+
+The prompt asks for one calculation per line (`4 + 7 = 11`) and the answer in `\\boxed{}`, so the steps are the
+lines (`verifiers.steps.segment`, mode "lines") and every step of honest work makes a claim the rule checker
+(`verifiers.math.check_steps`) can judge. Gold answers are computed from the parameters, never from model text;
+train and held-out problems are split by a hash of the problem, as for `orchestration.arithmetic`.
+
+    python -m orchestration.multistep --level 2 -n 3     # print a few problems
+"""
+
+from __future__ import annotations
+
+import random
+
+from orchestration.arithmetic import split_of
+from orchestration.tasks import TaskItem
+
+LEVELS = (1, 2, 3, 4)
+STEP_INSTRUCTION = ("Work it out one step per line, each line one calculation such as `4 + 7 = 11`, then put the "
+                    "final answer in \\boxed{}.")
+
+
+def _chain(rng: random.Random, level: int) -> tuple[str, str, int]:
+    a, b, c = rng.randint(1, 12), rng.randint(1, 12), rng.randint(2, 9)
+    value, text = (a + b) * c, f"({a} + {b}) * {c}"
+    if level >= 2:
+        d = rng.randint(1, min(value - 1, 30))
+        value, text = value - d, f"{text} - {d}"
+    if level >= 3:
+        divisors = [e for e in range(2, 10) if value % e == 0]
+        if not divisors:
+            return _chain(rng, level)
+        e = rng.choice(divisors)
+        value, text = value // e, f"({text}) / {e}"
+    return f"{level}:{text}", f"Compute {text}.", value
+
+
+def _equation(rng: random.Random) -> tuple[str, str, int]:
+    a = rng.choice([n for n in range(-9, 10) if n not in (0, 1)])
+    x, b = rng.randint(-12, 12), rng.randint(-20, 20)
+    c = a * x + b
+    lhs = f"{a}x" + (f" + {b}" if b > 0 else f" - {-b}" if b < 0 else "")
+    return f"4:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", x
+
+
+class MultiStepTasks:
+    """An endless, deterministic stream: `item(i)` depends only on (levels, split, seed, i)."""
+
+    def __init__(self, levels: int | list[int] = 2, split: str = "train", seed: int = 0, held_out_fraction: float = 0.3):
+        levels = [levels] if isinstance(levels, int) else list(levels)
+        if not levels or any(level not in LEVELS for level in levels):
+            raise ValueError(f"multistep levels must be a non-empty subset of {LEVELS}, got {levels}")
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.levels, self.split, self.seed, self.held_out_fraction = levels, split, seed, held_out_fraction
+
+    def __len__(self) -> None:
+        return None
+
+    def item(self, index: int) -> TaskItem:
+        rng = random.Random(f"multistep:{self.seed}:{self.split}:{index}")
+        level = self.levels[index % len(self.levels)]
+        for _ in range(10_000):
+            key, question, value = _equation(rng) if level == 4 else _chain(rng, level)
+            if split_of(key, self.held_out_fraction) == self.split:
+                meta = {"level": level, "steps": "lines"}
+                if level == 4:
+                    meta["substitute"] = {"x": str(value)}
+                return TaskItem(id=f"multistep-{key}", prompt=f"{question} {STEP_INSTRUCTION}", verifier="math",
+                                gold=str(value), meta=meta)
+        raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--level", type=int, default=2, choices=LEVELS)
+    parser.add_argument("--split", default="train", choices=("train", "test"))
+    parser.add_argument("-n", type=int, default=5)
+    args = parser.parse_args(argv)
+    source = MultiStepTasks([args.level], args.split)
+    for i in range(args.n):
+        item = source.item(i)
+        print(f"{item.id}\n  {item.prompt}\n  gold: {item.gold}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Process supervision's rule labels: steps cut from a response, and each step's claims checked.
+
+Tables of (response, expected verdict per step), including adversarial rows. Time bounds are generous safety
+bounds (the machine is shared), not speed tests.
+"""
+
+import time
+
+import pytest
+
+from verifiers._math_steps import chains
+from verifiers.math import check_steps
+from verifiers.steps import segment
+
+T, F, U = "true", "false", "unverifiable"
+
+
+@pytest.mark.parametrize("response, mode, texts", [
+    ("a\nb\n\n  c  \n", "lines", ["a", "b", "c"]),
+    ("one line", "lines", ["one line"]),
+    ("\n \n\t\n", "lines", []),
+    ("x = 1\r\ny = 2", "lines", ["x = 1", "y = 2"]),
+    ("Step 1: add.\n5 + 3 = 8\nStep 2: multiply. 8 * 3 = 24", "markers",
+     ["Step 1: add.\n5 + 3 = 8", "Step 2: multiply. 8 * 3 = 24"]),
+    ("Let me think.\n**Step 1:** 2 + 2 = 4\nstep 2) done", "markers", ["Let me think.", "**Step 1:** 2 + 2 = 4",
+                                                                     "step 2) done"]),
+    ("no markers at all\nsecond line", "markers", ["no markers at all\nsecond line"]),
+    ("In step 2: this is not a marker", "markers", ["In step 2: this is not a marker"]),  # not at a line start
+])
+def test_segment_rules(response, mode, texts):
+    steps = segment(response, mode)
+    assert [s.text for s in steps] == texts
+    assert all(response[s.start:s.end] == s.text for s in steps)  # spans are exact
+
+
+def test_segment_keeps_the_last_steps_and_refuses_unknown_modes():
+    response = "\n".join(f"line {i}" for i in range(100))
+    steps = segment(response, max_steps=64)
+    assert len(steps) == 64 and steps[0].text == "line 36" and steps[-1].text == "line 99"
+    with pytest.raises(ValueError, match="step mode must be one of"):
+        segment("x", mode="sentences")
+    assert segment(None) == []
+
+
+@pytest.mark.parametrize("step, expected", [
+    ("First, 5 + 3 = 8.", [["5 + 3", "8"]]),
+    ("We get (5 + 3) * 3 - 4 = 8 * 3 - 4 = 24 - 4 = 20, done", [["(5 + 3) * 3 - 4", "8 * 3 - 4", "24 - 4", "20"]]),
+    ("$7 \\times 6 = 42$ and 42 + 1 = 43", [["7 \\times 6", "42"], ["42 + 1", "43"]]),
+    ("So \\boxed{20} = 20", [["20", "20"]]),
+    ("3x + 4 = 19", [["3x + 4", "19"]]),
+    ("2^{10} = 1024", [["2^{10}", "1024"]]),
+    ("The total is 1,000 + 1 = 1001", []),  # a thousands separator: no claim read from the middle of a number
+    ("Total: 12345678901234 = 5", []),  # longer than an operand may be
+    ("The answer is 8.", []),
+    ("the ratio a:b = 2", []),  # `a:b` is not arithmetic
+])
+def test_claims_read_from_a_step(step, expected):
+    assert chains(step) == expected
+
+
+STEP_TABLE = [
+    # honest work
+    ("5 + 3 = 8\n8 * 3 = 24\n24 - 4 = 20", [T, T, T]),
+    ("(5 + 3) * 3 - 4 = 8 * 3 - 4 = 24 - 4 = 20", [T]),
+    ("0.1 + 0.2 = 0.3", [T]),  # exact arithmetic, no float error
+    ("5 - 8 = -3\n-3 * -3 = 9", [T, T]),
+    ("3 * 4 = 12 apples", [T]),
+    ("\\frac{6}{4} = 1.5 = \\frac{3}{2}", [T]),
+    ("\\sqrt{16} = 4", [T]),  # not plain arithmetic: the sympy worker decides
+    # slips
+    ("5 + 3 = 8\n8 * 3 = 25\n25 - 4 = 21", [T, F, T]),  # the slip is the bad step; later steps are right given it
+    ("7 / 2 = 3", [F]),
+    ("2 + 2 = 4 = 5", [F]),  # one false link spoils the chain
+    ("2 + 2 = 4 and 3 + 3 = 7", [F]),
+    # nothing to check
+    ("Let's add the numbers first.", [U]),
+    ("3x = 15", [U]),  # an equation in an unknown is not an identity
+    # hostile text: refused, bounded, never raised
+    ("__import__('os').system('echo hi') = 5", [U]),
+    ("9^{9^{9^9}} = 1", [U]),
+    ("2^{100000} = 1", [U]),
+    ("(" * 500 + "1" + ")" * 500 + " = 1", [U]),
+    ("1 + " * 50_000 + "1 = 2", [U]),  # read up to MAX_STEP_CHARS: the chain is cut, nothing left to check
+]
+
+
+@pytest.mark.parametrize("response, verdicts", STEP_TABLE)
+def test_check_steps_table(response, verdicts):
+    start = time.monotonic()
+    judged = check_steps(response, timeout=5.0)
+    assert [s.verdict for s in judged] == verdicts
+    assert time.monotonic() - start < 10.0
+    assert all(s.outcome is None for s in judged)  # no gold, no outcome check
+
+
+def test_claims_per_step_are_capped():
+    judged = check_steps("2 + 2 = 4, " * 100)
+    assert judged[0].verdict == T and judged[0].claims == 8
+
+
+def test_substitution_checks_equations_of_a_solve_for_x_task():
+    response = "3x + 4 = 19\n3x = 19 - 4 = 15\nx = 15 / 3 = 5\n3x = 16"
+    judged = check_steps(response, substitute={"x": "5"})
+    assert [s.verdict for s in judged] == [T, T, T, F]
+    assert judged[3].reason == "3x = 16 is false"
+    assert [s.verdict for s in check_steps("x = -\\frac{3}{2}\n2x = -3", substitute={"x": "-\\frac{3}{2}"})] == [T, T]
+    assert [s.verdict for s in check_steps("y = 2", substitute={"x": "5"})] == [U]  # another unknown
+
+
+def test_the_final_step_carries_the_outcome():
+    right = "5 + 3 = 8\n8 * 3 = 24\nSo the answer is \\boxed{24}."
+    judged = check_steps(right, "24")
+    assert [s.label for s in judged] == [1.0, 1.0, 1.0] and judged[-1].outcome.correct
+    assert all(s.outcome is None for s in judged[:-1])
+    wrong_answer = check_steps("5 + 3 = 8\nSo \\boxed{9}.", "24")
+    assert [s.label for s in wrong_answer] == [1.0, 0.0] and wrong_answer[-1].verdict == U
+    slip_at_the_end = check_steps("5 + 3 = 8\n8 * 3 = 25 = \\boxed{25}", "25")  # right "answer", false claim
+    assert [s.label for s in slip_at_the_end] == [1.0, 0.0]
+    assert check_steps("", "5") == [] and [s.label for s in check_steps("Hmm.")] == [None]
+
+
+def test_a_step_list_is_returned_even_when_time_runs_out():
+    judged = check_steps("\\sqrt{16} = 4\n" * 20, timeout=0.01)
+    assert len(judged) == 20 and {s.verdict for s in judged} <= {T, U}
