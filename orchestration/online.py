@@ -19,7 +19,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from accelerate import Accelerator
@@ -143,6 +143,43 @@ class OnlineTrainer:
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
         self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator)
         self.rm.load(checkpoint)
+
+    # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def keep_checkpoints(self) -> int:
+        return self.cfg.loop.keep_checkpoints
+
+    def state_dict(self) -> dict:
+        """Everything but the weights that a resumed run needs: run state, both optimizers and schedules, the
+        alarm's window and the curriculum's state."""
+        return {"state": asdict(self.state), "updater": self.updater.state_dict(),
+                "rm_trainer": self.rm.trainer.state_dict() if self.rm.trainer else None,
+                "alarm": self.alarm.state_dict(),
+                "curriculum": self.train_source.state_dict() if isinstance(self.train_source, Curriculum) else None}
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.state = RunState(**saved["state"])
+        self.updater.load_state_dict(saved["updater"])
+        if saved["rm_trainer"] is not None:
+            self.rm.trainer.load_state_dict(saved["rm_trainer"])
+        self.alarm.load_state_dict(saved["alarm"])
+        if saved.get("curriculum") is not None:
+            self.train_source.load_state_dict(saved["curriculum"])
+
+    def save_models(self, directory: str) -> None:
+        """`policy/`, `reference/` once it was reset away from the initial policy, `rm/` and `rm_frozen/`."""
+        self.accelerator.unwrap_model(self.model).save_pretrained(os.path.join(directory, "policy"),
+                                                                  safe_serialization=True)
+        self.tokenizer.save_pretrained(os.path.join(directory, "policy"))
+        if self.reference is not None and self.state.reference_reset:
+            self.reference.save_pretrained(os.path.join(directory, "reference"), safe_serialization=True)
+            self.tokenizer.save_pretrained(os.path.join(directory, "reference"))  # load_policy reads both
+        self.rm.save(directory)
 
     # ------------------------------------------------------------------ one step
 

@@ -26,10 +26,10 @@ re-run write no duplicate rows and no row written before that checkpoint is lost
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -67,28 +67,32 @@ def _set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
 
 
-def _save_models(trainer, path: str) -> None:
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    model.save_pretrained(os.path.join(path, "policy"), safe_serialization=True)
-    trainer.tokenizer.save_pretrained(os.path.join(path, "policy"))
-    if trainer.reference is not None and trainer.state.reference_reset:
-        trainer.reference.save_pretrained(os.path.join(path, "reference"), safe_serialization=True)
-        trainer.tokenizer.save_pretrained(os.path.join(path, "reference"))  # load_policy reads both
-    trainer.rm.save(path)  # rm/ and rm_frozen/, once they exist
+class Checkpointable(Protocol):
+    """What this module needs from the trainer it checkpoints, and nothing else.
+
+    The trainer decides what its state is (`state_dict`, `load_state_dict`, `save_models`); this module adds the
+    RNG states and the log sizes, writes and verifies the files, and resumes."""
+
+    accelerator: Any  # accelerate.Accelerator: process rank, barriers
+    is_main: bool  # the process that writes files
+    output_dir: str  # the run directory (checkpoints/ and final/ go under it)
+    paths: dict[str, str]  # append-only logs by name (cut back to a checkpoint's sizes on resume)
+    buffer: Any  # the outcome buffer (`OutcomeBuffer`: truncate, reindex, len)
+    keep_checkpoints: int
+    step: int  # policy steps completed (the checkpoint's name)
+
+    def state_dict(self) -> dict: ...  # everything but the weights, JSON and tensors only
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def save_models(self, directory: str) -> None: ...  # policy/, reference/ if reset, rm/, rm_frozen/
 
 
-def trainer_state(trainer) -> dict:
-    """Everything but the weights that a resumed run needs to continue exactly."""
-    return {
-        "state": dataclasses.asdict(trainer.state),
-        "updater": trainer.updater.state_dict(),
-        "rm_trainer": trainer.rm.trainer.state_dict() if trainer.rm.trainer else None,
-        "alarm": trainer.alarm.state_dict(),
-        "curriculum": trainer.train_source.state_dict() if hasattr(trainer.train_source, "state_dict") else None,
-        "rng": _rng_states(),
-        "log_sizes": _log_sizes(trainer),
-        "buffer_rows": len(trainer.buffer),
-    }
+def trainer_state(trainer: Checkpointable) -> dict:
+    """Everything but the weights that a resumed run needs to continue exactly: the trainer's own state, the
+    RNG states and where the logs stood."""
+    return {**trainer.state_dict(), "rng": _rng_states(), "log_sizes": _log_sizes(trainer),
+            "buffer_rows": len(trainer.buffer)}
 
 
 def save(trainer) -> str | None:
@@ -97,10 +101,10 @@ def save(trainer) -> str | None:
     path = None
     if trainer.is_main:
         def write(tmp: str) -> None:
-            _save_models(trainer, tmp)
+            trainer.save_models(tmp)
             save_state(trainer_state(trainer), os.path.join(tmp, STATE))
 
-        path = save_checkpoint(trainer.output_dir, trainer.state.step, write, trainer.cfg.loop.keep_checkpoints)
+        path = save_checkpoint(trainer.output_dir, trainer.step, write, trainer.keep_checkpoints)
     trainer.accelerator.wait_for_everyone()
     return path
 
@@ -124,7 +128,7 @@ def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
             for bad, reason in failed:  # newer ones that failed to load while this one loads: they are bad
                 _set_aside(trainer, bad, reason)
             _truncate_logs(trainer, saved)
-            print(f"resumed from {path} at step {trainer.state.step}")
+            print(f"resumed from {path} at step {trainer.step}")
             return path
         print(f"warning: cannot resume from {path}: {problem}; trying the checkpoint before it")
         failed.append((path, problem))
@@ -150,14 +154,8 @@ def _try_load(trainer, path: str, load_models) -> tuple[str | None, dict | None]
     return problem, saved
 
 
-def _apply(trainer, saved: dict) -> None:
-    trainer.state = type(trainer.state)(**saved["state"])
-    trainer.updater.load_state_dict(saved["updater"])
-    if saved["rm_trainer"] is not None:
-        trainer.rm.trainer.load_state_dict(saved["rm_trainer"])
-    trainer.alarm.load_state_dict(saved["alarm"])
-    if saved.get("curriculum") is not None:
-        trainer.train_source.load_state_dict(saved["curriculum"])
+def _apply(trainer: Checkpointable, saved: dict) -> None:
+    trainer.load_state_dict(saved)
     _set_rng_states(saved["rng"])
 
 
@@ -218,5 +216,5 @@ def reset_logs(trainer) -> None:
 def save_final(trainer) -> str:
     """`DIR/final/policy` and `DIR/final/rm`: the trained models, loadable with from_pretrained."""
     path = os.path.join(trainer.output_dir, "final")
-    _save_models(trainer, path)
+    trainer.save_models(path)
     return path

@@ -127,3 +127,22 @@ def test_a_pickled_checkpoint_of_an_older_version_is_refused(finished, tmp_path)
     Path(_checkpoint(run, 4), "trainer_state.pt").write_bytes(b"not read")
     with pytest.raises(CheckpointError, match=r"step-000004 holds trainer_state.pt, the pickled layout"):
         OnlineTrainer(load_config(None, finished[2]), run)
+
+
+def test_run_state_needs_only_its_declared_interface(finished, tmp_path, same_state):
+    """run_state.Checkpointable lists what checkpointing reads from a trainer: a stand-in holding exactly those
+    members saves a checkpoint that a real trainer then resumes from."""
+    import types
+
+    trainer, _, args = finished
+    members = [name for name in run_state.Checkpointable.__annotations__] + ["state_dict", "load_state_dict",
+                                                                             "save_models"]
+    out = _copy(finished, tmp_path)  # the logs, without its checkpoints
+    shutil.rmtree(os.path.join(out, "checkpoints"))
+    stand_in = types.SimpleNamespace(**{name: getattr(trainer, name) for name in members})
+    stand_in.output_dir = out
+    path = run_state.save(stand_in)
+    assert verify_checkpoint(path) is None and path.endswith("step-000004")
+    resumed = OnlineTrainer(load_config(None, args), out)
+    assert resumed.step == 4
+    same_state(trainer.state_dict(), resumed.state_dict())
