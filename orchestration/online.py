@@ -1,10 +1,12 @@
 """The online loop: GRPO on the policy, with a reward model re-trained every N steps from verified outcomes.
 
 One step (DESIGN.md, `OnlineTrainer.train_step`):
-    B prompts -> k completions each -> verifier outcomes -> RM scores, live and frozen (no RM version that
-    scores a batch has trained on it) -> rewards -> outcome buffer -> held-out RM monitor -> advantages ->
-    policy update -> every N steps: RM update on the new rows + replayed history, maybe reset the reference
-    -> metrics -> every C steps: checkpoint
+    B prompts (a curriculum may choose them) -> k completions each -> verifier outcomes (and, for process
+    supervision, step labels) -> RM scores, live and frozen (no RM version that scores a batch has trained on
+    it) -> rewards (a weighted sum of `loop.terms`) -> outcome buffer -> [refill rounds until B groups carry a
+    signal] -> held-out RM monitor -> advantages (per completion, or per token from step rewards) -> policy
+    update -> every N steps: RM update on the new rows + replayed history, maybe reset the reference -> metrics
+    -> every C steps: checkpoint (what it holds: `state_dict`, `save_models`; `run_state.Checkpointable`)
 
 `OnlineTrainer` owns the policy, the reference and the run state; the reward model's life is
 `orchestration.online_rm.OnlineRM`; `orchestration/train_loop.py` is the thin entry point.
