@@ -8,20 +8,19 @@ from orchestration.multistep import MultiStepTasks
 from orchestration.tasks import ListTasks, TaskItem, TaskSource, distinct, load_code, load_humaneval, load_math
 
 EVAL_SEED = 1_000_003  # the held-out set is the same whatever the run's seed
+GENERATORS = {"arithmetic": ArithmeticTasks, "multistep": MultiStepTasks}  # built-in, endless, split by a hash
 
 
 def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskItem]]:
     """(endless training source, fixed list of distinct held-out items)."""
-    if data.source == "arithmetic":
-        train = ArithmeticTasks(data.levels, "train", seed, held_out_fraction=data.eval_fraction)
-        if data.curriculum:
+    if data.source in GENERATORS:
+        generator = GENERATORS[data.source]
+        held_out = generator(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction)
+        if data.curriculum:  # arithmetic only (DataConfig checks)
             train = Curriculum(data.levels, seed, data.eval_fraction, band=tuple(data.curriculum_band),
                                window=data.curriculum_window)
-        held_out = ArithmeticTasks(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction)
-        return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
-    if data.source == "multistep":
-        train = MultiStepTasks(data.levels, "train", seed, held_out_fraction=data.eval_fraction)
-        held_out = MultiStepTasks(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction)
+        else:
+            train = generator(data.levels, "train", seed, held_out_fraction=data.eval_fraction)
         return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
     if data.source == "humaneval":
         items = load_humaneval(data.path)

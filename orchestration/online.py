@@ -292,7 +292,7 @@ class OnlineTrainer:
         steps = None
         if cfg.loop.supervision == "process":
             with timer("verify_steps", timings):
-                steps = self._check_steps(expanded, rollouts)
+                steps = self._check_steps(expanded, rollouts, outcomes)
         prompts = [prompt_text(item) for item in expanded]
         where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
         groups = [f"{where}:{i // k}" for i in range(len(expanded))]
@@ -307,17 +307,20 @@ class OnlineTrainer:
         return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
                          errors, steps)
 
-    def _check_steps(self, items: list[TaskItem], rollouts) -> list[list[StepOutcome]]:
+    def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
         """Process supervision's labels: each math completion's steps judged by the rule checker (the step
-        rule is the task's `meta["steps"]`, default one step per line); other tasks have none."""
+        rule is the task's `meta["steps"]`, default one step per line); other tasks have none. The last step
+        carries the completion's outcome, already verified (`check_steps` with a gold would verify it again)."""
         from verifiers.math import check_steps
 
-        loop = self.cfg.loop
-        return [check_steps(text, item.gold, mode=item.meta.get("steps", "lines"),
-                            substitute=item.meta.get("substitute"), timeout=loop.verifier_timeout,
-                            fallback_last_number=loop.math_last_number_fallback, complete=not cut)
-                if item.verifier == "math" else []
-                for item, text, cut in zip(items, rollouts.texts, rollouts.truncated.tolist())]
+        judged = []
+        for item, text, outcome in zip(items, rollouts.texts, outcomes):
+            steps = check_steps(text, mode=item.meta.get("steps", "lines"), substitute=item.meta.get("substitute"),
+                                timeout=self.cfg.loop.verifier_timeout) if item.verifier == "math" else []
+            if steps:
+                steps[-1] = replace(steps[-1], outcome=outcome)
+            judged.append(steps)
+        return judged
 
     def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
         """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""

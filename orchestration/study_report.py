@@ -15,7 +15,7 @@ import os
 import re
 import statistics
 
-from orchestration.metrics import read_metrics
+from orchestration.metrics import nan_safe_mean, read_metrics
 from orchestration.plot import save_panel
 
 EVALS = ("greedy", "sampled")
@@ -58,11 +58,6 @@ def summarize_run(path: str) -> dict:
     return run
 
 
-def _finite_mean(values) -> float:
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return statistics.fmean(values) if values else math.nan
-
-
 def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int]) -> dict:
     """Per arm: intervals over seeds of held-out accuracy before/after/change, RM held-out ranking accuracy
     (online and frozen, averaged over the run's steps), alarms and minutes per run."""
@@ -83,8 +78,8 @@ def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[in
             row[f"after_{name}"] = interval([r.get(f"after_{name}") for _, r in mine])
             row[f"change_{name}"] = interval([r[f"after_{name}"] - before[name, seed] for seed, r in mine
                                               if r.get(f"after_{name}") is not None and before[name, seed] is not None])
-        row["rm_heldout"] = interval([_finite_mean(r["rm_heldout"]) for _, r in mine])
-        row["rm_frozen_heldout"] = interval([_finite_mean(r["rm_frozen_heldout"]) for _, r in mine])
+        row["rm_heldout"] = interval([nan_safe_mean(r["rm_heldout"]) for _, r in mine])
+        row["rm_frozen_heldout"] = interval([nan_safe_mean(r["rm_frozen_heldout"]) for _, r in mine])
         row["alarms"] = sum(r["alarms"] for _, r in mine)
         row["minutes"] = interval([r["seconds"] / 60 for _, r in mine if r["seconds"] is not None])
         table[arm] = row

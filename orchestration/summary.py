@@ -8,14 +8,16 @@ from __future__ import annotations
 import math
 import os
 
+from orchestration.metrics import nan_safe_mean
+
 
 def _last(rows: list[dict], key: str):
     return next((row[key] for row in reversed(rows) if isinstance(row.get(key), (int, float))), None)
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
-    values = [row[key] for row in rows if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])]
-    return sum(values) / len(values) if values else None
+    mean = nan_safe_mean(row.get(key) for row in rows)
+    return None if math.isnan(mean) else mean
 
 
 def _fmt(value) -> str:

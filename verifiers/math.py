@@ -53,7 +53,7 @@ from verifiers._math_parse import parse
 from verifiers._math_tokens import WORDS, ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
-from verifiers.steps import StepOutcome
+from verifiers.steps import StepOutcome, segment
 
 __all__ = ["DEFAULT_TIMEOUT_S", "POOL", "StepOutcome", "VerifierTimeout", "check", "check_batch", "check_steps",
            "extract_answer", "extract_answers", "shutdown_workers"]
@@ -297,7 +297,6 @@ def check_steps(response: str, gold: str | None = None, *, mode: str = "lines",
     from fractions import Fraction
 
     from verifiers._math_steps import MAX_CLAIMS, chains, judge_pair
-    from verifiers.steps import segment
 
     start = time.monotonic()
     deadline = start + timeout

@@ -35,6 +35,8 @@ def test_process_supervision_run_on_multistep_problems(tiny_run_args, tmp_path, 
         assert isinstance(row.steps, list)
         for start, end, label in row.steps:
             assert 0 <= start < end <= len(row.response) and label in (None, 0.0, 1.0)
+        if row.steps and not row.correct:  # the last step carries the verified outcome: a wrong answer spoils it
+            assert row.steps[-1][2] == 0.0
     for rollouts, advantages in seen:
         assert advantages.shape == rollouts.completion_ids.shape  # one advantage per completion token
 
@@ -44,7 +46,7 @@ def test_step_labels_become_token_advantages(tiny_run_args, tmp_path, monkeypatc
     {0, 1, 0, 1} normalise to -+0.866 (mean 0.5, unbiased std 0.577), credited to every token of the step."""
     seen = spy_updates(monkeypatch)
 
-    def one_step_each(self, items, rollouts):
+    def one_step_each(self, items, rollouts, outcomes):
         return [[StepOutcome(0, len(text), "true" if i % 2 else "false", 1, "")] if text else []
                 for i, text in enumerate(rollouts.texts)]
 
