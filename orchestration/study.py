@@ -28,6 +28,8 @@ if __package__ in (None, ""):  # run as a script: import the project, not this d
 from orchestration.metrics import read_metrics  # noqa: E402
 
 TRAIN_LOOP = str(Path(__file__).resolve().parent / "train_loop.py")
+# The multi-step task as the process-supervision arms run it: one calculation per line takes more tokens.
+MULTISTEP = ["--data.source", "multistep", "--data.levels", "[1]", "--sampling.max_new_tokens", "128"]
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -46,6 +48,13 @@ ARMS: dict[str, tuple[str, list[str]]] = {
                                          "--data.curriculum", "true"]),
     "mixed_levels": ("GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
                      ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"]),
+    # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
+    # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
+    "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion",
+           ["--loop.reward_source", "verifier", *MULTISTEP]),
+    "ps": ("GRPO+PS on the multi-step task (level 1): each step rewarded by the rule checker's label "
+           "(verifiers.math.check_steps), advantages per token (policy.grpo.process_advantages)",
+           ["--loop.reward_source", "verifier", "--loop.supervision", "process", *MULTISTEP]),
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
@@ -55,9 +64,11 @@ DEFAULTS = ["--data.levels", "[2]", "--data.eval_size", "128", "--data.eval_samp
 
 
 def _data(arm: str) -> list[str]:
-    """The arm's data overrides: arms that share them share the held-out set, so the base policy's figures."""
+    """The arm's data and sampling overrides: arms that share them share the held-out set and how it is
+    sampled, so the base policy's figures."""
     args = ARMS[arm][1] if arm in ARMS else []
-    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2]) if key.startswith("--data.")]
+    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2])
+            if key.startswith(("--data.", "--sampling."))]
 
 
 def run_dir(output_dir: str, arm: str, seed: int) -> str:

@@ -11,6 +11,9 @@ Sub-batches of at most `max_batch_size` rows bound the memory (B*k = 256 fits in
     from policy.sampling import SamplingConfig, sample_groups, user_message
     rollouts = sample_groups(model, tokenizer, [user_message("What is 2 + 3?")], 8,
                              SamplingConfig(max_new_tokens=128), seed=0)
+    # 4 continuations of a partial answer (Monte-Carlo step labels, orchestration.mc_labels):
+    more = sample_continuations(model, tokenizer, [user_message("What is 2 + 3?")], ["2 + 3 = 5\\n"], 4,
+                                SamplingConfig(max_new_tokens=128), seed=0)
 """
 
 from __future__ import annotations
@@ -222,10 +225,40 @@ def sample_groups(
     if group_size < 1 or not prompts:
         raise ValueError(f"need at least one prompt and group_size >= 1, got {len(prompts)} prompts, "
                          f"group_size={group_size}")
+    return _sample_encoded(model, tokenizer, [encode_prompt(tokenizer, p) for p in prompts], group_size, cfg, seed)
+
+
+def sample_continuations(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[Prompt],
+    prefixes: list[str],
+    k: int,
+    cfg: SamplingConfig,
+    *,
+    seed: int | None = None,
+) -> Rollouts:
+    """Sample `k` continuations of each (prompt, prefix) pair: the prompt encoded as `encode_prompt` does
+    (assistant turn opened), then the tokens of `prefixes[i]`, the start of the assistant's reply, and
+    decoding goes on from there. Rows [i*k, (i+1)*k) continue pair i; `completion_ids` and `texts` hold the
+    continuations only, and `prompt_ids` the prompt with its prefix (what the continuations were
+    conditioned on). The prefix is re-encoded from text, as the tokenizer splits it on its own."""
+    if len(prefixes) != len(prompts):
+        raise ValueError(f"one prefix per prompt: got {len(prompts)} prompts and {len(prefixes)} prefixes")
+    if k < 1 or not prompts:
+        raise ValueError(f"need at least one prompt and k >= 1, got {len(prompts)} prompts, k={k}")
+    encoded = [encode_prompt(tokenizer, prompt) + tokenizer(prefix, add_special_tokens=False)["input_ids"]
+               for prompt, prefix in zip(prompts, prefixes)]
+    return _sample_encoded(model, tokenizer, encoded, k, cfg, seed)
+
+
+def _sample_encoded(model, tokenizer, encoded: list[list[int]], group_size: int, cfg: SamplingConfig,
+                    seed: int | None) -> Rollouts:
+    """The shared path of `sample_groups` and `sample_continuations`: `group_size` completions of each
+    encoded prompt, decoded in sub-batches of whole groups."""
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stop_ids = stop_token_ids(model, tokenizer, cfg.stop_token_ids)
-    encoded = [encode_prompt(tokenizer, p) for p in prompts]
     for i, ids in enumerate(encoded):
         if not ids:
             raise ValueError(f"prompt {i} encodes to no tokens; give it some text")

@@ -32,6 +32,22 @@ class OutcomeRecord:
 
 
 @dataclass(frozen=True)
+class StepRecord:
+    """One response cut into steps, with a label per step (process supervision)."""
+
+    prompt: str
+    response: str
+    spans: tuple[tuple[int, int], ...]  # each step's character span in `response`, in order
+    labels: tuple[float | None, ...]  # 1.0 good, 0.0 bad, a soft value in [0, 1], or None (no label)
+    outcome: float | None = None  # the whole response's verified outcome, when known
+    group: str | None = None
+
+    @property
+    def group_key(self) -> str:
+        return self.prompt if self.group is None else self.group
+
+
+@dataclass(frozen=True)
 class PreferencePair:
     prompt: str
     better: str
@@ -105,6 +121,61 @@ def _record(row: object, where: str) -> OutcomeRecord:
 def load_records(path: str) -> list[OutcomeRecord]:
     """All `{prompt, response, outcome[, group]}` rows of `path`; the first malformed row raises `DataError`."""
     records = [_record(row, f"{path} row {number}") for number, row in _rows(path)]
+    if not records:
+        raise DataError(f"{path}: no rows")
+    return records
+
+
+def _step_label(value, where: str) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else float(value)
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise DataError(f"{where}: a step label must be 1/0, true/false, a number in [0, 1] or null, got {value!r:.60}")
+    return float(value)
+
+
+def _step_record(row: object, where: str) -> StepRecord:
+    """`{prompt, response, steps: [[start, end, label], ...]}` (the outcome buffer's form) or
+    `{prompt, steps: ["text", ...], labels: [...]}` (PRM800K / Math-Shepherd style; the response is the steps
+    joined by newlines); `outcome` and `group` optional in both."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object with prompt and steps; got {row!r:.60}")
+    prompt, steps = _text(row, "prompt", where), row.get("steps")
+    if not isinstance(steps, list):
+        raise DataError(f"{where}: field 'steps' must be a list ([[start, end, label], ...] with 'response', or "
+                        f"step texts with 'labels'), got {steps!r:.60}")
+    if "labels" in row:
+        labels = row["labels"]
+        if not all(isinstance(t, str) for t in steps) or not isinstance(labels, list) or len(labels) != len(steps):
+            raise DataError(f"{where}: with 'labels', 'steps' must be a list of strings and 'labels' a list of the "
+                            f"same length (got {len(steps)} steps, labels {labels!r:.60})")
+        spans, start = [], 0
+        for text in steps:
+            spans.append((start, start + len(text)))
+            start += len(text) + 1
+        response = "\n".join(steps)
+        labels = [_step_label(v, f"{where} field 'labels'[{i}]") for i, v in enumerate(labels)]
+    else:
+        response, spans, labels, last = _text(row, "response", where), [], [], 0
+        for i, step in enumerate(steps):
+            ok = isinstance(step, list) and len(step) == 3 and all(type(x) is int for x in step[:2])
+            if not ok or not last <= step[0] < step[1] <= len(response):
+                raise DataError(f"{where}: field 'steps'[{i}] must be [start, end, label] with increasing character "
+                                f"offsets inside the {len(response)}-character response, got {step!r:.60}")
+            spans.append((step[0], step[1]))
+            labels.append(_step_label(step[2], f"{where} field 'steps'[{i}]"))
+            last = step[1]
+    outcome = _outcome(row, where) if "outcome" in row else None
+    group = row.get("group")
+    if group is not None and not isinstance(group, (str, int)):
+        raise DataError(f"{where}: field 'group' must be a string or an integer, got {group!r:.60}")
+    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, None if group is None else str(group))
+
+
+def load_step_records(path: str) -> list[StepRecord]:
+    """All step-labelled rows of `path` (see `_step_record` for the two accepted forms); rows without a single
+    labelled step are kept (they still have an outcome to evaluate); the first malformed row raises `DataError`."""
+    records = [_step_record(row, f"{path} row {number}") for number, row in _rows(path)]
     if not records:
         raise DataError(f"{path}: no rows")
     return records

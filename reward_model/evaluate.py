@@ -1,6 +1,7 @@
 """Evaluate a reward model against verified outcomes, beside two trivial baselines.
 
     python -m reward_model.evaluate --model rm_dir --data heldout.jsonl [--train-data train.jsonl] [--by kind]
+    python -m reward_model.evaluate --level step --model prm_dir --data step_labelled.jsonl
 
 DATA holds outcome records `{prompt, response, outcome[, group]}` (pairs are built within each group, from
 records whose outcomes differ) or explicit pairs `{prompt, better, worse}`. Prints one JSON object:
@@ -13,6 +14,15 @@ records whose outcomes differ) or explicit pairs `{prompt, better, worse}`. Prin
                       logistic regression fitted on --train-data, on the same pairs
     by_tag            with --by FIELD: ranking accuracy per value of FIELD of each pair's worse response
                       (e.g. the kind of mistake), to see which failures the RM cannot tell apart
+
+With `--level step` (a `StepRewardModel`; rows with step labels, as `reward_model.train --level step` reads):
+
+    step_ranking_accuracy  share of (better-labelled, worse-labelled) step pairs within a group ordered right
+    step_auc               ROC AUC of step score vs label >= 0.5 over every labelled step
+    outcome_ranking_accuracy_{min,product}   within-group ranking of whole responses by the min / product of
+                           their step scores against the outcome (the row's `outcome`, else the min of its labels)
+    baselines              the same step pairs ranked by step length (better direction), and by position (later
+                           steps worse: errors compound)
 """
 
 from __future__ import annotations
@@ -26,9 +36,27 @@ import numpy as np
 import torch
 
 from reward_model.baselines import TfidfBaseline, length_scores
-from reward_model.data import DataError, OutcomeRecord, PreferencePair, load_eval_rows, load_records, load_tags
-from reward_model.metrics import auc, expected_calibration_error, pair_indices, pairwise_accuracy, reward_stats
+from reward_model.data import (
+    DataError,
+    OutcomeRecord,
+    PreferencePair,
+    StepRecord,
+    load_eval_rows,
+    load_records,
+    load_step_records,
+    load_tags,
+)
+from reward_model.metrics import (
+    auc,
+    expected_calibration_error,
+    pair_indices,
+    pairwise_accuracy,
+    ranking_accuracy,
+    reward_stats,
+    step_ranking_accuracy,
+)
 from reward_model.model import ScalarRewardModel
+from reward_model.step_model import AGGREGATES, aggregate_steps
 
 COLLAPSED_STD = 1e-3  # scores this close to constant cannot rank anything
 BLOWN_UP_ABS = 1e3  # scores this large saturate a sigmoid and swamp any mix with verifier rewards
@@ -107,6 +135,34 @@ def accuracy_by_tag(scores: np.ndarray, better: np.ndarray, worse: np.ndarray,
     return result
 
 
+def evaluate_steps(model, records: list[StepRecord], batch_size: int = 64) -> dict:
+    """Step-level ranking accuracy and AUC of a `StepRewardModel`, the outcome-level accuracy of its aggregated
+    step scores, and step length / position baselines on the same step pairs (module docstring)."""
+    spans = [list(r.spans) for r in records]
+    step_scores = model.score_steps([r.prompt for r in records], [r.response for r in records], spans, batch_size)
+    labels, groups = [r.labels for r in records], [r.group_key for r in records]
+    accuracy, n_pairs = step_ranking_accuracy(step_scores, labels, groups)
+    flat = [(s, v) for scores, ls in zip(step_scores, labels) for s, v in zip(scores.tolist(), ls)
+            if v is not None and not math.isnan(s)]
+    lengths = [torch.tensor([float(end - start) for start, end in r.spans]) for r in records]
+    positions = [-torch.arange(len(r.spans), dtype=torch.float32) for r in records]
+    longer = step_ranking_accuracy(lengths, labels, groups)[0]
+    result = {"step_ranking_accuracy": accuracy, "n_step_pairs": n_pairs,
+              "step_auc": auc([s for s, _ in flat], [v for _, v in flat]) if flat else float("nan"),
+              "n_records": len(records), "n_steps": sum(len(s) for s in spans), "n_labelled_steps": len(flat),
+              "baselines": {"step_length": max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
+                            "step_length_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better",
+                            "position_later_is_worse": step_ranking_accuracy(positions, labels, groups)[0]}}
+    outcomes = [r.outcome if r.outcome is not None else min((v for v in r.labels if v is not None), default=None)
+                for r in records]
+    judged = [i for i, o in enumerate(outcomes) if o is not None]
+    for how in AGGREGATES:
+        scores = [aggregate_steps(step_scores[i], how).item() for i in judged]
+        acc, n = ranking_accuracy(scores, [outcomes[i] for i in judged], [groups[i] for i in judged])
+        result[f"outcome_ranking_accuracy_{how}"], result["n_outcome_pairs"] = acc, n
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m reward_model.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a directory written by save_pretrained / reward_model.train")
@@ -116,7 +172,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size")
     parser.add_argument("--by", default=None, metavar="FIELD",
                         help="also report ranking accuracy per value of this row field of the worse response")
+    parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
+                        help="step: evaluate a step-level RM on step-labelled rows (module docstring)")
     args = parser.parse_args(argv)
+    if args.level == "step":
+        return _main_steps(args)
     try:
         rows = load_eval_rows(args.data)
         train_records = load_records(args.train_data) if args.train_data else None
@@ -129,6 +189,22 @@ def main(argv: list[str] | None = None) -> dict:
                       tags=tags)
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps(_json_safe(result)))
+    return result
+
+
+def _main_steps(args) -> dict:
+    if args.by or args.train_data:
+        raise SystemExit("error: --by and --train-data are outcome-level options; --level step takes neither")
+    try:
+        records = load_step_records(args.data)
+    except DataError as e:
+        raise SystemExit(f"error: {e}") from e
+    model = ScalarRewardModel.from_pretrained(args.model)
+    if model.level != "step":
+        raise SystemExit(f"error: {args.model} is an outcome-level RM; --level step needs one trained with "
+                         "`reward_model.train --level step`")
+    result = evaluate_steps(model, records, args.batch_size)
     print(json.dumps(_json_safe(result)))
     return result
 

@@ -6,6 +6,7 @@ model, config or I/O, and cost O(sum of squared group sizes).
     ranking_accuracy(scores, outcomes, groups) -> (accuracy, n_pairs)   within-group pairs, ties = 1/2
     pair_indices(outcomes, groups)             -> (better, worse)        the pairs those are built from
     pairwise_accuracy(better_scores, worse_scores) -> (accuracy, n_pairs)
+    step_ranking_accuracy(step_scores, step_labels, groups) -> (accuracy, n_pairs)   good vs bad steps
     auc(scores, outcomes)                      -> ROC AUC (scikit-learn), NaN with a single class
     expected_calibration_error(probabilities, labels, n_bins=10)
     reward_stats(scores)                       -> {"mean", "std", "min", "max"}
@@ -79,6 +80,26 @@ def ranking_accuracy(scores: ArrayLike, outcomes: ArrayLike, groups: Sequence[Ha
         raise ValueError(f"{len(scores)} scores but {len(_numpy(outcomes))} outcomes")
     better, worse = pair_indices(outcomes, groups)
     return pairwise_accuracy(scores[better], scores[worse])
+
+
+def step_ranking_accuracy(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
+                          groups: Sequence[Hashable]) -> tuple[float, int]:
+    """Ranking accuracy over pairs of steps (a better-labelled step against a worse-labelled one) of responses in
+    the same group, within a response or across them; unlabelled steps (None) and unscored ones (NaN) are left
+    out. step_scores[i], step_labels[i]: response i's steps; groups: one key per response."""
+    if not len(step_scores) == len(step_labels) == len(groups):
+        raise ValueError(f"{len(step_scores)} score lists, {len(step_labels)} label lists and {len(groups)} groups")
+    flat_scores, flat_labels, flat_groups = [], [], []
+    for i, (scores, labels, group) in enumerate(zip(step_scores, step_labels, groups)):
+        scores = _numpy(scores)
+        if len(scores) != len(labels):
+            raise ValueError(f"response {i}: {len(scores)} step scores but {len(labels)} labels")
+        for s, label in zip(scores, labels):
+            if label is not None and not math.isnan(s):
+                flat_scores.append(s)
+                flat_labels.append(label)
+                flat_groups.append(group)
+    return ranking_accuracy(flat_scores, flat_labels, flat_groups)
 
 
 def auc(scores: ArrayLike, outcomes: ArrayLike, threshold: float = 0.5) -> float:

@@ -94,9 +94,9 @@ class ScalarRewardModel(nn.Module):
 
     @classmethod
     def from_encoder(cls, name_or_path: str | None = None, *, pooling: str = "cls", max_length: int = 256,
-                     seed: int | None = None) -> "ScalarRewardModel":
+                     seed: int | None = None, **kwargs) -> "ScalarRewardModel":
         """A fresh RM on a pre-trained encoder (HF name or path; None = the embedded MiniLM). `seed` fixes
-        the head's initialisation."""
+        the head's initialisation; `kwargs` go to the constructor (a subclass's own options)."""
         from transformers import AutoModel, AutoTokenizer
 
         path = name_or_path or embedded_encoder_path()
@@ -106,7 +106,7 @@ class ScalarRewardModel(nn.Module):
             if seed is not None:
                 torch.manual_seed(seed)
             return cls(encoder, tokenizer, pooling=pooling, max_length=max_length,
-                       encoder_name=name_or_path or "embedded:all-MiniLM-L6-v2")
+                       encoder_name=name_or_path or "embedded:all-MiniLM-L6-v2", **kwargs)
 
     def save_pretrained(self, directory: str) -> None:
         """Weights (safetensors), tokenizer, encoder config and `reward_model.json` into one directory."""
@@ -116,8 +116,8 @@ class ScalarRewardModel(nn.Module):
         save_model(self, os.path.join(directory, WEIGHTS_FILE))
         self.encoder.config.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
-        config = {"format_version": 1, "encoder": self.encoder_name, "pooling": self.pooling,
-                  "max_length": self.max_length, "trained_with": self.trained_with,
+        config = {"format_version": 1, "level": self.level, "encoder": self.encoder_name, "pooling": self.pooling,
+                  "max_length": self.max_length, "trained_with": self.trained_with, **self._extra_config(),
                   "head": {"layers": [self.head[0].in_features, self.head[0].out_features, 1],
                            "activation": "relu", "dropout": self.head[2].p}}
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
@@ -135,12 +135,28 @@ class ScalarRewardModel(nn.Module):
                                     "from a plain encoder use ScalarRewardModel.from_encoder(name_or_path)")
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
+        level = config.get("level", "outcome")
+        saved_cls = _level_class(level, directory)
+        if not issubclass(saved_cls, cls):
+            raise ValueError(f"{directory}: holds a {level}-level reward model; load it with "
+                             f"{saved_cls.__name__}.from_pretrained (or ScalarRewardModel.from_pretrained)")
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory))
-        model = cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
-                    max_length=config["max_length"], encoder_name=config["encoder"],
-                    trained_with=config.get("trained_with"))
+        model = saved_cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
+                          max_length=config["max_length"], encoder_name=config["encoder"],
+                          trained_with=config.get("trained_with"), **saved_cls._init_kwargs(config))
         load_model(model, os.path.join(directory, WEIGHTS_FILE), device=str(device))
         return model.to(device)
+
+    level = "outcome"  # what one score judges: a whole response (this class) or a step (`StepRewardModel`)
+
+    def _extra_config(self) -> dict:
+        """Subclasses' own keys of `reward_model.json`."""
+        return {}
+
+    @classmethod
+    def _init_kwargs(cls, config: dict) -> dict:
+        """The constructor arguments a subclass reads back from `reward_model.json`."""
+        return {}
 
     @property
     def device(self) -> torch.device:
@@ -184,11 +200,16 @@ class ScalarRewardModel(nn.Module):
 
     # ------------------------------------------------------------------ scoring
 
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's last hidden states, (B, T, H)."""
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """input_ids, attention_mask, token_type_ids: (B, T) -> scores (B,)."""
-        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = self.hidden_states(input_ids, attention_mask, token_type_ids)
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -229,6 +250,16 @@ class ScalarRewardModel(nn.Module):
         finally:
             self.train(was_training)
         return scores
+
+
+def _level_class(level: str, directory: str) -> type[ScalarRewardModel]:
+    if level == "outcome":
+        return ScalarRewardModel
+    if level == "step":
+        from reward_model.step_model import StepRewardModel
+
+        return StepRewardModel
+    raise ValueError(f"{directory}: unknown reward-model level {level!r} in {CONFIG_FILE} (outcome | step)")
 
 
 def _message_text(value, role: str | None) -> str:

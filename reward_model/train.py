@@ -5,9 +5,12 @@
         --loss bradley_terry --epochs 3 --lr-encoder 2e-5
     python -m reward_model.train --data new.jsonl --init-from rm_dir --replay-data old.jsonl --output rm_dir2
     accelerate launch -m reward_model.train --data outcomes.jsonl --output rm_dir     # data-parallel
+    python -m reward_model.train --level step --data run/outcomes.jsonl --output prm_dir  # a step-level RM
 
 DATA is JSONL or a `datasets.save_to_disk` directory of `{prompt, response, outcome[, group]}` rows; every row
-is validated before a model is loaded. Every `RMTrainConfig` field is a flag (`--help` lists them). DIR gets
+is validated before a model is loaded. With `--level step` (process supervision, `StepRewardModel`) the rows
+carry step labels: `{prompt, response, steps: [[start, end, label], ...]}` (what a process-supervised loop
+writes to its outcomes.jsonl) or `{prompt, steps: ["text", ...], labels: [1, 0, null, ...]}`; only bce. Every `RMTrainConfig` field is a flag (`--help` lists them). DIR gets
 the model (`ScalarRewardModel.from_pretrained(DIR)`), `train_config.json` and `train_metrics.json`.
 """
 
@@ -20,11 +23,13 @@ import os
 import random
 import typing
 
-from reward_model.data import DataError, load_records
+from reward_model.data import DataError, load_records, load_step_records
 from reward_model.model import ScalarRewardModel
-from reward_model.trainer import RMTrainConfig, RMTrainer, train
+from reward_model.step_model import AGGREGATES, StepRewardModel
+from reward_model.trainer import RMTrainConfig, RMTrainer, StepRMTrainer, train
+from verifiers.steps import STEP_MODES
 
-__all__ = ["RMTrainConfig", "RMTrainer", "train", "main"]
+__all__ = ["RMTrainConfig", "RMTrainer", "StepRMTrainer", "train", "main"]
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
@@ -50,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--encoder", default=None, help="HF name or path of the encoder; default: embedded MiniLM")
     parser.add_argument("--pooling", choices=("cls", "mean"), default="cls", help="pooling for a fresh RM")
     parser.add_argument("--max-length", type=int, default=256, help="input tokens for a fresh RM")
+    parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
+                        help="outcome: one score per response | step: one per reasoning step (process supervision)")
+    parser.add_argument("--step-mode", choices=STEP_MODES, default="lines",
+                        help="how a fresh step RM segments responses it scores without given spans")
+    parser.add_argument("--aggregate", choices=AGGREGATES, default="min",
+                        help="a fresh step RM's outcome-level score: min or product over its steps")
     parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
     parser.add_argument("--replay-data", default=None, help="older records to replay a sample of (train only)")
     parser.add_argument("--replay-fraction", type=float, default=0.1, help="share of --replay-data replayed")
@@ -63,19 +74,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         raise SystemExit("error: --init-from and --encoder are exclusive: a saved RM already has its encoder")
     try:
         cfg = RMTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RMTrainConfig)})
-        records = load_records(args.data)  # a malformed row stops the run here, before any model loads
+        step = args.level == "step"
+        if step and cfg.loss != "bce":
+            raise ValueError(f"--level step trains with --loss bce (a logit per step), got {cfg.loss}")
+        load = load_step_records if step else load_records
+        records = load(args.data)  # a malformed row stops the run here, before any model loads
         replay = None
         if args.replay_data:
-            old = load_records(args.replay_data)
+            old = load(args.replay_data)
             replay = random.Random(cfg.seed).sample(old, round(args.replay_fraction * len(old)))
+        model_cls = StepRewardModel if step else ScalarRewardModel
+        if args.init_from:
+            model = model_cls.from_pretrained(args.init_from)
+            if model.level != args.level:
+                raise ValueError(f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}")
+        else:
+            extra = {"step_mode": args.step_mode, "aggregate": args.aggregate} if step else {}
+            model = model_cls.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
+                                           seed=cfg.seed, **extra)
     except (DataError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e
-    if args.init_from:
-        model = ScalarRewardModel.from_pretrained(args.init_from)
-    else:
-        model = ScalarRewardModel.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
-                                               seed=cfg.seed)
-    trainer = RMTrainer(model, cfg)
+    trainer = (StepRMTrainer if step else RMTrainer)(model, cfg)
     metrics = trainer.fit(records, replay=replay)
     if trainer.accelerator.is_main_process:
         trainer.accelerator.unwrap_model(model).save_pretrained(args.output)

@@ -24,9 +24,9 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from reward_model.data import OutcomeRecord, group_batches, group_members, split_by_group
+from reward_model.data import OutcomeRecord, StepRecord, group_batches, group_members, split_by_group
 from reward_model.losses import LOSSES, compute_loss
-from reward_model.metrics import ranking_accuracy
+from reward_model.metrics import ranking_accuracy, step_ranking_accuracy
 from reward_model.model import ScalarRewardModel
 
 
@@ -162,8 +162,8 @@ class RMTrainer:
     def _plan(self, records: list[OutcomeRecord]):
         """Tokenise once per fit; batching units; the expected step count (sizes warm-up and the bar)."""
         cfg = self.cfg
-        encoded = self.model.encode([r.prompt for r in records], [r.response for r in records])
-        lengths = [len(ids) for ids, _ in encoded]
+        encoded = self._encode(records)
+        lengths = [len(e[0]) for e in encoded]
         # Only the pairwise loss needs whole groups in a batch; pointwise losses batch records purely by
         # length, which pads far less (a group mixes short answers with long cut-off rambling).
         if cfg.loss == "bradley_terry":
@@ -178,15 +178,22 @@ class RMTrainer:
                 group["lr"] = base_lr * self._lr_factor(self.global_step)
         return encoded, groups, lengths, total
 
-    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> float:
-        self.train_model.train()
+    def _encode(self, records: list[OutcomeRecord]) -> list:
+        """Each record's tokens (a sequence whose first element is its input ids)."""
+        return self.model.encode([r.prompt for r in records], [r.response for r in records])
+
+    def _batch_loss(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> torch.Tensor:
         inputs = self.model.collate([encoded[i] for i in batch])
         device = self.model.device
         outcomes = torch.tensor([records[i].outcome for i in batch], device=device)
         keys = {key: n for n, key in enumerate(dict.fromkeys(records[i].group_key for i in batch))}
         group_ids = torch.tensor([keys[records[i].group_key] for i in batch], device=device)
         scores = self.train_model(**inputs).float()
-        loss, _ = compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)
+        return compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)[0]
+
+    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> float:
+        self.train_model.train()
+        loss = self._batch_loss(batch, encoded, records)
         self.accelerator.backward(loss)
         if self.cfg.max_grad_norm:
             self.accelerator.clip_grad_norm_(self.train_model.parameters(), self.cfg.max_grad_norm)
@@ -214,6 +221,46 @@ class RMTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.global_step, self.fits, self.warmup_steps = state["global_step"], state["fits"], state["warmup_steps"]
+
+
+class StepRMTrainer(RMTrainer):
+    """`RMTrainer` for a `StepRewardModel` on `StepRecord`s: BCE on every labelled step (soft labels allowed;
+    unlabelled steps and steps cut away by the length limit carry no loss), validation by step-level ranking
+    accuracy within groups (`reward_model.metrics.step_ranking_accuracy`)."""
+
+    def __init__(self, model, cfg: RMTrainConfig, accelerator=None):
+        if getattr(model, "level", None) != "step":
+            raise ValueError(f"StepRMTrainer trains a StepRewardModel, got a {type(model).__name__}")
+        if cfg.loss != "bce":
+            raise ValueError(f"a step reward model trains with loss=bce (a logit per step), got {cfg.loss!r}")
+        super().__init__(model, cfg, accelerator)
+
+    def fit(self, records: list[StepRecord], replay: list[StepRecord] | None = None) -> dict[str, float]:
+        """As `RMTrainer.fit`; records without a labelled step are left out (they carry no loss)."""
+        labelled = [r for r in records if any(v is not None for v in r.labels)]
+        return super().fit(labelled, [r for r in replay or [] if any(v is not None for v in r.labels)])
+
+    def _encode(self, records: list[StepRecord]) -> list:
+        return [(e.input_ids, e) for e in self.model.encode_steps([r.prompt for r in records],
+                                                                  [r.response for r in records],
+                                                                  [list(r.spans) for r in records])]
+
+    def _batch_loss(self, batch: list[int], encoded, records: list[StepRecord]) -> torch.Tensor:
+        encodings = [encoded[i][1] for i in batch]
+        labels = [v for i, e in zip(batch, encodings) for v in records[i].labels[e.first_kept:]]
+        scores = self.train_model(**self.model.collate_steps(encodings)).float()
+        known = torch.tensor([v is not None for v in labels], dtype=torch.bool, device=scores.device)
+        targets = torch.tensor([0.0 if v is None else v for v in labels], device=scores.device)
+        if not known.any():  # every process still runs a backward (DDP)
+            return scores.sum() * 0.0
+        return torch.nn.functional.binary_cross_entropy_with_logits(scores[known], targets[known])
+
+    def _validate(self, records: list[StepRecord]) -> tuple[float, int]:
+        if not records:
+            return float("nan"), 0
+        scores = self.model.score_steps([r.prompt for r in records], [r.response for r in records],
+                                        [list(r.spans) for r in records], batch_size=self.cfg.eval_batch_size)
+        return step_ranking_accuracy(scores, [r.labels for r in records], [r.group_key for r in records])
 
 
 class _BestEpoch:

@@ -13,6 +13,7 @@ from policy.sampling import (
     SamplingConfig,
     cache_name,
     encode_prompt,
+    sample_continuations,
     sample_groups,
     sample_next,
     user_message,
@@ -138,3 +139,57 @@ def test_the_cache_goes_back_under_the_name_the_model_gave_it(tiny_model):
     assert cache_name({"logits": None, "cache": None}) == "cache"
     out = tiny_model(input_ids=torch.tensor([[5, 6]]), use_cache=True)
     assert cache_name(out) in inspect.signature(tiny_model.forward).parameters
+
+
+# --- continuations of a partial answer (orchestration.mc_labels) ---
+
+PAIRS = [("a", "b"), (user_message("2+3?"), "2 + 3 = 5\n"), ("hello world, how are you", ""),
+         (user_message("x"), "a much longer prefix\nover two lines\n")]
+
+
+def encoded_pair(tokenizer, prompt, prefix) -> list[int]:
+    return encode_prompt(tokenizer, prompt) + tokenizer(prefix, add_special_tokens=False)["input_ids"]
+
+
+def greedy_reference(model, ids: list[int], max_new_tokens: int, stop_id: int) -> list[int]:
+    """Token by token with a full forward over the whole sequence each time: no cache, no padding."""
+    out = []
+    for _ in range(max_new_tokens):
+        token = int(model(input_ids=torch.tensor([ids + out])).logits[0, -1].argmax())
+        out.append(token)
+        if token == stop_id:
+            break
+    return out
+
+
+def test_continuations_come_k_per_pair_in_order(tiny_model, tokenizer):
+    rollouts = sample_continuations(tiny_model, tokenizer, [p for p, _ in PAIRS], [x for _, x in PAIRS], 3,
+                                    SamplingConfig(max_new_tokens=6, max_batch_size=6), seed=0)
+    assert len(rollouts) == len(rollouts.texts) == 3 * len(PAIRS) and rollouts.group_size == 3
+    for i, (prompt, prefix) in enumerate(PAIRS):
+        for row in range(i * 3, (i + 1) * 3):  # prompt_ids: the prompt and its prefix, what was conditioned on
+            assert rollouts.prompt_ids[row][rollouts.prompt_mask[row].bool()].tolist() == encoded_pair(tokenizer, prompt, prefix)
+    for text, ids in zip(rollouts.texts, completion_rows(rollouts)):  # continuations only
+        assert text == tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def test_greedy_continuation_is_what_the_model_says_after_the_prefix(make_tiny_model, tokenizer):
+    model = make_tiny_model(seed=2, dtype=torch.float64)
+    rollouts = sample_continuations(model, tokenizer, [p for p, _ in PAIRS], [x for _, x in PAIRS], 2,
+                                    SamplingConfig(max_new_tokens=10, temperature=0.0))
+    with torch.no_grad():
+        expected = [greedy_reference(model, encoded_pair(tokenizer, p, x), 10, tokenizer.eos_token_id) for p, x in PAIRS]
+    assert completion_rows(rollouts) == [e for e in expected for _ in range(2)]
+
+
+def test_an_empty_prefix_is_sample_groups(tiny_model, tokenizer):
+    # One decoding path: with no prefix, the same seed gives the same completions as sample_groups.
+    cfg = SamplingConfig(max_new_tokens=8, temperature=1.0, max_batch_size=4)
+    groups = sample_groups(tiny_model, tokenizer, PROMPTS, 2, cfg, seed=5)
+    continued = sample_continuations(tiny_model, tokenizer, PROMPTS, [""] * len(PROMPTS), 2, cfg, seed=5)
+    assert torch.equal(groups.completion_ids, continued.completion_ids) and groups.texts == continued.texts
+
+
+def test_continuations_need_one_prefix_per_prompt(tiny_model, tokenizer):
+    with pytest.raises(ValueError, match="one prefix per prompt"):
+        sample_continuations(tiny_model, tokenizer, PROMPTS, ["x"], 2, SamplingConfig())
