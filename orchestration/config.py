@@ -122,8 +122,19 @@ class LoopConfig:
                 "outcomes are stored and train the RM"})
     supervision: Literal["outcome", "process"] = field(default="outcome", metadata={
         "help": "outcome (one reward per completion) | process (DeepSeekMath §4.1.3: one reward per reasoning step, "
-                "from the rule checker's step labels, verifiers.math.check_steps; advantages per token from "
-                "policy.grpo.process_advantages); process needs reward_source=verifier and math data"})
+                "advantages per token from policy.grpo.process_advantages; the RM is then the step-level "
+                "StepRewardModel, trained online from the rule checker's step labels, verifiers.math.check_steps). "
+                "Step rewards: reward_source=verifier the rule labels, rm the live step RM, frozen_rm its first "
+                "version; math data"})
+    step_labels: Literal["rule", "mc_hard", "mc_soft"] = field(default="rule", metadata={
+        "help": "supervision=process: where step labels come from. rule: verifiers.math.check_steps | mc_hard / "
+                "mc_soft: Monte-Carlo rollouts (Math-Shepherd; orchestration/mc_labels.py): mc_rollouts "
+                "continuations of the policy from each step, hard = any reaches a verified answer, soft = the "
+                "share that does; for tasks whose steps no rule can check"})
+    mc_rollouts: int = field(default=4, metadata={"help": "step_labels=mc_*: continuations per step (m)"})
+    mc_share: float = field(default=0.25, metadata={
+        "help": "step_labels=mc_*: share of each step's completions labelled (each costs mc_rollouts * (steps - 1) "
+                "continuations); the rest get only their last step's label, the verified outcome"})
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
     reset_reference_on_rm_update: bool = field(default=False, metadata={
         "help": "iterative RL: reset the KL reference to the current policy after each RM update"})
@@ -184,10 +195,17 @@ class LoopConfig:
         if self.algorithm != "grpo" and [term.name for term in self.reward_terms] not in ([], ["verifier"]):
             raise ValueError(f"algorithm={self.algorithm} weighs completions by the verifier's verdict alone: "
                              "reward_terms would be ignored; leave them empty")
-        if self.supervision == "process" and (self.algorithm != "grpo" or self.source != "verifier"):
-            raise ValueError("supervision=process rewards each step with the rule checker's label: it needs "
-                             f"algorithm=grpo and reward_source=verifier (got {self.algorithm}, {self.source}); "
-                             "a step reward model is not built yet")
+        if self.supervision == "process" and (self.algorithm != "grpo" or self.reward_terms
+                                              or self.source not in ("verifier", "rm", "frozen_rm")):
+            raise ValueError("supervision=process rewards each step with the rule checker's label (reward_source="
+                             "verifier) or the step RM's score (rm, frozen_rm): it needs algorithm=grpo, one of those "
+                             f"sources and no reward_terms (got {self.algorithm}, {self.source}, "
+                             f"{[t.name for t in self.reward_terms]})")
+        if self.step_labels != "rule" and self.supervision != "process":
+            raise ValueError(f"step_labels={self.step_labels} labels steps for supervision=process; set it, or leave "
+                             "step_labels=rule")
+        if self.mc_rollouts < 1 or not 0.0 < self.mc_share <= 1.0:
+            raise ValueError(f"mc_rollouts must be >= 1 and mc_share in (0, 1], got {self.mc_rollouts}, {self.mc_share}")
         if self.supervision == "process" and self.drop_uniform_groups:
             raise ValueError("drop_uniform_groups judges groups by their outcome rewards: use it with "
                              "supervision=outcome")
@@ -248,6 +266,9 @@ class TrainConfig:
                 f"grpo.temperature ({self.grpo.temperature}) must equal sampling.temperature "
                 f"({self.sampling.temperature}): log-probs must be taken at the temperature the completions were "
                 "sampled at; set both")
+        if self.loop.supervision == "process" and self.rm.train.loss != "bce":
+            raise ValueError(f"loop.supervision=process trains a step-level RM with rm.train.loss=bce (a logit per "
+                             f"step), got {self.rm.train.loss}")
 
 
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:

@@ -36,17 +36,17 @@ from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, ti
 from orchestration.online_rm import OnlineRM
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
 from orchestration.reward_terms import TermBatch, combine_terms
-from orchestration.rewards import prompt_text, rm_monitor, verifier_errors, verify
+from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages, process_advantages
 from policy.model import load_policy, make_reference
 from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
 from policy.steps import step_tensors
 from policy.update import GRPOUpdater
-from reward_model.data import OutcomeRecord
+from reward_model.data import OutcomeRecord, StepRecord
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED, reason_has_label
-from verifiers.steps import StepOutcome
+from verifiers.steps import LabelledStep, StepOutcome
 
 
 @dataclass
@@ -74,12 +74,18 @@ class StepBatch:
     rewards: torch.Tensor
     terms: dict[str, torch.Tensor]  # each reward term's values before its weight
     verifier_errors: tuple[int, int]  # (broken verifications, judged outcomes) over every process
-    steps: list[list[StepOutcome]] | None = None  # process supervision: each completion's judged steps
+    steps: list[list[StepOutcome | LabelledStep]] | None = None  # process supervision: each completion's steps
+    step_scores: list[torch.Tensor] | None = None  # process supervision: the live step RM's [0, 1] step scores
+    frozen_step_scores: list[torch.Tensor] | None = None
 
     @staticmethod
     def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
         def cat(tensors):
             return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+        def join(name):
+            lists = [getattr(p, name) for p in parts]
+            return None if any(x is None for x in lists) else [x for values in lists for x in values]
 
         return StepBatch(
             [x for p in parts for x in p.items], concat_rollouts([p.rollouts for p in parts], pad_id),
@@ -88,7 +94,7 @@ class StepBatch:
             cat([p.frozen_scores for p in parts]), torch.cat([p.rewards for p in parts]),
             {name: torch.cat([p.terms[name] for p in parts]) for name in parts[0].terms},
             (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)),
-            None if parts[0].steps is None else [x for p in parts for x in p.steps])
+            join("steps"), join("step_scores"), join("frozen_step_scores"))
 
     def select_groups(self, groups: list[int]) -> StepBatch:
         k = self.rollouts.group_size
@@ -98,11 +104,14 @@ class StepBatch:
         def pick(values):
             return None if values is None else values[index]
 
+        def rows_of(values):
+            return None if values is None else [values[i] for i in rows]
+
         return StepBatch(
-            [self.items[i] for i in rows], self.rollouts.select(index), [self.outcomes[i] for i in rows],
-            [self.prompts[i] for i in rows], [self.groups[i] for i in rows], pick(self.scores),
-            pick(self.frozen_scores), self.rewards[index], {name: v[index] for name, v in self.terms.items()},
-            self.verifier_errors, None if self.steps is None else [self.steps[i] for i in rows])
+            rows_of(self.items), self.rollouts.select(index), rows_of(self.outcomes), rows_of(self.prompts),
+            rows_of(self.groups), pick(self.scores), pick(self.frozen_scores), self.rewards[index],
+            {name: v[index] for name, v in self.terms.items()}, self.verifier_errors, rows_of(self.steps),
+            rows_of(self.step_scores), rows_of(self.frozen_step_scores))
 
 
 class OnlineTrainer:
@@ -143,7 +152,8 @@ class OnlineTrainer:
             else:
                 self.reference = make_reference(self.model)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator)
+        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
+                           level="step" if cfg.loop.supervision == "process" else "outcome")
         self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)
@@ -251,6 +261,10 @@ class OnlineTrainer:
         metrics = self._verifier_error_metrics(batch)
         metrics.update(self._gathered_monitor("rm", batch.scores, batch.outcomes, batch.groups))
         metrics.update(self._gathered_monitor("rm_frozen", batch.frozen_scores, batch.outcomes, batch.groups))
+        if batch.steps is not None:
+            labels = [[s.label for s in steps] for steps in batch.steps]
+            metrics.update(self._gathered_step_monitor("prm", batch.step_scores, labels, batch.groups))
+            metrics.update(self._gathered_step_monitor("prm_frozen", batch.frozen_step_scores, labels, batch.groups))
         metrics.update(self._reward_metrics(batch))
         if cfg.loop.drop_uniform_groups:  # the share of every group sampled this step, as DAPO reports it
             metrics["loop/uniform_groups_dropped"] = 1.0 - self._signal_groups(batch.rewards).float().mean().item()
@@ -290,14 +304,24 @@ class OnlineTrainer:
             outcomes = self._verify(expanded, rollouts)
         errors = self._count_verifier_errors(step, outcomes)  # raises past loop.max_verifier_error_fraction
         steps = None
-        if cfg.loop.supervision == "process":
+        if cfg.loop.supervision == "process" and cfg.loop.step_labels == "rule":
             with timer("verify_steps", timings):
                 steps = self._check_steps(expanded, rollouts, outcomes)
+        elif cfg.loop.supervision == "process":
+            with timer("mc_labels", timings):
+                steps = self._monte_carlo_steps(step, round_, expanded, rollouts, outcomes)
         prompts = [prompt_text(item) for item in expanded]
         where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
         groups = [f"{where}:{i // k}" for i in range(len(expanded))]
+        step_scores = frozen_step_scores = None
         with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
-            scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+            if steps is None:
+                scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+            else:  # the step RM: each step's score, and their aggregate as the outcome-level score
+                live, frozen = self.rm.step_scores(prompts, rollouts.texts, [[(s.start, s.end) for s in judged]
+                                                                             for judged in steps])
+                step_scores, scores = live if live is not None else (None, None)
+                frozen_step_scores, frozen_scores = frozen if frozen is not None else (None, None)
         completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
                                                                          rollouts.completion_mask.cpu())]
         rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
@@ -305,7 +329,7 @@ class OnlineTrainer:
             cfg.sampling.max_new_tokens))
         self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps)
         return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
-                         errors, steps)
+                         errors, steps, step_scores, frozen_step_scores)
 
     def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
         """Process supervision's labels: each math completion's steps judged by the rule checker (the step
@@ -320,6 +344,35 @@ class OnlineTrainer:
             if steps:
                 steps[-1] = replace(steps[-1], outcome=outcome)
             judged.append(steps)
+        return judged
+
+    def _monte_carlo_steps(self, step: int, round_: int, items: list[TaskItem], rollouts,
+                           outcomes: list[Outcome]) -> list[list[LabelledStep]]:
+        """Process supervision's labels by Monte-Carlo rollouts (`orchestration.mc_labels`): `loop.mc_share` of
+        the completions get `loop.mc_rollouts` continuations of the behaviour policy from each step; the last
+        step of every completion is labelled by its verified outcome, the other steps of the rest get None."""
+        from orchestration.mc_labels import monte_carlo_step_labels, policy_continue_fn, rule_verify_fn
+        from verifiers.steps import segment
+
+        cfg = self.cfg
+        spans = [segment(text, mode=item.meta.get("steps", "lines")) for item, text in zip(items, rollouts.texts)]
+        model = self._behaviour_policy() or self.accelerator.unwrap_model(self.model)
+        seed = self._seed(f"mc-{round_}", step)
+        mc = monte_carlo_step_labels(
+            items, rollouts.texts, spans, policy_continue_fn(model, self.tokenizer, cfg.sampling, seed,
+                                                             chat=cfg.policy.use_chat_template),
+            rule_verify_fn(cfg.loop.verifier_timeout), m=cfg.loop.mc_rollouts, share=cfg.loop.mc_share, seed=seed,
+            outcomes=[o.correct if o.has_label else None for o in outcomes])
+        hard = cfg.loop.step_labels == "mc_hard"
+        judged = []
+        for steps, labels, outcome in zip(spans, mc, outcomes):
+            if labels is None:  # not chosen: only the last step, by the completion's own outcome
+                labels = [None] * len(steps)
+                if steps and outcome.has_label:
+                    labels[-1] = float(outcome.correct)
+            else:
+                labels = [None if x is None else x.hard if hard else x.soft for x in labels]
+            judged.append([LabelledStep(s.start, s.end, label) for s, label in zip(steps, labels)])
         return judged
 
     def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
@@ -351,13 +404,24 @@ class OnlineTrainer:
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
         if self.cfg.loop.supervision == "process":  # one reward per step, one advantage per token
             step_rewards, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                                   batch.steps, [[s.label for s in steps] for steps in batch.steps])
+                                                   batch.steps, self._step_rewards(batch))
             advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size)
         elif self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
         else:
             advantages = torch.tensor([float(o.correct) for o in outcomes])
         return {**metrics, **self.updater.step(rollouts, advantages)}
+
+    def _step_rewards(self, batch: StepBatch) -> list[list[float | None]]:
+        """Each step's reward: its rule label (`reward_source=verifier`), or the live / frozen step RM's score
+        (`rm` / `frozen_rm`; the rule labels until that RM exists, as the outcome `rm` term warms up on the
+        verifier). None: no reward, so the step's tokens are credited by the steps after it (a step the rule
+        cannot judge; one the RM's length limit cut away)."""
+        labels = [[s.label for s in steps] for steps in batch.steps]
+        scores = {"rm": batch.step_scores, "frozen_rm": batch.frozen_step_scores}.get(self.cfg.loop.source)
+        if scores is None:
+            return labels
+        return [[None if math.isnan(x) else x for x in s.tolist()] for s in scores]
 
     def _drop_uniform_groups(self, rollouts, rewards: torch.Tensor):
         """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
@@ -438,6 +502,14 @@ class OnlineTrainer:
             outcomes, groups = gather_object(outcomes), gather_object(groups)
         return rm_monitor(scores, outcomes, groups, prefix=prefix)
 
+    def _gathered_step_monitor(self, prefix: str, step_scores, labels, groups) -> dict[str, float]:
+        if step_scores is None:
+            return {}
+        step_scores = [s.tolist() for s in step_scores]
+        if self.accelerator.num_processes > 1:
+            step_scores, labels, groups = gather_object(step_scores), gather_object(labels), gather_object(groups)
+        return step_monitor(step_scores, labels, groups, prefix=prefix)
+
     def _update_rm(self) -> dict[str, float]:
         """Continue training the RM on the rows since its last update plus a replay sample of older ones."""
         rm_cfg, start = self.cfg.rm, time.perf_counter()
@@ -445,7 +517,8 @@ class OnlineTrainer:
         rng = random.Random(f"{self.cfg.loop.seed}:replay:{self.state.rm_version}")
         replay = self.buffer.replay_indices(self.state.rm_rows_seen, rm_cfg.replay_fraction, rng,
                                             rm_cfg.replay_max_rows)
-        fit = self.rm.fit(_records(self.buffer.read(new)), replay=_records(self.buffer.read(replay)))
+        records = _step_records if self.rm.level == "step" else _records
+        fit = self.rm.fit(records(self.buffer.read(new)), replay=records(self.buffer.read(replay)))
         self.state.rm_version += 1
         self.state.rm_rows_seen = len(self.buffer)
         metrics = {f"rm/update/{key}": value for key, value in fit.items() if isinstance(value, (int, float))}
@@ -570,6 +643,13 @@ def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
     they stay in the buffer."""
     return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows
             if reason_has_label(r.reason)]
+
+
+def _step_records(rows: list[OutcomeRow]) -> list[StepRecord]:
+    """Step-RM training examples: rows with a label and steps (the step labels the rule gave)."""
+    return [StepRecord(r.prompt, r.response, tuple((a, b) for a, b, _ in r.steps),
+                       tuple(label for _, _, label in r.steps), r.outcome, r.group)
+            for r in rows if reason_has_label(r.reason) and r.steps]
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:

@@ -7,6 +7,9 @@ re-trained every N steps, and its first version kept frozen beside it.
             again. It rewards `frozen_rm` runs (there it is the live model itself, which then never updates),
             and in every run it scores the same fresh batches as the live one (`rm_frozen/*`), which makes
             distribution shift visible: a frozen RM judging a policy that has moved on.
+
+With process supervision both are step-level (`StepRewardModel`, trained by `StepRMTrainer` on the buffer's
+step labels); `step_scores` gives each step's score and the outcome-level aggregate the outcome monitors use.
 """
 
 from __future__ import annotations
@@ -17,14 +20,20 @@ import os
 import torch
 
 from reward_model import ScalarRewardModel
-from reward_model.data import OutcomeRecord
-from reward_model.train import RMTrainer
+from reward_model.data import OutcomeRecord, StepRecord
+from reward_model.losses import to_unit_scale
+from reward_model.step_model import StepRewardModel, aggregate_steps
+from reward_model.train import RMTrainer, StepRMTrainer
+
+StepScores = tuple[list[torch.Tensor], torch.Tensor]  # (each response's step scores, (N,) outcome-level scores)
 
 
 class OnlineRM:
-    def __init__(self, cfg, reward_source: str, seed: int, accelerator):
-        """`cfg`: the run's `RewardModelConfig`."""
+    def __init__(self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome"):
+        """`cfg`: the run's `RewardModelConfig`; `level`: "outcome" (`ScalarRewardModel`) or "step"
+        (`StepRewardModel`, process supervision)."""
         self.cfg, self.reward_source, self.seed, self.accelerator = cfg, reward_source, seed, accelerator
+        self.level = level
         self.model: ScalarRewardModel | None = None
         self.trainer: RMTrainer | None = None
         self.frozen: ScalarRewardModel | None = None
@@ -34,7 +43,7 @@ class OnlineRM:
         saved = checkpoint and os.path.join(checkpoint, "rm")
         path = saved if saved and os.path.isdir(saved) else self.cfg.init_from
         self.model = self._from_pretrained(path) if path else None
-        self.trainer = RMTrainer(self.model, self.cfg.train, accelerator=self.accelerator) if self.model else None
+        self.trainer = self._trainer(self.model) if self.model else None
         saved_frozen = checkpoint and os.path.join(checkpoint, "rm_frozen")
         if saved_frozen and os.path.isdir(saved_frozen):
             self.frozen = self._from_pretrained(saved_frozen).eval().requires_grad_(False)
@@ -63,21 +72,49 @@ class OnlineRM:
             return False
         return not (self.reward_source == "frozen_rm" and self.frozen is not None)
 
-    def fit(self, records: list[OutcomeRecord], replay: list[OutcomeRecord]) -> dict[str, float]:
+    def fit(self, records: list[OutcomeRecord] | list[StepRecord],
+            replay: list[OutcomeRecord] | list[StepRecord]) -> dict[str, float]:
         """Continue training the live RM (a fresh one from `rm.encoder` the first time); the first version
         is kept as the frozen one."""
         if self.model is None:
-            self.model = ScalarRewardModel.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling,
-                                                        max_length=self.cfg.max_length, seed=self.seed)
+            model_cls = StepRewardModel if self.level == "step" else ScalarRewardModel
+            self.model = model_cls.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling,
+                                                max_length=self.cfg.max_length, seed=self.seed)
             self.model.to(self.accelerator.device)
-            self.trainer = RMTrainer(self.model, self.cfg.train, accelerator=self.accelerator)
+            self.trainer = self._trainer(self.model)
         metrics = self.trainer.fit(records, replay=replay)
         if self.frozen is None:
             self.frozen = self._frozen_copy(self.model)
         return metrics
 
+    def step_scores(self, prompts: list[str], responses: list[str],
+                    spans: list[list[tuple[int, int]]]) -> tuple[StepScores | None, StepScores | None]:
+        """A step-level RM's (live, frozen) scores in [0, 1]: each response's steps (NaN where the length limit
+        cut a step away) and the outcome-level aggregate of them (`StepRewardModel.aggregate`); None while that
+        RM does not exist yet. A response without steps is scored as one step for its outcome-level score."""
+        live = self._step_reward(self.model, prompts, responses, spans)
+        return live, live if self.frozen is self.model else self._step_reward(self.frozen, prompts, responses, spans)
+
+    def _step_reward(self, model, prompts, responses, spans) -> StepScores | None:
+        if model is None:
+            return None
+        whole = [s or [(0, len(r))] for s, r in zip(spans, responses)]
+        raw = model.score_steps(prompts, responses, whole, batch_size=self.cfg.score_batch_size)
+        loss = model.trained_with or "bce"
+        outcome = torch.stack([aggregate_steps(r, model.aggregate) for r in raw]) if raw else torch.empty(0)
+        return [to_unit_scale(r[:len(s)], loss) for r, s in zip(raw, spans)], to_unit_scale(outcome, loss)
+
+    def _trainer(self, model) -> RMTrainer:
+        return (StepRMTrainer if self.level == "step" else RMTrainer)(model, self.cfg.train,
+                                                                      accelerator=self.accelerator)
+
     def _from_pretrained(self, path: str) -> ScalarRewardModel:
-        return ScalarRewardModel.from_pretrained(path).to(self.accelerator.device)
+        model = ScalarRewardModel.from_pretrained(path)
+        if model.level != self.level:
+            need = "supervision=process needs a step-level RM (reward_model.train --level step)" \
+                if self.level == "step" else "supervision=outcome needs an outcome-level RM"
+            raise ValueError(f"{path} holds a reward model of level {model.level!r}; loop.{need}")
+        return model.to(self.accelerator.device)
 
     def _frozen_copy(self, model: ScalarRewardModel) -> ScalarRewardModel:
         """`model` as it is now, never trained again: `model` itself when the run's reward is the frozen RM."""

@@ -15,7 +15,7 @@ import torch
 
 from orchestration.tasks import TaskItem
 from reward_model.metrics import auc as roc_auc
-from reward_model.metrics import ranking_accuracy
+from reward_model.metrics import ranking_accuracy, step_ranking_accuracy
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
 
@@ -91,3 +91,17 @@ def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str],
     accuracy, n_pairs = ranking_accuracy(scores, [o.score for o in outcomes], groups)
     return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
             f"{prefix}/heldout_auc": roc_auc(scores, [float(o.correct) for o in outcomes])}
+
+
+def step_monitor(step_scores: list[list[float]], labels: list[list[float | None]], groups: list[str],
+                 prefix: str = "prm") -> dict[str, float]:
+    """Held-out step-RM quality on this batch, before the RM trains on it: ranking accuracy over pairs of a
+    good and a bad step (by the rule's labels) of one group's completions, and the ROC AUC of step score
+    against label over every labelled step. Steps without a label, or cut away by the RM's length limit (NaN),
+    are left out; NaN figures when none is left to compare."""
+    accuracy, n_pairs = step_ranking_accuracy(step_scores, labels, groups)
+    flat = [(x, label) for scores, ls in zip(step_scores, labels) for x, label in zip(scores, ls)
+            if label is not None and math.isfinite(x)]
+    return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
+            f"{prefix}/heldout_auc": roc_auc([x for x, _ in flat], [label for _, label in flat]) if flat else math.nan,
+            f"{prefix}/heldout_steps": len(flat)}

@@ -50,6 +50,17 @@ class StepOutcome:
         return {"true": 1.0, "false": 0.0}.get(self.verdict)
 
 
+@dataclass(frozen=True)
+class LabelledStep:
+    """A step whose label comes from elsewhere than the rule checker (Monte-Carlo rollouts,
+    `orchestration.mc_labels`): 1.0 good, 0.0 bad, a soft value in [0, 1], or None (no label)."""
+
+    start: int
+    end: int
+    label: float | None
+    reason: str = ""
+
+
 def _stripped(response: str, start: int, end: int) -> Step | None:
     """The span [start, end) without surrounding whitespace, or None if blank."""
     while start < end and response[start].isspace():

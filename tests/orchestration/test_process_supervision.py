@@ -8,8 +8,13 @@ from orchestration.config import load_config
 from orchestration.dataclass_yaml import ConfigError
 from orchestration.metrics import read_metrics
 from orchestration.online import OnlineTrainer
+from orchestration.online_rm import OnlineRM
+from policy.grpo import process_advantages
 from policy.update import GRPOUpdater
-from verifiers.steps import StepOutcome
+from reward_model import ScalarRewardModel
+from reward_model.step_model import StepRewardModel
+import verifiers.steps as steps_module
+from verifiers.steps import Step, StepOutcome
 
 K = 4
 
@@ -72,10 +77,124 @@ def test_step_labels_become_token_advantages(tiny_run_args, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["--loop.supervision", "process"], "needs algorithm=grpo and reward_source=verifier"),
+    (["--loop.supervision", "process"], "it needs algorithm=grpo, one of those sources"),
+    (["--loop.supervision", "process", "--loop.reward_source", "rm", "--rm.train.loss", "mse"],
+     "trains a step-level RM with rm.train.loss=bce"),
     (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.drop_uniform_groups", "true"],
      "use it with supervision=outcome"),
 ])
 def test_process_supervision_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+def alternating_verdicts(self, items, rollouts, outcomes):
+    """Each non-blank line a step, judged true and false in turn (the tiny random policy makes no checkable claim)."""
+    from verifiers.steps import segment
+
+    return [[StepOutcome(s.start, s.end, ("false", "true")[(i + j) % 2], 1, "") for j, s in enumerate(segment(t))]
+            for i, t in enumerate(rollouts.texts)]
+
+
+def test_step_rm_trains_online_scores_steps_and_resumes(tiny_run_args, tmp_path, monkeypatch):
+    """reward_source=rm: rule labels until the step RM's first version (after step 1), its step scores after;
+    prm/heldout_* from step 2 on; the checkpoint holds a step-level RM and a resumed run continues from it."""
+    monkeypatch.setattr(OnlineTrainer, "_check_steps", alternating_verdicts)
+    args = tiny_run_args(**{"data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
+                            "loop.reward_source": "rm", "rm.update_every": 1, "loop.max_steps": 2,
+                            "loop.checkpoint_every": 1, "loop.initial_eval": False})
+    OnlineTrainer(load_config(None, args), str(tmp_path)).run()
+    rows = read_metrics(str(tmp_path / "metrics.jsonl"))
+    assert "prm/heldout_ranking_accuracy" not in rows[0] and rows[0]["rm/updated"] == 1.0
+    assert rows[1]["prm/heldout_steps"] > 0 and 0.0 <= rows[1]["prm/heldout_auc"] <= 1.0
+    assert "prm_frozen/heldout_steps" in rows[1] and rows[1]["rm/update/n_examples"] > 0
+    saved = ScalarRewardModel.from_pretrained(str(tmp_path / "checkpoints" / "step-000002" / "rm"))
+    assert isinstance(saved, StepRewardModel)
+    resumed = OnlineTrainer(load_config(None, [*args, "--loop.max_steps", "3"]), str(tmp_path))
+    assert resumed.step == 2 and isinstance(resumed.rm.model, StepRewardModel)
+    resumed.run()
+    assert len(read_metrics(str(tmp_path / "metrics.jsonl"))) == 3
+
+
+def test_step_rm_scores_become_token_advantages(tiny_run_args, tmp_path, monkeypatch):
+    """With reward_source=rm the step rewards are the step RM's scores (NaN = a step cut away: no reward), and
+    the advantages are exactly process_advantages of them."""
+    seen = spy_updates(monkeypatch)
+    calls = []
+
+    def fake_step_scores(self, prompts, responses, spans):
+        calls.append(spans)
+        steps = [torch.tensor([0.1 * (i % 5) + 0.05 * j if j else float("nan") for j in range(len(s))])
+                 for i, s in enumerate(spans)]
+        outcome = torch.tensor([0.5] * len(spans))
+        return (steps, outcome), (steps, outcome)
+
+    monkeypatch.setattr(OnlineRM, "step_scores", fake_step_scores)
+    one_step_per_char = lambda self, items, rollouts, outcomes: [  # noqa: E731
+        [StepOutcome(j, j + 1, "unverifiable", 0, "") for j in range(min(len(t), 3)) if not t[j].isspace()]
+        for t in rollouts.texts]
+    monkeypatch.setattr(OnlineTrainer, "_check_steps", one_step_per_char)
+    cfg = load_config(None, tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process",
+                                              "loop.reward_source": "rm", "loop.initial_eval": False}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))
+    trainer.train_step()
+    (rollouts, advantages), = seen
+    from policy.steps import step_tensors
+    spans = calls[0]
+    steps = [[StepOutcome(a, b, "unverifiable", 0, "") for a, b in s] for s in spans]
+    rewards = [[None if j == 0 else 0.1 * (i % 5) + 0.05 * j for j in range(len(s))] for i, s in enumerate(spans)]
+    expected = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                                steps, rewards), K)
+    torch.testing.assert_close(advantages, expected)
+    assert advantages.abs().sum() > 0
+
+
+def test_process_run_refuses_an_outcome_rm(tiny_run_args, tiny_encoder_dir, tmp_path):
+    ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64).save_pretrained(str(tmp_path / "outcome_rm"))
+    cfg = load_config(None, tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process",
+                                              "loop.reward_source": "rm", "rm.init_from": str(tmp_path / "outcome_rm")}))
+    with pytest.raises(ValueError, match="holds a reward model of level .outcome.; loop.supervision=process needs a step"):
+        OnlineTrainer(cfg, str(tmp_path / "run"))
+
+
+@pytest.mark.parametrize("kind", ["mc_hard", "mc_soft"])
+def test_monte_carlo_step_labels_in_the_loop(kind, tiny_run_args, tmp_path, monkeypatch):
+    """step_labels=mc_*: half the completions with steps get m=2 continuations per non-last step, judged by a
+    stand-in verifier that passes one of each two: hard label 1, soft 0.5; the rest only their outcome label."""
+    import orchestration.mc_labels as mc
+
+    calls = []
+
+    def half_right(timeout):
+        def verify_fn(items, texts):
+            calls.append(len(texts))
+            return [i % 2 == 0 for i in range(len(texts))]
+        return verify_fn
+
+    def three_steps(text, mode="lines"):  # the tiny random policy writes no lines to speak of
+        return [Step(0, 1, text[:1]), Step(1, 2, text[1:2]), Step(2, len(text), text[2:])] if len(text) >= 3 else []
+
+    monkeypatch.setattr(mc, "rule_verify_fn", half_right)
+    monkeypatch.setattr(steps_module, "segment", three_steps)
+    cfg = load_config(None, tiny_run_args(**{
+        "data.source": "multistep", "loop.supervision": "process", "loop.reward_source": "verifier",
+        "loop.step_labels": kind, "loop.mc_rollouts": 2, "loop.mc_share": 0.5, "loop.initial_eval": False,
+        "sampling.max_new_tokens": 24}))
+    OnlineTrainer(cfg, str(tmp_path)).train_step()
+    buffer = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
+    rows = buffer.read(range(len(buffer)))
+    with_steps = [r for r in rows if r.steps]
+    labelled = [r for r in with_steps if any(label is not None for _, _, label in r.steps[:-1])]
+    expected = 1.0 if kind == "mc_hard" else 0.5
+    assert with_steps and len(labelled) == -(-len(with_steps) // 2)  # ceil(share * completions with steps)
+    for r in labelled:
+        assert [label for _, _, label in r.steps[:-1]] == [expected, expected]
+    for r in with_steps:  # the last step: the completion's verified outcome; unchosen ones nothing else
+        assert r.steps[-1][2] == float(r.correct)
+        assert r in labelled or [label for _, _, label in r.steps[:-1]] == [None, None]
+    assert calls == [2 * 2 * len(labelled)]  # one batched call: m=2 continuations of 2 non-last steps each
+
+
+def test_mc_step_labels_need_process_supervision():
+    with pytest.raises(ConfigError, match="step_labels=mc_hard labels steps for supervision=process"):
+        load_config(None, ["--loop.step_labels", "mc_hard"])

@@ -170,3 +170,44 @@ def test_step_trainer_refuses_other_models_and_losses(step_rm, tiny_rm):
         StepRMTrainer(tiny_rm, RMTrainConfig())
     with pytest.raises(ValueError, match="loss=bce"):
         StepRMTrainer(step_rm, RMTrainConfig(loss="mse"))
+
+
+def write_step_rows(path, records):
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps({"prompt": r.prompt, "response": r.response, "group": r.group,
+                                "steps": [[a, b, v] for (a, b), v in zip(r.spans, r.labels)]}) + "\n")
+    return str(path)
+
+
+def test_train_and_evaluate_cli_at_step_level(tmp_path, tiny_encoder_dir, capsys):
+    from reward_model import evaluate as evaluate_module
+    from reward_model import train as train_module
+
+    train_file = write_step_rows(tmp_path / "train.jsonl", toy_step_records(40, seed=1))
+    held_file = write_step_rows(tmp_path / "held.jsonl", toy_step_records(12, seed=2))
+    out = str(tmp_path / "prm")
+    train_module.main(["--level", "step", "--data", train_file, "--output", out, "--encoder", tiny_encoder_dir,
+                       "--max-length", "64", "--epochs", "8", "--batch-size", "8", "--lr-encoder", "1e-3",
+                       "--lr-head", "3e-3", "--no-freeze-token-embeddings", "--no-progress-bar",
+                       "--aggregate", "product"])
+    capsys.readouterr()
+    result = evaluate_module.main(["--level", "step", "--model", out, "--data", held_file])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["step_ranking_accuracy"] == pytest.approx(result["step_ranking_accuracy"])
+    assert result["step_ranking_accuracy"] >= 0.95 and result["step_auc"] >= 0.95
+    # 12 prompts: responses [good, bad] and [bad, good, good] -> 3 good x 2 bad steps = 6 pairs a prompt
+    assert result["n_step_pairs"] == 72 and result["n_labelled_steps"] == result["n_steps"] == 60
+    # outcomes from the labels (no `outcome` field): both responses hold a bad step, so no outcome pair
+    assert result["n_outcome_pairs"] == 0
+    assert set(result["baselines"]) == {"step_length", "step_length_direction", "position_later_is_worse"}
+    assert ScalarRewardModel.from_pretrained(out).aggregate == "product"
+    with pytest.raises(SystemExit, match="is an outcome-level RM"):
+        ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64).save_pretrained(str(tmp_path / "orm"))
+        evaluate_module.main(["--level", "step", "--model", str(tmp_path / "orm"), "--data", held_file])
+    with pytest.raises(SystemExit, match="--level step trains with --loss bce"):
+        train_module.main(["--level", "step", "--data", train_file, "--output", out, "--loss", "mse"])
+    outcome_file = tmp_path / "outcomes.jsonl"
+    outcome_file.write_text(json.dumps({"prompt": "p", "response": "r", "outcome": 1}))
+    with pytest.raises(SystemExit, match="is a step-level RM but --level is outcome"):
+        train_module.main(["--data", str(outcome_file), "--output", str(tmp_path / "x"), "--init-from", out])
