@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import verifiers.steps as steps_module
 from orchestration.buffer import OutcomeBuffer
 from orchestration.config import load_config
 from orchestration.dataclass_yaml import ConfigError
@@ -13,7 +14,6 @@ from policy.grpo import process_advantages
 from policy.update import GRPOUpdater
 from reward_model import ScalarRewardModel
 from reward_model.step_model import StepRewardModel
-import verifiers.steps as steps_module
 from verifiers.steps import Step, StepOutcome
 
 K = 4
