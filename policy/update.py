@@ -3,7 +3,8 @@
 `GRPOUpdater.step` runs `num_iterations` (the paper's mu) passes over the batch. Each pass shuffles
 the rows and cuts them into mini-batches, one optimizer step each, built from micro-batches with
 gradient accumulation. Micro-batch losses are weighted so the accumulated gradient equals the
-gradient of the whole mini-batch's loss, for both `seq_mean` and `token_mean`.
+gradient of the whole mini-batch's loss, for both `seq_mean` and `token_mean`; under data parallelism, the
+loss of all processes' mini-batches together (not the mean of per-process losses).
 
 Old log-probs are taken once, before the first pass. They are skipped when the batch is used for
 exactly one optimizer step (mu = 1, one mini-batch): then the policy has not moved since sampling,
@@ -185,12 +186,25 @@ class GRPOUpdater:
         counts = mask.sum(dim=1).float()
         return counts if self.cfg.loss_agg == "token_mean" else (counts > 0).float()
 
+    def _weight_per_process(self, weight: Tensor) -> Tensor:
+        """The weight of this step's rows summed over all processes, divided by their number. DDP, FSDP and
+        DeepSpeed average gradients over processes: each process normalising its loss by this, not by its own
+        weight, makes that average the gradient of the loss aggregated over every process's rows together, as
+        one process holding them all would take it (tests/distributed). Every process must call this."""
+        accelerator = self.accelerator
+        if accelerator is None or accelerator.num_processes == 1:
+            return weight.clamp(min=1)
+        total = accelerator.reduce(weight.to(accelerator.device), reduction="sum").cpu()
+        return total.clamp(min=1) / accelerator.num_processes
+
     def accumulate_gradients(self, rollouts, rows, advantages, old_logps=None, ref_logps=None) -> dict[str, float]:
         """Forward and backward over `rows` (1-D long tensor) in micro-batches, adding to .grad the
-        gradient of the GRPO loss aggregated over all of `rows`. Returns token-weighted metrics."""
+        gradient of the GRPO loss aggregated over all of `rows` (of every process, once the processes'
+        gradients are averaged). Returns token-weighted metrics; `policy/loss` is this process's share,
+        whose mean over processes is the loss."""
         cfg, accelerator, mask = self.cfg, self.accelerator, rollouts.completion_mask
         row_weights = self._weights(mask).double().cpu()
-        total_weight = row_weights[rows].sum().clamp(min=1)
+        total_weight = self._weight_per_process(row_weights[rows].sum())
         # Any split of `rows` accumulates the same gradient. Packed, a micro-batch holds whole prompts so each
         # prompt runs once; otherwise rows of similar length, so that each forward pads little.
         at = rows.to(mask.device)
