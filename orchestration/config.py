@@ -35,8 +35,12 @@ class RewardModelConfig:
         "help": "a standalone-trained RM directory to start from; null = fresh encoder, verifier rewards "
                 "until the first RM update"})
     encoder: str | None = field(default=None, metadata={
-        "help": "encoder for a fresh RM: HF name or path; null = the embedded all-MiniLM-L6-v2"})
-    pooling: Literal["cls", "mean"] = field(default="cls", metadata={"help": "how the head pools the encoder"})
+        "help": "backbone of a fresh RM: a BERT-style encoder or a causal LM, HF name or path; null = the embedded "
+                "all-MiniLM-L6-v2; policy = the policy's starting checkpoint (policy.name_or_path), as DeepSeekMath "
+                "initialised its RM from the base LM"})
+    pooling: Literal["cls", "mean", "last"] | None = field(default=None, metadata={
+        "help": "how the head pools the backbone; null = cls for an encoder, last (the last real token) for a "
+                "causal LM"})
     max_length: int = field(default=256, metadata={"help": "RM input tokens; the prompt is cut first"})
     update_every: int = field(default=2, metadata={"help": "re-train the RM every N policy steps"})
     replay_fraction: float = field(default=0.1, metadata={

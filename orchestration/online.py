@@ -153,7 +153,8 @@ class OnlineTrainer:
                 self.reference = make_reference(self.model)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
         self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
-                           level="step" if cfg.loop.supervision == "process" else "outcome")
+                           level="step" if cfg.loop.supervision == "process" else "outcome",
+                           policy=cfg.policy.name_or_path)
         self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)

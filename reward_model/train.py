@@ -6,6 +6,7 @@
     python -m reward_model.train --data new.jsonl --init-from rm_dir --replay-data old.jsonl --output rm_dir2
     accelerate launch -m reward_model.train --data outcomes.jsonl --output rm_dir     # data-parallel
     python -m reward_model.train --level step --data run/outcomes.jsonl --output prm_dir  # a step-level RM
+    python -m reward_model.train --encoder policy --trainable-layers 4 --data outcomes.jsonl --output lm_rm_dir
 
 DATA is JSONL or a `datasets.save_to_disk` directory of `{prompt, response, outcome[, group]}` rows; every row
 is validated before a model is loaded. With `--level step` (process supervision, `StepRewardModel`) the rows
@@ -24,7 +25,7 @@ import random
 import typing
 
 from reward_model.data import DataError, load_records, load_step_records
-from reward_model.model import ScalarRewardModel
+from reward_model.model import POOLINGS, ScalarRewardModel
 from reward_model.step_model import AGGREGATES, StepRewardModel
 from reward_model.trainer import RMTrainConfig, RMTrainer, StepRMTrainer, train
 from verifiers.steps import STEP_MODES
@@ -52,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", required=True, help="JSONL file or datasets directory of {prompt, response, outcome}")
     parser.add_argument("--output", required=True, help="directory to save the trained reward model in")
-    parser.add_argument("--encoder", default=None, help="HF name or path of the encoder; default: embedded MiniLM")
-    parser.add_argument("--pooling", choices=("cls", "mean"), default="cls", help="pooling for a fresh RM")
+    parser.add_argument("--encoder", default=None,
+                        help="backbone: a BERT-style encoder or a causal LM, HF name or path; 'policy' = the "
+                             "embedded SmolLM2 policy's own base model (or --policy); default: embedded MiniLM")
+    parser.add_argument("--policy", default=None, help="with --encoder policy: the policy checkpoint to build on")
+    parser.add_argument("--pooling", choices=POOLINGS, default=None,
+                        help="pooling for a fresh RM; default: cls for an encoder, last for a causal LM")
     parser.add_argument("--max-length", type=int, default=256, help="input tokens for a fresh RM")
     parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
                         help="outcome: one score per response | step: one per reasoning step (process supervision)")
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         else:
             extra = {"step_mode": args.step_mode, "aggregate": args.aggregate} if step else {}
             model = model_cls.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
-                                           seed=cfg.seed, **extra)
+                                           seed=cfg.seed, policy=args.policy, **extra)
     except (DataError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e
     trainer = (StepRMTrainer if step else RMTrainer)(model, cfg)

@@ -54,6 +54,10 @@ class RMTrainConfig:
     freeze_token_embeddings: bool = field(default=True, metadata={
         "help": "keep the token embedding table fixed (12M of MiniLM's 22M weights): much cheaper AdamW "
                 "steps and less overfitting on small online batches"})
+    trainable_layers: int | None = field(default=None, metadata={
+        "help": "train only the top N transformer layers of the backbone (and what follows them, e.g. a final "
+                "norm) plus the head; null = every layer (token embeddings as freeze_token_embeddings says). "
+                "Cuts the update cost of a large backbone such as the policy's own"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for validation scoring"})
     seed: int = field(default=0, metadata={"help": "seed of the split, batch order and dropout"})
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm bar during a fit"})
@@ -72,6 +76,8 @@ class RMTrainConfig:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.trainable_layers is not None and self.trainable_layers < 0:
+            raise ValueError(f"trainable_layers must be >= 0 or null (all), got {self.trainable_layers}")
         if self.loss == "bradley_terry" and self.batch_size < 2:
             raise ValueError("bradley_terry needs batch_size >= 2 to form pairs")
         for name in ("weight_decay", "max_grad_norm", "early_stop_patience"):
@@ -90,6 +96,8 @@ class RMTrainer:
         self.global_step, self.fits, self.warmup_steps = 0, 0, None
         if cfg.freeze_token_embeddings:
             model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        if cfg.trainable_layers is not None:
+            freeze_lower_layers(model.encoder, cfg.trainable_layers)
         optimizer = torch.optim.AdamW(_param_groups(model, cfg), betas=(0.9, 0.999))
         # The schedule wraps the raw optimizer, not accelerate's (which would step it once per process).
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
@@ -298,6 +306,33 @@ def train(model: ScalarRewardModel, records: list[OutcomeRecord], cfg: RMTrainCo
     """One standalone fit of `model` on `records` (+ `replay`); returns the fit's metrics."""
     cfg = cfg or RMTrainConfig()
     return RMTrainer(model, cfg, accelerator=accelerator).fit(records, replay=replay)
+
+
+def transformer_layers(backbone) -> torch.nn.ModuleList:
+    """The backbone's stack of transformer blocks (BERT `encoder.layer`, Llama `layers`, GPT-2 `h`)."""
+    for path in ("layers", "encoder.layer", "h", "transformer.layer"):
+        module = backbone
+        for name in path.split("."):
+            module = getattr(module, name, None)
+        if isinstance(module, torch.nn.ModuleList):
+            return module
+    raise ValueError(f"trainable_layers: cannot find the transformer layers of a {type(backbone).__name__}; "
+                     "leave rm.train.trainable_layers null")
+
+
+def freeze_lower_layers(backbone, n: int) -> None:
+    """Only the top `n` transformer layers and the modules after the stack (a final norm) keep training; the
+    embeddings and the lower layers are frozen."""
+    layers = transformer_layers(backbone)
+    if n > len(layers):
+        raise ValueError(f"trainable_layers={n} but the backbone has {len(layers)} layers")
+    in_stack = {id(p) for p in layers.parameters()}
+    embeddings = {id(p) for name, p in backbone.named_parameters() if "embed" in name.split(".")[0]}
+    for p in backbone.parameters():
+        if id(p) in in_stack or id(p) in embeddings:
+            p.requires_grad_(False)
+    for layer in layers[len(layers) - n:]:
+        layer.requires_grad_(True)
 
 
 def _param_groups(model: ScalarRewardModel, cfg: RMTrainConfig) -> list[dict]:
