@@ -1,7 +1,13 @@
-"""Reward-model throughput on CPU with the embedded MiniLM: ours against a naive loop, in one run.
+"""Reward-model throughput on CPU with the embedded MiniLM: ours against a naive loop, in one run; and the cost
+of the policy's own base model (SmolLM2-135M) as the RM's backbone against MiniLM.
 
     python benchmarks/bench_reward_model.py                      # small default (a few minutes on 2 cores)
     python benchmarks/bench_reward_model.py --score-pairs 512 --train-examples 256 --threads 2
+    python benchmarks/bench_reward_model.py --backbones --trainable-layers 4   # SmolLM2 vs MiniLM only
+
+Backbones (`--backbones`): scoring seconds per pair and update seconds per example (one `RMTrainer.fit` epoch,
+the online loop's RM update) for MiniLM and for SmolLM2 (all layers, and only the top `--trainable-layers`),
+and their ratios to MiniLM, measured in the same run on the same records.
 
 Scoring (pairs/s): `ScalarRewardModel.score` (length-sorted batches, dynamic padding, no grad) against
 one pair at a time padded to `max_length`. Training (examples/s): one `RMTrainer.fit` epoch (tokenised once,
@@ -54,6 +60,29 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def backbone_costs(records, args) -> None:
+    """Per-pair scoring and per-example update seconds of each backbone; ratios to MiniLM."""
+    prompts, responses = [r.prompt for r in records[:args.score_pairs]], [r.response for r in records[:args.score_pairs]]
+    train_set = records[:args.train_examples]
+    rows = []
+    for name, encoder, layers in (("MiniLM-L6 (22M)", None, None), ("SmolLM2-135M, all layers", "policy", None),
+                                  (f"SmolLM2-135M, top {args.trainable_layers} layers", "policy", args.trainable_layers)):
+        rm = ScalarRewardModel.from_encoder(encoder, max_length=args.max_length, seed=0)
+        rm.score(prompts[:8], responses[:8])  # warm-up
+        score = timed(lambda: rm.score(prompts, responses, batch_size=args.batch_size)) / len(prompts)
+        cfg = RMTrainConfig(epochs=1, batch_size=args.batch_size, val_fraction=0.0, progress_bar=False,
+                            trainable_layers=layers)
+        trainer = RMTrainer(rm, cfg)
+        trainer.fit(train_set[:8])  # first-backward set-up costs
+        update = timed(lambda: trainer.fit(train_set)) / len(train_set)
+        rows.append((name, score, update))
+    base_score, base_update = rows[0][1], rows[0][2]
+    print(f"{'backbone':<32} {'score ms/pair':>14} {'x MiniLM':>9} {'update ms/example':>18} {'x MiniLM':>9}")
+    for name, score, update in rows:
+        print(f"{name:<32} {1000 * score:>14.1f} {score / base_score:>9.1f} {1000 * update:>18.1f} "
+              f"{update / base_update:>9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--score-pairs", type=int, default=256)
@@ -61,10 +90,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--backbones", action="store_true", help="only the backbone comparison (module docstring)")
+    parser.add_argument("--trainable-layers", type=int, default=4, help="SmolLM2 layers trained in the cheap variant")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     records = make_records(max(args.score_pairs, args.train_examples) // 8 + 1, seed=0)
+    if args.backbones:
+        return backbone_costs(records, args)
     rm = ScalarRewardModel.from_encoder(max_length=args.max_length, seed=0)
     lengths = [len(ids) for ids, _ in rm.encode([r.prompt for r in records], [r.response for r in records])]
     print(f"MiniLM, max_length {args.max_length}, {torch.get_num_threads()} threads; pair lengths: mean "

@@ -9,10 +9,13 @@ token (a token that spans a step boundary) keep the later step's reward there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
-from verifiers.steps import Step
+if TYPE_CHECKING:  # any object with `end` (a character offset) is a step here; policy does not import verifiers
+    from verifiers.steps import Step
 
 
 def token_step_ends(tokenizer, completion_ids: list[int], steps: list[Step]) -> list[int]:

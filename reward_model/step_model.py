@@ -9,13 +9,15 @@ token (`[SEP]` for BERT; EOS for a tokenizer without one) and the encoder's clos
 last step's marker when it is M. Each step's score is the head applied to the hidden state at its marker, so
 the encoder reads each step in the context of the prompt and every step around it (bidirectionally: an
 encoder sees the later steps too, as Math-Shepherd's PRM did not; on the loop's data that is what a step's
-verdict may depend on only through its own claims). A step span (`verifiers.steps.segment`) covers the text
-from the end of the previous step to its own end, so nothing between steps is lost.
+verdict may depend on only through its own claims). A step span covers the text from the end of the previous
+step to its own end, so nothing between steps is lost.
 
 When the input is too long the prompt is cut first (its head kept), then whole steps from the start, so the
 last steps, nearest the answer, survive; a last step longer than the budget alone loses its beginning. Steps
-cut away score NaN. `score` (and so `reward`, `as_reward_function`) segments the response by `step_mode` and
-aggregates its step scores by `aggregate`: `min` (a solution is as good as its weakest step, as in
+cut away score NaN. Spans are the caller's (the loop passes the rule checker's, `verifiers.steps.segment`);
+without them a response's steps are its non-blank lines (`line_spans`, the same spans as `segment`'s default
+"lines" rule, which the multi-step prompts ask for). `score` (and so `reward`, `as_reward_function`) scores those
+steps and aggregates them by `aggregate`: `min` (a solution is as good as its weakest step, as in
 DeepSeekMath's and PRM800K's outcome use of a PRM) or `product` (of probabilities, returned as a logit).
 """
 
@@ -26,10 +28,27 @@ from dataclasses import dataclass
 import torch
 
 from reward_model.model import ScalarRewardModel
-from verifiers.steps import STEP_MODES, segment
 
 AGGREGATES = ("min", "product")
 Spans = list[tuple[int, int]]
+
+
+def line_spans(response: str) -> Spans:
+    """The character spans of the response's non-blank lines, without their surrounding blanks (linear time:
+    model text is hostile, and a regex over long blank runs can backtrack quadratically)."""
+    spans, start = [], 0
+    while start <= len(response):
+        end = response.find("\n", start)
+        end = len(response) if end < 0 else end
+        left, right = start, end
+        while left < right and response[left].isspace():
+            left += 1
+        while right > left and response[right - 1].isspace():
+            right -= 1
+        if right > left:
+            spans.append((left, right))
+        start = end + 1
+    return spans
 
 
 @dataclass(frozen=True)
@@ -43,13 +62,11 @@ class StepEncoding:
 class StepRewardModel(ScalarRewardModel):
     level = "step"
 
-    def __init__(self, encoder, tokenizer, *, step_mode: str = "lines", aggregate: str = "min", **kwargs):
+    def __init__(self, encoder, tokenizer, *, aggregate: str = "min", **kwargs):
         super().__init__(encoder, tokenizer, **kwargs)
-        if step_mode not in STEP_MODES:
-            raise ValueError(f"step_mode must be one of {STEP_MODES}, got {step_mode!r}")
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
-        self.step_mode, self.aggregate = step_mode, aggregate
+        self.aggregate = aggregate
         marker = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         if marker is None:
             raise ValueError("the tokenizer has neither a separator nor an EOS token to mark step ends with")
@@ -58,17 +75,17 @@ class StepRewardModel(ScalarRewardModel):
         self._tail = suffix[1:] if suffix[:1] == [marker] else suffix  # the closing token is the last marker
 
     def _extra_config(self) -> dict:
-        return {"step_mode": self.step_mode, "aggregate": self.aggregate, "step_marker": self.marker_id}
+        return {"aggregate": self.aggregate, "step_marker": self.marker_id}
 
     @classmethod
     def _init_kwargs(cls, config: dict) -> dict:
-        return {"step_mode": config.get("step_mode", "lines"), "aggregate": config.get("aggregate", "min")}
+        return {"aggregate": config.get("aggregate", "min")}
 
     # ------------------------------------------------------------------ tokenisation
 
     def spans_of(self, response: str) -> Spans:
-        """The response's steps by `step_mode`; a response with none (blank) is one empty step."""
-        return [(s.start, s.end) for s in segment(response, mode=self.step_mode)] or [(0, len(response))]
+        """The response's steps when no spans are given: its non-blank lines; a blank response is one empty step."""
+        return line_spans(response) or [(0, len(response))]
 
     def encode_steps(self, prompts: list[str], responses: list[str], spans: list[Spans]) -> list[StepEncoding]:
         """One `StepEncoding` per response, at most `max_length` tokens (module docstring: what is cut first)."""
@@ -131,7 +148,7 @@ class StepRewardModel(ScalarRewardModel):
     def score_steps(self, prompts: list[str], responses: list[str], spans: list[Spans] | None = None,
                     batch_size: int = 32) -> list[torch.Tensor]:
         """Per response, its steps' raw scores (n_steps,) float32 on the CPU; NaN for steps cut away by the length
-        limit. `spans` default: each response segmented by `step_mode`. Eval mode for the call."""
+        limit. `spans` default: each response's lines (`spans_of`). Eval mode for the call."""
         spans = [self.spans_of(r) for r in responses] if spans is None else spans
         encoded = self.encode_steps(prompts, responses, spans)
         out = [torch.full((len(s),), float("nan")) for s in spans]
@@ -162,7 +179,7 @@ class StepRewardModel(ScalarRewardModel):
                 self.score_steps(prompts, responses, spans, batch_size)]
 
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
-        """(N,) outcome-level scores: each response's step scores (steps by `step_mode`) by `aggregate`."""
+        """(N,) outcome-level scores: each response's step scores (its lines) by `aggregate`."""
         return torch.stack([aggregate_steps(s, self.aggregate) for s in
                             self.score_steps(prompts, responses, None, batch_size)]) if prompts else torch.empty(0)
 

@@ -28,7 +28,6 @@ from reward_model.data import DataError, load_records, load_step_records
 from reward_model.model import POOLINGS, ScalarRewardModel
 from reward_model.step_model import AGGREGATES, StepRewardModel
 from reward_model.trainer import RMTrainConfig, RMTrainer, StepRMTrainer, train
-from verifiers.steps import STEP_MODES
 
 __all__ = ["RMTrainConfig", "RMTrainer", "StepRMTrainer", "train", "main"]
 
@@ -62,8 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-length", type=int, default=256, help="input tokens for a fresh RM")
     parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
                         help="outcome: one score per response | step: one per reasoning step (process supervision)")
-    parser.add_argument("--step-mode", choices=STEP_MODES, default="lines",
-                        help="how a fresh step RM segments responses it scores without given spans")
     parser.add_argument("--aggregate", choices=AGGREGATES, default="min",
                         help="a fresh step RM's outcome-level score: min or product over its steps")
     parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
@@ -94,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             if model.level != args.level:
                 raise ValueError(f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}")
         else:
-            extra = {"step_mode": args.step_mode, "aggregate": args.aggregate} if step else {}
+            extra = {"aggregate": args.aggregate} if step else {}
             model = model_cls.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
                                            seed=cfg.seed, policy=args.policy, **extra)
     except (DataError, ValueError) as e:

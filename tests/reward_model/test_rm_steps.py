@@ -11,8 +11,9 @@ import torch
 from reward_model import ScalarRewardModel
 from reward_model.data import DataError, StepRecord, load_step_records
 from reward_model.metrics import step_ranking_accuracy
-from reward_model.step_model import StepRewardModel, aggregate_steps
+from reward_model.step_model import StepRewardModel, aggregate_steps, line_spans
 from reward_model.train import RMTrainConfig, StepRMTrainer
+from verifiers.steps import segment
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_save_and_load_round_trip_and_level_checks(step_rm, tiny_rm, tiny_encode
     step_rm.aggregate = "product"
     step_rm.save_pretrained(str(tmp_path / "step"))
     loaded = ScalarRewardModel.from_pretrained(str(tmp_path / "step"))  # the saved level decides the class
-    assert isinstance(loaded, StepRewardModel) and loaded.aggregate == "product" and loaded.step_mode == "lines"
+    assert isinstance(loaded, StepRewardModel) and loaded.aggregate == "product"
     for a, b in zip(step_rm.score_steps(["q"], [RESPONSE]), loaded.score_steps(["q"], [RESPONSE])):
         torch.testing.assert_close(a, b)
     config = json.loads((tmp_path / "step" / "reward_model.json").read_text())
@@ -89,8 +90,8 @@ def test_save_and_load_round_trip_and_level_checks(step_rm, tiny_rm, tiny_encode
     tiny_rm.save_pretrained(str(tmp_path / "outcome"))
     with pytest.raises(ValueError, match="outcome-level reward model; load it with ScalarRewardModel"):
         StepRewardModel.from_pretrained(str(tmp_path / "outcome"))
-    with pytest.raises(ValueError, match="step_mode must be one of"):
-        StepRewardModel.from_encoder(tiny_encoder_dir, max_length=64, step_mode="sentences")
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        StepRewardModel.from_encoder(tiny_encoder_dir, max_length=64, aggregate="mean")
 
 
 def test_outcome_score_aggregates_step_scores(step_rm):
@@ -211,3 +212,18 @@ def test_train_and_evaluate_cli_at_step_level(tmp_path, tiny_encoder_dir, capsys
     outcome_file.write_text(json.dumps({"prompt": "p", "response": "r", "outcome": 1}))
     with pytest.raises(SystemExit, match="is a step-level RM but --level is outcome"):
         train_module.main(["--data", str(outcome_file), "--output", str(tmp_path / "x"), "--init-from", out])
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "one line", "  a = 1  \n\n\tb = 2\n", "x\r\ny", "1 + 1 = 2\n  \nso \\boxed{2} "])
+def test_line_spans_are_the_rule_checkers_lines(text):
+    """The step RM's own line rule (reward_model imports no verifiers) gives exactly `segment`'s "lines" spans."""
+    assert line_spans(text) == [(s.start, s.end) for s in segment(text, mode="lines")]
+
+
+def test_line_spans_are_linear_on_hostile_blank_runs():
+    import time
+
+    text = "a" + " " * 200_000 + "\n" + " " * 200_000 + "b"
+    start = time.perf_counter()
+    assert line_spans(text) == [(0, 1), (len(text) - 1, len(text))]
+    assert time.perf_counter() - start < 5.0  # a backtracking regex takes minutes here
