@@ -51,6 +51,10 @@ ARMS: dict[str, tuple[str, list[str]]] = {
                                          "--data.curriculum", "true"]),
     "mixed_levels": ("GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
                      ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"]),
+    # The online RM on a stronger backbone: the policy's own base model (DeepSeekMath's choice), top 4 layers trained.
+    "rm_lm": ("GRPO on the online RM built on the policy's own base model (SmolLM2-135M, top 4 of 30 layers "
+              "trained) instead of MiniLM", ["--loop.reward_source", "rm", "--rm.encoder", "policy",
+                                             "--rm.train.trainable_layers", "4"]),
     # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
     # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
     "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion",
