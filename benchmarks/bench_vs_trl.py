@@ -9,6 +9,12 @@ the benchmark runs both settings, off (our default) and on (TRL's GRPOConfig def
 pair. TRL keeps its own defaults otherwise.
 Target (the issue): ours/TRL <= 0.5 for both seconds/step and peak RSS.
 
+LoRA (`--runs` with `ours_lora`, `trl_lora`): our loop with `policy.lora` and TRL's `GRPOTrainer` with the
+same `peft_config` (`policy.lora.LoraConfig(r=--lora-r, alpha=--lora-alpha).to_peft()`: attention q/k/v/o,
+no dropout), both at the same lr as the full runs; each side's reference is its own model with the adapters
+disabled. Reported: ours_lora against TRL's full fine-tune (target: peak RSS <= 0.25x) and against
+trl_lora (same peft_config; no target). All runs of one invocation share the machine state and settings.
+
 Each side runs in its own child process, one after the other (never both at once). Peak RSS is the child's
 `ru_maxrss` from `os.wait4`, which is per child (and its reaped helpers), not a max over earlier children.
 Seconds per step:
@@ -26,12 +32,14 @@ Needs TRL (the `bench` extra): `pip install trl==1.16.0`.
     python benchmarks/bench_vs_trl.py                          # both settings, ~11 min on 2 CPU cores
     python benchmarks/bench_vs_trl.py --gradient-checkpointing false --json results.json
     python benchmarks/bench_vs_trl.py --our-steps 9 --trl-steps 9
+    python benchmarks/bench_vs_trl.py --runs ours,trl,ours_lora,trl_lora --json lora.json   # LoRA beside full
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -47,6 +55,13 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import the proje
 
 TARGET = 0.5  # the issue: ours must be at most half of TRL on each measure
 EVAL_FRACTION = 0.3  # DataConfig.eval_fraction: the train split our loop draws its prompts from
+RUNS = ("ours", "trl", "ours_lora", "trl_lora")  # the order they run in
+# (run, against, {measure: target ratio}); a comparison is reported when both runs were made.
+COMPARISONS = [
+    ("ours", "trl", {"seconds/step": TARGET, "peak RSS GiB": TARGET}),
+    ("ours_lora", "trl", {"peak RSS GiB": 0.25}),  # the issue: LoRA at most a quarter of TRL's full fine-tune
+    ("ours_lora", "trl_lora", {}),  # the same peft_config on both sides
+]
 
 
 def run_child(cmd: list[str], log_path: Path) -> tuple[int, int, float]:
@@ -67,15 +82,23 @@ def measured(seconds: list[float], warmup: int) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- ours
 
-def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
-    out = workdir / f"ours_gc_{str(checkpointing).lower()}"
+def lora_config(args: argparse.Namespace):
+    """Our LoRA settings; `.to_peft()` is the peft_config TRL gets, so both sides adapt the same layers."""
+    from policy.lora import LoraConfig
+
+    return LoraConfig(r=args.lora_r, alpha=args.lora_alpha)
+
+
+def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool, lora: bool = False) -> dict:
+    out = workdir / f"ours{'_lora' if lora else ''}_gc_{str(checkpointing).lower()}"
+    lora_args = ["--policy.lora", json.dumps(dataclasses.asdict(lora_config(args)))] if lora else []
     cmd = [sys.executable, "orchestration/train_loop.py", "--output-dir", str(out), "--max-steps", str(args.our_steps),
            "--seed", "0", "--loop.prompts_per_step", str(args.prompts), "--loop.group_size", str(args.group_size),
            "--sampling.max_new_tokens", str(args.max_new_tokens), "--grpo.beta", "0.04",
            # evaluation runs at step 0 and at the last step only; one prompt, one sample keeps it negligible
            "--loop.eval_every", "1000", "--data.eval_size", "1", "--data.eval_samples", "1",
            "--loop.checkpoint_every", "1000", "--logging.progress_bar", "false",
-           "--grpo.gradient_checkpointing", str(checkpointing).lower()]
+           "--grpo.gradient_checkpointing", str(checkpointing).lower(), *lora_args]
     log = out.with_suffix(".log")
     status, rss, wall = run_child(cmd, log)
     if status != 0:
@@ -85,7 +108,8 @@ def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> di
     parts = ("generate", "verify", "rm_score", "rm_update", "policy_update")
     breakdown = {p: statistics.mean(r.get(f"timing/{p}", 0.0) for r in kept) for p in parts}
     return {"step_seconds": [r["timing/step"] for r in rows], "peak_rss": rss, "wall": wall,
-            "rm_updates_measured": sum(bool(r.get("rm/updated")) for r in kept), "breakdown": breakdown}
+            "rm_updates_measured": sum(bool(r.get("rm/updated")) for r in kept),
+            "breakdown": ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items())}
 
 
 # ---------------------------------------------------------------------------------------------- TRL
@@ -99,11 +123,11 @@ def bench_workdir(path: str | None, prefix: str):
         yield workdir
 
 
-def require_trl() -> None:
+def require_trl(peft: bool = False) -> None:
     import importlib.util
 
-    if importlib.util.find_spec("trl") is None:
-        raise SystemExit("this benchmark needs TRL: pip install trl==1.16.0 (the `bench` extra)")
+    if importlib.util.find_spec("trl") is None or peft and importlib.util.find_spec("peft") is None:
+        raise SystemExit("this benchmark needs TRL (and peft for the LoRA runs): pip install -e \".[bench]\"")
 
 
 def trl_dataset(items):
@@ -143,7 +167,8 @@ def trl_worker(args: argparse.Namespace) -> None:
         use_vllm=False, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": torch.float32},
         logging_steps=1, report_to="none", save_strategy="no", dataloader_num_workers=0)
     trainer = GRPOTrainer(model=str(cached_gguf_checkpoint(embedded_gguf_path())), reward_funcs=verified,
-                          args=config, train_dataset=dataset)
+                          args=config, train_dataset=dataset,
+                          peft_config=lora_config(args).to_peft() if args.trl_lora else None)
     generate_seconds = _time_generate(trainer.model)
     clock = _step_clock_class()(generate_seconds)
     trainer.add_callback(clock)
@@ -186,43 +211,57 @@ def _step_clock_class():
     return StepClock
 
 
-def run_trl(args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
-    name = f"trl_gc_{str(checkpointing).lower()}"
+def run_trl(args: argparse.Namespace, workdir: Path, checkpointing: bool, lora: bool = False) -> dict:
+    name = f"trl{'_lora' if lora else ''}_gc_{str(checkpointing).lower()}"
     result_path = workdir / f"{name}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--trl-worker", str(result_path),
            "--trl-steps", str(args.trl_steps), "--prompts", str(args.prompts), "--group-size", str(args.group_size),
-           "--max-new-tokens", str(args.max_new_tokens),
-           "--trl-gradient-checkpointing", str(checkpointing).lower()]
+           "--max-new-tokens", str(args.max_new_tokens), "--lora-r", str(args.lora_r),
+           "--lora-alpha", str(args.lora_alpha), "--trl-gradient-checkpointing", str(checkpointing).lower(),
+           *(["--trl-lora"] if lora else [])]
     status, rss, wall = run_child(cmd, workdir / f"{name}.log")
     if status != 0:
         raise SystemExit(f"TRL failed (exit {status}); see {workdir / name}.log")
     data = json.loads(result_path.read_text())
     gen = statistics.mean(data["generate_seconds"][args.warmup:]) if len(data["generate_seconds"]) > args.warmup \
         else float("nan")
-    return {"step_seconds": data["step_seconds"], "peak_rss": rss, "wall": wall, "generate_mean": gen}
+    rest = statistics.mean(data["step_seconds"][args.warmup:]) - gen if len(data["step_seconds"]) > args.warmup \
+        else float("nan")
+    return {"step_seconds": data["step_seconds"], "peak_rss": rss, "wall": wall,
+            "breakdown": f"generate {gen:.2f}, rest {rest:.2f}"}
+
+
+def run(name: str, args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
+    """One of RUNS, in its own child process."""
+    side = run_ours if name.startswith("ours") else run_trl
+    return side(args, workdir, checkpointing, lora=name.endswith("_lora"))
 
 
 # ---------------------------------------------------------------------------------------------- report
 
-def report(ours: dict, trl: dict, warmup: int) -> dict:
-    ours_s, trl_s = measured(ours["step_seconds"], warmup), measured(trl["step_seconds"], warmup)
-    rows = {"seconds/step": (statistics.mean(ours_s), statistics.mean(trl_s)),
-            "peak RSS GiB": (ours["peak_rss"] / 2**30, trl["peak_rss"] / 2**30)}
-    print(f"\nsteps measured (first {warmup} dropped as warm-up): ours {len(ours_s)} "
-          f"({ours['rm_updates_measured']} with an RM update), TRL {len(trl_s)}")
-    print("ours per step: " + ", ".join(f"{s:.1f}" for s in ours["step_seconds"]) + " s")
-    print("TRL  per step: " + ", ".join(f"{s:.1f}" for s in trl["step_seconds"]) + " s")
-    print("ours breakdown (mean s/step): " + ", ".join(f"{k} {v:.2f}" for k, v in ours["breakdown"].items()))
-    print(f"TRL  breakdown (mean s/step): generate {trl['generate_mean']:.2f}, "
-          f"rest {statistics.mean(trl_s) - trl['generate_mean']:.2f}")
-    print(f"child wall time: ours {ours['wall']:.0f} s, TRL {trl['wall']:.0f} s\n")
-    print(f"{'measure':<14} {'ours':>9} {'TRL':>9} {'ours/TRL':>9} {'target':>8} {'ok':>4}")
+def report(runs: dict[str, dict], warmup: int) -> dict:
+    """Each run's steps, then every comparison in COMPARISONS whose two runs were made: means over the steps
+    after the warm-up, the ratio and, where the issue sets one, its target."""
+    means = {}
+    print(f"\nsteps measured: all but the first {warmup} (warm-up)")
+    for name, data in runs.items():
+        kept = measured(data["step_seconds"], warmup)
+        means[name] = {"seconds/step": statistics.mean(kept), "peak RSS GiB": data["peak_rss"] / 2**30}
+        updates = f", {data['rm_updates_measured']} measured steps with an RM update" if name.startswith("ours") else ""
+        print(f"{name:<9} per step: " + ", ".join(f"{x:.1f}" for x in data["step_seconds"]) + f" s{updates}")
+        print(f"{'':<9} breakdown (mean s/step): {data['breakdown']}; child wall time {data['wall']:.0f} s")
     result = {}
-    for name, (a, b) in rows.items():
-        ratio = a / b
-        result[name] = {"ours": a, "trl": b, "ratio": ratio, "target": TARGET, "ok": ratio <= TARGET}
-        print(f"{name:<14} {a:>9.2f} {b:>9.2f} {ratio:>9.3f} {'<= ' + str(TARGET):>8} "
-              f"{'yes' if ratio <= TARGET else 'NO':>4}")
+    for name, against, targets in COMPARISONS:
+        if name not in runs or against not in runs:
+            continue
+        print(f"\n{'measure':<14} {name:>9} {against:>9} {'ratio':>9} {'target':>8} {'ok':>4}")
+        for measure in ("seconds/step", "peak RSS GiB"):
+            a, b = means[name][measure], means[against][measure]
+            target = targets.get(measure)
+            ok = None if target is None else a / b <= target
+            result[f"{name}/{against}: {measure}"] = {name: a, against: b, "ratio": a / b, "target": target, "ok": ok}
+            print(f"{measure:<14} {a:>9.2f} {b:>9.2f} {a / b:>9.3f} {'<= ' + str(target) if target else '-':>8} "
+                  f"{'-' if ok is None else 'yes' if ok else 'NO':>4}")
     return result
 
 
@@ -237,11 +276,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--gradient-checkpointing", choices=("both", "false", "true"), default="both",
                         help="activation recompute on both sides: off (our default), on (TRL's default), or both runs")
+    parser.add_argument("--runs", type=_runs, default=["ours", "trl"],
+                        help=f"comma-separated, of {', '.join(RUNS)}: full fine-tunes, and LoRA with the same "
+                             "peft_config on both sides")
+    parser.add_argument("--lora-r", type=int, default=16, help="LoRA rank of the *_lora runs")
+    parser.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA alpha of the *_lora runs")
+    parser.add_argument("--trl-lora", action="store_true", help=argparse.SUPPRESS)  # worker
     parser.add_argument("--trl-gradient-checkpointing", type=_bool, default=True, help=argparse.SUPPRESS)  # worker
     parser.add_argument("--workdir", help="keep run directories and logs here (default: a temporary directory)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--trl-worker", help=argparse.SUPPRESS)  # internal: the TRL child process
     return parser.parse_args(argv)
+
+
+def _runs(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RUNS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown run(s) {unknown}; choose from {', '.join(RUNS)}")
+    return [name for name in RUNS if name in names]
 
 
 def _bool(text: str) -> bool:
@@ -255,18 +308,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.trl_worker:
         trl_worker(args)
         return
-    require_trl()
+    require_trl(peft=any(name.endswith("_lora") for name in args.runs))
     settings = {"both": (False, True), "false": (False,), "true": (True,)}[args.gradient_checkpointing]
     results = {}
     with bench_workdir(args.workdir, "bench_vs_trl_") as workdir:
         for checkpointing in settings:
-            print(f"\n=== gradient checkpointing {'on' if checkpointing else 'off'} (both sides)", flush=True)
-            print(f"ours: {args.our_steps} steps ...", flush=True)
-            ours = run_ours(args, workdir, checkpointing)
-            print(f"TRL:  {args.trl_steps} steps ...", flush=True)
-            trl = run_trl(args, workdir, checkpointing)
+            print(f"\n=== gradient checkpointing {'on' if checkpointing else 'off'} (every run)", flush=True)
+            runs = {}
+            for name in args.runs:
+                print(f"{name}: {args.our_steps if name.startswith('ours') else args.trl_steps} steps ...", flush=True)
+                runs[name] = run(name, args, workdir, checkpointing)
             results[f"gradient_checkpointing={str(checkpointing).lower()}"] = {
-                "ours": ours, "trl": trl, "result": report(ours, trl, args.warmup)}
+                **runs, "result": report(runs, args.warmup)}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

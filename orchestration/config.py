@@ -14,6 +14,7 @@ from typing import Literal
 
 from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
 from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
+from policy.lora import LoraConfig
 from policy.sampling import SamplingConfig
 from policy.update import GRPOConfig
 from reward_model.train import RMTrainConfig
@@ -27,6 +28,9 @@ class PolicyConfig:
         "help": "float32 | bfloat16 | float16; null = float32 on CPU, bfloat16 on GPU"})
     use_chat_template: bool = field(default=True, metadata={
         "help": "wrap plain-text prompts as a user message in the tokenizer's chat template"})
+    lora: LoraConfig | None = field(default=None, metadata={
+        "help": "train LoRA adapters through peft instead of every weight, e.g. {r: 16} (policy/lora.py); the KL "
+                "reference is the same model with its adapters disabled; null = full fine-tuning"})
 
 
 @dataclass
@@ -270,6 +274,10 @@ class TrainConfig:
                 f"grpo.temperature ({self.grpo.temperature}) must equal sampling.temperature "
                 f"({self.sampling.temperature}): log-probs must be taken at the temperature the completions were "
                 "sampled at; set both")
+        if self.policy.lora is not None and self.policy.lora.dropout > 0 and self.grpo.disable_dropout:
+            raise ValueError(f"policy.lora.dropout={self.policy.lora.dropout} would be set to 0 by "
+                             "grpo.disable_dropout=true (which keeps ratio = 1 on-policy): set policy.lora.dropout 0, "
+                             "or grpo.disable_dropout false")
         if self.loop.supervision == "process" and self.rm.train.loss != "bce":
             raise ValueError(f"loop.supervision=process trains a step-level RM with rm.train.loss=bce (a logit per "
                              f"step), got {self.rm.train.loss}")

@@ -56,7 +56,10 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        for arg in (a for a in args if a is not type(None)):
+        alternatives = [a for a in args if a is not type(None)]
+        if len(alternatives) == 1:  # Optional[X]: X's own error names the key (e.g. a nested section's field)
+            return _coerce(alternatives[0], value, key)
+        for arg in alternatives:
             try:
                 return _coerce(arg, value, key)
             except ConfigError:
@@ -118,7 +121,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         node = data
         *parents, leaf = key.replace("-", "_").split(".")
         for part in parents:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or an optional section switched off (`lora: null`)
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override --{key}: {part!r} is not a section")
         node[leaf] = yaml.safe_load(raw) if raw != "" else ""
@@ -165,4 +170,15 @@ def help_text(cls: type, prefix: str = "") -> list[str]:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
         lines.append(f"  --{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}")
+        optional_section = _optional_dataclass(tp)
+        if optional_section is not None:  # an optional section (null = off): its keys too
+            lines += help_text(optional_section, f"{prefix}{f.name}.")
     return lines
+
+
+def _optional_dataclass(tp: Any) -> type | None:
+    """X for `X | None` where X is a dataclass, else None."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    alternatives = [a for a in typing.get_args(tp) if a is not type(None)]
+    return alternatives[0] if len(alternatives) == 1 and dataclasses.is_dataclass(alternatives[0]) else None

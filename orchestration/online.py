@@ -16,6 +16,7 @@ process writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -38,6 +39,7 @@ from orchestration.preflight import VerifierUnavailable, check_verifiers, verifi
 from orchestration.reward_terms import TermBatch, combine_terms
 from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.tasks import TaskItem
+from policy import lora
 from policy.grpo import group_advantages, process_advantages
 from policy.model import load_policy, make_reference
 from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
@@ -137,6 +139,28 @@ class OnlineTrainer:
     # ------------------------------------------------------------------ setup
 
     def _load_models(self, checkpoint: str | None) -> None:
+        cfg = self.cfg
+        if cfg.policy.lora is not None:
+            self._load_lora_policy(checkpoint)
+        else:
+            self._load_full_policy(checkpoint)
+        self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
+        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
+                           level="step" if cfg.loop.supervision == "process" else "outcome",
+                           policy=cfg.policy.name_or_path)
+        self.rm.load(checkpoint)
+
+    def _load_lora_policy(self, checkpoint: str | None) -> None:
+        """The starting checkpoint's weights, frozen, under fresh adapters or the checkpoint's (`policy_adapter/`);
+        the KL reference lives inside the same model (`policy.lora.reference_weights`)."""
+        cfg = self.cfg
+        base, self.tokenizer = load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
+                                           device=self.accelerator.device)
+        self.model = lora.load_lora(base, os.path.join(checkpoint, lora.ADAPTER_DIR)) if checkpoint \
+            else lora.apply_lora(base, cfg.policy.lora)
+        self.reference = lora.SHARED_REFERENCE if cfg.grpo.beta > 0 else None
+
+    def _load_full_policy(self, checkpoint: str | None) -> None:
         cfg, device = self.cfg, self.accelerator.device
         policy_path = os.path.join(checkpoint, "policy") if checkpoint else cfg.policy.name_or_path
         self.model, self.tokenizer = load_policy(policy_path, dtype=cfg.policy.dtype, device=device)
@@ -151,11 +175,6 @@ class OnlineTrainer:
                                                             device=device)[0])
             else:
                 self.reference = make_reference(self.model)
-        self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
-                           level="step" if cfg.loop.supervision == "process" else "outcome",
-                           policy=cfg.policy.name_or_path)
-        self.rm.load(checkpoint)
 
     # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)
 
@@ -185,11 +204,16 @@ class OnlineTrainer:
             self.train_source.load_state_dict(saved["curriculum"])
 
     def save_models(self, directory: str) -> None:
-        """`policy/`, `reference/` once it was reset away from the initial policy, `rm/` and `rm_frozen/`."""
-        self.accelerator.unwrap_model(self.model).save_pretrained(os.path.join(directory, "policy"),
-                                                                  safe_serialization=True)
+        """`policy/`, `reference/` once it was reset away from the initial policy, `rm/` and `rm_frozen/`. With
+        LoRA, `policy/` is the merged model and `policy_adapter/` the adapters (with the reset's `reference/`)."""
+        policy = self.accelerator.unwrap_model(self.model)
+        if self.cfg.policy.lora is not None:
+            lora.save_lora(policy, directory)
+            self.tokenizer.save_pretrained(os.path.join(directory, lora.ADAPTER_DIR))
+        else:
+            policy.save_pretrained(os.path.join(directory, "policy"), safe_serialization=True)
         self.tokenizer.save_pretrained(os.path.join(directory, "policy"))
-        if self.reference is not None and self.state.reference_reset:
+        if self.cfg.policy.lora is None and self.reference is not None and self.state.reference_reset:
             self.reference.save_pretrained(os.path.join(directory, "reference"), safe_serialization=True)
             self.tokenizer.save_pretrained(os.path.join(directory, "reference"))  # load_policy reads both
         self.rm.save(directory)
@@ -227,21 +251,38 @@ class OnlineTrainer:
         model = model or self.accelerator.unwrap_model(self.model)
         return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed)
 
+    @contextlib.contextmanager
     def _behaviour_policy(self):
-        """The model that samples training completions: the current policy, or for `rft` the initial one.
+        """The model that samples training completions, inside the block: the current policy, or for `rft`
+        the initial one.
 
         RFT (DeepSeekMath §5.2.1) fine-tunes on correct samples drawn once from the initial policy. Drawing
         them step by step from a frozen copy of it, with the same per-step seeds, is the same distribution
-        and needs no pre-pass: the KL reference when there is one (rft never resets it), else a copy."""
+        and needs no pre-pass: a LoRA policy with its adapters disabled, the KL reference when there is one
+        (rft never resets it), else a copy."""
+        policy = self.accelerator.unwrap_model(self.model)
         if self.cfg.loop.algorithm != "rft":
-            return None
-        if self.reference is not None:
-            return self.reference
-        if getattr(self, "_initial_policy", None) is None:
-            cfg = self.cfg
-            self._initial_policy = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
-                                                              device=self.accelerator.device)[0])
-        return self._initial_policy
+            yield policy
+        elif self.cfg.policy.lora is not None:
+            with lora.initial_weights(policy):
+                yield policy
+        elif self.reference is not None:
+            yield self.reference
+        else:
+            if getattr(self, "_initial_policy", None) is None:
+                cfg = self.cfg
+                self._initial_policy = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
+                                                                  device=self.accelerator.device)[0])
+            yield self._initial_policy
+
+    def _reset_reference(self) -> None:
+        """Iterative RL: the KL reference becomes the current policy (LoRA: a frozen copy of the adapter)."""
+        policy = self.accelerator.unwrap_model(self.model)
+        if self.cfg.policy.lora is not None:
+            lora.snapshot_reference(policy)
+        else:
+            self.reference.load_state_dict(policy.state_dict())
+        self.state.reference_reset = True
 
     def train_step(self) -> dict[str, float]:
         """One policy step, in the paper's order: sample -> verify -> score (held out) -> reward -> store ->
@@ -278,8 +319,7 @@ class OnlineTrainer:
             with timer("rm_update", timings):
                 metrics.update(self._update_rm())
             if cfg.loop.reset_reference_on_rm_update and self.reference is not None:
-                self.reference.load_state_dict(self.accelerator.unwrap_model(self.model).state_dict())
-                self.state.reference_reset = True
+                self._reset_reference()
         self._maybe_log_samples(step, batch)
         self.state.step = step
         metrics.update(timings)
@@ -296,10 +336,9 @@ class OnlineTrainer:
         trained on them), reward, and store the outcomes. Round 0 is the step's batch; later rounds refill it."""
         cfg, k = self.cfg, self.cfg.loop.group_size
         items = self._next_items()
-        with timer("generate", timings):
+        with timer("generate", timings), self._behaviour_policy() as model:
             purpose = "sample" if round_ == 0 else f"sample-refill-{round_}"
-            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed(purpose, step),
-                                    model=self._behaviour_policy())
+            rollouts = self._sample(items, k, cfg.sampling, seed=self._seed(purpose, step), model=model)
         expanded = [item for item in items for _ in range(k)]
         with timer("verify", timings):
             outcomes = self._verify(expanded, rollouts)
@@ -357,13 +396,13 @@ class OnlineTrainer:
 
         cfg = self.cfg
         spans = [segment(text, mode=item.meta.get("steps", "lines")) for item, text in zip(items, rollouts.texts)]
-        model = self._behaviour_policy() or self.accelerator.unwrap_model(self.model)
         seed = self._seed(f"mc-{round_}", step)
-        mc = monte_carlo_step_labels(
-            items, rollouts.texts, spans, policy_continue_fn(model, self.tokenizer, cfg.sampling, seed,
-                                                             chat=cfg.policy.use_chat_template),
-            rule_verify_fn(cfg.loop.verifier_timeout), m=cfg.loop.mc_rollouts, share=cfg.loop.mc_share, seed=seed,
-            outcomes=[o.correct if o.has_label else None for o in outcomes])
+        with self._behaviour_policy() as model:
+            mc = monte_carlo_step_labels(
+                items, rollouts.texts, spans, policy_continue_fn(model, self.tokenizer, cfg.sampling, seed,
+                                                                 chat=cfg.policy.use_chat_template),
+                rule_verify_fn(cfg.loop.verifier_timeout), m=cfg.loop.mc_rollouts, share=cfg.loop.mc_share,
+                seed=seed, outcomes=[o.correct if o.has_label else None for o in outcomes])
         hard = cfg.loop.step_labels == "mc_hard"
         judged = []
         for steps, labels, outcome in zip(spans, mc, outcomes):

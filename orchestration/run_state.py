@@ -1,8 +1,12 @@
 """What a checkpoint of the online loop holds, and how a run is resumed from one.
 
 `DIR/checkpoints/step-NNNNNN/`:
-    policy/                     the policy (save_pretrained: AutoModelForCausalLM.from_pretrained loads it)
-    reference/                  the KL reference, only once it differs from the initial policy
+    policy/                     the policy (save_pretrained: AutoModelForCausalLM.from_pretrained loads it); with
+                                policy.lora, the adapters merged into the base weights
+    policy_adapter/             policy.lora only: the adapters in peft's layout (PeftModel.from_pretrained over
+                                the starting checkpoint), what a resume loads; `reference/` in it once a reset
+                                took the reference's snapshot
+    reference/                  the KL reference, only once it differs from the initial policy (full fine-tuning)
     rm/                         the reward model (ScalarRewardModel.from_pretrained loads it), once there is one
     rm_frozen/                  the RM's first version (the frozen monitor), once it is a separate model
     trainer_state.json          run state (step, data position, RM version, buffer rows), the reward-hacking
@@ -85,7 +89,7 @@ class Checkpointable(Protocol):
 
     def load_state_dict(self, state: dict) -> None: ...
 
-    def save_models(self, directory: str) -> None: ...  # policy/, reference/ if reset, rm/, rm_frozen/
+    def save_models(self, directory: str) -> None: ...  # policy/ (+ policy_adapter/), reference/ if reset, rm/, ...
 
 
 def trainer_state(trainer: Checkpointable) -> dict:
@@ -214,7 +218,8 @@ def reset_logs(trainer) -> None:
 
 
 def save_final(trainer) -> str:
-    """`DIR/final/policy` and `DIR/final/rm`: the trained models, loadable with from_pretrained."""
+    """`DIR/final/policy` and `DIR/final/rm`: the trained models, loadable with from_pretrained (and with LoRA,
+    `DIR/final/policy_adapter`: the adapters alone)."""
     path = os.path.join(trainer.output_dir, "final")
     trainer.save_models(path)
     return path

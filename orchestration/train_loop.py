@@ -8,7 +8,7 @@
 Re-running the same command on a directory that holds a checkpoint resumes from it; a second run started
 on a directory that a live run is using exits with a message (DIR/.lock). `--help` lists every config key.
 The run directory gets config.yaml, metrics.jsonl, outcomes.jsonl (the outcome buffer), samples.jsonl,
-checkpoints/ and final/{policy,rm}.
+checkpoints/ and final/{policy,rm} (with policy.lora also final/policy_adapter).
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = resolve_config(args, overrides)  # every config error surfaces here, before any model loads
     except ConfigError as e:
         sys.exit(f"config error: {e}")
+    if cfg.policy.lora is not None and importlib.util.find_spec("peft") is None:
+        sys.exit('config error: policy.lora needs peft: pip install -e ".[lora]" (or pip install peft)')
     for tracker in cfg.logging.report_to:
         if importlib.util.find_spec(TRACKER_PACKAGES[tracker]) is None:
             sys.exit(f"config error: logging.report_to names {tracker}, which needs its package: "

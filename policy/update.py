@@ -9,10 +9,13 @@ loss of all processes' mini-batches together (not the mean of per-process losses
 Old log-probs are taken once, before the first pass. They are skipped when the batch is used for
 exactly one optimizer step (mu = 1, one mini-batch): then the policy has not moved since sampling,
 ratio = exp(logp - logp.detach()) = 1 and the gradient is the policy-gradient one. Reference
-log-probs are computed only when beta > 0. A step whose loss or gradient is not finite is skipped
-(reported as `policy/skipped`) instead of writing NaN into the weights.
+log-probs are computed only when beta > 0: by a frozen copy of the policy, or for a LoRA policy
+(`ref_model=policy.lora.SHARED_REFERENCE`) by the policy itself with its adapters disabled. A step
+whose loss or gradient is not finite is skipped (reported as `policy/skipped`) instead of writing NaN
+into the weights.
 
     updater = GRPOUpdater(model, GRPOConfig(lr=1e-6, beta=0.04), ref_model=make_reference(model))
+    updater = GRPOUpdater(apply_lora(model, LoraConfig()), cfg, ref_model=SHARED_REFERENCE)  # LoRA
     metrics = updater.step(rollouts, group_advantages(rewards, rollouts.group_size))
 """
 
@@ -29,6 +32,7 @@ from torch import Tensor
 
 from policy.grpo import ADVANTAGE_SCALES, LOSS_AGGREGATIONS, grpo_loss
 from policy.logprobs import completion_logprobs, prompt_order, prompt_packing
+from policy.lora import SHARED_REFERENCE, is_lora, reference_weights
 from policy.model import enable_checkpointing
 from policy.sampling import Rollouts
 
@@ -122,6 +126,9 @@ class GRPOUpdater:
     def __init__(self, model, cfg: GRPOConfig, ref_model=None, accelerator=None):
         if cfg.beta > 0 and ref_model is None:
             raise ValueError("GRPOConfig.beta > 0 needs ref_model=policy.model.make_reference(model), or set beta=0")
+        if isinstance(ref_model, str) and (ref_model != SHARED_REFERENCE or not is_lora(model)):
+            raise ValueError(f"ref_model={ref_model!r}: only {SHARED_REFERENCE!r} is known, and it needs a LoRA policy "
+                             "(policy.lora.apply_lora)")
         self.cfg, self.ref_model, self.accelerator = cfg, ref_model, accelerator
         if cfg.disable_dropout:
             for module in model.modules():
@@ -131,6 +138,7 @@ class GRPOUpdater:
             enable_checkpointing(model)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = adamw(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+        # Only what trains: for a LoRA policy the adapters, so Adam's moments are adapter-sized too.
         # The scheduler stays unprepared: accelerate's wrapper would step it once per process.
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, cfg.warmup_steps, cfg.total_steps, cfg.lr_schedule)
@@ -150,6 +158,14 @@ class GRPOUpdater:
             share_prompts=self.cfg.share_prompts,
         )
 
+    def _ref_logps(self, rollouts: Rollouts) -> Tensor:
+        if self.ref_model != SHARED_REFERENCE:
+            return self._logps(self.ref_model, rollouts)
+        # The same (prepared) model, switched to the reference's weights for these no-grad forwards.
+        policy = self.accelerator.unwrap_model(self.model) if self.accelerator is not None else self.model
+        with reference_weights(policy):
+            return self._logps(self.model, rollouts)
+
     def step(self, rollouts: Rollouts, advantages: Tensor) -> dict[str, float]:
         """GRPO update on one batch. advantages: (N,), one per completion (outcome supervision, e.g. from
         `policy.grpo.group_advantages`), or (N, T), one per completion token (process supervision,
@@ -167,7 +183,7 @@ class GRPOUpdater:
             rollouts = mask_truncated(rollouts)
         single_step = cfg.num_iterations == 1 and mini_batch_size == rows
         old_logps = None if single_step else self._logps(self.model, rollouts)
-        ref_logps = self._logps(self.ref_model, rollouts) if cfg.beta > 0 else None
+        ref_logps = self._ref_logps(rollouts) if cfg.beta > 0 else None
         history = defaultdict(list)
         for _ in range(cfg.num_iterations):
             order = torch.randperm(rows, generator=self.shuffle_generator) if cfg.shuffle else torch.arange(rows)

@@ -80,3 +80,21 @@ def test_help_lists_every_leaf():
     lines = help_text(Outer)
     assert any(line.startswith("  --inner.lr (0.001): learning rate") for line in lines)
     assert len(lines) == 9
+
+
+@dataclass
+class WithOptional:
+    extra: Inner | None = field(default=None, metadata={"help": "an optional section; null = off"})
+
+
+def test_an_optional_section_is_off_by_null_and_on_by_any_of_its_keys():
+    assert from_dict(WithOptional, {}).extra is None
+    assert from_dict(WithOptional, apply_overrides({"extra": None}, ["--extra.mode", "b"])).extra == Inner(mode="b")
+    # Its own error, naming its key, rather than "matches none of Inner | None".
+    with pytest.raises(ConfigError, match=r"extra: lr must be > 0, got -1.0"):
+        from_dict(WithOptional, {"extra": {"lr": -1}})
+    with pytest.raises(ConfigError, match=r"unknown config key 'extra.lrr'"):
+        from_dict(WithOptional, {"extra": {"lrr": 1}})
+    lines = help_text(WithOptional)
+    assert lines[0] == "  --extra (None): an optional section; null = off"
+    assert "  --extra.lr (0.001): learning rate" in lines and len(lines) == 5
