@@ -198,3 +198,31 @@ def test_monte_carlo_step_labels_in_the_loop(kind, tiny_run_args, tmp_path, monk
 def test_mc_step_labels_need_process_supervision():
     with pytest.raises(ConfigError, match="step_labels=mc_hard labels steps for supervision=process"):
         load_config(None, ["--loop.step_labels", "mc_hard"])
+
+
+def test_process_supervision_with_the_step_rm_on_two_processes(tiny_run_args, tmp_path):
+    """`torchrun --nproc_per_node 2`: both processes' completions keep their step labels in the buffer, the step
+    RM trains data-parallel, and its held-out monitor and step rewards run on every process (step 2 is rewarded
+    by the step RM's first version)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = str(tmp_path / "dp")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    args = tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process", "loop.reward_source": "rm",
+                            "rm.update_every": 1, "loop.max_steps": 2, "loop.initial_eval": False})
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+           os.path.join(repo, "orchestration", "train_loop.py"), "--output-dir", out, *args]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    buffer = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
+    rows = buffer.read(range(len(buffer)))
+    assert len(rows) == 2 * 2 * K * 2 and all(isinstance(r.steps, list) for r in rows)
+    assert {r.group.split(":")[1] for r in rows} == {"0", "1"}
+    metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
+    assert [m["step"] for m in metrics] == [1, 2] and metrics[1]["rm/version"] == 1
+    assert "prm/heldout_steps" in metrics[1] and metrics[1]["policy/skipped"] == 0.0
+    saved = ScalarRewardModel.from_pretrained(os.path.join(out, "final", "rm"))
+    assert isinstance(saved, StepRewardModel)
