@@ -14,11 +14,20 @@ are rejected. Only test code is parsed here, never the program (it is hostile).
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 _NOT_AT_MODULE_LEVEL = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Nonlocal, ast.Global)
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _RUNS_CODE = (ast.Expr, ast.If, ast.For, ast.While, ast.With, ast.Try)
+# CPython 3.11's AST constructor keeps its recursion-depth counter in shared state: two threads parsing at once
+# can raise "SystemError: AST constructor recursion depth mismatch" (gh-106905). `check` runs from threads.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source)
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ def plan_tests(tests: str | list[str] | tuple[str, ...], entry_point: str | None
     if not isinstance(tests, str) or not tests.strip():
         raise ValueError(f"code tests must be a non-empty string or list of strings, got {tests!r:.80}")
     try:
-        tree = ast.parse(tests)
+        tree = _parse(tests)
     except SyntaxError as e:
         raise ValueError(f"code tests do not parse: {e.msg} at line {e.lineno}: {e.text!r:.120}") from None
     check = _check_function(tree) if entry_point else None
@@ -50,7 +59,7 @@ def plan_tests(tests: str | list[str] | tuple[str, ...], entry_point: str | None
     candidate_name = check.args.args[0].arg
     if all(_module_level_ok(node) for node in check.body):
         return _plan(setup + check.body, style="humaneval", candidate_name=candidate_name, n_setup=len(setup))
-    call = ast.parse(f"{check.name}({candidate_name})").body
+    call = _parse(f"{check.name}({candidate_name})").body
     return _plan(tree.body + call, style="humaneval", candidate_name=candidate_name, n_setup=len(tree.body))
 
 
