@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from orchestration.rewards import verify
 from orchestration.tasks import TaskItem
-from policy.sampling import SamplingConfig, sample_continuations, user_message
+from policy.sampling import SamplingConfig, chat_prompts, sample_continuations
 from verifiers.steps import Step
 
 # continue_fn(items, prefixes, m) -> m continuations per prefix, row-major (prefix 0's m first);
@@ -105,11 +105,8 @@ def policy_continue_fn(model, tokenizer, sampling_cfg: SamplingConfig, seed: int
     continuations must see the prompt the completions saw: `chat` wraps a plain-text prompt as a user
     message when the tokenizer has a chat template, as the loop does (`policy.use_chat_template`). Every call
     uses `seed`: make one per step, with that step's seed."""
-    use_chat = chat and getattr(tokenizer, "chat_template", None)
-
     def continue_fn(items: list[TaskItem], prefixes: list[str], m: int) -> list[str]:
-        prompts = [user_message(item.prompt) if use_chat and isinstance(item.prompt, str) else item.prompt
-                   for item in items]
+        prompts = chat_prompts(tokenizer, [item.prompt for item in items], chat)
         return sample_continuations(model, tokenizer, prompts, prefixes, m, sampling_cfg, seed=seed).texts
 
     return continue_fn

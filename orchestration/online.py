@@ -42,7 +42,7 @@ from orchestration.tasks import TaskItem
 from policy import lora
 from policy.grpo import group_advantages, process_advantages
 from policy.model import load_policy, make_reference
-from policy.sampling import Rollouts, concat_rollouts, sample_groups, user_message
+from policy.sampling import Rollouts, chat_prompts, concat_rollouts, sample_groups
 from policy.steps import step_tensors
 from policy.update import GRPOUpdater
 from reward_model.data import OutcomeRecord, StepRecord
@@ -79,6 +79,11 @@ class StepBatch:
     steps: list[list[StepOutcome | LabelledStep]] | None = None  # process supervision: each completion's steps
     step_scores: list[torch.Tensor] | None = None  # process supervision: the live step RM's [0, 1] step scores
     frozen_step_scores: list[torch.Tensor] | None = None
+
+    @property
+    def step_labels(self) -> list[list[float | None]]:
+        """Process supervision: each completion's step labels (1/0, soft, or None)."""
+        return [[s.label for s in steps] for steps in self.steps]
 
     @staticmethod
     def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
@@ -245,9 +250,7 @@ class OnlineTrainer:
         return self.train_source.metrics()
 
     def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None):
-        chat = self.cfg.policy.use_chat_template and getattr(self.tokenizer, "chat_template", None)
-        prompts = [user_message(item.prompt) if chat and isinstance(item.prompt, str) else item.prompt
-                   for item in items]
+        prompts = chat_prompts(self.tokenizer, [item.prompt for item in items], self.cfg.policy.use_chat_template)
         model = model or self.accelerator.unwrap_model(self.model)
         return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed)
 
@@ -304,7 +307,7 @@ class OnlineTrainer:
         metrics.update(self._gathered_monitor("rm", batch.scores, batch.outcomes, batch.groups))
         metrics.update(self._gathered_monitor("rm_frozen", batch.frozen_scores, batch.outcomes, batch.groups))
         if batch.steps is not None:
-            labels = [[s.label for s in steps] for steps in batch.steps]
+            labels = batch.step_labels
             metrics.update(self._gathered_step_monitor("prm", batch.step_scores, labels, batch.groups))
             metrics.update(self._gathered_step_monitor("prm_frozen", batch.frozen_step_scores, labels, batch.groups))
         metrics.update(self._reward_metrics(batch))
@@ -457,10 +460,9 @@ class OnlineTrainer:
         (`rm` / `frozen_rm`; the rule labels until that RM exists, as the outcome `rm` term warms up on the
         verifier). None: no reward, so the step's tokens are credited by the steps after it (a step the rule
         cannot judge; one the RM's length limit cut away)."""
-        labels = [[s.label for s in steps] for steps in batch.steps]
         scores = {"rm": batch.step_scores, "frozen_rm": batch.frozen_step_scores}.get(self.cfg.loop.source)
         if scores is None:
-            return labels
+            return batch.step_labels
         return [[None if math.isnan(x) else x for x in s.tolist()] for s in scores]
 
     def _drop_uniform_groups(self, rollouts, rewards: torch.Tensor):
@@ -585,7 +587,7 @@ class OnlineTrainer:
             if scores is not None:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
         if batch.steps is not None:
-            labels = [s.label for steps in batch.steps for s in steps]
+            labels = [label for labels in batch.step_labels for label in labels]
             known = [label for label in labels if label is not None]
             metrics.update({"process/steps_per_completion": len(labels) / len(batch.steps),
                             "process/labelled_fraction": len(known) / len(labels) if labels else math.nan,

@@ -15,7 +15,7 @@ import torch
 
 from orchestration.tasks import TaskItem
 from reward_model.metrics import auc as roc_auc
-from reward_model.metrics import ranking_accuracy, step_ranking_accuracy
+from reward_model.metrics import labelled_steps, ranking_accuracy
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
 
@@ -99,9 +99,7 @@ def step_monitor(step_scores: list[list[float]], labels: list[list[float | None]
     good and a bad step (by the rule's labels) of one group's completions, and the ROC AUC of step score
     against label over every labelled step. Steps without a label, or cut away by the RM's length limit (NaN),
     are left out; NaN figures when none is left to compare."""
-    accuracy, n_pairs = step_ranking_accuracy(step_scores, labels, groups)
-    flat = [(x, label) for scores, ls in zip(step_scores, labels) for x, label in zip(scores, ls)
-            if label is not None and math.isfinite(x)]
+    scores, flat_labels, flat_groups = labelled_steps(step_scores, labels, groups)
+    accuracy, n_pairs = ranking_accuracy(scores, flat_labels, flat_groups)
     return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
-            f"{prefix}/heldout_auc": roc_auc([x for x, _ in flat], [label for _, label in flat]) if flat else math.nan,
-            f"{prefix}/heldout_steps": len(flat)}
+            f"{prefix}/heldout_auc": roc_auc(scores, flat_labels), f"{prefix}/heldout_steps": len(scores)}

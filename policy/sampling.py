@@ -81,6 +81,14 @@ def user_message(text: str, system: str | None = None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
 
 
+def chat_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[Prompt], use_chat_template: bool = True
+                 ) -> list[Prompt]:
+    """Plain-text prompts wrapped as a user message when `use_chat_template` and the tokenizer has a chat
+    template (what the loop samples from); chat prompts pass as they are."""
+    chat = use_chat_template and getattr(tokenizer, "chat_template", None)
+    return [user_message(p) if chat and isinstance(p, str) else p for p in prompts]
+
+
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: Prompt) -> list[int]:
     """Token ids of one prompt. Text is used as-is (with the tokenizer's BOS, if any); chat
     messages go through the chat template with the assistant turn opened, and no extra BOS

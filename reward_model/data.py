@@ -46,6 +46,11 @@ class StepRecord:
     def group_key(self) -> str:
         return self.prompt if self.group is None else self.group
 
+    @property
+    def has_label(self) -> bool:
+        """At least one step is labelled (only such a record carries a training loss)."""
+        return any(v is not None for v in self.labels)
+
 
 @dataclass(frozen=True)
 class PreferencePair:
@@ -108,14 +113,19 @@ def _outcome(row: dict, where: str) -> float:
     return float(value)
 
 
-def _record(row: object, where: str) -> OutcomeRecord:
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object with prompt, response, outcome; got {row!r:.60}")
+def _group(row: dict, where: str) -> str | None:
     group = row.get("group")
     if group is not None and not isinstance(group, (str, int)):
         raise DataError(f"{where}: field 'group' must be a string or an integer, got {group!r:.60}")
+    return None if group is None else str(group)
+
+
+def _record(row: object, where: str) -> OutcomeRecord:
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object with prompt, response, outcome; got {row!r:.60}")
+    group = _group(row, where)
     return OutcomeRecord(prompt=_text(row, "prompt", where), response=_text(row, "response", where),
-                         outcome=_outcome(row, where), group=None if group is None else str(group))
+                         outcome=_outcome(row, where), group=group)
 
 
 def load_records(path: str) -> list[OutcomeRecord]:
@@ -166,10 +176,7 @@ def _step_record(row: object, where: str) -> StepRecord:
             labels.append(_step_label(step[2], f"{where} field 'steps'[{i}]"))
             last = step[1]
     outcome = _outcome(row, where) if "outcome" in row else None
-    group = row.get("group")
-    if group is not None and not isinstance(group, (str, int)):
-        raise DataError(f"{where}: field 'group' must be a string or an integer, got {group!r:.60}")
-    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, None if group is None else str(group))
+    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, _group(row, where))
 
 
 def load_step_records(path: str) -> list[StepRecord]:

@@ -49,6 +49,7 @@ from reward_model.data import (
 from reward_model.metrics import (
     auc,
     expected_calibration_error,
+    labelled_steps,
     pair_indices,
     pairwise_accuracy,
     ranking_accuracy,
@@ -89,14 +90,18 @@ def baselines(responses: list[str], better: np.ndarray, worse: np.ndarray,
               train_records: list[OutcomeRecord] | None) -> dict:
     """Ranking accuracy of response length (in whichever direction is better) and, with training data, TF-IDF."""
     lengths = length_scores(responses)
-    longer, _ = pairwise_accuracy(lengths[better], lengths[worse])
-    result = {"length": max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
-              "length_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better",
-              "tfidf_logreg": None}
+    result = _length_baseline("length", pairwise_accuracy(lengths[better], lengths[worse])[0])
+    result["tfidf_logreg"] = None
     if train_records:
         tfidf = TfidfBaseline().fit(train_records).score(responses)
         result["tfidf_logreg"] = pairwise_accuracy(tfidf[better], tfidf[worse])[0]
     return result
+
+
+def _length_baseline(name: str, longer: float) -> dict:
+    """Length as a ranker, in whichever direction is better: `longer` is the accuracy of "longer is better"."""
+    return {name: max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
+            f"{name}_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better"}
 
 
 def evaluate(model: ScalarRewardModel, records_or_pairs: list[OutcomeRecord] | list[PreferencePair],
@@ -141,17 +146,14 @@ def evaluate_steps(model, records: list[StepRecord], batch_size: int = 64) -> di
     spans = [list(r.spans) for r in records]
     step_scores = model.score_steps([r.prompt for r in records], [r.response for r in records], spans, batch_size)
     labels, groups = [r.labels for r in records], [r.group_key for r in records]
-    accuracy, n_pairs = step_ranking_accuracy(step_scores, labels, groups)
-    flat = [(s, v) for scores, ls in zip(step_scores, labels) for s, v in zip(scores.tolist(), ls)
-            if v is not None and not math.isnan(s)]
+    flat_scores, flat_labels, flat_groups = labelled_steps(step_scores, labels, groups)
+    accuracy, n_pairs = ranking_accuracy(flat_scores, flat_labels, flat_groups)
     lengths = [torch.tensor([float(end - start) for start, end in r.spans]) for r in records]
     positions = [-torch.arange(len(r.spans), dtype=torch.float32) for r in records]
-    longer = step_ranking_accuracy(lengths, labels, groups)[0]
     result = {"step_ranking_accuracy": accuracy, "n_step_pairs": n_pairs,
-              "step_auc": auc([s for s, _ in flat], [v for _, v in flat]) if flat else float("nan"),
-              "n_records": len(records), "n_steps": sum(len(s) for s in spans), "n_labelled_steps": len(flat),
-              "baselines": {"step_length": max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
-                            "step_length_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better",
+              "step_auc": auc(flat_scores, flat_labels),
+              "n_records": len(records), "n_steps": sum(len(s) for s in spans), "n_labelled_steps": len(flat_scores),
+              "baselines": {**_length_baseline("step_length", step_ranking_accuracy(lengths, labels, groups)[0]),
                             "position_later_is_worse": step_ranking_accuracy(positions, labels, groups)[0]}}
     outcomes = [r.outcome if r.outcome is not None else min((v for v in r.labels if v is not None), default=None)
                 for r in records]

@@ -7,6 +7,7 @@ model, config or I/O, and cost O(sum of squared group sizes).
     pair_indices(outcomes, groups)             -> (better, worse)        the pairs those are built from
     pairwise_accuracy(better_scores, worse_scores) -> (accuracy, n_pairs)
     step_ranking_accuracy(step_scores, step_labels, groups) -> (accuracy, n_pairs)   good vs bad steps
+    labelled_steps(step_scores, step_labels, groups) -> (scores, labels, groups)   the steps those rank, flat
     auc(scores, outcomes)                      -> ROC AUC (scikit-learn), NaN with a single class
     expected_calibration_error(probabilities, labels, n_bins=10)
     reward_stats(scores)                       -> {"mean", "std", "min", "max"}
@@ -82,11 +83,11 @@ def ranking_accuracy(scores: ArrayLike, outcomes: ArrayLike, groups: Sequence[Ha
     return pairwise_accuracy(scores[better], scores[worse])
 
 
-def step_ranking_accuracy(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
-                          groups: Sequence[Hashable]) -> tuple[float, int]:
-    """Ranking accuracy over pairs of steps (a better-labelled step against a worse-labelled one) of responses in
-    the same group, within a response or across them; unlabelled steps (None) and unscored ones (NaN) are left
-    out. step_scores[i], step_labels[i]: response i's steps; groups: one key per response."""
+def labelled_steps(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
+                   groups: Sequence[Hashable]) -> tuple[list[float], list[float], list[Hashable]]:
+    """Every step with a label and a score, flattened: (scores, labels, each step's response's group).
+    Unlabelled steps (None) and unscored ones (NaN) are left out. step_scores[i], step_labels[i]: response i's
+    steps; groups: one key per response."""
     if not len(step_scores) == len(step_labels) == len(groups):
         raise ValueError(f"{len(step_scores)} score lists, {len(step_labels)} label lists and {len(groups)} groups")
     flat_scores, flat_labels, flat_groups = [], [], []
@@ -96,10 +97,17 @@ def step_ranking_accuracy(step_scores: Sequence[ArrayLike], step_labels: Sequenc
             raise ValueError(f"response {i}: {len(scores)} step scores but {len(labels)} labels")
         for s, label in zip(scores, labels):
             if label is not None and not math.isnan(s):
-                flat_scores.append(s)
+                flat_scores.append(float(s))
                 flat_labels.append(label)
                 flat_groups.append(group)
-    return ranking_accuracy(flat_scores, flat_labels, flat_groups)
+    return flat_scores, flat_labels, flat_groups
+
+
+def step_ranking_accuracy(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
+                          groups: Sequence[Hashable]) -> tuple[float, int]:
+    """Ranking accuracy over pairs of steps (a better-labelled step against a worse-labelled one) of responses in
+    the same group, within a response or across them, over the `labelled_steps`."""
+    return ranking_accuracy(*labelled_steps(step_scores, step_labels, groups))
 
 
 def auc(scores: ArrayLike, outcomes: ArrayLike, threshold: float = 0.5) -> float:

@@ -170,14 +170,6 @@ class StepRewardModel(ScalarRewardModel):
             self.train(was_training)
         return out
 
-    def reward_steps(self, prompts: list[str], responses: list[str], spans: list[Spans] | None = None,
-                     batch_size: int = 32) -> list[torch.Tensor]:
-        """`score_steps` on the verifier's [0, 1] scale (sigmoid for a `bce`-trained RM)."""
-        from reward_model.losses import to_unit_scale
-
-        return [to_unit_scale(s, self.trained_with or "bce") for s in
-                self.score_steps(prompts, responses, spans, batch_size)]
-
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
         """(N,) outcome-level scores: each response's step scores (its lines) by `aggregate`."""
         return torch.stack([aggregate_steps(s, self.aggregate) for s in

@@ -245,8 +245,7 @@ class StepRMTrainer(RMTrainer):
 
     def fit(self, records: list[StepRecord], replay: list[StepRecord] | None = None) -> dict[str, float]:
         """As `RMTrainer.fit`; records without a labelled step are left out (they carry no loss)."""
-        labelled = [r for r in records if any(v is not None for v in r.labels)]
-        return super().fit(labelled, [r for r in replay or [] if any(v is not None for v in r.labels)])
+        return super().fit([r for r in records if r.has_label], [r for r in replay or [] if r.has_label])
 
     def _encode(self, records: list[StepRecord]) -> list:
         return [(e.input_ids, e) for e in self.model.encode_steps([r.prompt for r in records],
