@@ -55,6 +55,10 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     "rm_lm": ("GRPO on the online RM built on the policy's own base model (SmolLM2-135M, top 4 of 30 layers "
               "trained) instead of MiniLM", ["--loop.reward_source", "rm", "--rm.encoder", "policy",
                                              "--rm.train.trainable_layers", "4"]),
+    # LoRA beside full fine-tuning: the default reward (the `mix` arm) with configs/lora.yaml's adapters and lr.
+    "lora": ("GRPO on 0.5 * online RM + 0.5 * verifier (the `mix` arm) training LoRA adapters (r 16, alpha 32, "
+             "attention projections, lr 1e-4: configs/lora.yaml) instead of every weight",
+             ["--loop.reward_source", "mix", "--policy.lora", "{r: 16, alpha: 32}", "--grpo.lr", "1e-4"]),
     # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
     # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
     "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion",

@@ -50,6 +50,19 @@ def test_every_arm_has_a_description_and_valid_overrides():
         assert text and load_config(None, [*DEFAULTS, *overrides]).loop.max_steps == 16, arm
 
 
+def test_lora_arm_is_the_mix_arm_with_configs_lora_yaml():
+    from pathlib import Path
+
+    from orchestration.config import load_config
+    from orchestration.study import DEFAULTS
+
+    lora_yaml = load_config(str(Path(__file__).resolve().parents[2] / "configs" / "lora.yaml"), DEFAULTS)
+    arm = load_config(None, [*DEFAULTS, *ARMS["lora"][1]])
+    mix = load_config(None, [*DEFAULTS, *ARMS["mix"][1]])
+    assert arm.policy.lora == lora_yaml.policy.lora and arm.grpo.lr == lora_yaml.grpo.lr == 1e-4
+    assert arm.loop == mix.loop and arm.data == mix.data and mix.policy.lora is None
+
+
 def test_arms_share_the_base_policy_only_with_arms_of_the_same_data():
     from orchestration.study import _data
 
