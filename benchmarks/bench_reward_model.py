@@ -6,8 +6,8 @@ of the policy's own base model (SmolLM2-135M) as the RM's backbone against MiniL
     python benchmarks/bench_reward_model.py --backbones --trainable-layers 4   # SmolLM2 vs MiniLM only
 
 Backbones (`--backbones`): scoring seconds per pair and update seconds per example (one `RMTrainer.fit` epoch,
-the online loop's RM update) for MiniLM and for SmolLM2 (all layers, and only the top `--trainable-layers`),
-and their ratios to MiniLM, measured in the same run on the same records.
+the online loop's RM update) for MiniLM and for SmolLM2 (all layers, only the top `--trainable-layers`, and
+LoRA adapters of rank `--lora-r` on every linear layer with the rest frozen), and their ratios to MiniLM, measured in the same run on the same records.
 
 Scoring (pairs/s): `ScalarRewardModel.score` (length-sorted batches, dynamic padding, no grad) against
 one pair at a time padded to `max_length`. Training (examples/s): one `RMTrainer.fit` epoch (tokenised once,
@@ -65,9 +65,12 @@ def backbone_costs(records, args) -> None:
     prompts, responses = [r.prompt for r in records[:args.score_pairs]], [r.response for r in records[:args.score_pairs]]
     train_set = records[:args.train_examples]
     rows = []
-    for name, encoder, layers in (("MiniLM-L6 (22M)", None, None), ("SmolLM2-135M, all layers", "policy", None),
-                                  (f"SmolLM2-135M, top {args.trainable_layers} layers", "policy", args.trainable_layers)):
-        rm = ScalarRewardModel.from_encoder(encoder, max_length=args.max_length, seed=0)
+    lora = {"r": args.lora_r, "alpha": 2.0 * args.lora_r}
+    for name, encoder, layers, adapters in (
+            ("MiniLM-L6 (22M)", None, None, None), ("SmolLM2-135M, all layers", "policy", None, None),
+            (f"SmolLM2-135M, top {args.trainable_layers} layers", "policy", args.trainable_layers, None),
+            (f"SmolLM2-135M, LoRA r={args.lora_r}", "policy", None, lora)):
+        rm = ScalarRewardModel.from_encoder(encoder, max_length=args.max_length, seed=0, lora=adapters)
         rm.score(prompts[:8], responses[:8])  # warm-up
         score = timed(lambda: rm.score(prompts, responses, batch_size=args.batch_size)) / len(prompts)
         cfg = RMTrainConfig(epochs=1, batch_size=args.batch_size, val_fraction=0.0, progress_bar=False,
@@ -92,6 +95,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--backbones", action="store_true", help="only the backbone comparison (module docstring)")
     parser.add_argument("--trainable-layers", type=int, default=4, help="SmolLM2 layers trained in the cheap variant")
+    parser.add_argument("--lora-r", type=int, default=16,
+                        help="rank of the LoRA variant (every linear layer of SmolLM2; needs peft)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

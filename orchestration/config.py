@@ -34,6 +34,14 @@ class PolicyConfig:
 
 
 @dataclass
+class RMLoraConfig(LoraConfig):
+    """policy.lora's settings for the RM's backbone (reward_model.model: adapters through peft, the backbone
+    frozen, adapters and head train); every linear layer by default, which names BERT and Llama layers alike."""
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"], metadata={
+        "help": "names of the backbone's linear layers that get adapters; [all-linear] = every one of them"})
+
+
+@dataclass
 class RewardModelConfig:
     init_from: str | None = field(default=None, metadata={
         "help": "a standalone-trained RM directory to start from; null = fresh encoder, verifier rewards "
@@ -46,6 +54,9 @@ class RewardModelConfig:
         "help": "how the head pools the backbone; null = cls for an encoder, last (the last real token) for a "
                 "causal LM"})
     max_length: int = field(default=256, metadata={"help": "RM input tokens; the prompt is cut first"})
+    lora: RMLoraConfig | None = field(default=None, metadata={
+        "help": "a fresh RM trains LoRA adapters in its backbone (and its head) instead of the backbone's weights, "
+                "e.g. {r: 16}; the adapters' learning rate is rm.train.lr_encoder; null = the whole backbone trains"})
     update_every: int = field(default=2, metadata={"help": "re-train the RM every N policy steps"})
     replay_fraction: float = field(default=0.1, metadata={
         "help": "fraction of older buffer rows replayed in each RM update (DeepSeekMath: 10%)"})
@@ -64,6 +75,12 @@ class RewardModelConfig:
                 "already scores every batch before the RM trains on it")
         if self.update_every < 1:
             raise ValueError(f"update_every must be >= 1 policy step, got {self.update_every}")
+        if self.lora is not None and self.init_from:
+            raise ValueError(f"rm.lora sets up a fresh RM, but rm.init_from={self.init_from!r} loads a saved one with "
+                             "its own settings (its reward_model.json); set rm.lora to null")
+        if self.lora is not None and self.train.trainable_layers is not None:
+            raise ValueError("rm.lora and rm.train.trainable_layers both choose what trains in the RM's backbone "
+                             "(rm.lora: only its adapters); set one of them to null")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ValueError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object, set_seed
+from accelerate.utils import DistributedType, gather_object, set_seed
 
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
@@ -125,6 +125,7 @@ class OnlineTrainer:
     def __init__(self, cfg: TrainConfig, output_dir: str, accelerator: Accelerator | None = None):
         self.cfg, self.output_dir = cfg, output_dir
         self.accelerator = accelerator or Accelerator()
+        check_distributed_type(self.accelerator)
         set_seed(cfg.loop.seed)  # global RNGs (dropout, initialisations); sampling has its own per-step seeds
         self.is_main = self.accelerator.is_main_process
         self.train_source, self.eval_items = build_sources(cfg.data, cfg.loop.seed)
@@ -678,6 +679,18 @@ class OnlineTrainer:
             run_state.save_final(self)
         self.accelerator.wait_for_everyone()
         return last
+
+
+def check_distributed_type(accelerator) -> None:
+    """The loop samples, evaluates and saves with the unwrapped policy, whose full weights every process holds
+    under DDP (and DeepSpeed ZeRO-1/2). A sharded policy would generate with collectives per forward that
+    ranks finishing at different lengths leave out of step (a hang), so FSDP stops here, before anything loads."""
+    if accelerator.distributed_type == DistributedType.FSDP:
+        raise ValueError(
+            "the online loop does not run under FSDP: it samples with the policy's full weights on every process, "
+            "and an FSDP-sharded policy would need its weights gathered for every generation (not built yet). "
+            "Launch with data parallel instead (torchrun, or accelerate launch with a config whose distributed_type "
+            "is MULTI_GPU or MULTI_CPU); GRPOUpdater itself runs under FSDP2 (tests/distributed)")
 
 
 def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:

@@ -15,6 +15,7 @@ step labels); `step_scores` gives each step's score and the outcome-level aggreg
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 
 import torch
@@ -80,8 +81,9 @@ class OnlineRM:
         is kept as the frozen one."""
         if self.model is None:
             model_cls = StepRewardModel if self.level == "step" else ScalarRewardModel
+            lora = dataclasses.asdict(self.cfg.lora) if self.cfg.lora is not None else None
             self.model = model_cls.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling, policy=self.policy,
-                                                max_length=self.cfg.max_length, seed=self.seed)
+                                                max_length=self.cfg.max_length, seed=self.seed, lora=lora)
             self.model.to(self.accelerator.device)
             self.trainer = self._trainer(self.model)
         metrics = self.trainer.fit(records, replay=replay)

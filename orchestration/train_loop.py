@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = resolve_config(args, overrides)  # every config error surfaces here, before any model loads
     except ConfigError as e:
         sys.exit(f"config error: {e}")
-    if cfg.policy.lora is not None and importlib.util.find_spec("peft") is None:
-        sys.exit('config error: policy.lora needs peft: pip install -e ".[lora]" (or pip install peft)')
+    for key, value in (("policy.lora", cfg.policy.lora), ("rm.lora", cfg.rm.lora)):
+        if value is not None and importlib.util.find_spec("peft") is None:
+            sys.exit(f'config error: {key} needs peft: pip install -e ".[lora]" (or pip install peft)')
     for tracker in cfg.logging.report_to:
         if importlib.util.find_spec(TRACKER_PACKAGES[tracker]) is None:
             sys.exit(f"config error: logging.report_to names {tracker}, which needs its package: "
@@ -75,13 +76,18 @@ def main(argv: list[str] | None = None) -> dict:
     import transformers
     from accelerate import Accelerator
 
-    from orchestration.online import OnlineTrainer
+    from orchestration.online import OnlineTrainer, check_distributed_type
     from orchestration.preflight import VerifierUnavailable
     from orchestration.run_state import CheckpointError
 
     transformers.utils.logging.disable_progress_bar()  # one bar per model load would drown the loop's own
 
     accelerator = Accelerator(log_with=cfg.logging.report_to or None, project_dir=args.output_dir)
+    try:
+        check_distributed_type(accelerator)  # before the run directory is written
+    except ValueError as e:
+        _end_distributed()
+        sys.exit(f"stopped: {e}")
     with _sole_writer(accelerator, args.output_dir):  # before anything is written to the run directory
         if accelerator.is_main_process:
             dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))

@@ -9,11 +9,17 @@ at the last real token, the EOS that closes `[BOS] prompt \n\n response [EOS]`).
     rm = ScalarRewardModel.from_encoder("policy")    # the embedded SmolLM2-135M as the backbone
     scores = rm.score(prompts, responses)            # (N,) float32, input order, no grad
     rm.save_pretrained("rm_dir"); rm = ScalarRewardModel.from_pretrained("rm_dir")
+    rm = ScalarRewardModel.from_encoder("policy", lora={"r": 16})   # LoRA adapters + head train, the rest frozen
 
 Input is the text pair `[CLS] prompt [SEP] response [SEP]` (the encoder's own special tokens). When it is
 too long, the prompt is cut first (its head is kept: the question usually opens it) and then the response
 loses its beginning, never its end, because the final answer is at the end. Training and scoring share
 `encode` + `collate`, so they see the same tokens.
+
+LoRA (`lora={"r", "alpha", "dropout", "target_modules"}`, through peft's `inject_adapter_in_model`): adapters
+go into the backbone's linear layers (default: all of them), the backbone's own weights are frozen and only the
+adapters and the head train. The adapters stay separate in the saved weights and `reward_model.json` records
+their settings, so `from_pretrained` rebuilds the same model and a saved optimizer state lines up on resume.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ CONFIG_FILE = "reward_model.json"
 WEIGHTS_FILE = "reward_model.safetensors"
 POOLINGS = ("cls", "mean", "last")
 POLICY_BACKBONE = "policy"  # `from_encoder("policy")`: the policy's own base model (DeepSeekMath's RM choice)
+LORA_DEFAULTS = {"r": 16, "alpha": 32.0, "dropout": 0.0, "target_modules": ["all-linear"]}
 
 
 def embedded_encoder_path() -> str:
@@ -86,7 +93,7 @@ class PairTemplate:
 
 class ScalarRewardModel(nn.Module):
     def __init__(self, encoder: nn.Module, tokenizer, *, pooling: str = "cls", max_length: int = 256,
-                 encoder_name: str = "", trained_with: str | None = None):
+                 encoder_name: str = "", trained_with: str | None = None, lora: dict | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -110,6 +117,9 @@ class ScalarRewardModel(nn.Module):
         self.use_token_types = "token_type_ids" in tokenizer.model_input_names
         h = encoder.config.hidden_size
         self.head = nn.Sequential(nn.Linear(h, h // 2), nn.ReLU(), nn.Dropout(0.1), nn.Linear(h // 2, 1))
+        self.lora = lora_settings(lora)  # after the head, so a seed gives the same head with or without LoRA
+        if self.lora is not None:
+            _inject_lora(encoder, self.lora)
 
     # ------------------------------------------------------------------ construction and persistence
 
@@ -149,7 +159,8 @@ class ScalarRewardModel(nn.Module):
         self.encoder.config.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
         config = {"format_version": 1, "level": self.level, "encoder": self.encoder_name, "pooling": self.pooling,
-                  "max_length": self.max_length, "trained_with": self.trained_with, **self._extra_config(),
+                  "max_length": self.max_length, "trained_with": self.trained_with, "lora": self.lora,
+                  **self._extra_config(),
                   "head": {"layers": [self.head[0].in_features, self.head[0].out_features, 1],
                            "activation": "relu", "dropout": self.head[2].p}}
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
@@ -175,7 +186,8 @@ class ScalarRewardModel(nn.Module):
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory))
         model = saved_cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
                           max_length=config["max_length"], encoder_name=config["encoder"],
-                          trained_with=config.get("trained_with"), **saved_cls._init_kwargs(config))
+                          trained_with=config.get("trained_with"), lora=config.get("lora"),
+                          **saved_cls._init_kwargs(config))
         load_model(model, os.path.join(directory, WEIGHTS_FILE), device=str(device))
         return model.to(device)
 
@@ -295,6 +307,43 @@ def is_causal(backbone: nn.Module) -> bool:
 
     config = backbone.config
     return not config.is_encoder_decoder and config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
+def lora_settings(lora: dict | None) -> dict | None:
+    """`lora` completed with `LORA_DEFAULTS` and checked; None = no LoRA."""
+    if lora is None:
+        return None
+    unknown = set(lora) - set(LORA_DEFAULTS)
+    if unknown:
+        raise ValueError(f"rm lora: unknown keys {sorted(unknown)}; known: {sorted(LORA_DEFAULTS)}")
+    settings = {**LORA_DEFAULTS, **lora}
+    r, alpha, dropout, targets = (settings[k] for k in ("r", "alpha", "dropout", "target_modules"))
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        raise ValueError(f"rm lora.r must be an integer >= 1, got {r!r}")
+    if not alpha > 0:
+        raise ValueError(f"rm lora.alpha must be > 0, got {alpha!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"rm lora.dropout must be in [0, 1), got {dropout!r}")
+    if isinstance(targets, str) or not targets or not all(isinstance(t, str) and t for t in targets):
+        raise ValueError(f"rm lora.target_modules must list at least one layer name, got {targets!r}")
+    return {"r": r, "alpha": float(alpha), "dropout": float(dropout), "target_modules": list(targets)}
+
+
+def _inject_lora(encoder: nn.Module, lora: dict) -> None:
+    """Adapters (B = 0: the backbone computes what it did) into `encoder` in place; peft freezes its other weights."""
+    try:
+        import peft
+    except ImportError as e:
+        raise ImportError('a reward model with lora needs peft: pip install -e ".[lora]" (or pip install peft)') from e
+    targets = lora["target_modules"]
+    config = peft.LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias="none",
+                             target_modules="all-linear" if targets == ["all-linear"] else targets)
+    try:
+        peft.inject_adapter_in_model(config, encoder)
+    except ValueError as e:  # peft's "Target modules {...} not found in the base model"
+        linear = sorted({name.rsplit(".", 1)[-1] for name, m in encoder.named_modules() if isinstance(m, nn.Linear)})
+        raise ValueError(f"rm lora.target_modules={targets}: {e} The {type(encoder).__name__}'s linear layers are "
+                         f"named {linear}; [all-linear] adapts them all") from e
 
 
 def _level_class(level: str, directory: str) -> type[ScalarRewardModel]:

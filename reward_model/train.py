@@ -7,6 +7,7 @@
     accelerate launch -m reward_model.train --data outcomes.jsonl --output rm_dir     # data-parallel
     python -m reward_model.train --level step --data run/outcomes.jsonl --output prm_dir  # a step-level RM
     python -m reward_model.train --encoder policy --trainable-layers 4 --data outcomes.jsonl --output lm_rm_dir
+    python -m reward_model.train --encoder policy --lora-r 16 --lr-encoder 2e-4 --data outcomes.jsonl --output lora_rm
 
 DATA is JSONL or a `datasets.save_to_disk` directory of `{prompt, response, outcome[, group]}` rows; every row
 is validated before a model is loaded. With `--level step` (process supervision, `StepRewardModel`) the rows
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="outcome: one score per response | step: one per reasoning step (process supervision)")
     parser.add_argument("--aggregate", choices=AGGREGATES, default="min",
                         help="a fresh step RM's outcome-level score: min or product over its steps")
+    parser.add_argument("--lora-r", type=int, default=None,
+                        help="a fresh RM trains LoRA adapters of this rank (and its head), its backbone frozen; "
+                             "needs peft. The adapters learn at --lr-encoder")
+    parser.add_argument("--lora-alpha", type=float, default=None, help="LoRA scaling numerator; default 2 * rank")
+    parser.add_argument("--lora-target-modules", nargs="+", default=["all-linear"],
+                        help="the backbone's linear layers that get adapters; all-linear = every one")
     parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
     parser.add_argument("--replay-data", default=None, help="older records to replay a sample of (train only)")
     parser.add_argument("--replay-fraction", type=float, default=0.1, help="share of --replay-data replayed")
@@ -72,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
-    if args.init_from and args.encoder:
-        raise SystemExit("error: --init-from and --encoder are exclusive: a saved RM already has its encoder")
+    if args.init_from and (args.encoder or args.lora_r is not None):
+        raise SystemExit("error: --init-from excludes --encoder and --lora-r: a saved RM already has its backbone "
+                         "and its adapters")
     try:
         cfg = RMTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RMTrainConfig)})
         step = args.level == "step"
@@ -92,11 +100,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 raise ValueError(f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}")
         else:
             extra = {"aggregate": args.aggregate} if step else {}
+            if args.lora_r is not None:
+                extra["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha or 2.0 * args.lora_r,
+                                 "target_modules": args.lora_target_modules}
             model = model_cls.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
                                            seed=cfg.seed, policy=args.policy, **extra)
+        trainer = (StepRMTrainer if step else RMTrainer)(model, cfg)
     except (DataError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e
-    trainer = (StepRMTrainer if step else RMTrainer)(model, cfg)
     metrics = trainer.fit(records, replay=replay)
     if trainer.accelerator.is_main_process:
         trainer.accelerator.unwrap_model(model).save_pretrained(args.output)

@@ -97,6 +97,9 @@ class RMTrainer:
         if cfg.freeze_token_embeddings:
             model.encoder.get_input_embeddings().weight.requires_grad_(False)
         if cfg.trainable_layers is not None:
+            if model.lora is not None:
+                raise ValueError("trainable_layers and lora both choose what trains in the backbone (lora: only its "
+                                 "adapters); set one of them")
             freeze_lower_layers(model.encoder, cfg.trainable_layers)
         optimizer = torch.optim.AdamW(_param_groups(model, cfg), betas=(0.9, 0.999))
         # The schedule wraps the raw optimizer, not accelerate's (which would step it once per process).

@@ -208,6 +208,29 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
+def test_fsdp_stops_the_loop_before_anything_loads(tiny_run_args, tmp_path, monkeypatch):
+    """An FSDP-sharded policy cannot sample as the loop does (README "What runs across processes"): a clear error
+    before any model loads or any file is written, not a hang at the first generation."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    import policy.model
+
+    monkeypatch.setattr(policy.model, "load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
+    fsdp = SimpleNamespace(distributed_type=DistributedType.FSDP, is_main_process=True)
+    with pytest.raises(ValueError, match="does not run under FSDP.*Launch with data parallel"):
+        OnlineTrainer(load_config(None, tiny_run_args()), str(tmp_path / "x"), accelerator=fsdp)
+    import accelerate
+
+    from orchestration.train_loop import main
+
+    monkeypatch.setattr(accelerate, "Accelerator", lambda *a, **k: fsdp)
+    with pytest.raises(SystemExit, match="stopped: the online loop does not run under FSDP"):
+        main(["--output-dir", str(tmp_path / "x"), *tiny_run_args()])
+    assert not (tmp_path / "x").exists()
+
+
 def test_two_process_data_parallel_run(tiny_run_args, tmp_path):
     """`torchrun --nproc_per_node 2` with ACCELERATE_USE_CPU: each process samples its own prompts, outcomes are
     gathered, the RM trains data-parallel, and only the main process writes files."""

@@ -131,3 +131,13 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     again = main(argv)
     assert again["arms"]["verifier"]["after_greedy_accuracy"] == table["verifier"]["after_greedy_accuracy"]
     assert all(os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) == t for name, t in mtimes.items())
+
+
+def test_configs_process_supervision_yaml_is_the_ps_arm():
+    """configs/process_supervision.yaml repeats the `ps` arm's settings for a single run: keep the two in step."""
+    from pathlib import Path
+
+    from orchestration.config import load_config
+
+    config = str(Path(__file__).resolve().parents[2] / "configs" / "process_supervision.yaml")
+    assert load_config(config, []) == load_config(None, ARMS["ps"][1])
