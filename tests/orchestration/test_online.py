@@ -231,13 +231,18 @@ def test_fsdp_stops_the_loop_before_anything_loads(tiny_run_args, tmp_path, monk
     assert not (tmp_path / "x").exists()
 
 
-def test_two_process_data_parallel_run(tiny_run_args, tmp_path):
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_two_process_data_parallel_run(tiny_run_args, tmp_path, lora):
     """`torchrun --nproc_per_node 2` with ACCELERATE_USE_CPU: each process samples its own prompts, outcomes are
-    gathered, the RM trains data-parallel, and only the main process writes files."""
+    gathered, the RM trains data-parallel, and only the main process writes files. With LoRA on the policy and
+    the RM, DDP wraps the peft model and the reference forward disables the adapters inside it."""
+    if lora:
+        pytest.importorskip("peft")
     out = str(tmp_path / "dp")
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           *_cli(out, tiny_run_args(**{"loop.max_steps": 2}))[1:]]
+    extra = {"policy.lora": {"r": 2}, "rm.lora": {"r": 2}} if lora else {}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29533 + lora),
+           *_cli(out, tiny_run_args(**{"loop.max_steps": 2}, **extra))[1:]]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
@@ -249,6 +254,10 @@ def test_two_process_data_parallel_run(tiny_run_args, tmp_path):
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
     assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/updated"] == 1.0
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
+    if lora:
+        assert os.path.isdir(os.path.join(out, "final", "policy_adapter"))
+        assert ScalarRewardModel.from_pretrained(os.path.join(out, "final", "rm")).lora["r"] == 2
+        assert metrics[-1]["policy/kl"] > 0  # the adapters moved away from the base weights, the reference
 
 
 def test_progress_bar_shows_each_steps_own_figures(tiny_run_args, tmp_path, capfd):
