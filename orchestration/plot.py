@@ -56,15 +56,16 @@ def plot_run(run_dir: str) -> list[str]:
     return written
 
 
-def save_panel(fig, ax, title: str, path: str, title_size: float | None = None) -> str:
-    """The house style of a panel over policy steps (labels, grid, legend when something is labelled), saved."""
+def save_panel(fig, ax, title: str, path: str, title_size: float | None = None, legend_outside: bool = False) -> str:
+    """The house style of a panel over policy steps (labels, grid, legend when something is labelled: beside
+    the axes with `legend_outside`, for many curves), saved."""
     ax.set_xlabel("policy step")
     ax.set_title(title, fontsize=title_size)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, **({"loc": "center left", "bbox_to_anchor": (1.01, 0.5)} if legend_outside else {}))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight" if legend_outside else None)
     return path
 
 

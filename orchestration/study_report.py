@@ -143,9 +143,14 @@ def plot(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int], o
                 cells = [interval([c[i] for c in curves if i < len(c) and c[i] is not None]) for i in range(len(steps))]
                 mean = [c["mean"] for c in cells]
                 ax.plot(steps, mean, style or "-", color=f"C{colour}", label=f"{arm}{' frozen' if style == '--' else ''}")
-                ax.fill_between(steps, [c["low"] for c in cells], [c["high"] for c in cells], color=f"C{colour}",
-                                alpha=0.12)
-        written.append(save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), title_size=9))
+                if style == "--":  # the frozen RM's curve without a band: two bands per arm hide every curve
+                    continue
+                # both panels are accuracies: a t-interval over 2-3 seeds can reach past [0, 1], which means nothing
+                ax.fill_between(steps, [max(c["low"], 0.0) for c in cells], [min(c["high"], 1.0) for c in cells],
+                                color=f"C{colour}", alpha=0.12)
+        ax.set_ylim(-0.02, 1.02)
+        written.append(save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), title_size=9,
+                                  legend_outside=True))
         plt.close(fig)
     return written
 
