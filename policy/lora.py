@@ -50,7 +50,7 @@ class LoraConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1:
-            raise ValueError(f"lora.r must be an integer >= 1, got {self.r!r} (policy.lora: null turns LoRA off)")
+            raise ValueError(f"lora.r must be an integer >= 1, got {self.r!r} (lora: null turns LoRA off)")
         if not self.alpha > 0:
             raise ValueError(f"lora.alpha must be > 0, got {self.alpha!r}")
         if not 0.0 <= self.dropout < 1.0:
