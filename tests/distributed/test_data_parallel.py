@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -119,15 +120,17 @@ def test_accelerate_keeps_fsdp_off_on_cpu(fsdp_dir):
 
 
 def test_fsdp1_on_cpu(fsdp_dir):
-    """accelerate's FSDP1 path (fsdp_version: 1) does not run on CPU. With the shipped settings the plugin
-    refuses to be built: cpu_ram_efficient_loading implies sync_module_states, which asks for a GPU-like device.
-    Without it, accelerate passes device_id=accelerator.device (`cpu:0`) while torch's FSDP1 takes the compute
-    device as `cpu`, and refuses the mismatch while wrapping. (torch 2.13's own FSDP1 runs on CPU with gloo
-    only given device_id=torch.device("cpu"); without one it raises "FSDP needs a non-CPU accelerator device".)"""
+    """accelerate's FSDP1 path (fsdp_version: 1) does not run on CPU (seen with accelerate 1.15 and 1.16, whose
+    refusals are worded differently). With the shipped settings the plugin refuses to be built
+    (cpu_ram_efficient_loading implies sync_module_states, which asks for a GPU-like device); without it, the
+    wrap refuses a CPU compute device. The test records that each attempt ends in an exception, not a hang or a
+    crash, without asserting accelerate's or torch's wording; the day both attempts work, it passes and the
+    README's section on what runs across processes should say FSDP1 runs on CPU."""
     outcomes = _ranks(fsdp_dir, "fsdp-steps")[0]["fsdp1"]
+    assert set(outcomes) == {"shipped", "no_ram_efficient_loading"}
     if set(outcomes.values()) == {"ok"}:
         return
-    assert "There are currently no available devices found" in outcomes["shipped"], outcomes["shipped"]
-    assert "Inconsistent compute device and `device_id`" in outcomes["no_ram_efficient_loading"], outcomes
+    failed = {name: outcome for name, outcome in outcomes.items() if outcome != "ok"}
+    assert all(re.match(r"\w+: ", outcome) for outcome in failed.values()), failed  # "ErrorType: message"
     pytest.xfail("accelerate's FSDP1 cannot run on CPU: " + "; ".join(
-        f"{name}: {outcome.splitlines()[0]}" for name, outcome in outcomes.items()))
+        f"{name}: {outcome.splitlines()[0]}" for name, outcome in failed.items()))

@@ -240,24 +240,32 @@ def test_two_process_data_parallel_run(tiny_run_args, tmp_path, lora):
         pytest.importorskip("peft")
     out = str(tmp_path / "dp")
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    # An RM update after every step: from step 2 on, the RM's continuous scores reward every group, so distinct
+    # completions get distinct rewards and the policy moves whatever the tiny model's answers were (the
+    # verifier alone, during step 1's warm-up, rewards a random model's answers all alike).
     extra = {"policy.lora": {"r": 2}, "rm.lora": {"r": 2}} if lora else {}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29533 + lora),
-           *_cli(out, tiny_run_args(**{"loop.max_steps": 2}, **extra))[1:]]
+           *_cli(out, tiny_run_args(**{"loop.max_steps": 3, "rm.update_every": 1, "loop.checkpoint_every": 2},
+                                    **extra))[1:]]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
     rows = rows.read(range(len(rows)))
-    assert len(rows) == 2 * B * K * 2  # steps x prompts x group size x processes
+    assert len(rows) == 3 * B * K * 2  # steps x prompts x group size x processes
     assert {r.group.split(":")[1] for r in rows} == {"0", "1"}  # both processes' groups, written once
     step1 = [r.task_id for r in rows if r.step == 1]
     assert step1[: B * K] != step1[B * K:]  # the two processes drew different prompts
+    step2 = [r for r in rows if r.step == 2]
+    assert {r.rm_version for r in step2} == {1}
+    groups = {group: {r.reward for r in step2 if r.group == group} for group in {r.group for r in step2}}
+    assert all(len(rewards) > 1 for rewards in groups.values()), groups  # every group carried a signal
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
-    assert [m["step"] for m in metrics] == [1, 2] and metrics[-1]["rm/updated"] == 1.0
+    assert [m["step"] for m in metrics] == [1, 2, 3] and metrics[-1]["rm/updated"] == 1.0
     assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
+    assert metrics[-1]["policy/kl"] > 0  # step 2 moved the policy away from its reference
     if lora:
         assert os.path.isdir(os.path.join(out, "final", "policy_adapter"))
         assert ScalarRewardModel.from_pretrained(os.path.join(out, "final", "rm")).lora["r"] == 2
-        assert metrics[-1]["policy/kl"] > 0  # the adapters moved away from the base weights, the reference
 
 
 def test_progress_bar_shows_each_steps_own_figures(tiny_run_args, tmp_path, capfd):
