@@ -14,20 +14,30 @@ Every problem is a pure function of (level, its parameters); gold answers are co
 those parameters (never from model text). The split a problem belongs to is decided by a hash of its
 canonical key, so the train and held-out splits are disjoint whatever seed each side uses.
 
-    python -m orchestration.arithmetic --level 2 --split test -n 5   # print a few problems
+    python -m orchestration.arithmetic --level 2 --split test -n 6   # print a few problems, in each phrasing
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from typing import NamedTuple
 
 import sympy
 
+from orchestration.phrasings import PHRASINGS, phrase
 from orchestration.tasks import TaskItem
 
 LEVELS = (1, 2, 3, 4, 5, 6)
 ANSWER_INSTRUCTION = "Put your final answer in \\boxed{}."
+
+
+class Problem(NamedTuple):
+    key: str  # canonical, phrasing-free: decides the split
+    question: str  # the bare question
+    value: sympy.Expr  # the gold answer
+    operation: str | None = None  # "+", "-", "*", "*+" for the problems other phrasings can word
+    operands: tuple[int, ...] = ()
 
 
 def _latex(value: sympy.Expr) -> str:
@@ -36,7 +46,7 @@ def _latex(value: sympy.Expr) -> str:
 
 def _level1(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     a, b = rng.randint(0, 9), rng.randint(0, 9)
-    return f"1:{a}+{b}", f"What is {a} + {b}?", sympy.Integer(a + b)
+    return Problem(f"1:{a}+{b}", f"What is {a} + {b}?", sympy.Integer(a + b), "+", (a, b))
 
 
 def _level2(rng: random.Random) -> tuple[str, str, sympy.Expr]:
@@ -44,19 +54,19 @@ def _level2(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     if op == "-" and a < b:
         a, b = b, a
     value = a + b if op == "+" else a - b if op == "-" else a * b
-    return f"2:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value)
+    return Problem(f"2:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value), op, (a, b))
 
 
 def _level3(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     a, b = rng.randint(10, 99), rng.randint(10, 99)
     op = rng.choice("+-")
     value = a + b if op == "+" else a - b
-    return f"3:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value)
+    return Problem(f"3:{a}{op}{b}", f"What is {a} {op} {b}?", sympy.Integer(value), op, (a, b))
 
 
 def _level4(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     a, b, c = rng.randint(2, 12), rng.randint(2, 19), rng.randint(1, 50)
-    return f"4:{a}*{b}+{c}", f"What is {a} * {b} + {c}?", sympy.Integer(a * b + c)
+    return Problem(f"4:{a}*{b}+{c}", f"What is {a} * {b} + {c}?", sympy.Integer(a * b + c), "*+", (a, b, c))
 
 
 def _level5(rng: random.Random) -> tuple[str, str, sympy.Expr]:
@@ -66,7 +76,7 @@ def _level5(rng: random.Random) -> tuple[str, str, sympy.Expr]:
     c = a * solution + b
     (root,) = sympy.solve(sympy.Eq(a * x + b, c), x)
     lhs = f"{a}x" + (f" + {b}" if b > 0 else f" - {-b}" if b < 0 else "")
-    return f"5:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", root
+    return Problem(f"5:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", root)
 
 
 def _level6(rng: random.Random) -> tuple[str, str, sympy.Expr]:
@@ -76,12 +86,12 @@ def _level6(rng: random.Random) -> tuple[str, str, sympy.Expr]:
         op = rng.choice("+-")
         left, right = sympy.Rational(p, q), sympy.Rational(r, s)
         value = left + right if op == "+" else left - right
-        return f"6f:{p}/{q}{op}{r}/{s}", f"Compute {p}/{q} {op} {r}/{s} as a fraction in lowest terms.", value
+        return Problem(f"6f:{p}/{q}{op}{r}/{s}", f"Compute {p}/{q} {op} {r}/{s} as a fraction in lowest terms.", value)
     x = sympy.Symbol("x")
     a, b = rng.choice([n for n in range(-9, 10) if n != 0]), rng.choice([n for n in range(-9, 10) if n != 0])
     product = sympy.Mul(x + a, x + b, evaluate=False)
     question = f"Expand ({sympy.sstr(x + a)})({sympy.sstr(x + b)})."
-    return f"6e:{min(a, b)},{max(a, b)}:{a},{b}", question, sympy.expand(product)
+    return Problem(f"6e:{min(a, b)},{max(a, b)}:{a},{b}", question, sympy.expand(product))
 
 
 _GENERATORS = {1: _level1, 2: _level2, 3: _level3, 4: _level4, 5: _level5, 6: _level6}
@@ -94,10 +104,14 @@ def split_of(key: str, held_out_fraction: float) -> str:
 
 
 class ArithmeticTasks:
-    """An endless, deterministic stream of problems: `item(i)` depends only on (levels, split, seed, i)."""
+    """An endless, deterministic stream of problems: `item(i)` depends only on (levels, phrasings, split, seed, i).
+
+    Items take the levels in turn, and each level's items the phrasings in turn (`orchestration.phrasings`), so a
+    held-out set of n items holds each (level, phrasing) about equally often. An item's id names its problem and,
+    unless bare, its phrasing: the same held-out sum may be asked in each phrasing."""
 
     def __init__(self, levels: int | list[int] = 1, split: str = "train", seed: int = 0,
-                 held_out_fraction: float = 0.1):
+                 held_out_fraction: float = 0.1, phrasings: tuple[str, ...] | list[str] = ("bare",)):
         levels = [levels] if isinstance(levels, int) else list(levels)
         bad = [lv for lv in levels if lv not in LEVELS]
         if not levels or bad:
@@ -106,7 +120,11 @@ class ArithmeticTasks:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if not 0.0 < held_out_fraction < 1.0:
             raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
+        unknown = [p for p in phrasings if p not in PHRASINGS]
+        if not phrasings or unknown:
+            raise ValueError(f"phrasings must be a non-empty subset of {PHRASINGS}, got {list(phrasings)}")
         self.levels, self.split, self.seed, self.held_out_fraction = levels, split, seed, held_out_fraction
+        self.phrasings = tuple(phrasings)
 
     def __len__(self) -> int | None:  # endless
         return None
@@ -114,13 +132,16 @@ class ArithmeticTasks:
     def item(self, index: int) -> TaskItem:
         rng = random.Random(f"{self.seed}:{self.split}:{index}")
         level = self.levels[index % len(self.levels)]
+        wanted = self.phrasings[(index // len(self.levels)) % len(self.phrasings)]
         # Rejection sampling into this split; level 1 has only 100 problems, so cap the tries.
         for _ in range(10_000):
-            key, question, value = _GENERATORS[level](rng)
-            if split_of(key, self.held_out_fraction) == self.split:
-                prompt = f"{question} {ANSWER_INSTRUCTION}"
-                return TaskItem(id=f"arith-{key}", prompt=prompt, verifier="math", gold=_latex(value),
-                                meta={"level": level})
+            problem = _GENERATORS[level](rng)
+            if split_of(problem.key, self.held_out_fraction) == self.split:
+                question, phrasing = phrase(problem.operation, problem.operands, problem.question, wanted, rng)
+                suffix = "" if phrasing == "bare" else f"-{phrasing}"
+                return TaskItem(id=f"arith-{problem.key}{suffix}", prompt=f"{question} {ANSWER_INSTRUCTION}",
+                                verifier="math", gold=_latex(problem.value),
+                                meta={"level": level, "phrasing": phrasing})
         raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
 
     def take(self, n: int) -> list[TaskItem]:
@@ -134,9 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--level", type=int, nargs="+", default=[1])
     parser.add_argument("--split", default="train", choices=["train", "test"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--phrasings", nargs="+", default=list(PHRASINGS), choices=PHRASINGS)
     parser.add_argument("-n", type=int, default=5)
     args = parser.parse_args(argv)
-    for item in ArithmeticTasks(args.level, args.split, args.seed).take(args.n):
+    for item in ArithmeticTasks(args.level, args.split, args.seed, phrasings=args.phrasings).take(args.n):
         print(f"{item.prompt}    gold: {item.gold}")
 
 

@@ -9,10 +9,12 @@ any model loads, with messages that say what to change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
+from orchestration.phrasings import PHRASINGS
 from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
 from policy.lora import LoraConfig
 from policy.sampling import SamplingConfig
@@ -100,6 +102,10 @@ class DataConfig:
         "help": "curriculum: [low, high] recent group accuracy a level is drawn at (PRIME's filter)"})
     curriculum_window: int = field(default=16, metadata={
         "help": "curriculum: a level's recent accuracy is the mean over its last N groups"})
+    phrasings: list[str] | None = field(default=None, metadata={"derived": True,
+        "help": "arithmetic: how problems are worded, taken in turn for training and held-out items alike: bare "
+                "('What is 3 + 5?'), worded ('Add 3 and 5.'), word (a word problem); held-out accuracy is also "
+                "reported per phrasing (orchestration/phrasings.py); null = all three for arithmetic"})
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
@@ -110,10 +116,19 @@ class DataConfig:
         "help": "held-out data for math/code; null = hold out a hash-chosen eval_fraction of `path`"})
     eval_fraction: float = field(default=0.3, metadata={
         "help": "held-out share of the problems (arithmetic, or `path` without eval_path), chosen by a hash"})
-    eval_size: int = field(default=32, metadata={"help": "held-out prompts per evaluation"})
+    eval_size: int = field(default=48, metadata={"help": "held-out prompts per evaluation (arithmetic: the phrasings "
+                                                         "share them about equally)"})
     eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
 
     def __post_init__(self):
+        if self.phrasings is not None and self.source != "arithmetic":
+            raise ValueError(f"data.phrasings words the built-in arithmetic problems; data.source={self.source} has "
+                             "its own prompts: leave phrasings null")
+        if self.source == "arithmetic":
+            self.phrasings = list(PHRASINGS) if self.phrasings is None else list(self.phrasings)
+            unknown = [p for p in self.phrasings if p not in PHRASINGS]
+            if not self.phrasings or unknown:
+                raise ValueError(f"phrasings must be a non-empty list of {list(PHRASINGS)}, got {self.phrasings}")
         if self.curriculum and self.source != "arithmetic":
             raise ValueError(f"data.curriculum orders the built-in arithmetic levels; data.source={self.source} "
                              "has none")
@@ -123,15 +138,24 @@ class DataConfig:
             raise ValueError(f"data.source={self.source} needs data.path (a JSONL file or datasets directory)")
 
 
+# The format term's weight in the default reward (measured: README, "Keeping the asked format").
+DEFAULT_FORMAT_WEIGHT = 0.1
+
+
 @dataclass
 class LoopConfig:
     max_steps: int = field(default=24, metadata={"help": "policy steps"})
     prompts_per_step: int = field(default=4, metadata={"help": "B: prompts per step (per process)"})
     group_size: int = field(default=8, metadata={"help": "k: completions per prompt (the GRPO group)"})
-    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] | None = field(default=None, metadata={
+    reward_source: Literal["rm", "frozen_rm", "verifier", "mix"] | None = field(default=None, metadata={"derived": True,
         "help": "mix (mix_weight * rm + (1 - mix_weight) * verifier, both in [0, 1]) | rm (the paper: the online "
                 "RM alone) | frozen_rm (the control: the RM's first version, never updated) | verifier (rule only); "
-                "null = mix, or what reward_terms amount to (the two must agree)"})
+                "null = what the rest asks for: what reward_terms amount to (the two must agree), verifier for "
+                "online_rft, rft and process supervision, else mix"})
+    format_weight: float | None = field(default=None, metadata={"derived": True,
+        "help": "weight of the format term (1 when the answer is in the \\boxed{} the prompt asks for) added to "
+                "the reward_source shorthand; null = 0.1 for grpo with outcome supervision and no reward_terms "
+                "(README: keeps the asked format), else 0. With reward_terms, list {name: format} there instead"})
     reward_terms: list[RewardTermConfig] = field(default_factory=list, metadata={
         "help": "the reward as a weighted sum of terms, e.g. [{name: verifier}, {name: format, weight: 0.1}]: "
                 "verifier | rm | frozen_rm | format | length | repetition | a dotted path to a TRL-style "
@@ -180,13 +204,51 @@ class LoopConfig:
 
     @property
     def terms(self) -> list[RewardTermConfig]:
-        """The reward's terms: `reward_terms`, or the list `reward_source` (default mix) stands for."""
-        return self.reward_terms or shorthand_terms(self.reward_source or "mix", self.mix_weight)
+        """The reward's terms: `reward_terms`, or the list `reward_source` stands for plus the format term."""
+        if self.reward_terms:
+            return self.reward_terms
+        fmt = [RewardTermConfig("format", self.format_weight)] if self.format_weight else []
+        return shorthand_terms(self.reward_source, self.mix_weight) + fmt
 
     @property
     def source(self) -> str:
-        """`reward_source`, or what `reward_terms` amount to (`reward_terms.implied_source`)."""
-        return self.reward_source or (implied_source(self.reward_terms) if self.reward_terms else "mix")
+        """`reward_source` as resolved: which RM (if any) rewards, and whether the verifier does."""
+        return self.reward_source
+
+    def reward_plan(self) -> str:
+        """One line saying what rewards a completion, for the start of a run."""
+        if self.algorithm != "grpo":
+            return (f"reward plan: {self.algorithm}: coefficient 1 on verifier-correct completions, 0 on the rest "
+                    "(no reward terms)")
+        terms = " + ".join(f"{term.weight:g} * {term.name}" for term in self.terms)
+        notes = {"rm": "rm = the online RM's score, re-trained every rm.update_every steps",
+                 "frozen_rm": "frozen_rm = the RM's first version, never updated",
+                 "verifier": "verifier = the rule's verdict", "format": "format = 1 when the answer is where the "
+                 "prompt asked (\\boxed{}, a ```python block)"}
+        said = [notes[term.name] for term in self.terms if term.name in notes]
+        if any(term.name in ("rm", "frozen_rm") for term in self.terms):
+            said.append("until the RM's first version exists the RM terms read the verifier")
+        kind = "one reward per step (process supervision)" if self.supervision == "process" else "one per completion"
+        return f"reward plan: {terms}, {kind}; " + "; ".join(said)
+
+    def _resolve_reward(self):
+        """Unset reward keys become what the rest of the config needs; written so in the resolved config.yaml."""
+        rewards_completions = self.algorithm == "grpo" and self.supervision == "outcome"
+        if self.reward_source is None:
+            if self.reward_terms:
+                self.reward_source = implied_source(self.reward_terms)
+            else:
+                self.reward_source = "mix" if rewards_completions else "verifier"
+        if self.format_weight is None:
+            self.format_weight = DEFAULT_FORMAT_WEIGHT if rewards_completions and not self.reward_terms else 0.0
+        elif self.format_weight and self.reward_terms:
+            raise ValueError(f"format_weight={self.format_weight} adds the format term to the reward_source "
+                             "shorthand; with reward_terms, list {name: format, weight: ...} among them instead")
+        elif self.format_weight and not rewards_completions:
+            raise ValueError(f"format_weight={self.format_weight}: algorithm={self.algorithm} with "
+                             f"supervision={self.supervision} takes no reward terms; set format_weight 0")
+        if not math.isfinite(self.format_weight):
+            raise ValueError(f"format_weight must be finite, got {self.format_weight}")
 
     def _check_reward(self):
         """`reward_source` and `reward_terms` describe one reward: refuse a clash, never pick one silently."""
@@ -214,6 +276,7 @@ class LoopConfig:
         if not 0.0 <= self.mix_weight <= 1.0:
             raise ValueError(f"mix_weight must be in [0, 1], got {self.mix_weight}")
         self._check_reward()
+        self._resolve_reward()
         if self.algorithm != "grpo" and self.source != "verifier":
             raise ValueError(f"algorithm={self.algorithm} learns from verified-correct completions only: set "
                              f"reward_source=verifier (got {self.source})")

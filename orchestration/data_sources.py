@@ -15,12 +15,13 @@ def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskIt
     """(endless training source, fixed list of distinct held-out items)."""
     if data.source in GENERATORS:
         generator = GENERATORS[data.source]
-        held_out = generator(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction)
+        words = {"phrasings": data.phrasings} if data.phrasings else {}  # arithmetic only (DataConfig checks)
+        held_out = generator(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction, **words)
         if data.curriculum:  # arithmetic only (DataConfig checks)
             train = Curriculum(data.levels, seed, data.eval_fraction, band=tuple(data.curriculum_band),
-                               window=data.curriculum_window)
+                               window=data.curriculum_window, **words)
         else:
-            train = generator(data.levels, "train", seed, held_out_fraction=data.eval_fraction)
+            train = generator(data.levels, "train", seed, held_out_fraction=data.eval_fraction, **words)
         return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
     if data.source == "humaneval":
         items = load_humaneval(data.path)

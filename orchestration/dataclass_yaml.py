@@ -3,6 +3,9 @@
 Every component keeps its own `@dataclass` config (fields carry a one-line `metadata["help"]`); the run
 config nests them. This module builds such a tree from plain dicts, coercing and checking types, so a typo
 or a wrong type fails at once with the full dotted key and what was expected.
+
+A field whose metadata says `"derived": True` defaults to None, "derive it from the rest", and its dataclass
+fills it in (`__post_init__`), so the resolved config written to a run directory says what was used.
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
     for name, value in data.items():
         factory = fields[name].default_factory
         if dataclasses.is_dataclass(hints[name]) and factory is not dataclasses.MISSING and isinstance(value, dict):
-            # A partly given section keeps the parent's defaults for the rest (not the section class's own).
-            data[name] = _merge(dataclasses.asdict(factory()), value)
+            # A partly given section keeps the parent's defaults for the rest (not the section class's own), except
+            # derived fields: they go back to "unset" so they are derived anew from what was given.
+            defaults = dataclasses.asdict(factory())
+            defaults.update({f.name: f.default for f in dataclasses.fields(hints[name]) if f.metadata.get("derived")})
+            data[name] = _merge(defaults, value)
     kwargs = {name: _coerce(hints[name], value, f"{prefix}{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)

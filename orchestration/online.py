@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -33,10 +34,12 @@ from orchestration.buffer import OutcomeBuffer, OutcomeRow
 from orchestration.config import TrainConfig
 from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
+from orchestration.console import Console, StepClock, eval_line, format_seconds
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
+from orchestration.preemption import Preempted, StopOnSignal
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
-from orchestration.reward_terms import TermBatch, combine_terms
+from orchestration.reward_terms import TermBatch, combine_terms, well_formatted
 from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.step_batch import StepBatch
 from orchestration.tasks import TaskItem
@@ -70,9 +73,11 @@ class OnlineTrainer:
         check_distributed_type(self.accelerator)
         set_seed(cfg.loop.seed)  # global RNGs (dropout, initialisations); sampling has its own per-step seeds
         self.is_main = self.accelerator.is_main_process
+        self.console = Console(enabled=self.is_main)
         self.train_source, self.eval_items = build_sources(cfg.data, cfg.loop.seed)
-        check_verifiers(verifier_kinds(self.train_source, self.eval_items), timeout=cfg.loop.verifier_timeout,
-                        fallback_last_number=cfg.loop.math_last_number_fallback)  # before any model loads
+        with self.console.announce("checking the verifiers"):  # before any model loads
+            check_verifiers(verifier_kinds(self.train_source, self.eval_items), timeout=cfg.loop.verifier_timeout,
+                            fallback_last_number=cfg.loop.math_last_number_fallback)
         self.paths = {name: os.path.join(output_dir, name)
                       for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
         self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
@@ -80,9 +85,10 @@ class OnlineTrainer:
                                     use_trackers=bool(cfg.logging.report_to))
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
-        # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial
-        # models and empty logs when there is none: a run killed before its first checkpoint restarts at step 1.
-        run_state.resume(self, self._load_models)
+        # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial models
+        # when there is none (logs of a run that never reached a checkpoint are moved aside, not erased).
+        with self.console.announce("loading the policy, its reference and the reward model"):
+            run_state.resume(self, self._load_models)
 
     # ------------------------------------------------------------------ setup
 
@@ -192,10 +198,10 @@ class OnlineTrainer:
         self.train_source.record(results)
         return self.train_source.metrics()
 
-    def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None):
+    def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None, progress=None):
         prompts = chat_prompts(self.tokenizer, [item.prompt for item in items], self.cfg.policy.use_chat_template)
         model = model or self.accelerator.unwrap_model(self.model)
-        return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed)
+        return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed, progress=progress)
 
     @contextlib.contextmanager
     def _behaviour_policy(self):
@@ -551,28 +557,40 @@ class OnlineTrainer:
 
     # ------------------------------------------------------------------ evaluation and the run
 
-    def evaluate(self) -> dict[str, float]:
-        """Verified accuracy on held-out prompts: greedy, and one temperature sample each."""
+    def evaluate(self, progress: bool = False, stop: StopOnSignal | None = None) -> dict[str, float]:
+        """Verified accuracy on held-out prompts: greedy, and `data.eval_samples` temperature samples each; per
+        level and per phrasing when the set holds several (`eval/{greedy,sampled}_accuracy_<level|phrasing>`), and
+        the share of answers in the format the prompt asked for (`eval/*_format`). `progress`: a bar over the
+        prompts (main process); `stop`: abandon (`_EvaluationAbandoned`) once it has been signalled."""
+        from tqdm.auto import tqdm
+
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         items, metrics = self.eval_items[rank::world], {}
-        for name, sampling, n in (("greedy", replace(self.cfg.sampling, temperature=0.0), 1),
-                                  ("sampled", self.cfg.sampling, self.cfg.data.eval_samples)):
-            rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step))
-            expanded = [item for item in items for _ in range(n)]
-            outcomes = self._verify(expanded, rollouts)
-            results = [(float(o.correct), o.is_error, item.meta.get("level")) for item, o in zip(expanded, outcomes)]
-            if self.accelerator.num_processes > 1:
-                results = gather_object(results)
-            metrics[f"eval/{name}_accuracy"] = sum(c for c, _, _ in results) / len(results)
-            levels = sorted({lv for _, _, lv in results if lv is not None})
-            for level in levels if len(levels) > 1 else []:  # arithmetic over several levels: each one's share
-                at = [c for c, _, lv in results if lv == level]
-                metrics[f"eval/{name}_accuracy_level{level}"] = sum(at) / len(at)
-            errors = sum(e for _, e, _ in results)
-            if errors:  # accuracy counts them as wrong: say so
-                metrics[f"eval/{name}_verifier_errors"] = float(errors)
-                first = next((o.reason for o in outcomes if o.is_error), "(on another process)")
-                print(f"evaluation ({name}): verifier errors in {errors}/{len(results)} outcomes; first: {first}")
+        runs = (("greedy", replace(self.cfg.sampling, temperature=0.0), 1),
+                ("sampled", self.cfg.sampling, self.cfg.data.eval_samples))
+        with tqdm(total=2 * len(items), desc="held-out evaluation", leave=False, dynamic_ncols=True,
+                  disable=not (progress and self.is_main and self.cfg.logging.progress_bar)) as bar:
+            def advance(done: int) -> None:
+                bar.update(done)
+                if stop is not None and stop.requested:
+                    raise _EvaluationAbandoned
+
+            for name, sampling, n in runs:
+                rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step),
+                                        progress=advance)
+                expanded = [item for item in items for _ in range(n)]
+                outcomes = self._verify(expanded, rollouts)
+                results = [(float(o.correct), o.is_error, item.meta.get("level"), item.meta.get("phrasing"),
+                            float(well_formatted(item.verifier, text)))
+                           for item, o, text in zip(expanded, outcomes, rollouts.texts)]
+                if self.accelerator.num_processes > 1:
+                    results = gather_object(results)
+                metrics.update(_eval_metrics(name, results))
+                errors = sum(e for _, e, *_ in results)
+                if errors:  # accuracy counts them as wrong: say so
+                    metrics[f"eval/{name}_verifier_errors"] = float(errors)
+                    first = next((o.reason for o in outcomes if o.is_error), "(on another process)")
+                    print(f"evaluation ({name}): verifier errors in {errors}/{len(results)} outcomes; first: {first}")
         return metrics
 
     def _stop_before_step(self, before: RunState, error: VerifierUnavailable):
@@ -587,40 +605,79 @@ class OnlineTrainer:
             f"reason above says what broke), then re-run the same command to resume.") from error
 
     def run(self) -> dict[str, float]:
-        from tqdm.auto import tqdm
-
+        """Train to `loop.max_steps` (from a resumed checkpoint's step), evaluating, logging and checkpointing as
+        configured; then `final/`. A stop signal ends the run at the next step boundary with a checkpoint
+        (`orchestration.preemption`: raises `Preempted`)."""
         loop = self.cfg.loop
         if self.state.step >= loop.max_steps:
             print(f"{self.output_dir} already holds {self.state.step} steps (max_steps={loop.max_steps}): nothing to do")
             return {}
-        bar = tqdm(total=loop.max_steps, initial=self.state.step, disable=not (self.is_main and self.cfg.logging.progress_bar),
-                   desc="GRPO", dynamic_ncols=True)
-        last: dict[str, float] = {}
-        # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
-        initial = {key.replace("eval/", "eval/initial_"): v for key, v in self.evaluate().items()} \
-            if self.state.step == 0 and loop.initial_eval else {}
-        while self.state.step < loop.max_steps:
-            before = replace(self.state)
-            try:
-                metrics = {**self.train_step(), **initial}
-            except VerifierUnavailable as e:
-                bar.close()
-                self._stop_before_step(before, e)
+        with StopOnSignal(self.console.print) as stop:
+            # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
             initial = {}
-            step = self.state.step
-            if step % loop.eval_every == 0 or step == loop.max_steps:
-                metrics.update(self.evaluate())
-            self.logger.log(metrics, step=step)
-            if step % loop.checkpoint_every == 0 or step == loop.max_steps:
-                run_state.save(self)
-            bar.set_postfix(_postfix(metrics), refresh=False)  # shown by the update: this step's figures
-            bar.update(1)
-            last = metrics
-        bar.close()
+            if self.state.step == 0 and loop.initial_eval:
+                try:
+                    initial = self._evaluation(0, stop, initial=True)
+                except _EvaluationAbandoned:
+                    raise Preempted(stop.signum, 0, None) from None
+            last = self._train(stop, initial)
         if self.is_main:
-            run_state.save_final(self)
+            with self.console.announce(f"saving the final models to {os.path.join(self.output_dir, 'final')}"):
+                run_state.save_final(self)
         self.accelerator.wait_for_everyone()
         return last
+
+    def _train(self, stop: StopOnSignal, initial: dict[str, float]) -> dict[str, float]:
+        from tqdm.auto import tqdm
+
+        loop, clock, last = self.cfg.loop, StepClock(), {}
+        bar = tqdm(total=loop.max_steps, initial=self.state.step, desc="GRPO", dynamic_ncols=True,
+                   disable=not (self.is_main and self.cfg.logging.progress_bar),
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")  # our ETA, in the postfix
+        with bar:
+            while self.state.step < loop.max_steps:
+                before, started = replace(self.state), time.perf_counter()
+                try:
+                    metrics = {**self.train_step(), **initial}
+                except VerifierUnavailable as e:
+                    self._stop_before_step(before, e)
+                initial, step = {}, self.state.step
+                clock.record_step(time.perf_counter() - started)
+                stopping, note = self._stop_requested(stop), ""
+                if not stopping and (step % loop.eval_every == 0 or step == loop.max_steps):
+                    try:
+                        metrics.update(self._evaluation(step, stop, clock=clock))
+                    except _EvaluationAbandoned:
+                        note = "; its held-out evaluation was abandoned and is not in metrics.jsonl"
+                    stopping = self._stop_requested(stop)
+                self.logger.log(metrics, step=step)
+                checkpoint = None
+                if stopping or step % loop.checkpoint_every == 0 or step == loop.max_steps:
+                    checkpoint = run_state.save(self)
+                bar.set_postfix(_postfix(metrics, clock.remaining(loop.max_steps - step,
+                                                                  _evaluations_left(loop, step))), refresh=False)
+                bar.update(1)
+                last = metrics
+                if stopping:
+                    raise Preempted(stop.signum or signal.SIGTERM, step, checkpoint, note)
+        return last
+
+    def _evaluation(self, step: int, stop: StopOnSignal, initial: bool = False, clock: StepClock | None = None):
+        """`evaluate` with its own bar, one printed line and its time on the clock; a stop signal abandons it on a
+        single process (`_EvaluationAbandoned`); across processes it finishes, as every rank must gather."""
+        abandon = stop if self.accelerator.num_processes == 1 else None
+        started = time.perf_counter()
+        metrics = self.evaluate(progress=True, stop=abandon)
+        if clock is not None:
+            clock.record_eval(time.perf_counter() - started)
+        if initial:
+            metrics = {key.replace("eval/", "eval/initial_"): value for key, value in metrics.items()}
+        self.console.print(eval_line(step, metrics, "eval/initial_" if initial else "eval/"))
+        return metrics
+
+    def _stop_requested(self, stop: StopOnSignal) -> bool:
+        """A stop signal reached any process (all of them stop at the same step)."""
+        return bool(self._flags(torch.tensor(stop.requested)).any())
 
 
 def check_distributed_type(accelerator) -> None:
@@ -649,6 +706,19 @@ def _step_records(rows: list[OutcomeRow]) -> list[StepRecord]:
             for r in rows if reason_has_label(r.reason) and r.steps]
 
 
+def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:
+    """`eval/{name}_accuracy`, its share per level and per phrasing where the set holds several, and
+    `eval/{name}_format`, from (correct, is_error, level, phrasing, well_formatted) per completion."""
+    metrics = {f"eval/{name}_accuracy": sum(r[0] for r in results) / len(results),
+               f"eval/{name}_format": sum(r[4] for r in results) / len(results)}
+    for column, label in ((2, "level{}"), (3, "{}")):
+        parts = sorted({r[column] for r in results if r[column] is not None})
+        for part in parts if len(parts) > 1 else []:
+            at = [r[0] for r in results if r[column] == part]
+            metrics[f"eval/{name}_accuracy_{label.format(part)}"] = sum(at) / len(at)
+    return metrics
+
+
 def _mixed_group_fraction(outcomes, group_size: int) -> float:
     """Share of judged prompts whose group holds both right and wrong completions: the only ones with a signal."""
     groups = [outcomes[i:i + group_size] for i in range(0, len(outcomes), group_size)]
@@ -656,9 +726,20 @@ def _mixed_group_fraction(outcomes, group_size: int) -> float:
     return sum(len({o.correct for o in g}) == 2 for g in groups) / len(groups)
 
 
-def _postfix(metrics: dict[str, float]) -> dict[str, str]:
+def _evaluations_left(loop, step: int) -> int:
+    return sum(1 for s in range(step + 1, loop.max_steps + 1) if s % loop.eval_every == 0 or s == loop.max_steps)
+
+
+def _postfix(metrics: dict[str, float], seconds_left: float | None = None) -> dict[str, str]:
     keys = {"reward": "reward/mean", "acc": "verifier/accuracy", "rm_acc": "rm/heldout_ranking_accuracy"}
-    return {name: f"{metrics[key]:.3f}" for name, key in keys.items()
-            if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key])}
+    postfix = {name: f"{metrics[key]:.3f}" for name, key in keys.items()
+               if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key])}
+    if seconds_left is not None:
+        postfix["left"] = format_seconds(seconds_left)
+    return postfix
+
+
+class _EvaluationAbandoned(Exception):
+    """A stop signal arrived during a held-out evaluation on a single process."""
 
 

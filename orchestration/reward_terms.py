@@ -129,7 +129,7 @@ def term_values(term: RewardTermConfig, batch: TermBatch) -> torch.Tensor:
             return torch.where(unlabelled, torch.zeros_like(verified), verified)
         return scores.float().clone()
     if term.name == "format":
-        return torch.tensor([float(_well_formatted(item.verifier, text))
+        return torch.tensor([float(well_formatted(item.verifier, text))
                              for item, text in zip(batch.items, batch.completions)])
     if term.name == "length":
         buffer = term.buffer or max(1, batch.max_new_tokens // 4)
@@ -170,7 +170,8 @@ def repetition_penalty(text: str, n: int = 3) -> float:
     return -(1.0 - len(set(grams)) / len(grams)) if grams else 0.0
 
 
-def _well_formatted(verifier: str, text: str) -> bool:
+def well_formatted(verifier: str, text: str) -> bool:
+    """The answer is where the prompt asked for it: math in a `\\boxed{}`, code in a ```python block."""
     if verifier == "code":
         return bool(_CODE_FENCE.search(text))
     return bool(_boxes(text))

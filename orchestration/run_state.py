@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -47,6 +48,7 @@ from orchestration.checkpoint import (
     truncate_file,
     verify_checkpoint,
 )
+from orchestration.buffer import OutcomeBuffer
 from orchestration.state_io import load_state, save_state
 
 STATE = "trainer_state"  # -> trainer_state.json + trainer_state.safetensors
@@ -115,7 +117,8 @@ def save(trainer) -> str | None:
 
 def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
     """Load models (`load_models(path)`) and state from the newest sound checkpoint; with none, load the
-    initial models (`load_models(None)`) and empty the logs. Returns the checkpoint used, or None."""
+    initial models (`load_models(None)`) and move any logs aside (`set_aside_logs`). Returns the checkpoint
+    used, or None."""
     failed: list[tuple[str, str]] = []  # checkpoints that passed the file check but did not load
     for _, path in reversed(list_checkpoints(trainer.output_dir)):
         if os.path.exists(os.path.join(path, LEGACY_STATE_FILE)):
@@ -131,14 +134,17 @@ def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
         if problem is None:
             for bad, reason in failed:  # newer ones that failed to load while this one loads: they are bad
                 _set_aside(trainer, bad, reason)
+            later = len(trainer.buffer) - saved["buffer_rows"]
             _truncate_logs(trainer, saved)
-            print(f"resumed from {path} at step {trainer.step}")
+            print(f"resumed from {path} at step {trainer.step}" + (
+                f" ({later} outcome rows written after it were dropped: the steps that wrote them run again and "
+                "write them anew)" if later > 0 and trainer.is_main else ""))
             return path
         print(f"warning: cannot resume from {path}: {problem}; trying the checkpoint before it")
         failed.append((path, problem))
     _refuse_a_fresh_start(trainer, failed)
     load_models(None)
-    reset_logs(trainer)
+    set_aside_logs(trainer)
     return None
 
 
@@ -205,16 +211,32 @@ def _refuse_a_fresh_start(trainer, failed: list[tuple[str, str]]) -> None:
             "--output-dir, or delete those directories.")
 
 
-def reset_logs(trainer) -> None:
-    """No checkpoint: whatever logs are in the directory come from a run that never reached one."""
+def set_aside_logs(trainer) -> str | None:
+    """No checkpoint, yet logs in the directory: they come from a run that stopped before its first checkpoint.
+    They are moved to `DIR/incomplete-<time>/`, never emptied: their outcomes are verified completions in the
+    buffer's format, data an RM can train on (`python -m reward_model.train --data .../outcomes.jsonl`). Returns
+    where they went (None when there was nothing to move)."""
+    moved = None
     if trainer.is_main:
-        trainer.buffer.truncate(0)
-        for path in trainer.paths.values():
-            if os.path.exists(path):
-                truncate_file(path, 0)
+        present = [path for path in trainer.paths.values() if os.path.exists(path) and os.path.getsize(path) > 0]
+        if present:
+            moved = os.path.join(trainer.output_dir, time.strftime("incomplete-%Y%m%d-%H%M%S"))
+            while os.path.exists(moved):
+                moved += "-again"
+            os.makedirs(moved)
+            for path in present:
+                os.replace(path, os.path.join(moved, os.path.basename(path)))
+            for path in trainer.paths.values():  # the rest (empty files) would only confuse the next reader
+                if os.path.exists(path):
+                    os.remove(path)
+            rows = len(OutcomeBuffer(os.path.join(moved, "outcomes.jsonl")))
+            print(f"{trainer.output_dir} held the logs of a run that stopped before its first checkpoint "
+                  f"({rows} verified outcomes): moved them to {moved} and starting at step 1. Its outcomes.jsonl "
+                  f"can train a reward model: python -m reward_model.train --data {moved}/outcomes.jsonl "
+                  "--output DIR, then --rm.init_from DIR")
     trainer.accelerator.wait_for_everyone()
-    if not trainer.is_main:
-        trainer.buffer.reindex()
+    trainer.buffer.reindex()
+    return moved
 
 
 def save_final(trainer) -> str:

@@ -40,7 +40,10 @@ ARMS: dict[str, tuple[str, list[str]]] = {
            ["--loop.reward_source", "rm"]),
     "frozen_rm": ("GRPO on the RM's first version, never updated (the control for the online RM)",
                   ["--loop.reward_source", "frozen_rm"]),
-    "mix": ("GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1]", ["--loop.reward_source", "mix"]),
+    "mix": ("GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1] (+ 0.1 * format, as every GRPO arm with "
+            "outcome supervision)", ["--loop.reward_source", "mix"]),
+    "no_format": ("the mix arm without the format term (loop.format_weight 0): nothing rewards the asked \\boxed{}",
+                  ["--loop.reward_source", "mix", "--loop.format_weight", "0"]),
     "online_rft": ("Online RFT: current-policy samples, coefficient 1 on verified-correct, 0 else",
                    ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"]),
     "rft": ("RFT: the same on samples from the initial policy",

@@ -1,12 +1,15 @@
 """Online GRPO with a reward model re-trained from verified outcomes: the main entry point.
 
-    python orchestration/train_loop.py                      # embedded defaults, CPU, offline (~15 min)
+    python orchestration/train_loop.py                      # embedded defaults, CPU, offline (~8 min)
     python orchestration/train_loop.py --config configs/cpu_default.yaml --output-dir runs/a \\
         [--max-steps N] [--seed S] [--section.key value ...]
     accelerate launch --num_processes 2 --cpu orchestration/train_loop.py --output-dir runs/dp ...
 
-Re-running the same command on a directory that holds a checkpoint resumes from it; a second run started
-on a directory that a live run is using exits with a message (DIR/.lock). `--help` lists every config key.
+Re-running the same command on a directory that holds a checkpoint resumes from it; logs of a run that stopped
+before its first checkpoint are moved aside (DIR/incomplete-<time>/), never emptied. SIGTERM, SIGINT or SIGUSR1
+stop the run after the step under way, with a checkpoint (orchestration/preemption.py; a second signal exits at
+once). A second run started on a directory that a live run is using exits with a message (DIR/.lock).
+`--help` lists every config key.
 The run directory gets config.yaml, metrics.jsonl, outcomes.jsonl (the outcome buffer), samples.jsonl,
 checkpoints/ and final/{policy,rm} (with policy.lora also final/policy_adapter).
 """
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     from accelerate import Accelerator
 
     from orchestration.online import OnlineTrainer, check_distributed_type
+    from orchestration.preemption import Preempted
     from orchestration.preflight import VerifierUnavailable
     from orchestration.run_state import CheckpointError
 
@@ -92,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
         if accelerator.is_main_process:
             dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
             print(f"run directory: {args.output_dir} (resolved config: {Path(args.output_dir, 'config.yaml')})")
+            print(cfg.loop.reward_plan())
         if cfg.logging.report_to:  # each tracker writes under the run directory (TensorBoard: DIR/online-rm-grpo)
             accelerator.init_trackers("online-rm-grpo", config=_flat(to_dict(cfg)), init_kwargs={
                 "wandb": {"dir": args.output_dir, "name": os.path.basename(os.path.abspath(args.output_dir))}})
@@ -101,6 +106,12 @@ def main(argv: list[str] | None = None) -> dict:
         except (VerifierUnavailable, CheckpointError) as e:  # stop with what went wrong and what to do
             _end_distributed()
             sys.exit(f"stopped: {e}")
+        except Preempted as e:  # a stop signal: the last completed step is checkpointed
+            accelerator.end_training()
+            _end_distributed()
+            if accelerator.is_main_process:
+                print(str(e), file=sys.stderr, flush=True)
+            sys.exit(e.exit_code)
         accelerator.end_training()
         if accelerator.is_main_process and metrics:  # `metrics` is empty when there was nothing left to do
             _finish(args.output_dir)

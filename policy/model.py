@@ -111,7 +111,10 @@ def cached_gguf_checkpoint(gguf_path: str | os.PathLike) -> Path:
     """Directory holding the safetensors conversion of `gguf_path`, built on first use."""
     gguf_path = Path(gguf_path).resolve()
     key = f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
-    return build_once(cache_root() / "policy" / key, lambda out: _convert_gguf(gguf_path, out))
+    final_dir = cache_root() / "policy" / key
+    if not final_dir.is_dir():  # a one-off ~20 s: say so rather than sit silent
+        print(f"converting {gguf_path.name} to safetensors once (about 20 s; cached in {final_dir})", flush=True)
+    return build_once(final_dir, lambda out: _convert_gguf(gguf_path, out))
 
 
 def default_dtype(device: str | torch.device) -> torch.dtype:

@@ -18,6 +18,7 @@ Sub-batches of at most `max_batch_size` rows bound the memory (B*k = 256 fits in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -227,13 +228,16 @@ def sample_groups(
     cfg: SamplingConfig,
     *,
     seed: int | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> Rollouts:
     """Sample `group_size` completions for each prompt (text, or chat messages). With a seed the
-    result is reproducible for a given `max_batch_size`; without one, torch's global RNG is used."""
+    result is reproducible for a given `max_batch_size`; without one, torch's global RNG is used.
+    `progress(n)` is called after each sub-batch with the number of prompts it finished (e.g. a bar's update)."""
     if group_size < 1 or not prompts:
         raise ValueError(f"need at least one prompt and group_size >= 1, got {len(prompts)} prompts, "
                          f"group_size={group_size}")
-    return _sample_encoded(model, tokenizer, [encode_prompt(tokenizer, p) for p in prompts], group_size, cfg, seed)
+    return _sample_encoded(model, tokenizer, [encode_prompt(tokenizer, p) for p in prompts], group_size, cfg, seed,
+                           progress)
 
 
 def sample_continuations(
@@ -261,7 +265,7 @@ def sample_continuations(
 
 
 def _sample_encoded(model, tokenizer, encoded: list[list[int]], group_size: int, cfg: SamplingConfig,
-                    seed: int | None) -> Rollouts:
+                    seed: int | None, progress: Callable[[int], object] | None = None) -> Rollouts:
     """The shared path of `sample_groups` and `sample_continuations`: `group_size` completions of each
     encoded prompt, decoded in sub-batches of whole groups."""
     device = next(model.parameters()).device
@@ -284,6 +288,8 @@ def _sample_encoded(model, tokenizer, encoded: list[list[int]], group_size: int,
             completion_parts.append(completion)
             length_parts.append(lengths)
             truncated_parts.append(truncated)
+            if progress is not None:
+                progress(len(encoded[start : start + prompts_per_batch]))
     finally:
         model.train(was_training)
     completion_ids = _pad(completion_parts, pad_id, left=False)

@@ -123,13 +123,17 @@ def test_reward_source_mix_is_the_default_and_blends(tiny_run_args, tmp_path):
     at = args.index("--loop.reward_source")
     del args[at:at + 2]  # the default
     cfg = load_config(None, args)
-    assert cfg.loop.reward_source is None and cfg.loop.source == "mix" and cfg.loop.mix_weight == 0.5
+    assert (cfg.loop.reward_source, cfg.loop.mix_weight, cfg.loop.format_weight) == ("mix", 0.5, 0.1)
     OnlineTrainer(cfg, str(tmp_path)).run()
     metrics = {m["step"]: m for m in read_metrics(str(tmp_path / "metrics.jsonl"))}
-    assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"])  # no RM yet
-    # Step 3 has no RM update, so its rewards use the scores the monitor logged: 0.5 * RM + 0.5 * verifier.
+    # no RM yet: the rm term reads the verifier
+    assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"] + 0.1 * metrics[1]["reward/format"])
+    # Step 3 has no RM update, so its rewards use the scores the monitor logged: 0.5 * RM + 0.5 * verifier + 0.1 *
+    # format (the tiny model's answers never box, so the format term is 0 here; tests/orchestration/test_reward_terms.py
+    # checks its values).
     assert metrics[3]["reward/mean"] == pytest.approx(
-        0.5 * metrics[3]["rm/reward_mean"] + 0.5 * metrics[3]["verifier/score_mean"], abs=1e-6)
+        0.5 * metrics[3]["rm/reward_mean"] + 0.5 * metrics[3]["verifier/score_mean"] + 0.1 * metrics[3]["reward/format"],
+        abs=1e-6)
 
 
 def test_non_finite_rewards_skip_the_policy_step(tiny_run_args, tmp_path, monkeypatch):

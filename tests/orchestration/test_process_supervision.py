@@ -77,7 +77,7 @@ def test_step_labels_become_token_advantages(tiny_run_args, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["--loop.supervision", "process"], "it needs algorithm=grpo, one of those sources"),
+    (["--loop.supervision", "process", "--loop.reward_source", "mix"], "it needs algorithm=grpo, one of those sources"),
     (["--loop.supervision", "process", "--loop.reward_source", "rm", "--rm.train.loss", "mse"],
      "trains a step-level RM with rm.train.loss=bce"),
     (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.drop_uniform_groups", "true"],

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -160,11 +162,64 @@ def test_reward_term_config_errors(overrides, message):
         load_config(None, overrides)
 
 
+def _plan(overrides):
+    cfg = load_config(None, overrides).loop
+    return cfg.reward_source, cfg.format_weight, [(t.name, t.weight) for t in cfg.terms]
+
+
+@pytest.mark.parametrize("overrides, plan", [
+    ([], ("mix", 0.1, [("rm", 0.5), ("verifier", 0.5), ("format", 0.1)])),  # the default
+    (["--loop.reward_source", "rm"], ("rm", 0.1, [("rm", 1.0), ("format", 0.1)])),
+    (["--loop.format_weight", "0"], ("mix", 0.0, [("rm", 0.5), ("verifier", 0.5)])),
+    (["--loop.reward_source", "verifier", "--loop.format_weight", "0.3"],
+     ("verifier", 0.3, [("verifier", 1.0), ("format", 0.3)])),
+    # what the algorithm needs, when the user chose nothing: no complaint about a default they never set
+    (["--loop.algorithm", "online_rft"], ("verifier", 0.0, [("verifier", 1.0)])),
+    (["--loop.algorithm", "rft"], ("verifier", 0.0, [("verifier", 1.0)])),
+    (["--loop.supervision", "process", "--data.source", "multistep"], ("verifier", 0.0, [("verifier", 1.0)])),
+    # terms given: they are the reward, and reward_source says what they amount to
+    (["--loop.reward_terms", "[{name: verifier}, {name: format, weight: 0.1}]"],
+     ("verifier", 0.0, [("verifier", 1.0), ("format", 0.1)])),
+])
+def test_unset_reward_keys_resolve_to_what_the_config_needs(overrides, plan):
+    assert _plan(overrides) == plan
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["--loop.algorithm", "online_rft", "--loop.reward_source", "mix"], "set reward_source=verifier"),
+    (["--loop.algorithm", "online_rft", "--loop.format_weight", "0.1"], "set format_weight 0"),
+    (["--loop.reward_terms", "[{name: verifier}]", "--loop.format_weight", "0.1"],
+     "list {name: format, weight: ...} among them"),
+    (["--loop.format_weight", ".nan"], "format_weight must be finite"),
+])
+def test_a_reward_conflict_the_user_wrote_stays_an_error(overrides, message):
+    from orchestration.dataclass_yaml import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, overrides)
+
+
+def test_a_resolved_config_reloads_to_the_same_config(tmp_path):
+    """config.yaml holds the resolved values; loading it back (or resuming) gives the same config, and a partly
+    given loop section derives anew what it left unset."""
+    from orchestration.dataclass_yaml import dump_yaml, to_dict
+
+    cfg = load_config(None, ["--loop.algorithm", "online_rft"])
+    dump_yaml(cfg, str(tmp_path / "config.yaml"))
+    assert to_dict(load_config(str(tmp_path / "config.yaml"), [])) == to_dict(cfg)
+    assert load_config(None, ["--loop.max_steps", "3"]).loop.reward_source == "mix"
+
+
+def test_reward_plan_says_what_rewards_a_completion():
+    plan = load_config(None, []).loop.reward_plan()
+    assert plan.startswith("reward plan: 0.5 * rm + 0.5 * verifier + 0.1 * format, one per completion")
+    assert "until the RM's first version exists the RM terms read the verifier" in plan
+    assert "coefficient 1 on verifier-correct" in load_config(None, ["--loop.algorithm", "rft"]).loop.reward_plan()
+
+
 def test_reward_source_and_terms_resolve_to_one_reward():
     cfg = load_config(None, []).loop
-    assert (cfg.source, [(t.name, t.weight) for t in cfg.terms]) == ("mix", [("rm", 0.5), ("verifier", 0.5)])
-    cfg = load_config(None, ["--loop.reward_terms", "[{name: verifier}, {name: format, weight: 0.1}]"]).loop
-    assert cfg.source == "verifier" and cfg.reward_source is None
+    assert cfg.source == "mix"
     # the shorthand written out in full agrees with it, even where a zero weight hides a term
     cfg = load_config(None, ["--loop.reward_source", "mix", "--loop.mix_weight", "1.0", "--loop.reward_terms",
                              "[{name: rm, weight: 1.0}, {name: verifier, weight: 0.0}]"]).loop
