@@ -197,7 +197,11 @@ class LoopConfig:
         "help": "evaluate the policy on the held-out problems before training (logged as eval/initial_*)"})
     eval_every: int = field(default=8, metadata={"help": "held-out evaluation every E steps (and first, last)"})
     checkpoint_every: int = field(default=8, metadata={"help": "checkpoint every C steps (and at the end)"})
-    keep_checkpoints: int = field(default=2, metadata={"help": "keep the last K checkpoints"})
+    keep_checkpoints: int = field(default=1, metadata={"help": "keep the last K checkpoints"})
+    final_optimizer_state: bool = field(default=False, metadata={
+        "help": "keep the policy optimizer's moments (2 x the policy's size) in a finished run's last checkpoint, "
+                "so that raising max_steps continues exactly; false: they are dropped and an extended run restarts "
+                "them (it says so). Checkpoints before the end always keep them (exact resume)"})
     log_samples_every: int = field(default=5, metadata={"help": "write sampled completions every M steps"})
     hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
     seed: int = field(default=0, metadata={"help": "seed for data order, sampling and RM updates"})

@@ -85,6 +85,7 @@ class OnlineTrainer:
                                     use_trackers=bool(cfg.logging.report_to))
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
+        self.pending_row: dict | None = None  # a step's metrics row waiting for its evaluation (see _end_step)
         # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial models
         # when there is none (logs of a run that never reached a checkpoint are moved aside, not erased).
         with self.console.announce("loading the policy, its reference and the reward model"):
@@ -142,20 +143,32 @@ class OnlineTrainer:
 
     def state_dict(self) -> dict:
         """Everything but the weights that a resumed run needs: run state, both optimizers and schedules, the
-        alarm's window and the curriculum's state."""
-        return {"state": asdict(self.state), "updater": self.updater.state_dict(),
+        alarm's window, the curriculum's state and a metrics row waiting for its evaluation."""
+        updater = self.updater.state_dict()
+        if self.state.step >= self.cfg.loop.max_steps and not self.cfg.loop.final_optimizer_state:
+            # A finished run's last checkpoint: AdamW's moments (2 x the policy's size) only matter to a run
+            # extended past max_steps, which then restarts them (said when it resumes).
+            updater = {**updater, "optimizer": {**updater["optimizer"], "state": {}}}
+        return {"state": asdict(self.state), "updater": updater,
                 "rm_trainer": self.rm.trainer.state_dict() if self.rm.trainer else None,
                 "alarm": self.alarm.state_dict(),
-                "curriculum": self.train_source.state_dict() if isinstance(self.train_source, Curriculum) else None}
+                "curriculum": self.train_source.state_dict() if isinstance(self.train_source, Curriculum) else None,
+                "pending_row": self.pending_row}
 
     def load_state_dict(self, saved: dict) -> None:
         self.state = RunState(**saved["state"])
         self.updater.load_state_dict(saved["updater"])
+        if not saved["updater"]["optimizer"]["state"] and self.updater.optimizer_steps and \
+                self.state.step < self.cfg.loop.max_steps:
+            print(f"warning: the checkpoint of step {self.state.step} ended a finished run and holds no AdamW moments "
+                  "(loop.final_optimizer_state=false): the policy's optimizer restarts them, so this extended run is "
+                  "not what one longer run would have been")
         if saved["rm_trainer"] is not None:
             self.rm.trainer.load_state_dict(saved["rm_trainer"])
         self.alarm.load_state_dict(saved["alarm"])
         if saved.get("curriculum") is not None:
             self.train_source.load_state_dict(saved["curriculum"])
+        self.pending_row = saved.get("pending_row")
 
     def save_models(self, directory: str) -> None:
         """`policy/`, `reference/` once it was reset away from the initial policy, `rm/` and `rm_frozen/`. With
@@ -609,18 +622,20 @@ class OnlineTrainer:
         configured; then `final/`. A stop signal ends the run at the next step boundary with a checkpoint
         (`orchestration.preemption`: raises `Preempted`)."""
         loop = self.cfg.loop
-        if self.state.step >= loop.max_steps:
+        if self.state.step >= loop.max_steps and self.pending_row is None:
             print(f"{self.output_dir} already holds {self.state.step} steps (max_steps={loop.max_steps}): nothing to do")
             return {}
         with StopOnSignal(self.console.print) as stop:
             # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
-            initial = {}
+            initial, last = {}, {}
             if self.state.step == 0 and loop.initial_eval:
                 try:
                     initial = self._evaluation(0, stop, initial=True)
                 except _EvaluationAbandoned:
                     raise Preempted(stop.signum, 0, None) from None
-            last = self._train(stop, initial)
+            if self.pending_row is not None:  # a stop came before the last step's evaluation: do it now
+                last = self._end_step(self.pending_row, stop, StepClock())
+            last = self._train(stop, initial) or last
         if self.is_main:
             with self.console.announce(f"saving the final models to {os.path.join(self.output_dir, 'final')}"):
                 run_state.save_final(self)
@@ -641,26 +656,43 @@ class OnlineTrainer:
                     metrics = {**self.train_step(), **initial}
                 except VerifierUnavailable as e:
                     self._stop_before_step(before, e)
-                initial, step = {}, self.state.step
+                initial = {}
                 clock.record_step(time.perf_counter() - started)
-                stopping, note = self._stop_requested(stop), ""
-                if not stopping and (step % loop.eval_every == 0 or step == loop.max_steps):
-                    try:
-                        metrics.update(self._evaluation(step, stop, clock=clock))
-                    except _EvaluationAbandoned:
-                        note = "; its held-out evaluation was abandoned and is not in metrics.jsonl"
-                    stopping = self._stop_requested(stop)
-                self.logger.log(metrics, step=step)
-                checkpoint = None
-                if stopping or step % loop.checkpoint_every == 0 or step == loop.max_steps:
-                    checkpoint = run_state.save(self)
+                last = self._end_step(metrics, stop, clock)
+                step = self.state.step
                 bar.set_postfix(_postfix(metrics, clock.remaining(loop.max_steps - step,
                                                                   _evaluations_left(loop, step))), refresh=False)
                 bar.update(1)
-                last = metrics
-                if stopping:
-                    raise Preempted(stop.signum or signal.SIGTERM, step, checkpoint, note)
         return last
+
+    def _end_step(self, metrics: dict[str, float], stop: StopOnSignal, clock: StepClock) -> dict[str, float]:
+        """After a policy step: its held-out evaluation if one is due, its metrics row, its checkpoint if due.
+
+        On a stop signal the run checkpoints here and raises `Preempted`. A due evaluation not yet done (the
+        signal came first, or abandoned it) is left pending: the row waits in the checkpoint
+        (`pending_row`) and the resumed run evaluates and logs it first, so its rows equal an uninterrupted run's."""
+        loop, step = self.cfg.loop, self.state.step
+        eval_due = step % loop.eval_every == 0 or step == loop.max_steps
+        stopping = self._stop_requested(stop)
+        if eval_due and not stopping:
+            try:
+                metrics = {**metrics, **self._evaluation(step, stop, clock=clock)}
+                eval_due = False
+            except _EvaluationAbandoned:
+                pass
+            stopping = self._stop_requested(stop)
+        if stopping and eval_due:
+            self.pending_row = metrics
+            raise Preempted(stop.signum or signal.SIGTERM, step, run_state.save(self),
+                            "; its held-out evaluation runs first when it resumes")
+        self.pending_row = None
+        self.logger.log(metrics, step=step)
+        checkpoint = None
+        if stopping or step % loop.checkpoint_every == 0 or step == loop.max_steps:
+            checkpoint = run_state.save(self)
+        if stopping:
+            raise Preempted(stop.signum or signal.SIGTERM, step, checkpoint)
+        return metrics
 
     def _evaluation(self, step: int, stop: StopOnSignal, initial: bool = False, clock: StepClock | None = None):
         """`evaluate` with its own bar, one printed line and its time on the clock; a stop signal abandons it on a

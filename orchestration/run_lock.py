@@ -3,8 +3,8 @@
 Two runs writing the same directory would interleave their rows in the logs and overwrite each other's
 checkpoints. The lock is an advisory `fcntl.flock` on `DIR/.lock`, which the kernel drops when the
 process exits, however it exits: a run killed with SIGKILL leaves no stale lock behind, so there is
-nothing to clean up by hand. The file itself stays; it names the pid and host of its last holder, for the
-message a second run prints. Under data-parallel launches only the main process writes files, so only it
+nothing to clean up by hand. The file names the pid and host of its holder, for the message a second run
+prints; a run that leaves its `with` block (finished, stopped, failed) deletes it, one killed leaves it, unlocked. Under data-parallel launches only the main process writes files, so only it
 takes the lock (see `orchestration/train_loop.py`). The descriptor is not inherited by subprocesses (the
 verifier workers); a child forked without exec would share the lock until it exits.
 
@@ -43,6 +43,7 @@ def hold_run_lock(run_dir: str):
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         yield path
+        os.unlink(path)  # a run that ends leaves no .lock behind (one killed does: it is harmless, see above)
     finally:
         os.close(fd)  # releases the lock
 

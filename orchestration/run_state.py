@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ import torch
 from accelerate.utils import broadcast_object_list, gather_object
 
 from orchestration.checkpoint import (
+    MANIFEST,
     list_checkpoints,
     save_checkpoint,
     set_aside,
@@ -241,7 +243,32 @@ def set_aside_logs(trainer) -> str | None:
 
 def save_final(trainer) -> str:
     """`DIR/final/policy` and `DIR/final/rm`: the trained models, loadable with from_pretrained (and with LoRA,
-    `DIR/final/policy_adapter`: the adapters alone)."""
+    `DIR/final/policy_adapter`: the adapters alone; `rm_frozen/`, the RM's first version, once it is a model of
+    its own). When the newest checkpoint holds this very step, final/ is made of hard links to its model files:
+    the same bytes, no second copy on disk (deleting either directory later leaves the other whole)."""
     path = os.path.join(trainer.output_dir, "final")
-    trainer.save_models(path)
+    checkpoints = list_checkpoints(trainer.output_dir)
+    if checkpoints and checkpoints[-1][0] == trainer.step:
+        link_models(checkpoints[-1][1], path)
+    else:
+        trainer.save_models(path)
     return path
+
+
+def link_models(checkpoint: str, path: str) -> None:
+    """`path` gets every file of `checkpoint` but the trainer state and the manifest, as hard links (copies where
+    the file system has none), replacing what was there."""
+    tmp = path + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for directory, _, names in os.walk(checkpoint):
+        target = os.path.join(tmp, os.path.relpath(directory, checkpoint))
+        os.makedirs(target, exist_ok=True)
+        for name in names:
+            if directory == checkpoint and (name.startswith(STATE + ".") or name == MANIFEST):
+                continue
+            try:
+                os.link(os.path.join(directory, name), os.path.join(target, name))
+            except OSError:
+                shutil.copy2(os.path.join(directory, name), os.path.join(target, name))
+    shutil.rmtree(path, ignore_errors=True)
+    os.rename(tmp, path)

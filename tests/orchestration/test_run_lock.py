@@ -26,6 +26,8 @@ def test_a_second_holder_is_refused_until_the_first_lets_go(tmp_path):
         with pytest.raises(RunDirectoryInUse, match=rf"{run} is in use by process {os.getpid()} on "):
             with hold_run_lock(run):
                 pass
+        assert os.path.exists(path)  # the refused one did not take the holder's file away
+    assert not os.path.exists(path)  # a holder that lets go leaves no .lock behind
     with hold_run_lock(run):  # released
         pass
 
@@ -42,5 +44,6 @@ def test_a_second_run_exits_naming_the_holder_and_writes_nothing(tmp_path, tiny_
     finally:
         holder.send_signal(signal.SIGKILL)  # a killed holder must not leave a stale lock
         holder.wait()
+    assert os.path.exists(os.path.join(run, LOCK_FILE))  # its file stays, unlocked
     with hold_run_lock(run):
         pass
