@@ -290,11 +290,22 @@ class OnlineTrainer:
         metrics.update(timings)
         metrics["timing/step"] = sum(timings.values())
         metrics = self._mean_over_processes(metrics)
-        if "rm/reward_mean" in metrics and self.alarm.update(metrics["rm/reward_mean"], metrics["verifier/accuracy"]):
+        rm_reward = self._rm_reward(metrics)
+        if rm_reward is not None and self.alarm.update(rm_reward, metrics["verifier/accuracy"]):
             metrics["rm/hacking_alarm"] = 1.0
             print(f"[step {step}] ALARM: RM reward rising while verified accuracy falls over the last "
                   f"{self.alarm.window} steps: the policy may be exploiting the reward model")
         return metrics
+
+    def _rm_reward(self, metrics: dict[str, float]) -> float | None:
+        """What the reward-hacking alarm watches: the mean reward an RM gave this step, when an RM term rewards the
+        run (nonzero weight) and a rule judged the batch; None otherwise (a run no RM rewards cannot be hacking one,
+        and the RM it trains beside the reward is only a monitor)."""
+        if self.cfg.loop.algorithm != "grpo" or "verifier/accuracy" not in metrics:
+            return None
+        name = next((t.name for t in self.cfg.loop.terms if t.name in ("rm", "frozen_rm") and t.weight), None)
+        value = metrics.get(f"reward/{name}") if name else None
+        return value if isinstance(value, float) and math.isfinite(value) else None
 
     def _round(self, step: int, round_: int, timings: dict[str, float]) -> StepBatch:
         """B fresh prompts: sample k completions each, verify, score with the RMs (versions that have not

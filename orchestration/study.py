@@ -103,21 +103,38 @@ def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
             *DEFAULTS, *ARMS[arm][1], "--loop.initial_eval", str(initial_eval).lower(), *overrides]
 
 
+def code_commit() -> str:
+    """The commit of the code the runs import (`-dirty` when tracked files differ from it), or "unknown"."""
+    repo = str(Path(TRAIN_LOOP).resolve().parents[1])
+    try:
+        commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
 def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool,
             keep_models: bool = False) -> dict:
-    """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`. Unless
-    `keep_models`, a finished run's checkpoints/ and final/ are deleted (about 2 GB a run for SmolLM2):
-    the report needs only its logs."""
+    """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`, and the commit each
+    invocation ran from to `RUN_DIR/commits.txt` (a resumed run may span several: the report refuses to mix
+    them). Unless `keep_models`, a finished run's checkpoints/ and final/ are deleted (about 2 GB a run for
+    SmolLM2): the report needs only its logs."""
     path = run_dir(output_dir, arm, seed)
     os.makedirs(path, exist_ok=True)
     cmd = command(output_dir, arm, seed, overrides, initial_eval)
+    with open(os.path.join(path, "commits.txt"), "a", encoding="utf-8") as f:
+        f.write(code_commit() + "\n")
     start = time.perf_counter()
     with open(os.path.join(path, "log.txt"), "a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
         result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    commits = list(dict.fromkeys(open(os.path.join(path, "commits.txt"), encoding="utf-8").read().split()))
     record = {"arm": arm, "seed": seed, "returncode": result.returncode, "seconds": time.perf_counter() - start,
-              "command": cmd}
+              "commits": commits, "command": cmd}
     if result.returncode == 0:
         with open(os.path.join(path, "study_run.json"), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
@@ -161,16 +178,22 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar across runs")
     parser.add_argument("--keep-models", action="store_true",
                         help="keep each finished run's checkpoints/ and final/ (default: deleted, logs kept)")
+    parser.add_argument("--baseline", metavar="ARM",
+                        help="the arm the report's paired differences are taken against (default: the first arm)")
+    parser.add_argument("--allow-mixed-commits", action="store_true",
+                        help="report runs made from different commits in one table (refused by default)")
     args, overrides = parser.parse_known_args(argv)
     if len(args.seeds) < 2:
         parser.error("--seeds: give at least two seeds; an interval needs them")
+    if args.baseline is not None and args.baseline not in args.arms:
+        parser.error(f"--baseline {args.baseline} is not one of --arms {args.arms}")
     return args, overrides
 
 
 def main(argv: list[str] | None = None) -> dict:
     from orchestration.config import load_config
     from orchestration.dataclass_yaml import ConfigError
-    from orchestration.study_report import write_report
+    from orchestration.study_report import MixedCommits, write_report
 
     args, overrides = parse_args(argv)
     for arm in args.arms:  # every config error before the first run starts
@@ -180,7 +203,11 @@ def main(argv: list[str] | None = None) -> dict:
             sys.exit(f"config error (arm {arm}): {e}")
     records = run_study(args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress,
                         keep_models=args.keep_models)
-    results = write_report(args.output_dir, args.arms, args.seeds, argv if argv is not None else sys.argv[1:])
+    try:
+        results = write_report(args.output_dir, args.arms, args.seeds, argv if argv is not None else sys.argv[1:],
+                               args.baseline, args.allow_mixed_commits)
+    except MixedCommits as e:
+        sys.exit(f"study report: {e}")
     print(f"study: {os.path.join(args.output_dir, 'report.md')}")
     if any(r["returncode"] for r in records):
         sys.exit("study: some runs failed; their logs are named above. Re-run the same command to retry them.")

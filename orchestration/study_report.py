@@ -1,9 +1,20 @@
-"""What a study found: per-arm means and 95% intervals over seeds, `report.md`, `results.json` and plots.
+"""What a study found: per-arm means and 95% intervals over seeds, paired differences against a baseline arm,
+`report.md`, `results.json` and plots (`orchestration.study_plots`).
 
     python -m orchestration.study_report runs/study --arms verifier rm --seeds 0 1 2   # re-draw from finished runs
 
-Intervals are Student-t over seeds (n - 1 degrees of freedom): with 3 seeds the half-width is 2.48 standard
-deviations of the seeds' figures, so only differences larger than the intervals are findings.
+- Held-out accuracy: Student-t intervals over seeds (n - 1 degrees of freedom): with 3 seeds the half-width is
+  2.48 standard deviations of the seeds' figures. Accuracies are clipped to [0, 1], changes to [-1, 1]: a
+  t-interval over 3 seeds can reach past them, which means nothing.
+- Paired differences: arms of a study share each seed's base policy and prompt stream, so `arm - baseline` per
+  seed, then the t-interval of those differences, is the honest comparison (it removes what the seeds share).
+- RM held-out ranking accuracy: pair-weighted (every ranked pair counts once, so a step with 2 pairs weighs less
+  than one with 40) with a 95% percentile bootstrap over the steps' batches of groups (each step of each seed is
+  resampled whole).
+- Time: the median seconds per policy step over every step of every seed (a run's wall time mixes in its
+  evaluations, and a resumed run's wall time is the last part only).
+- Commits: every run records the commit it ran from (`study_run.json`); one table comes from one commit, so
+  runs from several commits are refused unless `allow_mixed_commits`.
 """
 
 from __future__ import annotations
@@ -12,25 +23,31 @@ import argparse
 import json
 import math
 import os
+import random
 import re
 import statistics
 
-from orchestration.metrics import nan_safe_mean, read_metrics
-from orchestration.plot import save_panel
+from orchestration.metrics import read_metrics
 
 EVALS = ("greedy", "sampled")
-_LEVEL_EVAL = re.compile(r"^eval/((?:greedy|sampled)_accuracy_level\d+)$")
+_PART_EVAL = re.compile(r"^eval/((?:greedy|sampled)_(?:accuracy_.+|format))$")
+BOOTSTRAP_SAMPLES = 2000
+
+
+class MixedCommits(ValueError):
+    """The study's runs ran from different commits."""
 
 
 def eval_names(rows: list[dict]) -> list[str]:
-    """`greedy_accuracy`, `sampled_accuracy`, then per-level figures where the run has them (arithmetic over
-    several levels: `greedy_accuracy_level1`, ...)."""
-    levels = sorted({m.group(1) for r in rows for key in r for m in [_LEVEL_EVAL.match(key)] if m})
-    return [f"{name}_accuracy" for name in EVALS] + levels
+    """`greedy_accuracy`, `sampled_accuracy`, then the per-part figures the runs have (per level, per phrasing:
+    `greedy_accuracy_level1`, `sampled_accuracy_word`; the share in the asked format: `greedy_format`)."""
+    parts = sorted({m.group(1) for r in rows for key in r for m in [_PART_EVAL.match(key)] if m})
+    return [f"{name}_accuracy" for name in EVALS] + parts
 
 
-def interval(values: list[float]) -> dict[str, float]:
-    """Mean and 95% Student-t interval of `values` (NaNs dropped); half-width NaN below two values."""
+def interval(values: list[float], bounds: tuple[float, float] | None = None) -> dict[str, float]:
+    """Mean and 95% Student-t interval of `values` (NaNs dropped), clipped to `bounds`; half-width NaN below two
+    values."""
     from scipy.stats import t
 
     values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
@@ -39,29 +56,57 @@ def interval(values: list[float]) -> dict[str, float]:
     mean = statistics.fmean(values)
     half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values)) \
         if len(values) > 1 else math.nan
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
+    low, high = mean - half, mean + half
+    if bounds is not None and not math.isnan(half):
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "low": low, "high": high, "n": len(values)}
+
+
+def pair_weighted(units: list[tuple[float, int]], seed: int = 0) -> dict[str, float]:
+    """Pair-weighted ranking accuracy of (accuracy, pairs) units (one per step and seed) and its 95% percentile
+    bootstrap interval over the units; `n` is the number of pairs."""
+    units = [(acc, pairs) for acc, pairs in units if pairs and acc is not None and math.isfinite(acc)]
+    pairs = sum(p for _, p in units)
+    if not pairs:
+        return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+
+    def weighted(sample):
+        total = sum(p for _, p in sample)
+        return sum(a * p for a, p in sample) / total
+
+    rng = random.Random(seed)
+    draws = sorted(weighted(rng.choices(units, k=len(units))) for _ in range(BOOTSTRAP_SAMPLES))
+    return {"mean": weighted(units), "low": draws[int(0.025 * BOOTSTRAP_SAMPLES)],
+            "high": draws[int(0.975 * BOOTSTRAP_SAMPLES) - 1], "n": pairs}
 
 
 def summarize_run(path: str) -> dict:
-    """One run's figures from its metrics.jsonl (and study_run.json for its wall time)."""
+    """One run's figures from its metrics.jsonl (and study_run.json for the commits it ran from)."""
     rows = read_metrics(os.path.join(path, "metrics.jsonl"))
     run = {"steps": len(rows), "alarms": sum(1 for r in rows if r.get("rm/hacking_alarm")),
            "train_accuracy": [r.get("verifier/accuracy") for r in rows],
-           "rm_heldout": [r.get("rm/heldout_ranking_accuracy") for r in rows],
-           "rm_frozen_heldout": [r.get("rm_frozen/heldout_ranking_accuracy") for r in rows]}
+           "step_seconds": [r["timing/step"] for r in rows if isinstance(r.get("timing/step"), (int, float))]}
+    for prefix in ("rm", "rm_frozen"):
+        run[f"{prefix}_heldout"] = [r.get(f"{prefix}/heldout_ranking_accuracy") for r in rows]
+        run[f"{prefix}_pairs"] = [r.get(f"{prefix}/heldout_pairs") or 0 for r in rows]
     run["evals"] = eval_names(rows)
     for name in run["evals"]:
         run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
         run[f"after_{name}"] = next((r[f"eval/{name}"] for r in reversed(rows) if f"eval/{name}" in r), None)
     record = os.path.join(path, "study_run.json")
-    run["seconds"] = json.load(open(record, encoding="utf-8"))["seconds"] if os.path.isfile(record) else None
+    saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
+    run["commits"] = saved.get("commits", ["unknown"])
     return run
 
 
-def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int]) -> dict:
-    """Per arm: intervals over seeds of held-out accuracy before/after/change, RM held-out ranking accuracy
-    (online and frozen, averaged over the run's steps), alarms and minutes per run."""
+def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int],
+              baseline: str | None = None) -> dict:
+    """Per arm: intervals over seeds of held-out accuracy before/after/change, paired differences against
+    `baseline` (default: the first arm), pair-weighted RM held-out ranking accuracy (online and frozen), alarms
+    and the median seconds per step."""
     from orchestration.study import _data
+
+    baseline = baseline or arms[0]
 
     def base(arm: str, name: str, seed: int):  # evaluated once per seed, by one arm of those with its data
         return next((runs[a, seed].get(f"before_{name}") for a in arms if (a, seed) in runs and _data(a) == _data(arm)
@@ -74,102 +119,106 @@ def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[in
         row["evals"] = list(dict.fromkeys(name for _, r in mine for name in r["evals"]))
         before = {(name, seed): base(arm, name, seed) for name in row["evals"] for seed, _ in mine}
         for name in row["evals"]:
-            row[f"before_{name}"] = interval([before[name, seed] for seed, _ in mine])
-            row[f"after_{name}"] = interval([r.get(f"after_{name}") for _, r in mine])
+            row[f"before_{name}"] = interval([before[name, seed] for seed, _ in mine], (0.0, 1.0))
+            row[f"after_{name}"] = interval([r.get(f"after_{name}") for _, r in mine], (0.0, 1.0))
             row[f"change_{name}"] = interval([r[f"after_{name}"] - before[name, seed] for seed, r in mine
-                                              if r.get(f"after_{name}") is not None and before[name, seed] is not None])
-        row["rm_heldout"] = interval([nan_safe_mean(r["rm_heldout"]) for _, r in mine])
-        row["rm_frozen_heldout"] = interval([nan_safe_mean(r["rm_frozen_heldout"]) for _, r in mine])
+                                              if r.get(f"after_{name}") is not None and before[name, seed] is not None],
+                                             (-1.0, 1.0))
+            if arm != baseline and _data(arm) == _data(baseline):
+                paired = [r[f"after_{name}"] - runs[baseline, seed][f"after_{name}"] for seed, r in mine
+                          if (baseline, seed) in runs and r.get(f"after_{name}") is not None
+                          and runs[baseline, seed].get(f"after_{name}") is not None]
+                row[f"vs_baseline_{name}"] = interval(paired, (-1.0, 1.0))
+        for prefix in ("rm", "rm_frozen"):
+            units = [(acc, pairs) for _, r in mine for acc, pairs in zip(r[f"{prefix}_heldout"], r[f"{prefix}_pairs"])]
+            row[f"{prefix}_heldout"] = pair_weighted(units)
         row["alarms"] = sum(r["alarms"] for _, r in mine)
-        row["minutes"] = interval([r["seconds"] / 60 for _, r in mine if r["seconds"] is not None])
+        steps = [s for _, r in mine for s in r["step_seconds"]]
+        row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
         table[arm] = row
-    return table
+    return {"baseline": baseline, "arms": table}
 
 
-def _fmt(cell: dict, digits: int = 3) -> str:
+def check_commits(runs: dict[tuple[str, int], dict], allow_mixed: bool) -> list[str]:
+    """The commits the runs ran from; more than one is refused unless `allow_mixed`."""
+    commits = sorted({c for run in runs.values() for c in run["commits"]})
+    if len(commits) > 1 and not allow_mixed:
+        by_commit = {c: sorted(f"{arm}-seed{seed}" for (arm, seed), run in runs.items() if c in run["commits"])
+                     for c in commits}
+        raise MixedCommits("the study's runs ran from several commits, and one table should come from one: " +
+                           "; ".join(f"{c}: {', '.join(names)}" for c, names in by_commit.items()) +
+                           ". Re-run the odd ones from one commit (delete their run directories), or pass "
+                           "--allow-mixed-commits and say so wherever the table is quoted.")
+    return commits
+
+
+def _fmt(cell: dict, digits: int = 3, signed: bool = False) -> str:
     if not cell["n"] or math.isnan(cell["mean"]):
         return "—"
+    sign = "+" if signed else ""
     if math.isnan(cell["low"]):
-        return f"{cell['mean']:.{digits}f}"
-    return f"{cell['mean']:.{digits}f} [{cell['low']:.{digits}f}, {cell['high']:.{digits}f}]"
+        return f"{cell['mean']:{sign}.{digits}f}"
+    return f"{cell['mean']:{sign}.{digits}f} [{cell['low']:{sign}.{digits}f}, {cell['high']:{sign}.{digits}f}]"
 
 
-def markdown(table: dict, command: str) -> str:
+def markdown(summary: dict, command: str, commits: list[str]) -> str:
     from orchestration.study import ARMS
 
-    lines = ["# Study report", "", f"Command: `{command}`", "",
-             "Held-out verified accuracy, mean and 95% interval over seeds (Student t). `before` is the base "
-             "policy (the same for every arm of a seed). RM columns: within-group ranking accuracy of the "
-             "online RM and of its frozen first version on each step's fresh batch, before the RM trains on "
-             "it, averaged over the run.", "",
+    table, baseline = summary["arms"], summary["baseline"]
+    lines = ["# Study report", "", f"Command: `{command}`", "", f"Code: commit {', '.join(commits)}", "",
+             "Held-out verified accuracy, mean and 95% interval over seeds (Student t; accuracies clipped to "
+             "[0, 1], changes to [-1, 1]). `before` is the base policy (the same for every arm of a seed). RM "
+             "columns: within-group ranking accuracy of the online RM and of its frozen first version on each "
+             "step's fresh batch, before the RM trains on it, pair-weighted over the run, with a bootstrap "
+             "interval over steps; `pairs` is how many pairs it rests on.", "",
              "| arm | seeds | greedy before | greedy after | greedy change | sampled before | sampled after | "
-             "sampled change | online RM held-out | frozen RM held-out | alarms | minutes/run |",
+             "sampled change | online RM held-out (pairs) | frozen RM held-out (pairs) | alarms | s/step (median) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, row in table.items():
-        cells = [_fmt(row[f"{kind}_{name}_accuracy"]) for name in EVALS for kind in ("before", "after", "change")]
-        lines.append(f"| `{arm}` | {len(row['seeds'])} | " + " | ".join(cells) + f" | {_fmt(row['rm_heldout'])} | "
-                     f"{_fmt(row['rm_frozen_heldout'])} | {row['alarms']} | {_fmt(row['minutes'], 1)} |")
-    per_level = {arm: [n for n in row["evals"] if "_level" in n] for arm, row in table.items()}
-    if any(per_level.values()):
-        lines += ["", "Per level (held-out problems of each level):", "",
-                  "| arm | figure | before | after | change |", "|---|---|---|---|---|"]
-        for arm, names in per_level.items():
+        cells = [_fmt(row[f"{kind}_{name}_accuracy"], signed=kind == "change") for name in EVALS
+                 for kind in ("before", "after", "change")]
+        rm = [f"{_fmt(row[key])} ({row[key]['n']})" for key in ("rm_heldout", "rm_frozen_heldout")]
+        lines.append(f"| `{arm}` | {len(row['seeds'])} | " + " | ".join(cells) + f" | {rm[0]} | {rm[1]} | "
+                     f"{row['alarms']} | {row['median_step_seconds']:.1f} |")
+    paired = {arm: row for arm, row in table.items() if any(k.startswith("vs_baseline_") for k in row)}
+    if paired:
+        lines += ["", f"Paired differences against `{baseline}` (after training, same seed: arm minus `{baseline}`; "
+                  "mean and 95% t-interval over seeds):", "",
+                  "| arm | greedy | sampled |", "|---|---|---|"]
+        for arm, row in paired.items():
+            lines.append(f"| `{arm}` | " + " | ".join(_fmt(row.get(f"vs_baseline_{name}_accuracy", {"n": 0}),
+                                                          signed=True) for name in EVALS) + " |")
+    parts = {arm: [n for n in row["evals"] if n not in (f"{e}_accuracy" for e in EVALS)] for arm, row in table.items()}
+    if any(parts.values()):
+        lines += ["", "Per part of the held-out set (level, phrasing) and the share of answers in the asked format:",
+                  "", "| arm | figure | before | after | change |", "|---|---|---|---|---|"]
+        for arm, names in parts.items():
             for name in names:
-                cells = " | ".join(_fmt(table[arm][f"{kind}_{name}"]) for kind in ("before", "after", "change"))
-                lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ')} | {cells} |")
-    lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table]
+                cells = " | ".join(_fmt(table[arm][f"{kind}_{name}"], signed=kind == "change")
+                                   for kind in ("before", "after", "change"))
+                lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ').replace('_', ' ')} | {cells} |")
+    lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"
 
 
-def plot(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int], out_dir: str) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(out_dir, exist_ok=True)
-    panels = {"train_accuracy": ("verified accuracy of each step's batch", [("train_accuracy", "")]),
-              "rm_heldout": ("RM held-out ranking accuracy: online (solid) vs frozen first version (dashed)",
-                             [("rm_heldout", "-"), ("rm_frozen_heldout", "--")])}
-    written = []
-    for name, (title, series) in panels.items():
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for colour, arm in enumerate(arms):
-            for key, style in series:
-                curves = [runs[arm, seed][key] for seed in seeds if (arm, seed) in runs]
-                if not curves or all(v is None for c in curves for v in c):
-                    continue
-                steps = range(1, max(len(c) for c in curves) + 1)
-                cells = [interval([c[i] for c in curves if i < len(c) and c[i] is not None]) for i in range(len(steps))]
-                mean = [c["mean"] for c in cells]
-                ax.plot(steps, mean, style or "-", color=f"C{colour}", label=f"{arm}{' frozen' if style == '--' else ''}")
-                if style == "--":  # the frozen RM's curve without a band: two bands per arm hide every curve
-                    continue
-                # both panels are accuracies: a t-interval over 2-3 seeds can reach past [0, 1], which means nothing
-                ax.fill_between(steps, [max(c["low"], 0.0) for c in cells], [min(c["high"], 1.0) for c in cells],
-                                color=f"C{colour}", alpha=0.12)
-        ax.set_ylim(-0.02, 1.02)
-        written.append(save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), title_size=9,
-                                  legend_outside=True))
-        plt.close(fig)
-    return written
-
-
-def write_report(output_dir: str, arms: list[str], seeds: list[int], argv: list[str]) -> dict:
+def write_report(output_dir: str, arms: list[str], seeds: list[int], argv: list[str], baseline: str | None = None,
+                 allow_mixed_commits: bool = False) -> dict:
     """Summarize every finished run of the study; write report.md, results.json and plots/."""
     from orchestration.study import is_finished, run_dir
+    from orchestration.study_plots import plot
 
     runs = {(arm, seed): summarize_run(run_dir(output_dir, arm, seed)) for arm in arms for seed in seeds
             if is_finished(run_dir(output_dir, arm, seed))}
-    table = aggregate(runs, arms, seeds)
+    commits = check_commits(runs, allow_mixed_commits)
+    summary = aggregate(runs, arms, seeds, baseline)
     command = "python -m orchestration.study " + " ".join(argv)
     with open(os.path.join(output_dir, "report.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(table, command))
-    results = {"command": command, "arms": table,
+        f.write(markdown(summary, command, commits))
+    results = {"command": command, "commits": commits, **summary,
                "runs": [{"arm": arm, "seed": seed, **run} for (arm, seed), run in runs.items()]}
     with open(os.path.join(output_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2, allow_nan=True)
-    plot(runs, arms, seeds, os.path.join(output_dir, "plots"))
+    plot(runs, summary, seeds, os.path.join(output_dir, "plots"))
     return results
 
 
@@ -178,9 +227,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("output_dir")
     parser.add_argument("--arms", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
+    parser.add_argument("--baseline", help="the arm paired differences are taken against (default: the first)")
+    parser.add_argument("--allow-mixed-commits", action="store_true",
+                        help="report runs made from different commits in one table")
     args = parser.parse_args(argv)
-    write_report(args.output_dir, args.arms, args.seeds, ["--output-dir", args.output_dir, "--arms", *args.arms,
-                                                          "--seeds", *map(str, args.seeds)])
+    try:
+        write_report(args.output_dir, args.arms, args.seeds,
+                     ["--output-dir", args.output_dir, "--arms", *args.arms, "--seeds", *map(str, args.seeds)],
+                     args.baseline, args.allow_mixed_commits)
+    except MixedCommits as e:
+        raise SystemExit(f"study report: {e}") from None
     print(os.path.join(args.output_dir, "report.md"))
 
 

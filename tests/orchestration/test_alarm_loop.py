@@ -56,3 +56,21 @@ def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(prefers_long,
         assert accuracy_after < accuracy_before and alarms, (accuracy_before, accuracy_after)
     else:
         assert accuracy_after > accuracy_before and not alarms
+
+
+@pytest.mark.parametrize("overrides, watched", [
+    (["--loop.reward_source", "rm"], 0.9),
+    (["--loop.reward_source", "mix"], 0.9),
+    (["--loop.reward_source", "frozen_rm"], 0.2),  # the frozen RM's reward, not the live monitor's
+    (["--loop.reward_source", "verifier"], None),  # no RM rewards this run: nothing it could be hacking
+    (["--loop.algorithm", "online_rft"], None),
+    (["--loop.reward_terms", "[{name: verifier}, {name: rm, weight: 0.0}]"], None),  # logged only
+])
+def test_the_alarm_watches_only_the_rm_that_rewards(overrides, watched):
+    from types import SimpleNamespace
+
+    metrics = {"reward/rm": 0.9, "reward/frozen_rm": 0.2, "rm/reward_mean": 0.9, "verifier/accuracy": 0.5}
+    trainer = SimpleNamespace(cfg=load_config(None, overrides))
+    assert OnlineTrainer._rm_reward(trainer, metrics) == watched
+    unjudged = {key: value for key, value in metrics.items() if key != "verifier/accuracy"}
+    assert OnlineTrainer._rm_reward(trainer, unjudged) is None  # no rule judged the batch: nothing to compare

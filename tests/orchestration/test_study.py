@@ -21,24 +21,61 @@ def test_interval_hand_computed():
     assert interval([])["n"] == 0
 
 
-def _run(before, after, rm, alarms=0, seconds=60.0):
+def _run(before, after, rm, alarms=0, step_seconds=(2.0, 4.0, 3.0), pairs=None):
     return {"evals": ["greedy_accuracy", "sampled_accuracy"], "before_greedy_accuracy": before,
             "before_sampled_accuracy": before, "after_greedy_accuracy": after, "after_sampled_accuracy": after,
-            "rm_heldout": rm, "rm_frozen_heldout": [None, 0.5, 0.5], "alarms": alarms, "seconds": seconds,
-            "train_accuracy": [0.5, 0.6, 0.7]}
+            "rm_heldout": rm, "rm_pairs": pairs or [0 if v is None else 4 for v in rm],
+            "rm_frozen_heldout": [None, 0.5, 0.5], "rm_frozen_pairs": [0, 2, 2], "alarms": alarms,
+            "step_seconds": list(step_seconds), "train_accuracy": [0.5, 0.6, 0.7], "commits": ["abc"]}
 
 
 def test_aggregate_takes_before_from_the_seed_and_changes_per_seed():
     runs = {("a", 0): _run(0.4, 0.6, [None, 1.0, 0.5]), ("b", 0): _run(None, 0.5, [None, None, None], alarms=2),
             ("a", 1): _run(None, 0.8, [None, 0.25, 0.25]), ("b", 1): _run(0.6, 0.7, [None, None, None])}
-    table = aggregate(runs, ["a", "b"], [0, 1])
+    summary = aggregate(runs, ["a", "b"], [0, 1])
+    table = summary["arms"]
+    assert summary["baseline"] == "a"
     # seed 0's base policy comes from arm a, seed 1's from arm b: both arms share them
     assert table["a"]["before_greedy_accuracy"]["mean"] == table["b"]["before_greedy_accuracy"]["mean"] == pytest.approx(0.5)
     assert table["a"]["change_greedy_accuracy"]["mean"] == pytest.approx(((0.6 - 0.4) + (0.8 - 0.6)) / 2)
     assert table["b"]["change_sampled_accuracy"]["mean"] == pytest.approx(((0.5 - 0.4) + (0.7 - 0.6)) / 2)
-    assert table["a"]["rm_heldout"]["mean"] == pytest.approx((0.75 + 0.25) / 2)  # per-run means, then over seeds
+    # pair-weighted: 4 pairs at each of 1.0, 0.5, 0.25, 0.25 -> 2.0 / 4
+    assert table["a"]["rm_heldout"]["mean"] == pytest.approx(0.5) and table["a"]["rm_heldout"]["n"] == 16
     assert table["b"]["rm_heldout"]["n"] == 0 and table["b"]["alarms"] == 2
-    assert table["a"]["minutes"]["mean"] == pytest.approx(1.0)
+    assert table["a"]["median_step_seconds"] == 3.0
+    # paired: b - a per seed (0.5 - 0.6, 0.7 - 0.8) = -0.1 twice: mean -0.1, no spread
+    assert table["b"]["vs_baseline_greedy_accuracy"]["mean"] == pytest.approx(-0.1)
+    assert table["b"]["vs_baseline_greedy_accuracy"]["high"] - table["b"]["vs_baseline_greedy_accuracy"]["low"] \
+        == pytest.approx(0.0, abs=1e-12)
+    assert "vs_baseline_greedy_accuracy" not in table["a"]
+
+
+def test_rm_figures_weigh_every_pair_once_with_a_bootstrap_interval():
+    from orchestration.study_report import pair_weighted
+
+    # a step of 2 pairs at 0.0 and one of 38 pairs at 1.0: 38/40, where the mean of step means says 0.5
+    cell = pair_weighted([(0.0, 2), (1.0, 38), (None, 0)])
+    assert cell["mean"] == pytest.approx(0.95) and cell["n"] == 40
+    assert 0.0 <= cell["low"] <= cell["mean"] <= cell["high"] <= 1.0
+    assert pair_weighted([(0.5, 0), (None, 3)])["n"] == 0
+    assert pair_weighted([(0.7, 5)] * 3) == {"mean": pytest.approx(0.7), "low": pytest.approx(0.7),
+                                              "high": pytest.approx(0.7), "n": 15}
+
+
+def test_accuracy_intervals_stay_inside_their_range():
+    cell = interval([0.95, 1.0, 0.7], (0.0, 1.0))
+    assert cell["high"] == 1.0 and cell["low"] >= 0.0
+    assert interval([-0.9, 0.1, -0.2], (-1.0, 1.0))["low"] == -1.0
+
+
+def test_runs_from_several_commits_are_refused_unless_allowed():
+    from orchestration.study_report import MixedCommits, check_commits
+
+    runs = {("a", 0): _run(0.4, 0.6, [None]), ("b", 0): {**_run(0.4, 0.5, [None]), "commits": ["def"]}}
+    with pytest.raises(MixedCommits, match=r"abc: a-seed0; def: b-seed0.*--allow-mixed-commits"):
+        check_commits(runs, allow_mixed=False)
+    assert check_commits(runs, allow_mixed=True) == ["abc", "def"]
+    assert check_commits({("a", 0): runs["a", 0]}, allow_mixed=False) == ["abc"]
 
 
 def test_every_arm_has_a_description_and_valid_overrides():
@@ -70,7 +107,7 @@ def test_arms_share_the_base_policy_only_with_arms_of_the_same_data():
     assert _data("curriculum") == ["--data.levels=[1, 2]", "--data.curriculum=true"]
     assert _data("mixed_levels") == ["--data.levels=[1, 2]"]
     runs = {("verifier", 0): _run(0.4, 0.6, [None]), ("mixed_levels", 0): _run(0.7, 0.9, [None])}
-    table = aggregate(runs, ["verifier", "mixed_levels"], [0])
+    table = aggregate(runs, ["verifier", "mixed_levels"], [0])["arms"]
     assert table["mixed_levels"]["before_greedy_accuracy"]["mean"] == 0.7  # its own held-out set, not level 2's
     assert table["verifier"]["before_greedy_accuracy"]["mean"] == 0.4
 
@@ -87,11 +124,12 @@ def test_per_level_figures_get_their_own_table(tmp_path):
     assert run["evals"] == ["greedy_accuracy", "sampled_accuracy", "greedy_accuracy_level1", "greedy_accuracy_level2"]
     assert (run["before_greedy_accuracy_level1"], run["after_greedy_accuracy_level1"]) == (0.75, 1.0)
     assert run["after_sampled_accuracy"] is None
-    table = aggregate({("curriculum", 0): {**run, "seconds": 60.0}}, ["curriculum"], [0])
-    assert table["curriculum"]["change_greedy_accuracy_level1"]["mean"] == pytest.approx(0.25)
-    report = markdown(table, "python -m orchestration.study ...")
-    assert "| `curriculum` | greedy level1 | 0.750 | 1.000 | 0.250 |" in report
-    assert "| `curriculum` | greedy level2 | 0.250 | 0.250 | 0.000 |" in report
+    summary = aggregate({("curriculum", 0): run}, ["curriculum"], [0])
+    assert summary["arms"]["curriculum"]["change_greedy_accuracy_level1"]["mean"] == pytest.approx(0.25)
+    report = markdown(summary, "python -m orchestration.study ...", ["abc"])
+    assert "| `curriculum` | greedy level1 | 0.750 | 1.000 | +0.250 |" in report
+    assert "| `curriculum` | greedy level2 | 0.250 | 0.250 | +0.000 |" in report
+    assert "Code: commit abc" in report
 
 
 def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, tmp_path):
@@ -122,9 +160,13 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
         assert rows[1]["rm/heldout_auc"] == rows[1]["rm_frozen/heldout_auc"]  # None in JSON when NaN
     report = open(os.path.join(out, "report.md")).read()
     assert "| `verifier` | 2 |" in report and "| `frozen_rm` | 2 |" in report and "python -m orchestration.study" in report
-    assert sorted(os.listdir(os.path.join(out, "plots"))) == ["rm_heldout.png", "train_accuracy.png"]
+    assert sorted(os.listdir(os.path.join(out, "plots"))) == ["arms.png", "forest.png"]
     kept = set(os.listdir(os.path.join(out, "runs", "verifier-seed0")))  # logs kept, models deleted
-    assert {"metrics.jsonl", "outcomes.jsonl", "config.yaml", "log.txt", "study_run.json"} <= kept
+    assert {"metrics.jsonl", "outcomes.jsonl", "config.yaml", "log.txt", "study_run.json", "commits.txt"} <= kept
+    from orchestration.study import code_commit
+
+    assert results["commits"] == [code_commit()] and f"Code: commit {code_commit()}" in report
+    assert "Paired differences against `verifier`" in report and "| `frozen_rm` | " in report
     assert not kept & {"checkpoints", "final"}
     # Re-running the command re-runs nothing (the metrics files are untouched) and rewrites the report.
     mtimes = {name: os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) for name in initial}
