@@ -17,6 +17,11 @@ def test_summary_from_metrics_rows():
     assert "held-out greedy accuracy: 0.500 -> 0.875" in text and "held-out sampled accuracy: 0.250 -> 0.500" in text
     assert "online 0.500, frozen first version 0.750" in text  # NaN steps left out of the means
     assert "reward-hacking alarm at steps [2]" in text and "verifier errors: 2 outcomes" in text
+    parts = run_summary([{"step": 1, "eval/initial_greedy_accuracy_word": 0.25, "eval/initial_greedy_format": 0.0},
+                         {"step": 2, "eval/greedy_accuracy_word": 0.5, "eval/greedy_accuracy_bare": 1.0,
+                          "eval/greedy_format": 0.75}], "r")
+    assert "(bare — -> 1.000, word 0.250 -> 0.500)" in parts
+    assert "held-out answers in the asked format: greedy 0.000 -> 0.750, sampled — -> —" in parts
     quiet = run_summary([{"step": 1}], "r")
     assert "0.000" not in quiet and "—" in quiet and "alarm" not in quiet and "RM held-out" not in quiet
 
@@ -29,4 +34,5 @@ def test_the_command_ends_with_plots_and_the_summary(tiny_run_args, tmp_path, ca
     printed = capsys.readouterr().out
     assert f"resolved config: {out / 'config.yaml'}" in printed and "max_steps:" not in printed
     assert "done: 2 steps" in printed and "held-out greedy accuracy:" in printed
-    assert (out / "plots" / "verified_accuracy.png").is_file()
+    assert (out / "plots" / "heldout_accuracy.png").is_file()
+    assert "reward plan: 1 * rm + 0.1 * format" in printed and "[eval, step 0] greedy" in printed
