@@ -16,7 +16,6 @@ process writes files.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -37,15 +36,14 @@ from orchestration.data_sources import build_sources
 from orchestration.console import Console, StepClock, eval_line, format_seconds
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
 from orchestration.online_rm import OnlineRM
+from orchestration.policy_slot import PolicySlot
 from orchestration.preemption import Preempted, StopOnSignal
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
 from orchestration.reward_terms import TermBatch, combine_terms, well_formatted
 from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.step_batch import StepBatch
 from orchestration.tasks import TaskItem
-from policy import lora
 from policy.grpo import group_advantages, process_advantages
-from policy.model import load_policy, make_reference
 from policy.sampling import chat_prompts, sample_groups
 from policy.steps import step_tensors
 from policy.update import GRPOUpdater
@@ -85,6 +83,7 @@ class OnlineTrainer:
                                     use_trackers=bool(cfg.logging.report_to))
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
+        self.policy = PolicySlot(cfg, self.accelerator)
         self.pending_row: dict | None = None  # a step's metrics row waiting for its evaluation (see _end_step)
         # Models and state from the newest sound checkpoint (damaged ones are set aside), or the initial models
         # when there is none (logs of a run that never reached a checkpoint are moved aside, not erased).
@@ -95,41 +94,24 @@ class OnlineTrainer:
 
     def _load_models(self, checkpoint: str | None) -> None:
         cfg = self.cfg
-        if cfg.policy.lora is not None:
-            self._load_lora_policy(checkpoint)
-        else:
-            self._load_full_policy(checkpoint)
+        self.policy.load(checkpoint)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
         self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
                            level="step" if cfg.loop.supervision == "process" else "outcome",
                            policy=cfg.policy.name_or_path)
         self.rm.load(checkpoint)
 
-    def _load_lora_policy(self, checkpoint: str | None) -> None:
-        """The starting checkpoint's weights, frozen, under fresh adapters or the checkpoint's (`policy_adapter/`);
-        the KL reference lives inside the same model (`policy.lora.reference_weights`)."""
-        cfg = self.cfg
-        base, self.tokenizer = load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
-                                           device=self.accelerator.device)
-        self.model = lora.load_lora(base, os.path.join(checkpoint, lora.ADAPTER_DIR)) if checkpoint \
-            else lora.apply_lora(base, cfg.policy.lora)
-        self.reference = lora.SHARED_REFERENCE if cfg.grpo.beta > 0 else None
+    @property
+    def model(self):
+        return self.policy.model
 
-    def _load_full_policy(self, checkpoint: str | None) -> None:
-        cfg, device = self.cfg, self.accelerator.device
-        policy_path = os.path.join(checkpoint, "policy") if checkpoint else cfg.policy.name_or_path
-        self.model, self.tokenizer = load_policy(policy_path, dtype=cfg.policy.dtype, device=device)
-        self.reference = None
-        if cfg.grpo.beta > 0:
-            saved_reference = checkpoint and os.path.isdir(os.path.join(checkpoint, "reference"))
-            if saved_reference:
-                self.reference = make_reference(load_policy(os.path.join(checkpoint, "reference"),
-                                                            dtype=cfg.policy.dtype, device=device)[0])
-            elif checkpoint:  # the reference is still the initial policy
-                self.reference = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
-                                                            device=device)[0])
-            else:
-                self.reference = make_reference(self.model)
+    @property
+    def tokenizer(self):
+        return self.policy.tokenizer
+
+    @property
+    def reference(self):
+        return self.policy.reference
 
     # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)
 
@@ -171,18 +153,9 @@ class OnlineTrainer:
         self.pending_row = saved.get("pending_row")
 
     def save_models(self, directory: str) -> None:
-        """`policy/`, `reference/` once it was reset away from the initial policy, `rm/` and `rm_frozen/`. With
-        LoRA, `policy/` is the merged model and `policy_adapter/` the adapters (with the reset's `reference/`)."""
-        policy = self.accelerator.unwrap_model(self.model)
-        if self.cfg.policy.lora is not None:
-            lora.save_lora(policy, directory)
-            self.tokenizer.save_pretrained(os.path.join(directory, lora.ADAPTER_DIR))
-        else:
-            policy.save_pretrained(os.path.join(directory, "policy"), safe_serialization=True)
-        self.tokenizer.save_pretrained(os.path.join(directory, "policy"))
-        if self.cfg.policy.lora is None and self.reference is not None and self.state.reference_reset:
-            self.reference.save_pretrained(os.path.join(directory, "reference"), safe_serialization=True)
-            self.tokenizer.save_pretrained(os.path.join(directory, "reference"))  # load_policy reads both
+        """The policy's files (`PolicySlot.save`: `policy/`, `reference/` once reset, LoRA's `policy_adapter/`),
+        `rm/` and `rm_frozen/`."""
+        self.policy.save(directory, self.state.reference_reset)
         self.rm.save(directory)
 
     # ------------------------------------------------------------------ one step
@@ -213,41 +186,8 @@ class OnlineTrainer:
 
     def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None, progress=None):
         prompts = chat_prompts(self.tokenizer, [item.prompt for item in items], self.cfg.policy.use_chat_template)
-        model = model or self.accelerator.unwrap_model(self.model)
+        model = model or self.policy.unwrapped
         return sample_groups(model, self.tokenizer, prompts, group_size, sampling, seed=seed, progress=progress)
-
-    @contextlib.contextmanager
-    def _behaviour_policy(self):
-        """The model that samples training completions, inside the block: the current policy, or for `rft`
-        the initial one.
-
-        RFT (DeepSeekMath §5.2.1) fine-tunes on correct samples drawn once from the initial policy. Drawing
-        them step by step from a frozen copy of it, with the same per-step seeds, is the same distribution
-        and needs no pre-pass: a LoRA policy with its adapters disabled, the KL reference when there is one
-        (rft never resets it), else a copy."""
-        policy = self.accelerator.unwrap_model(self.model)
-        if self.cfg.loop.algorithm != "rft":
-            yield policy
-        elif self.cfg.policy.lora is not None:
-            with lora.initial_weights(policy):
-                yield policy
-        elif self.reference is not None:
-            yield self.reference
-        else:
-            if getattr(self, "_initial_policy", None) is None:
-                cfg = self.cfg
-                self._initial_policy = make_reference(load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
-                                                                  device=self.accelerator.device)[0])
-            yield self._initial_policy
-
-    def _reset_reference(self) -> None:
-        """Iterative RL: the KL reference becomes the current policy (LoRA: a frozen copy of the adapter)."""
-        policy = self.accelerator.unwrap_model(self.model)
-        if self.cfg.policy.lora is not None:
-            lora.snapshot_reference(policy)
-        else:
-            self.reference.load_state_dict(policy.state_dict())
-        self.state.reference_reset = True
 
     def train_step(self) -> dict[str, float]:
         """One policy step, in the paper's order: sample -> verify -> score (held out) -> reward -> store ->
@@ -284,7 +224,8 @@ class OnlineTrainer:
             with timer("rm_update", timings):
                 metrics.update(self._update_rm())
             if cfg.loop.reset_reference_on_rm_update and self.reference is not None:
-                self._reset_reference()
+                self.policy.reset_reference()
+                self.state.reference_reset = True
         self._maybe_log_samples(step, batch)
         self.state.step = step
         metrics.update(timings)
@@ -312,7 +253,7 @@ class OnlineTrainer:
         trained on them), reward, and store the outcomes. Round 0 is the step's batch; later rounds refill it."""
         cfg, k = self.cfg, self.cfg.loop.group_size
         items = self._next_items()
-        with timer("generate", timings), self._behaviour_policy() as model:
+        with timer("generate", timings), self.policy.behaviour() as model:
             purpose = "sample" if round_ == 0 else f"sample-refill-{round_}"
             rollouts = self._sample(items, k, cfg.sampling, seed=self._seed(purpose, step), model=model)
         expanded = [item for item in items for _ in range(k)]
@@ -373,7 +314,7 @@ class OnlineTrainer:
         cfg = self.cfg
         spans = [segment(text, mode=item.meta.get("steps", "lines")) for item, text in zip(items, rollouts.texts)]
         seed = self._seed(f"mc-{round_}", step)
-        with self._behaviour_policy() as model:
+        with self.policy.behaviour() as model:
             mc = monte_carlo_step_labels(
                 items, rollouts.texts, spans, policy_continue_fn(model, self.tokenizer, cfg.sampling, seed,
                                                                  chat=cfg.policy.use_chat_template),

@@ -40,7 +40,10 @@ def test_a_resumed_lora_run_equals_the_uninterrupted_one(tiny_run_args, tiny_pol
     full = OnlineTrainer(load_config(None, tiny_run_args(**extra)), str(tmp_path / "full"))
     full.run()
     interrupted = str(tmp_path / "resumed")
-    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2})), interrupted).run()
+    # A run finished at step 2, then extended: its last checkpoint keeps the optimizer state, as every checkpoint
+    # before the end of a run does (loop.final_optimizer_state).
+    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
+                  interrupted).run()
     assert os.path.isdir(os.path.join(interrupted, "checkpoints", "step-000002", ADAPTER_DIR, "reference")) == reset
     resumed = OnlineTrainer(load_config(None, tiny_run_args(**extra)), interrupted)
     assert resumed.state.step == 2 and resumed.state.reference_reset == reset
@@ -98,11 +101,11 @@ def test_rft_with_lora_samples_from_the_base_weights(tiny_run_args, tiny_policy_
     ids = torch.arange(5, 30)[None]
     start = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     with torch.no_grad():
-        with trainer._behaviour_policy() as behaviour:
+        with trainer.policy.behaviour() as behaviour:
             assert behaviour is trainer.model  # no copy of the initial policy ...
             assert torch.equal(behaviour(ids).logits, start(ids).logits)  # ... its adapters are off instead
         assert not torch.equal(trainer.model(ids).logits, start(ids).logits)  # and back on after
-    assert getattr(trainer, "_initial_policy", None) is None
+    assert trainer.policy._initial is None
     trainer.train_step()
 
 
@@ -146,7 +149,10 @@ def test_rm_lora_run_resumes_exactly_and_saves_the_adapters(tiny_run_args, tmp_p
     full = OnlineTrainer(load_config(None, tiny_run_args(**extra)), str(tmp_path / "full"))
     full.run()
     interrupted = str(tmp_path / "resumed")
-    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2})), interrupted).run()
+    # A run finished at step 2, then extended: its last checkpoint keeps the optimizer state, as every checkpoint
+    # before the end of a run does (loop.final_optimizer_state).
+    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
+                  interrupted).run()
     resumed = OnlineTrainer(load_config(None, tiny_run_args(**extra)), interrupted)
     assert resumed.state.step == 2
     resumed.run()

@@ -307,9 +307,9 @@ def _break_math_verifier(monkeypatch, from_call: int, broken_share: float):
 
 
 def test_start_up_check_fails_before_any_model_loads(tiny_run_args, tmp_path, monkeypatch):
-    import orchestration.online
+    import orchestration.policy_slot
 
-    monkeypatch.setattr(orchestration.online, "load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(orchestration.policy_slot, "load_policy", lambda *a, **k: pytest.fail("a model was loaded"))
     _break_math_verifier(monkeypatch, from_call=1, broken_share=1.0)
     cfg = load_config(None, tiny_run_args())
     with pytest.raises(VerifierUnavailable, match="math verifier failed its start-up check"):
