@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 
-from orchestration.study_report import EVALS, interval
+from orchestration.study_stats import EVALS, interval
 
 
 def plot(runs: dict[tuple[str, int], dict], summary: dict, seeds: list[int], out_dir: str) -> list[str]:

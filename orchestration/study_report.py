@@ -23,15 +23,14 @@ import argparse
 import json
 import math
 import os
-import random
 import re
 import statistics
 
 from orchestration.metrics import read_metrics
+from orchestration.study_arms import ARMS, data_overrides, is_finished, run_dir
+from orchestration.study_stats import EVALS, interval, pair_weighted
 
-EVALS = ("greedy", "sampled")
 _PART_EVAL = re.compile(r"^eval/((?:greedy|sampled)_(?:accuracy_.+|format))$")
-BOOTSTRAP_SAMPLES = 2000
 
 
 class MixedCommits(ValueError):
@@ -43,41 +42,6 @@ def eval_names(rows: list[dict]) -> list[str]:
     `greedy_accuracy_level1`, `sampled_accuracy_word`; the share in the asked format: `greedy_format`)."""
     parts = sorted({m.group(1) for r in rows for key in r for m in [_PART_EVAL.match(key)] if m})
     return [f"{name}_accuracy" for name in EVALS] + parts
-
-
-def interval(values: list[float], bounds: tuple[float, float] | None = None) -> dict[str, float]:
-    """Mean and 95% Student-t interval of `values` (NaNs dropped), clipped to `bounds`; half-width NaN below two
-    values."""
-    from scipy.stats import t
-
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not values:
-        return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
-    mean = statistics.fmean(values)
-    half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values)) \
-        if len(values) > 1 else math.nan
-    low, high = mean - half, mean + half
-    if bounds is not None and not math.isnan(half):
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    return {"mean": mean, "low": low, "high": high, "n": len(values)}
-
-
-def pair_weighted(units: list[tuple[float, int]], seed: int = 0) -> dict[str, float]:
-    """Pair-weighted ranking accuracy of (accuracy, pairs) units (one per step and seed) and its 95% percentile
-    bootstrap interval over the units; `n` is the number of pairs."""
-    units = [(acc, pairs) for acc, pairs in units if pairs and acc is not None and math.isfinite(acc)]
-    pairs = sum(p for _, p in units)
-    if not pairs:
-        return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
-
-    def weighted(sample):
-        total = sum(p for _, p in sample)
-        return sum(a * p for a, p in sample) / total
-
-    rng = random.Random(seed)
-    draws = sorted(weighted(rng.choices(units, k=len(units))) for _ in range(BOOTSTRAP_SAMPLES))
-    return {"mean": weighted(units), "low": draws[int(0.025 * BOOTSTRAP_SAMPLES)],
-            "high": draws[int(0.975 * BOOTSTRAP_SAMPLES) - 1], "n": pairs}
 
 
 def summarize_run(path: str) -> dict:
@@ -104,12 +68,10 @@ def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[in
     """Per arm: intervals over seeds of held-out accuracy before/after/change, paired differences against
     `baseline` (default: the first arm), pair-weighted RM held-out ranking accuracy (online and frozen), alarms
     and the median seconds per step."""
-    from orchestration.study import _data
-
     baseline = baseline or arms[0]
 
     def base(arm: str, name: str, seed: int):  # evaluated once per seed, by one arm of those with its data
-        return next((runs[a, seed].get(f"before_{name}") for a in arms if (a, seed) in runs and _data(a) == _data(arm)
+        return next((runs[a, seed].get(f"before_{name}") for a in arms if (a, seed) in runs and data_overrides(a) == data_overrides(arm)
                      and runs[a, seed].get(f"before_{name}") is not None), None)
 
     table = {}
@@ -124,7 +86,7 @@ def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[in
             row[f"change_{name}"] = interval([r[f"after_{name}"] - before[name, seed] for seed, r in mine
                                               if r.get(f"after_{name}") is not None and before[name, seed] is not None],
                                              (-1.0, 1.0))
-            if arm != baseline and _data(arm) == _data(baseline):
+            if arm != baseline and data_overrides(arm) == data_overrides(baseline):
                 paired = [r[f"after_{name}"] - runs[baseline, seed][f"after_{name}"] for seed, r in mine
                           if (baseline, seed) in runs and r.get(f"after_{name}") is not None
                           and runs[baseline, seed].get(f"after_{name}") is not None]
@@ -162,8 +124,6 @@ def _fmt(cell: dict, digits: int = 3, signed: bool = False) -> str:
 
 
 def markdown(summary: dict, command: str, commits: list[str]) -> str:
-    from orchestration.study import ARMS
-
     table, baseline = summary["arms"], summary["baseline"]
     lines = ["# Study report", "", f"Command: `{command}`", "", f"Code: commit {', '.join(commits)}", "",
              "Held-out verified accuracy, mean and 95% interval over seeds (Student t; accuracies clipped to "
@@ -204,7 +164,6 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
 def write_report(output_dir: str, arms: list[str], seeds: list[int], argv: list[str], baseline: str | None = None,
                  allow_mixed_commits: bool = False) -> dict:
     """Summarize every finished run of the study; write report.md, results.json and plots/."""
-    from orchestration.study import is_finished, run_dir
     from orchestration.study_plots import plot
 
     runs = {(arm, seed): summarize_run(run_dir(output_dir, arm, seed)) for arm in arms for seed in seeds

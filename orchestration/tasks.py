@@ -305,15 +305,12 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Show a task source: its size and first item.")
-    parser.add_argument("source", help="'humaneval', 'arithmetic', or a path (JSONL / datasets dir)")
+    parser.add_argument("source", help="'humaneval', or a path (JSONL / datasets dir); the built-in generators "
+                                       "have their own: python -m orchestration.arithmetic / orchestration.multistep")
     parser.add_argument("--kind", default="math", choices=VERIFIERS, help="verifier for a path source")
     args = parser.parse_args(argv)
     if args.source == "humaneval":
         items = load_humaneval()
-    elif args.source == "arithmetic":
-        from orchestration.arithmetic import ArithmeticTasks
-
-        items = ArithmeticTasks([1, 2, 3, 4, 5]).take(5)
     else:
         items = load_math(args.source) if args.kind == "math" else load_code(args.source)
     print(f"{len(items)} items; first:\n{json.dumps(items[0].__dict__, indent=2, default=str)[:2000]}")

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from orchestration.study import ARMS
-from orchestration.study_report import aggregate, interval
+from orchestration.study_report import aggregate
+from orchestration.study_stats import interval
 
 
 def test_interval_hand_computed():
@@ -51,7 +52,7 @@ def test_aggregate_takes_before_from_the_seed_and_changes_per_seed():
 
 
 def test_rm_figures_weigh_every_pair_once_with_a_bootstrap_interval():
-    from orchestration.study_report import pair_weighted
+    from orchestration.study_stats import pair_weighted
 
     # a step of 2 pairs at 0.0 and one of 38 pairs at 1.0: 38/40, where the mean of step means says 0.5
     cell = pair_weighted([(0.0, 2), (1.0, 38), (None, 0)])
@@ -101,7 +102,7 @@ def test_lora_arm_is_the_mix_arm_with_configs_lora_yaml():
 
 
 def test_arms_share_the_base_policy_only_with_arms_of_the_same_data():
-    from orchestration.study import _data
+    from orchestration.study_arms import data_overrides as _data
 
     assert _data("verifier") == _data("rm") == []
     assert _data("curriculum") == ["--data.levels=[1, 2]", "--data.curriculum=true"]

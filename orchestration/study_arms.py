@@ -1,0 +1,74 @@
+"""The built-in study's arms and where their runs live: shared by `orchestration.study` (which runs them) and
+`orchestration.study_report` (which reads them), so neither imports the other.
+
+Each arm is (what it is, its `train_loop.py` overrides); `DEFAULTS` is the study's setting, which every arm's
+overrides and the command line's own override in turn.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The multi-step task as the process-supervision arms run it: one calculation per line takes more tokens, and
+# at temperature 0.3 the base policy solves 4.7% of samples with 25% of groups mixed, against 0.8% and 6% at the
+# default 0.7 (benchmarks/bench_base_policy.py, README "Process supervision").
+MULTISTEP = ["--data.source", "multistep", "--data.levels", "[1]", "--sampling.max_new_tokens", "128",
+             "--sampling.temperature", "0.3", "--grpo.temperature", "0.3"]
+# arm -> (what it is, its overrides)
+ARMS: dict[str, tuple[str, list[str]]] = {
+    "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
+    "rm": ("GRPO on the online RM alone: re-trained every rm.update_every steps with 10% replay (the paper)",
+           ["--loop.reward_source", "rm"]),
+    "frozen_rm": ("GRPO on the RM's first version, never updated (the control for the online RM)",
+                  ["--loop.reward_source", "frozen_rm"]),
+    "mix": ("GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1] (+ 0.1 * format, as every GRPO arm with "
+            "outcome supervision)", ["--loop.reward_source", "mix"]),
+    "no_format": ("the mix arm without the format term (loop.format_weight 0): nothing rewards the asked \\boxed{}",
+                  ["--loop.reward_source", "mix", "--loop.format_weight", "0"]),
+    "online_rft": ("Online RFT: current-policy samples, coefficient 1 on verified-correct, 0 else",
+                   ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"]),
+    "rft": ("RFT: the same on samples from the initial policy",
+            ["--loop.algorithm", "rft", "--loop.reward_source", "verifier"]),
+    # The curriculum pair: levels 1 and 2 (held out on both, reported per level), verifier rewards.
+    "curriculum": ("GRPO (verifier) over levels 1-2 with the adaptive curriculum: level 1 first, level 2 once "
+                   "level 1 saturates", ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]",
+                                         "--data.curriculum", "true"]),
+    "mixed_levels": ("GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
+                     ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"]),
+    # The online RM on a stronger backbone: the policy's own base model (DeepSeekMath's choice), top 4 layers trained.
+    "rm_lm": ("GRPO on the online RM built on the policy's own base model (SmolLM2-135M, top 4 of 30 layers "
+              "trained) instead of MiniLM", ["--loop.reward_source", "rm", "--rm.encoder", "policy",
+                                             "--rm.train.trainable_layers", "4"]),
+    # LoRA beside full fine-tuning: the default reward (the `mix` arm) with configs/lora.yaml's adapters and lr.
+    "lora": ("GRPO on 0.5 * online RM + 0.5 * verifier (the `mix` arm) training LoRA adapters (r 16, alpha 32, "
+             "attention projections, lr 1e-4: configs/lora.yaml) instead of every weight",
+             ["--loop.reward_source", "mix", "--policy.lora", "{r: 16, alpha: 32}", "--grpo.lr", "1e-4"]),
+    # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
+    # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
+    "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion",
+           ["--loop.reward_source", "verifier", *MULTISTEP]),
+    "ps": ("GRPO+PS on the multi-step task (level 1): each step rewarded by the rule checker's label "
+           "(verifiers.math.check_steps), advantages per token (policy.grpo.process_advantages)",
+           ["--loop.reward_source", "verifier", "--loop.supervision", "process", *MULTISTEP]),
+}
+# The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
+# policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
+DEFAULTS = ["--data.levels", "[2]", "--data.eval_size", "128", "--data.eval_samples", "1",
+            "--loop.max_steps", "16", "--loop.eval_every", "1000", "--loop.checkpoint_every", "4",
+            "--loop.keep_checkpoints", "1", "--logging.progress_bar", "false"]
+
+
+def data_overrides(arm: str) -> list[str]:
+    """The arm's data and sampling overrides: arms that share them share the held-out set and how it is
+    sampled, so the base policy's figures."""
+    args = ARMS[arm][1] if arm in ARMS else []
+    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2])
+            if key.startswith(("--data.", "--sampling."))]
+
+
+def run_dir(output_dir: str, arm: str, seed: int) -> str:
+    return os.path.join(output_dir, "runs", f"{arm}-seed{seed}")
+
+
+def is_finished(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "study_run.json"))
