@@ -29,6 +29,7 @@ _FUNCTIONS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy
 _CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo}
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!=", "in": "in"}
 _MAX_ITEMS = 32
+_INEQUALITIES = {"<", ">", "<=", ">="}
 
 
 def _symbol(name: str):
@@ -161,9 +162,24 @@ def _equations_equal(gold, pred, rel_tol: float) -> bool:
     return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
 
 
+def _inequalities_equal(gold, pred) -> bool:
+    """`l1 < r1` and `l2 > r2` are the same inequality when l1 - r1 = c (l2 - r2): c > 0 with the same relation, or
+    c < 0 with the flipped one (`-x > -1` is `x < 1`, `2x <= 2` is `x <= 1`)."""
+    d1 = build(gold[2]) - build(gold[3])
+    d2 = build(pred[2]) - build(pred[3])
+    if d2 == 0:
+        return False
+    ratio = sympy.simplify(d1 / d2)
+    if not (ratio.is_number and ratio.is_real and ratio.is_finite and ratio != 0):
+        return False
+    return pred[1] == (gold[1] if ratio > 0 else _FLIPPED[gold[1]])
+
+
 def _relations_equal(gold, pred, rel_tol: float) -> bool:
     if gold[1] == "=" and pred[1] == "=":
         return _equations_equal(gold, pred, rel_tol)
+    if gold[1] in _INEQUALITIES and pred[1] in _INEQUALITIES:
+        return _inequalities_equal(gold, pred)
     if pred[1] == gold[1] and equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol):
         return True
     return _FLIPPED[pred[1]] == gold[1] and equivalent(gold[2], pred[3], rel_tol) and \

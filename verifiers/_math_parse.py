@@ -20,6 +20,7 @@ from verifiers._math_tokens import CONSTANTS, FUNCTIONS, GREEK, MAX_DEPTH, Parse
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in"}
 _INEQUALITIES = {"<", ">", "<=", ">="}
 _STARTS_FACTOR = {"num", "sym"}  # token kinds that, right after a factor, mean an implicit `*`
+_FUNCTION_NAMES = {"f", "g", "h"}  # `f(x)` names a value; `a(x)` stays a product
 _IMPLICIT_COMMANDS = FUNCTIONS | GREEK | {"frac", "binom", "sqrt", "pi", "infty"}
 
 
@@ -188,6 +189,10 @@ class _Parser:
         raise ParseError(f"unexpected {value or 'end of answer'!r}")
 
     def _subscripted(self, name: str):
+        if name in _FUNCTION_NAMES and self.at("(") and self.peek(1)[0] == "sym" and self.peek(2) == ("op", ")"):
+            variable = self.peek(1)[1]
+            self.pos += 3
+            return ("sym", f"{name}({variable})")  # `f(x)`: the function's value, one variable (`0 < f(x) < 1`)
         if not self.at("_"):
             return ("sym", name)
         self.advance()

@@ -45,7 +45,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from verifiers._math_extract import MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers
+from verifiers._math_extract import (MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers,
+                                    gold_boxes)
 from verifiers._math_guard import guard
 from verifiers._math_latex import normalize, strip_variable
 from verifiers._math_number import Number, numbers_match, parse_number
@@ -91,8 +92,8 @@ class _Pending:
 
 @functools.lru_cache(maxsize=4096)  # the loop checks k responses against the same gold
 def _prepare_gold(gold: str) -> _Gold:
-    if "\\boxed" in gold or "\\fbox" in gold:
-        gold = extract_answer(gold, boxed_only=True) or gold
+    if "\\boxed" in gold or "\\fbox" in gold:  # several boxes are one answer made of all of them
+        gold = gold_boxes(gold) or gold
     text = normalize(gold)
     try:
         tree = parse(text, deadline=time.monotonic() + 10.0)
