@@ -21,7 +21,8 @@ import re
 # Order matters: `\left` before `\le`, `\leq` before `\le`, `\dfrac` before `\frac`.
 _REPLACEMENTS = (
     ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""),
-    ("\\displaystyle", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
+    ("\\displaystyle", ""), ("\\angle", " "), ("\\measuredangle", " "),
+    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
     ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\qquad", " "), ("\\quad", " "),
     ("~", " "), ("{,}", ","), ("\\%", "%"), ("\\$", ""), ("$", ""),
     ("\\cdots", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"), ("×", "*"), ("÷", "/"),
@@ -32,7 +33,8 @@ _REPLACEMENTS = (
     ("\\mathbb{R}", "(-\\infty, \\infty)"), ("\\mathbb R", "(-\\infty, \\infty)"), ("ℝ", "(-\\infty, \\infty)"),
     ("½", "\\frac{1}{2}"), ("⅓", "\\frac{1}{3}"), ("⅔", "\\frac{2}{3}"), ("¼", "\\frac{1}{4}"), ("¾", "\\frac{3}{4}"),
 )
-_TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol)\s*"
+_TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|textup|mathrm|mathbf|mathit|"
+                         r"mathsf|mathtt|mathnormal|mbox|hbox|operatorname|boldsymbol|overline)\s*"
                          r"\{([^{}]*)\}")
 _DELIMITERS = re.compile(r"(?<!\\)\\[()\[\]]")  # `\(`, `\)`, `\[`, `\]` (not the `\\` of a matrix row)
 _THIN = r"(?:\\[,;: ]|[~\u2009\u202f\u00a0\u2007])"
@@ -61,6 +63,7 @@ _LONE_VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?\s*=?")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _SPACES = re.compile(r"\s+")
+_SEMICOLON = re.compile(r"\s*;\s*")  # `1; 2` lists two answers, as `1, 2` does (never a thousands separator)
 _WORD_SEPARATORS = re.compile(r"\s+(?:or|and)\s+")
 # `x =`, `x_1 =`, `f(x) =`: a variable or function being named, not part of the answer.
 _LHS = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?(?:\([A-Za-z]\))?\s*=")
@@ -146,6 +149,8 @@ def normalize(answer: str) -> str:
     for word in _PERCENT_WORDS:
         if s.endswith(word):
             s = s[:-len(word)] + "%"
+    if ";" in s:
+        s = _SEMICOLON.sub(", ", s)
     s = _SPACES.sub(" ", s).strip()
     if "^" in s:
         s = _UNIT_POWER.sub(r"\1^", s)

@@ -72,6 +72,11 @@ _WORD = re.compile(r"(?<![\\A-Za-z{])(?:(?!(?:" + "|".join(sorted(WORDS)) + r")(
 # after its letter; no second option may follow, so "(C) 12, (D) 14" is not a choice).
 _CHOICE = re.compile(r"\(?([A-J])\)?")
 _CHOSEN = re.compile(r"\(([A-J])\)(?:\s[^,;()]*)?|([A-J])")
+# Decimal commas. `1,22` and `1000,99` cannot be thousands (after `normalize`, a comma left between digits is not
+# one) and, with no space after the comma, are not written as a list: against a gold that is one number they are
+# read as 1.22 and 1000.99. `1,222` is ambiguous and stays one thousand two hundred and twenty-two.
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+_AMBIGUOUS_COMMA = re.compile(r"-?\d{1,3},\d{3}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ def _outcome(correct: bool, reason: str, details: dict, start: float) -> Outcome
 def _wrong(details: dict, start: float) -> Outcome:
     several = "several different answers: " if details.get("answers", 1) > 1 else ""
     reason = f"wrong_answer: {several}got {details['extracted'][:60]!r}, expected {details['gold'][:60]!r}"
+    if "decimal_comma" in details:
+        reason += f" ({details['decimal_comma']})"
     return _outcome(False, reason, details, start)
 
 
@@ -132,6 +139,16 @@ def _distinct_values(texts: list[str], rel_tol: float) -> list[str]:
                    for seen, seen_number in kept):
             kept.append((text, number))
     return [text for text, _ in kept]
+
+
+def _decimal_comma(raw: str, text: str, expected: _Gold, details: dict) -> str:
+    """`1,22` as 1.22 against a one-number gold (see `_DECIMAL_COMMA`); says so when `1,222` was read as thousands."""
+    if _DECIMAL_COMMA.fullmatch(text):
+        details["decimal_comma"] = f"read {text} with a decimal comma"
+        return text.replace(",", ".")
+    if _AMBIGUOUS_COMMA.fullmatch(raw) and parse_number(raw.replace(",", ".")).value == expected.number.value:
+        details["decimal_comma"] = f"read {raw} as thousands: a comma before three digits is ambiguous"
+    return text
 
 
 def _numeric_list(expected: _Gold, text: str, rel_tol: float) -> bool | None:
@@ -163,6 +180,8 @@ def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_
     texts = _distinct_values(texts, rel_tol)
     if len(texts) > 1:
         details["answers"] = len(texts)
+    elif expected.number is not None:
+        texts = [_decimal_comma(answers.items[0].strip(" $"), texts[0], expected, details)]
     return _judge(expected, ", ".join(texts), details, rel_tol=rel_tol, deadline=start + timeout, start=start)
 
 
