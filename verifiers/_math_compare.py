@@ -1,13 +1,15 @@
 """Equivalence of two parsed answers with sympy. Runs only inside the worker child process.
 
 Trees come from `_math_parse` (plain tuples/lists, never strings to parse), so nothing here reaches
-`eval`. Containers are compared structurally: sets, unions and bare answer lists order-insensitively,
-tuples/intervals and matrices in order; `x = 5` against `5` compares the right-hand side; `a \\pm b`
-stands for both answers; a list of answers that all equal a single gold is that answer (the same value
-boxed twice); an inequality against an interval is compared as a set (`_math_sets`). Scalars are equal
-when exactly equal or, when either side was written with a decimal point, by the tolerance rule of
-`_math_number` (a bare decimal must be the exact value rounded or truncated to its digits, and within
-`rel_tol`); symbolic expressions by `expand`, random-point evaluation and `simplify`.
+`eval`. Containers are compared structurally: bare answer lists and unions order-insensitively, sets as sets
+(repeats count once; a set against a bare list or a `\\pm` too), tuples/intervals and matrices in order, matrix
+arithmetic evaluated (`_math_matrices`); `x = 5`, `AB = 4` or `|AB| = 1` against `5` compares the right-hand
+side; `a \\pm b` stands for both answers; a list of answers that all equal a single gold is that answer (the
+same value boxed twice); inequalities are compared as relations and against intervals as sets (`_math_sets`).
+Scalars are equal when exactly equal or, when either side was written with a decimal point, by the tolerance
+rule of `_math_number` (a bare decimal must be the exact value rounded or truncated to its digits, and within
+`rel_tol`); symbolic expressions by `expand`, random-point evaluation and `simplify`; sums written alike (the
+index renamed) are equal, others by their closed form.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sympy
 from verifiers._math_build import build, renamed
 from verifiers._math_matrices import has_matrix_arithmetic, matrices_equal
 from verifiers._math_number import decimal_agrees
-from verifiers._math_sets import sets_equal
+from verifiers._math_sets import inequalities_equal, sets_equal
 
 _UNORDERED = {"list", "set", "union"}
 _STRUCTURED = {"list", "set", "union", "seq", "matrix", "rel", "and"}
@@ -135,24 +137,11 @@ def _equations_equal(gold, pred, rel_tol: float) -> bool:
     return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
 
 
-def _inequalities_equal(gold, pred) -> bool:
-    """`l1 < r1` and `l2 > r2` are the same inequality when l1 - r1 = c (l2 - r2): c > 0 with the same relation, or
-    c < 0 with the flipped one (`-x > -1` is `x < 1`, `2x <= 2` is `x <= 1`)."""
-    d1 = build(gold[2]) - build(gold[3])
-    d2 = build(pred[2]) - build(pred[3])
-    if d2 == 0:
-        return False
-    ratio = sympy.simplify(d1 / d2)
-    if not (ratio.is_number and ratio.is_real and ratio.is_finite and ratio != 0):
-        return False
-    return pred[1] == (gold[1] if ratio > 0 else _FLIPPED[gold[1]])
-
-
 def _relations_equal(gold, pred, rel_tol: float) -> bool:
     if gold[1] == "=" and pred[1] == "=":
         return _equations_equal(gold, pred, rel_tol)
     if gold[1] in _INEQUALITIES and pred[1] in _INEQUALITIES:
-        return _inequalities_equal(gold, pred)
+        return inequalities_equal(gold, pred, build)
     if {gold[1], pred[1]} == {"=", "in"} and _is_variable(gold[2]) and _is_variable(pred[2]):
         return gold[3][0] in _STRUCTURED and equivalent(gold[3], pred[3], rel_tol)  # `D = [0, 1)`, `x \in [0, 1)`
     if pred[1] == gold[1] and equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol):

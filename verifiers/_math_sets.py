@@ -1,4 +1,8 @@
-"""Inequalities against intervals: `x < 3` is `(-\\infty, 3)`. Runs only inside the worker child process.
+"""Inequalities: against each other (`-x > -1` is `x < 1`) and against intervals (`x < 3` is `(-\\infty, 3)`).
+Runs only inside the worker child process.
+
+`inequalities_equal(gold, pred)` compares two inequalities as relations: the same up to a constant factor,
+flipped when the factor is negative.
 
 `sets_equal(gold, pred)` applies when one side is an inequality in one variable (`x < 3`, `3 >= x`, `-x > -1`,
 `x^2 < 4`, `1 < x <= 5`, `0 < f(x) < 1`, or a list of them, as `x < 1 or x > 3` is normalised to
@@ -79,3 +83,16 @@ def sets_equal(gold, pred, build) -> bool | None:
         return None
     return bool(sympy.Complement(gold_set, pred_set) == sympy.EmptySet
                 and sympy.Complement(pred_set, gold_set) == sympy.EmptySet)
+
+
+def inequalities_equal(gold, pred, build) -> bool:
+    """`l1 < r1` and `l2 > r2` are the same inequality when l1 - r1 = c (l2 - r2): c > 0 with the same relation, or
+    c < 0 with the flipped one (`-x > -1` is `x < 1`, `2x <= 2` is `x <= 1`)."""
+    d1 = build(gold[2]) - build(gold[3])
+    d2 = build(pred[2]) - build(pred[3])
+    if d2 == 0:
+        return False
+    ratio = sympy.simplify(d1 / d2)
+    if not (ratio.is_number and ratio.is_real and ratio.is_finite and ratio != 0):
+        return False
+    return pred[1] == (gold[1] if ratio > 0 else {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[gold[1]])
