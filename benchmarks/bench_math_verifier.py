@@ -1,4 +1,5 @@
-"""Throughput of the math verifier on a realistic mix of model responses: checks per second.
+"""Throughput of the math verifier on a realistic mix of model responses (checks per second), and with
+`--agreement` its verdicts beside math-verify's on the answer forms and the threat table of issue #22.
 
 Mix (seeded): 70% numeric answers (boxed integers, fractions, decimals, GSM8K `####`), 20% symbolic
 (expansions, radicals, tuples, sets: these go to the sympy worker processes), 10% garbage (no answer,
@@ -9,6 +10,15 @@ and prints the ratio. Also reports the numeric fast path alone (never touches sy
 
     python benchmarks/bench_math_verifier.py            # 2000 checks, a few seconds
     python benchmarks/bench_math_verifier.py --n 2000 --max-workers 4
+    pip install math-verify==0.9.0 && python benchmarks/bench_math_verifier.py --agreement
+
+Agreement: every `(gold, response, expected)` row of tests/verifiers/test_math_forms.py (by category) and of
+tests/verifiers/test_math_threats.py (expected wrong), judged by `verifiers.math.check(response, gold)` and by
+math-verify with its default options, `verify(parse(gold), parse(response))` (a gold without `$` or a box is
+given to math-verify as `$gold$`, the way its documentation writes golds). A row agrees when the verdict is the
+expected one; a false positive is a wrong answer judged right. The tests assert our verdicts on these rows, so
+our column is 100% by construction: the figures to read are math-verify's, and where it is right and we are not
+(none here; see docs/verifiers.md for what we still lose on outside these tables).
 """
 
 from __future__ import annotations
@@ -84,11 +94,69 @@ def _rate(fn, n: int) -> tuple[float, list]:
     return n / (time.perf_counter() - start), result
 
 
+def _math_verify_judge():
+    """math-verify's verdict as a function of (response, gold), default options; None if it is not installed."""
+    try:
+        from math_verify import parse, verify
+    except ImportError:
+        return None
+
+    def judge(response: str, gold: str) -> bool:
+        gold_text = gold if ("$" in gold or "\\boxed" in gold) else f"${gold}$"
+        try:
+            return bool(verify(parse(gold_text), parse(response)))
+        except Exception:  # noqa: BLE001 - a crash is a verdict of "not shown correct"
+            return False
+    return judge
+
+
+def agreement_rows() -> dict[str, list[tuple[str, str, bool]]]:
+    """Category -> (gold, response, expected): the forms of issue #22 and its threat table (all expected wrong)."""
+    from tests.verifiers.test_math_forms import CATEGORIES
+    from tests.verifiers.test_math_threats import THREATS
+
+    rows = dict(CATEGORIES)
+    rows["threats (all wrong)"] = [(gold, response, False) for table in THREATS.values() for gold, response in table]
+    return rows
+
+
+def agreement() -> None:
+    """Print a markdown table: per category, rows, agreement and false positives of both verifiers."""
+    math_verify = _math_verify_judge()
+    if math_verify is None:
+        raise SystemExit("--agreement needs math-verify: pip install math-verify==0.9.0 (or the [bench] extra)")
+    print("| category | rows | ours: agree | math-verify: agree | ours: false positives | math-verify: false positives |")
+    print("|---|---|---|---|---|---|")
+    totals = [0, 0, 0, 0, 0]
+    for category, rows in agreement_rows().items():
+        ours = [check(response, gold).correct for gold, response, _ in rows]
+        theirs = [math_verify(response, gold) for gold, response, _ in rows]
+        expected = [e for _, _, e in rows]
+        counts = [len(rows), sum(o == e for o, e in zip(ours, expected)),
+                  sum(t == e for t, e in zip(theirs, expected)),
+                  sum(o and not e for o, e in zip(ours, expected)), sum(t and not e for t, e in zip(theirs, expected))]
+        totals = [a + b for a, b in zip(totals, counts)]
+        print(f"| {category} | {counts[0]} | {counts[1]} ({counts[1] / counts[0]:.0%}) | "
+              f"{counts[2]} ({counts[2] / counts[0]:.0%}) | {counts[3]} | {counts[4]} |")
+        for (gold, response, e), o, t in zip(rows, ours, theirs):
+            if t != e:
+                print(f"<!-- math-verify {'accepts' if t else 'rejects'}: gold {gold!r}, "
+                      f"response ...{response[-60:]!r} -->")
+    n = totals[0]
+    print(f"| **all** | {n} | {totals[1]} ({totals[1] / n:.1%}) | {totals[2]} ({totals[2] / n:.1%}) | "
+          f"{totals[3]} | {totals[4]} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="responses in the mix")
     parser.add_argument("--max-workers", type=int, default=None, help="worker processes for check_batch")
+    parser.add_argument("--agreement", action="store_true",
+                        help="verdicts beside math-verify's on the forms and threats of issue #22, as a table")
     args = parser.parse_args()
+    if args.agreement:
+        agreement()
+        return
 
     # Each measurement gets fresh items (another seed): sympy caches results, and so would repeats.
     warm_up, by_category, mix, batch_mix = (make_mix(n, seed) for seed, n in enumerate((100, args.n, args.n, args.n)))

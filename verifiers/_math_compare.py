@@ -296,4 +296,4 @@ def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
         return all(_single_equivalent(gold_answers[0], p, rel_tol) for p in pred_answers)
     gold_answers = [_unwrap_variable(g, pred_answers[0]) for g in gold_answers]
     pred_answers = [_unwrap_variable(p, gold_answers[0]) for p in pred_answers]
-    return _unordered_equal(gold_answers, pred_answers, rel_tol)
+    return _same_elements(gold_answers, pred_answers, rel_tol)  # a solution listed twice is still one solution

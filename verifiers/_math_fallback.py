@@ -34,6 +34,10 @@ from __future__ import annotations
 
 import re
 
+from verifiers._math_latex import normalize
+from verifiers._math_number import parse_number
+from verifiers._math_tokens import WORDS
+
 FALLBACK_TAIL_CHARS = 2_000
 _ENDINGS = (".", "!", "$", "**", "\\)", "\\]")
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")  # not `;`: `x = 1; x = 2` is one list
@@ -64,6 +68,12 @@ _RESULT = {"is", "are", "was", "were", "be", "equals", "equal", "gives", "give",
            "thus", "hence", "therefore", "altogether", "sum", "result", "answer"}
 _TO_A_RESULT = {"up", "equal", "equals", "amounts", "amount", "comes", "come", "adds", "add", "rises", "rose",
                 "increases", "increased", "decreases", "decreased", "grows", "grew", "goes", "went", "drops", "dropped"}
+# The left side of `x = 5`, `f(x) = 2x`, `a_1 = 3`, `AB = 4`, `|AB| = 1`: a name whose value the answer states.
+_LABEL = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?(?:\([A-Za-z]\))?|[A-Z]{2,4}|\|[A-Z]{2,4}\|")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_INLINE = re.compile(r"\$([^$]{1,500})\$")
+_WORDS = re.compile(r"[A-Za-z]{2,}")  # outside `\commands`: prose, unless a name such as `sqrt` or `pi`
+MAX_BARE_CHARS = 100
 _CLAUSE_BREAK = re.compile(r"[\d=,;:]")
 # The end of the text before an answer that makes the answer the last item of a list.
 _LIST_BEFORE = re.compile(r"(?:,|;|&|\band|\\text\{\s*and\s*\})\s*(?:[A-Za-z](?:_\{?\w{1,4}\}?)?\s*=)?\s*$")
@@ -97,10 +107,44 @@ def _closing_math(statement: str) -> str | None:
             if start < 0 or _LIST_BEFORE.search(body[:start].rstrip("$ *")):
                 return None
             math = body[start + len(opening):].strip("$ ")
-            if RELATION.search(math):
-                return math
-            return math.rsplit("=", 1)[-1].strip() or None
+            return math if RELATION.search(math) else _stated_value(math)
     return None
+
+
+def _top_level(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside braces and brackets (`\\sum_{k=1}` holds no equation)."""
+    parts, depth, last = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "{([" and 1 or ch in "})]" and -1 or 0
+        if ch == separator and depth == 0:
+            parts.append(text[last:i])
+            last = i + 1
+    return parts + [text[last:]]
+
+
+def _stated_value(math: str) -> str | None:
+    """What closing maths states: `2 + 3 = 5` states 5, but `x = 5`, `y = 2x + 1`, `p = -1, p = 2` and an implicit
+    `2x + 4y - 3 = 0` are kept whole (the comparer reads a named value against a bare gold)."""
+    sides = _top_level(math, "=")
+    if len(sides) == 1:
+        return math.strip() or None
+    items = [_top_level(item, "=") for item in _top_level(math, ",")]
+    named = all(len(item) == 2 and _LABEL.fullmatch(item[0].strip()) for item in items)
+    implicit = len(sides) == 2 and sides[1].strip() == "0" and re.search(r"[A-Za-z]", _COMMAND.sub("", sides[0]))
+    return math.strip() if named or implicit else (sides[-1].strip() or None)
+
+
+def _bare_answer(text: str) -> str | None:
+    """A response that is one short line of maths (`\\frac{10}{9}`, `28 percent`, `x >= 5`) is its own answer; not
+    a computation (`11 + 4 = 15` must visibly end), a hedge or prose."""
+    line = text.strip()
+    if not line or "\n" in line or len(line) > MAX_BARE_CHARS or "=" in re.sub(r"[<>!]=", "", line) or _HEDGE.search(line):
+        return None
+    line = line.rstrip(".").strip()
+    words = set(_WORDS.findall(_COMMAND.sub(" ", line))) - WORDS
+    if words and parse_number(normalize(line)) is None:  # `28 percent` is a number; `So it is 7` is prose
+        return None
+    return line or None
 
 
 def _last_result(statement: str) -> str | None:
@@ -137,11 +181,15 @@ def fallback_answer(text: str, complete: bool = False) -> str | None:
     """The answer the final statement of `text` commits to (rules in the module docstring), or None.
 
     `complete`: the response ended on its own (not cut at a length limit), see rule 2."""
+    bare = _bare_answer(text[-MAX_BARE_CHARS - 1:]) if len(text.strip()) <= MAX_BARE_CHARS else None
+    if bare is not None:
+        return bare
     statement = _final_statement(text, complete)
     if statement is None or _HEDGE.search(statement):
         return None
     if statement.endswith(("$", "\\)", "\\]")):
         return _closing_math(statement)
-    if RELATION.search(statement):
-        return None  # `Therefore $x < 5$ is the solution.`: 5 is a bound, not a result
+    if RELATION.search(statement):  # `Therefore $x < 5$ is the solution.`: the relation, never its bound
+        maths = _INLINE.findall(statement)
+        return maths[0].strip() if len(maths) == 1 and RELATION.search(maths[0]) else None
     return _last_result(statement)

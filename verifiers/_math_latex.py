@@ -60,8 +60,9 @@ _BINOM_LITERAL = re.compile(r"\\binom\s*\{\s*(\d{1,4})\s*\}\s*\{\s*(\d{1,4})\s*\
 _MAX_BINOM_N = 1000  # \binom{n}{k} of literals is evaluated in-process up to here (at most 300 digits)
 _APPROX = re.compile(r"\\approx|≈")
 _LONE_VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?\s*=?")
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?(?!0,)\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # `0,111` is no thousands: a decimal comma
 _SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_COMMA_THIN = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")  # `11,\! 111`: a comma and a negative space, then a group
 _SPACES = re.compile(r"\s+")
 _SEMICOLON = re.compile(r"\s*;\s*")  # `1; 2` lists two answers, as `1, 2` does (never a thousands separator)
 _WORD_SEPARATORS = re.compile(r"\s+(?:or|and)\s+")
@@ -92,6 +93,7 @@ def _strip_units(s: str) -> str:
 def _spacing(s: str) -> str:
     """Math delimiters and LaTeX spacing out; thin-space thousands merged; other spaces between digits kept."""
     s = _DELIMITERS.sub("", s)
+    s = _COMMA_THIN.sub(",", s)
     s = _THIN_GROUPS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
     s = _THIN_DECIMALS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
     s = _THIN_BETWEEN_DIGITS.sub(" ", s)

@@ -49,6 +49,11 @@ def decimal_comma(raw: str, text: str, gold: Number, details: dict) -> str:
     return text
 
 
+def comma_number(text: str) -> Number | None:
+    """`1,22` or `0,111` (a comma that cannot separate thousands) read with a decimal comma, else None."""
+    return parse_number(text.replace(",", ".")) if _DECIMAL_COMMA.fullmatch(text) else None
+
+
 def numeric_list(gold: Number | None, text: str, rel_tol: float) -> bool | None:
     """A list of plain numbers against a single number gold: right only if every item is the gold, else None."""
     parts = text.split(", ")

@@ -57,7 +57,8 @@ from verifiers._math_guard import guard
 from verifiers._math_latex import normalize, strip_variable
 from verifiers._math_number import Number, numbers_match, parse_number
 from verifiers._math_parse import parse
-from verifiers._math_text import CHOICE, CHOSEN, WORD, decimal_comma, distinct_values, numeric_list
+from verifiers._math_text import (CHOICE, CHOSEN, WORD, comma_number, decimal_comma, distinct_values,
+                                 numeric_list)
 from verifiers._math_tokens import ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
@@ -164,6 +165,8 @@ def _judge(expected: _Gold, text: str, details: dict, *, rel_tol: float, deadlin
         return _outcome(True, "correct", details, start) if correct else _wrong(details, start)
     number = parse_number(text)
     gold_number = parse_number(gold_text) if gold_text != expected.text else expected.number
+    if number is not None and gold_number is None:  # a gold `1,22` against one number is 1.22 (a list otherwise)
+        gold_number = comma_number(gold_text)
     if number is not None and gold_number is not None:
         details["method"] = "numeric"
         correct = numbers_match(gold_number, number, rel_tol)

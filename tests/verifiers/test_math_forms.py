@@ -35,6 +35,12 @@ RELATIONS = [
     ("x \\in [-2, 7]", COT + "So $\\boxed{-2 \\le x \\le 7}$.", True),
     ("x \\in [-2, 7]", COT + "So $\\boxed{x \\in (-2, 7]}$.", False),
     ("[-2, 7]", COT + "So $\\boxed{x \\in [-7, 2]}$.", False),
+    # Unboxed: a relation in the final statement is the answer, compared as a relation (never read as its bound).
+    ("x \\ge 4", COT + "Therefore $x \\geq 4$ is the solution.", True),
+    ("x \\le 2", COT + "Thus $x <= 2$ is our answer.", True),
+    ("x \\le 2", COT + "Thus $x < 2$ is our answer.", False),
+    ("y > 7", "y > 7", True),
+    ("y > 7", "y >= 7", False),
 ]
 
 EQUATIONS = [
@@ -64,6 +70,13 @@ EQUATIONS = [
     ("D=[0,1)", COT + "The domain is $\\boxed{x \\in [0,1)}$.", True),
     ("D=[0,1)", COT + "The domain is $\\boxed{D = [0, 1]}$.", False),
     ("D=(0,1)", COT + "The domain is $\\boxed{(1,0)}$.", False),
+    # Unboxed: closing maths that names a value or is an implicit equation is kept whole, a computation is not.
+    ("3x-6y+2=0", COT + "So the line is $y=\\frac{x}{2}+\\frac13$.", True),
+    ("3x-6y+2=0", COT + "So the line is $y=\\frac{x}{2}-\\frac13$.", False),
+    ("y=\\frac{x}{2}+\\frac13", COT + "So the line is $3x-6y+2=0$.", True),
+    ("q = 3, q = -\\frac{7}{4}", COT + "So $q=3, q=-\\frac{7}{4}$.", True),
+    ("q = 3, q = -\\frac{7}{4}", COT + "So $q=3, q=\\frac{7}{4}$.", False),
+    ("12", COT + "So $3 \\cdot 4 = 12$.", True),
 ]
 
 LISTS_SETS = [
@@ -83,6 +96,8 @@ LISTS_SETS = [
     ("\\{1, 2\\}", COT + "So the set is $\\boxed{\\{1, 1, 2\\}}$.", True),
     ("\\{1, 2\\}", COT + "So the set is $\\boxed{\\{1, 2, 2, 3\\}}$.", False),
     ("\\{1, 1, 2\\}", COT + "So the set is $\\boxed{\\{2, 1\\}}$.", True),
+    ("(1, 4), (4, 1)", COT + "The pairs are $\\boxed{(4, 1), (1, 4), (4,1)}$.", True),  # one pair listed twice
+    ("(1, 4), (4, 1)", COT + "The pairs are $\\boxed{(4, 1), (4, 1)}$.", False),
 ]
 
 TEXT_AROUND = [
@@ -112,6 +127,15 @@ NUMBERS_UNITS = [
     ("10", COT + "The distance is $\\boxed{10\\text{ miles}}$.", True),
     ("10", COT + "The distance is $\\boxed{12\\textnormal{ miles}}$.", False),
     ("5", COT + "The answer is $\\boxed{5\\text{}}$.", True),
+    ("3333333300", COT + "So $\\boxed{3,\\! 333,\\! 333,\\! 300}$.", True),  # a space after each `\\!`
+    ("3333333300", COT + "So $\\boxed{3,\\! 333,\\! 333,\\! 330}$.", False),
+    # A response that is nothing but its answer, on one line.
+    ("\\frac{7}{3}", "\\frac{7}{3}", True),
+    ("\\frac{7}{3}", "\\frac{3}{7}", False),
+    ("45\\%", "45 percent", True),
+    ("45\\%", "$45$ %", True),
+    ("45\\%", "54 %", False),
+    ("4", "So it is 4", False),  # prose that never ended is not a bare answer
 ]
 
 MATRICES_SUMS = [
@@ -148,6 +172,11 @@ DECIMAL_COMMA = [
     ("122", COT + "So $\\boxed{1,22}$.", False),
     ("1.22", COT + "So $\\boxed{1, 22}$.", False),  # a list of two numbers
     ("1, 22", COT + "So $\\boxed{1,22}$.", True),  # against a list gold, the comma separates items
+    ("3,75", COT + "So $\\boxed{3.75}$.", True),  # a gold with a decimal comma, against one number
+    ("3,75", COT + "So $\\boxed{3, 75}$.", True),  # ... and against a list, the list it also reads as
+    ("3,75", COT + "So $\\boxed{3.57}$.", False),
+    ("0,375", COT + "So $\\boxed{0.375}$.", True),  # `0,375` cannot be thousands
+    ("0,375", COT + "So $\\boxed{375}$.", False),
 ]
 
 CATEGORIES = {"relations": RELATIONS, "equations": EQUATIONS, "lists and sets": LISTS_SETS,
