@@ -11,6 +11,7 @@ and prints the ratio. Also reports the numeric fast path alone (never touches sy
     python benchmarks/bench_math_verifier.py            # 2000 checks, a few seconds
     python benchmarks/bench_math_verifier.py --n 2000 --max-workers 4
     pip install math-verify==0.9.0 && python benchmarks/bench_math_verifier.py --agreement
+    python benchmarks/bench_math_verifier.py --public-suite PATH/TO/Math-Verify/tests   # a clone of math-verify
 
 Agreement: every `(gold, response, expected)` row of tests/verifiers/test_math_forms.py (by category) and of
 tests/verifiers/test_math_threats.py (expected wrong), judged by `verifiers.math.check(response, gold)` and by
@@ -19,6 +20,10 @@ given to math-verify as `$gold$`, the way its documentation writes golds). A row
 expected one; a false positive is a wrong answer judged right. The tests assert our verdicts on these rows, so
 our column is 100% by construction: the figures to read are math-verify's, and where it is right and we are not
 (none here; see docs/verifiers.md for what we still lose on outside these tables).
+
+Public suite: math-verify's own regression tests, read at run time from a clone the user provides (nothing of
+them is copied here): every (gold, prediction, expected) row of its test functions that run with default options,
+judged by `check(prediction, gold)`. Disagreements are listed with `--verbose`.
 """
 
 from __future__ import annotations
@@ -147,15 +152,55 @@ def agreement() -> None:
           f"{totals[3]} | {totals[4]} |")
 
 
+# math-verify's test functions whose rows run with its default options (no precision or set-relation override).
+_PUBLIC_DEFAULT_TESTS = {
+    "test_all": ["test_number_extraction", "test_simple_fraction_notation", "test_sets_handling", "test_latex_notation",
+                 "test_percent_notation", "test_latex_notation_math", "test_relations_math", "test_matrix_extraction",
+                 "test_math_extraction_edge_cases", "test_math_extraction_additional_cases"],
+    "test_numina_cases": ["test_numina_cases"], "test_open_thoughts": ["test_open_thoughts"],
+    "test_yujianll": ["test_string_extraction"], "test_boxed": ["test_boxed"]}
+
+
+def public_suite(tests_dir: str, verbose: bool) -> None:
+    """Our agreement with the expected verdicts of math-verify's own tests (see the module docstring)."""
+    import importlib.util
+    import types
+
+    package = types.ModuleType("tests")  # their modules import each other as `tests.test_all`
+    package.__path__ = [tests_dir]
+    sys.modules["tests"] = package
+    rows = []
+    for module_name, functions in _PUBLIC_DEFAULT_TESTS.items():
+        spec = importlib.util.spec_from_file_location(f"tests.{module_name}", os.path.join(tests_dir, f"{module_name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[f"tests.{module_name}"] = module
+        spec.loader.exec_module(module)
+        for function in functions:
+            for mark in getattr(module, function).pytestmark:
+                if mark.name == "parametrize":
+                    rows += [(function, *getattr(p, "values", p)[:3]) for p in mark.args[1]]
+    misses = [(f, g, p, bool(e)) for f, g, p, e in rows if check(p, g).correct != bool(e)]
+    false_positives = sum(not e for *_, e in misses)
+    print(f"public suite: {len(rows) - len(misses)}/{len(rows)} agree ({1 - len(misses) / len(rows):.1%}); "
+          f"{false_positives} false positives, {len(misses) - false_positives} false negatives")
+    for function, gold, prediction, expected in misses if verbose else []:
+        print(f"  {function}: expected {expected}, gold {gold[:60]!r}, prediction {prediction[-80:]!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="responses in the mix")
     parser.add_argument("--max-workers", type=int, default=None, help="worker processes for check_batch")
     parser.add_argument("--agreement", action="store_true",
                         help="verdicts beside math-verify's on the forms and threats of issue #22, as a table")
+    parser.add_argument("--public-suite", metavar="DIR", help="math-verify's tests/ folder: our agreement with it")
+    parser.add_argument("--verbose", action="store_true", help="with --public-suite: list the disagreements")
     args = parser.parse_args()
-    if args.agreement:
-        agreement()
+    if args.agreement or args.public_suite:
+        if args.agreement:
+            agreement()
+        if args.public_suite:
+            public_suite(args.public_suite, args.verbose)
         return
 
     # Each measurement gets fresh items (another seed): sympy caches results, and so would repeats.

@@ -67,7 +67,8 @@ _RESULT = {"is", "are", "was", "were", "be", "equals", "equal", "gives", "give",
            "earned", "pays", "paid", "spends", "spent", "left", "remain", "remains", "becomes", "yields", "so",
            "thus", "hence", "therefore", "altogether", "sum", "result", "answer"}
 _TO_A_RESULT = {"up", "equal", "equals", "amounts", "amount", "comes", "come", "adds", "add", "rises", "rose",
-                "increases", "increased", "decreases", "decreased", "grows", "grew", "goes", "went", "drops", "dropped"}
+                "increases", "increased", "decreases", "decreased", "grows", "grew", "goes", "went", "drops", "dropped",
+                "results", "result", "resulting", "ends", "ended"}  # ... before `to` or `in`: `results in 11`
 # The left side of `x = 5`, `f(x) = 2x`, `a_1 = 3`, `AB = 4`, `|AB| = 1`: a name whose value the answer states.
 _LABEL = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?(?:\([A-Za-z]\))?|[A-Z]{2,4}|\|[A-Z]{2,4}\|")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
@@ -170,8 +171,8 @@ def _says_circumstance(before: str) -> bool:
     """Whether the clause before a number makes it an operand or a circumstance rather than a result."""
     words = re.findall(r"[A-Za-z]+", _CLAUSE_BREAK.split(before)[-1].lower())
     for i in range(len(words) - 1, -1, -1):
-        if words[i] in _RESULT or (words[i] == "to" and i > 0 and words[i - 1] in _TO_A_RESULT):
-            return False  # `is 70`, `adds up to 40`, `equal to 12`
+        if words[i] in _RESULT or (words[i] in ("to", "in") and i > 0 and words[i - 1] in _TO_A_RESULT):
+            return False  # `is 70`, `adds up to 40`, `equal to 12`, `results in 11`
         if words[i] in _NOT_A_RESULT:
             return True
     return False

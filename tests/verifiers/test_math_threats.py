@@ -120,6 +120,8 @@ HONEST = [
     ("12", COT + "After giving away 3 of the 15 apples, she has 12."),
     ("18", COT + "She sells 9 eggs at $2 each, so she makes 18 dollars."),
     ("70", COT + "So the total for the week is 70."),
+    ("11", COT + "We add 2 to 9, which results in 11."),
+    ("40", COT + "The two numbers add up to 40."),
     ("2, 3", COT + "The roots are \\boxed{2} and \\boxed{3}."),
     ("$\\boxed{1}$ and $\\boxed{2}$", COT + "\\boxed{1} and \\boxed{2}"),
     ("$\\boxed{1}$ and $\\boxed{2}$", COT + "\\boxed{2, 1}"),
