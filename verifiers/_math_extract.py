@@ -45,8 +45,9 @@ _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{4,}")
 # What a chat template or a base model's stop text leaves at the end of a completion; the first one ends it.
 STOP_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|end|>",
                 "<|start_header_id|>", "<|user|>", "<|assistant|>", "<end_of_turn>", "<start_of_turn>", "</s>")
-# `<|copula|>`, `The volume of $ABCDEFGH$ is 120`: after "Final Answer:", a sentence that names what it gives.
 _LEADING_SPACE = re.compile(r"\s*")
+_MAX_LEADING_MARKERS = 4  # a leaked chat header has one or two; past these, a marker ends the answer again
+# "Final Answer: The volume of $ABCDEFGH$ is 120": a sentence that names what it gives is read after its verb.
 _COPULA = re.compile(r"\s(?:is|are|equals|was|were)\s", re.IGNORECASE)
 
 
@@ -66,8 +67,9 @@ def committed_text(text: str) -> str:
         return ""
     if "<" not in text:
         return text
-    start, skipped = 0, True
-    while skipped:  # markers before any text (a leaked `<|im_start|>` header) are skipped, not an end
+    start, skipped, leading = 0, True, 0
+    while skipped and leading < _MAX_LEADING_MARKERS:  # a leaked header (`<|im_start|>assistant`) is no end
+        leading += 1
         start = _LEADING_SPACE.match(text, start).end()
         skipped = False
         for marker in STOP_MARKERS if text.startswith("<", start) else ():

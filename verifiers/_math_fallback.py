@@ -5,8 +5,9 @@ Small policies often end with "3 + 4 = 7." and no box, so `verifiers.math` reads
 fallback (stop mid-computation and have the last number scored), so it accepts only what the response
 commits to (`fallback_answer`):
 
-1. Only the committed text is read (after `</think>`; see `_math_extract.committed_text`), its last
-   2,000 characters.
+1. Only the committed text is read (after `</think>`, before a stop marker; see
+   `_math_extract.committed_text`), its last 2,000 characters. A response that is nothing but one short line
+   of maths (`\\frac{7}{3}`, `45 percent`, `x >= 5`: no plain `=`, no hedge, no prose) is its own answer.
 2. The response must visibly end: its last character is `.` or `!` (not `...`), or it closes a
    `$...$`, `\\(...\\)`, `\\[...\\]` or `**bold**`, or its last line is nothing but a number (`18`, `**18**`).
    A response that stops on a digit mid-line, an operator, a comma, a word or `?` may have been cut off,
@@ -14,17 +15,19 @@ commits to (`fallback_answer`):
    emitted its end-of-sequence token, it was not cut at a length limit), a last line that ends on a number
    (`11 + 4 = 15`) has visibly ended too; one that ends on a word or an operator still has not.
 3. The final statement is the last sentence of the last line (or a `\\[...\\]` / `$$...$$` display ending it).
-   It must commit to one answer (`_commits`): a statement that hedges or qualifies (`or`, `either`, `maybe`,
+   It must commit to one answer: a statement that hedges or qualifies (`or`, `either`, `maybe`,
    `not`, `than`, `approximately`, `if`, ...) gives none, since its last number is not what it asserts.
    - If it ends with inline maths (`The probability is $\\frac{1}{2}$.`), the answer is that maths, or
-     what follows its last `=` (`$2 + 3 = 5$.` gives `5`). Maths holding a relation other than `=`
+     what follows its last top-level `=` (`$2 + 3 = 5$.` gives `5`), except that a named value or an implicit
+     equation stays whole (`$x = 5$`, `$y = 2x + 1$`, `$p = 1, p = 2$`, `$2x + 4y - 3 = 0$`). Maths holding a relation other than `=`
      (`<`, `\\le`, `>=`, `\\neq`, `≥`, `\\in`, `\\subset`, ...) is the answer whole, compared as a relation:
      `$x <= 5$` is never cut at the `=` of `<=` into `5`.
    - Otherwise the answer is its last number (`1,250`, `1 250`, `6.02e23` count as one number; units
      such as `\\text{ cm}^2` or `m^2` are skipped), which must be a result, not an operand: not right
      after `+ - * / ^ _ {` or another number, and with no digit, operator, `=` or brace after it in the
      sentence (`3 + 4 = 7.` gives 7; `7 = 3 + 4.` and `So 3 * 4 = 12 + 5.` give nothing). A statement with a
-     relation other than `=` gives no number at all (`Therefore $x < 5$ is the solution.`), nor does a number
+     relation other than `=` gives no number at all: its one inline relation, if it has one, is the answer
+     (`Therefore $x < 5$ is the solution.` gives `x < 5`, never 5), else nothing. Nor does a number
      that is an operand in words or a circumstance (`after 3`, `divided by 3`, `for 3 days`, `than 5`).
    - Either way, an answer that ends a list (`2 and 3`, `1, 2, 3`, `$x = 2$ and $y = 3$`) is not read: the
      statement names several values and the fallback would pick one of them.
