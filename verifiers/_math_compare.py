@@ -1,13 +1,15 @@
 """Equivalence of two parsed answers with sympy. Runs only inside the worker child process.
 
 Trees come from `_math_parse` (plain tuples/lists, never strings to parse), so nothing here reaches
-`eval`. Containers are compared structurally: sets, unions and bare answer lists order-insensitively,
-tuples/intervals and matrices in order; `x = 5` against `5` compares the right-hand side; `a \\pm b`
-stands for both answers; a list of answers that all equal a single gold is that answer (the same value
-boxed twice); an inequality against an interval is compared as a set (`_math_sets`). Scalars are equal
-when exactly equal or, when either side was written with a decimal point, by the tolerance rule of
-`_math_number` (a bare decimal must be the exact value rounded or truncated to its digits, and within
-`rel_tol`); symbolic expressions by `expand`, random-point evaluation and `simplify`.
+`eval`. Containers are compared structurally: bare answer lists and unions order-insensitively, sets as sets
+(repeats count once; a set against a bare list or a `\\pm` too), tuples/intervals and matrices in order, matrix
+arithmetic evaluated (`_math_matrices`); `x = 5`, `AB = 4` or `|AB| = 1` against `5` compares the right-hand
+side; `a \\pm b` stands for both answers; a list of answers that all equal a single gold is that answer (the
+same value boxed twice); inequalities are compared as relations and against intervals as sets (`_math_sets`).
+Scalars are equal when exactly equal or, when either side was written with a decimal point, by the tolerance
+rule of `_math_number` (a bare decimal must be the exact value rounded or truncated to its digits, and within
+`rel_tol`); symbolic expressions by `expand`, random-point evaluation and `simplify`; sums written alike (the
+index renamed) are equal, others by their closed form.
 """
 
 from __future__ import annotations
@@ -17,63 +19,16 @@ from fractions import Fraction
 
 import sympy
 
+from verifiers._math_build import build, renamed
+from verifiers._math_matrices import has_matrix_arithmetic, matrices_equal
 from verifiers._math_number import decimal_agrees
-from verifiers._math_sets import sets_equal
+from verifiers._math_sets import inequalities_equal, sets_equal
 
 _UNORDERED = {"list", "set", "union"}
 _STRUCTURED = {"list", "set", "union", "seq", "matrix", "rel", "and"}
-_FUNCTIONS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
-              "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
-              "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log,
-              "log": sympy.log}
-_CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo}
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!=", "in": "in"}
 _MAX_ITEMS = 32
-
-
-def _symbol(name: str):
-    if name == "e":
-        return sympy.E
-    if name == "i":
-        return sympy.I
-    return sympy.Symbol(name)
-
-
-def build(node) -> sympy.Expr:
-    """The sympy value of a scalar node (containers are handled by `equivalent`)."""
-    kind, args = node[0], node[1:]
-    if kind == "num":
-        value = Fraction(args[0])  # digits and a dot only (tokenizer); exact even for decimals
-        return sympy.Rational(value.numerator, value.denominator)
-    if kind == "sym":
-        return _symbol(args[0])
-    if kind == "const":
-        return _CONSTANTS[args[0]]
-    if kind == "add":
-        return build(args[0]) + build(args[1])
-    if kind == "mul":
-        return build(args[0]) * build(args[1])
-    if kind == "div":
-        return build(args[0]) / build(args[1])
-    if kind == "pow":
-        return build(args[0]) ** build(args[1])
-    if kind == "neg":
-        return -build(args[0])
-    if kind == "pct":
-        return build(args[0]) / 100
-    if kind == "fact":
-        return sympy.factorial(build(args[0]))
-    if kind == "binom":
-        return sympy.binomial(build(args[0]), build(args[1]))
-    if kind == "abs":
-        return sympy.Abs(build(args[0]))
-    if kind == "fn":
-        return _FUNCTIONS[args[0]](build(args[1]))
-    if kind == "root":
-        return sympy.root(build(args[0]), build(args[1]))
-    if kind == "log":
-        return sympy.log(build(args[0]), build(args[1]))
-    raise ValueError(f"{kind} is not a scalar")
+_INEQUALITIES = {"<", ">", "<=", ">="}
 
 
 def _inexact(node) -> bool:
@@ -129,19 +84,37 @@ def _random_points_agree(diff, symbols, scale_exprs, tol) -> bool | None:
 
 
 def scalars_equal(gold_node, pred_node, rel_tol: float) -> bool:
+    if gold_node[0] == pred_node[0] == "sum" and _sums_alike(gold_node, pred_node, rel_tol):
+        return True
     gold, pred = build(gold_node), build(pred_node)
     if gold == pred:
         return True
+    if gold.has(sympy.Sum) or pred.has(sympy.Sum):  # a closed form where sympy finds one (time-limited)
+        gold, pred = gold.doit(), pred.doit()
     tol = rel_tol if (_inexact(gold_node) or _inexact(pred_node)) else 0.0
+    return _values_equal(gold, pred, tol, _literal_ulp(gold_node), _literal_ulp(pred_node))
+
+
+def _sums_alike(gold, pred, rel_tol: float) -> bool:
+    """Two sums written alike: the same bounds, and the same body once the index has the same name."""
+    body = renamed(pred[1], pred[2], gold[2])
+    return (equivalent(gold[3], pred[3], rel_tol) and equivalent(gold[4], pred[4], rel_tol)
+            and scalars_equal(gold[1], body, rel_tol))
+
+
+def _values_equal(gold, pred, tol: float, gold_ulp=None, pred_ulp=None) -> bool:
+    """Two sympy values: exactly equal when `tol` is 0, else by the tolerance rule (module docstring)."""
+    if gold == pred:
+        return True
     if gold.has(sympy.oo, -sympy.oo) or pred.has(sympy.oo, -sympy.oo):
         return False  # oo == oo was handled above; nothing else equals an infinity
     symbols = gold.free_symbols | pred.free_symbols
     if not symbols:
         if gold.is_Rational and pred.is_Rational and tol == 0.0:
             return False
-        if (ulp := _literal_ulp(pred_node)) is not None:
-            return _numbers_close(gold, pred, max(tol, 1e-20), ulp)
-        return _numbers_close(pred, gold, max(tol, 1e-20), _literal_ulp(gold_node))
+        if pred_ulp is not None:
+            return _numbers_close(gold, pred, max(tol, 1e-20), pred_ulp)
+        return _numbers_close(pred, gold, max(tol, 1e-20), gold_ulp)
     diff = gold - pred
     if tol == 0.0 and sympy.expand(diff) == 0:
         return True
@@ -152,7 +125,10 @@ def scalars_equal(gold_node, pred_node, rel_tol: float) -> bool:
 
 
 def _equations_equal(gold, pred, rel_tol: float) -> bool:
-    """l1 = r1 and l2 = r2 are the same equation when l1 - r1 and l2 - r2 differ by a constant factor."""
+    """l1 = r1 and l2 = r2 are the same equation when l1 - r1 and l2 - r2 differ by a constant factor; when a side
+    is a tuple, interval or set (`D = [0, 1)`), when the two sides are the same."""
+    if any(side[0] in _STRUCTURED for side in (*gold[2:], *pred[2:])):
+        return equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol)
     d1 = ("add", gold[2], ("neg", gold[3]))
     d2 = ("add", pred[2], ("neg", pred[3]))
     if scalars_equal(d1, d2, rel_tol) or scalars_equal(d1, ("neg", d2), rel_tol):
@@ -164,6 +140,10 @@ def _equations_equal(gold, pred, rel_tol: float) -> bool:
 def _relations_equal(gold, pred, rel_tol: float) -> bool:
     if gold[1] == "=" and pred[1] == "=":
         return _equations_equal(gold, pred, rel_tol)
+    if gold[1] in _INEQUALITIES and pred[1] in _INEQUALITIES:
+        return inequalities_equal(gold, pred, build)
+    if {gold[1], pred[1]} == {"=", "in"} and _is_variable(gold[2]) and _is_variable(pred[2]):
+        return gold[3][0] in _STRUCTURED and equivalent(gold[3], pred[3], rel_tol)  # `D = [0, 1)`, `x \in [0, 1)`
     if pred[1] == gold[1] and equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol):
         return True
     return _FLIPPED[pred[1]] == gold[1] and equivalent(gold[2], pred[3], rel_tol) and \
@@ -189,12 +169,24 @@ def _ordered_equal(golds, preds, rel_tol: float) -> bool:
 
 
 def _is_variable(node) -> bool:
-    """`x`, or a tuple of variables such as `(x, y)`."""
-    return node[0] == "sym" or (node[0] == "seq" and node[1] == "()" and all(c[0] == "sym" for c in node[2:]))
+    """`x`, `f(x)`, a tuple of variables such as `(x, y)`, or a geometric name (`AB`, `|AB|`, `\\frac{NO}{BO}`)."""
+    return node[0] == "sym" or (node[0] == "seq" and node[1] == "()" and all(c[0] == "sym" for c in node[2:])) \
+        or _is_named_quantity(node)
+
+
+def _is_named_quantity(node) -> bool:
+    """Capital letters naming points, multiplied, divided or in bars: `AB`, `|AB|`, `\\frac{NO}{BO}`. (`x + y` and
+    `xy` are not names: `x + y = 5` stays an equation.)"""
+    if node[0] == "sym":
+        return node[1][:1].isupper()
+    if node[0] in ("mul", "div"):
+        return all(_is_named_quantity(child) for child in node[1:])
+    return node[0] == "abs" and _is_named_quantity(node[1])
 
 
 def _unwrap_variable(node, other):
-    """`x = 5` stands for `5`, `(x, y) = (2, 1)` for `(2, 1)` and `x \\in S` for `S`, against a non-relation."""
+    """`x = 5` stands for `5`, `(x, y) = (2, 1)` for `(2, 1)`, `AB = 4` for `4` and `x \\in S` for `S`, against a
+    non-relation."""
     if node[0] == "rel" and node[1] in ("=", "in") and _is_variable(node[2]) and other[0] != "rel":
         return node[3]
     return node
@@ -236,8 +228,31 @@ def _percent_options(node) -> list:
     return [node[1], node] if node[0] == "pct" else [node]
 
 
+def _set_elements(gold, pred):
+    """The elements of both sides when a set meets a set, a bare list or a `\\pm` (`\\{-2, 2\\}` and `\\pm 2`), else None."""
+    def elements(node):
+        items = node[1:] if node[0] in ("set", "list") else [node]
+        return [expanded for item in items for expanded in _expand_pm(item)]
+    golds, preds = elements(gold), elements(pred)
+    other = pred if gold[0] == "set" else gold
+    if other[0] in ("set", "list") or len(golds if other is gold else preds) > 1:
+        return golds, preds
+    return None
+
+
+def _same_elements(golds, preds, rel_tol: float) -> bool:
+    """Sets are equal when each element of one is in the other; repeats count once (`\\{1, 1, 2\\}` is `\\{1, 2\\}`)."""
+    if len(golds) > _MAX_ITEMS or len(preds) > _MAX_ITEMS or (not golds) != (not preds):
+        return False
+    return all(any(equivalent(g, p, rel_tol) for p in preds) for g in golds) and \
+        all(any(equivalent(g, p, rel_tol) for g in golds) for p in preds)
+
+
 def _single_equivalent(gold, pred, rel_tol: float) -> bool:
     gold, pred = _unwrap_variable(gold, pred), _unwrap_variable(pred, gold)
+    if has_matrix_arithmetic(gold) or has_matrix_arithmetic(pred):  # `A + B` is the matrix it evaluates to
+        tol = rel_tol if (_inexact(gold) or _inexact(pred)) else 0.0
+        return matrices_equal(gold, pred, build, lambda g, p: _values_equal(g, p, tol))
     if gold[0] == "pct" or pred[0] == "pct":
         return any(scalars_equal(g, p, rel_tol) if "pct" in (g[0], p[0]) else equivalent(g, p, rel_tol)
                    for g in _percent_options(gold) for p in _percent_options(pred))
@@ -266,11 +281,11 @@ def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
     as_sets = sets_equal(gold, pred, build)
     if as_sets is not None:
         return as_sets
+    if "set" in (gold[0], pred[0]) and (as_elements := _set_elements(gold, pred)) is not None:
+        return _same_elements(*as_elements, rel_tol)
     bare = {gold[0], pred[0]}
     if "list" in bare and len(bare) == 2:  # `1, 2` written without its brackets
         listed, other = (gold, pred) if gold[0] == "list" else (pred, gold)
-        if other[0] == "set":
-            return _unordered_equal(listed[1:], other[1:], rel_tol)
         if other[0] == "seq" and other[1] == "()":
             return _ordered_equal(listed[1:], other[2:], rel_tol)
     gold_answers, pred_answers = _answers(gold), _answers(pred)
@@ -281,4 +296,4 @@ def equivalent(gold, pred, rel_tol: float = 1e-6) -> bool:
         return all(_single_equivalent(gold_answers[0], p, rel_tol) for p in pred_answers)
     gold_answers = [_unwrap_variable(g, pred_answers[0]) for g in gold_answers]
     pred_answers = [_unwrap_variable(p, gold_answers[0]) for p in pred_answers]
-    return _unordered_equal(gold_answers, pred_answers, rel_tol)
+    return _same_elements(gold_answers, pred_answers, rel_tol)  # a solution listed twice is still one solution

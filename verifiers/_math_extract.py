@@ -1,8 +1,13 @@
 """Find the final answer(s) a model response commits to (private helper of `verifiers.math`).
 
-Only the committed text is read: what follows the last `</think>`; a response whose `<think>` block never
-closes is still thinking and has no answer. In it, by order of preference:
-1. every `\\boxed{...}` / `\\fbox{...}` (nested braces; an unbalanced, truncated one is skipped);
+Only the committed text is read: what follows the last `</think>`, up to the first chat-template stop marker
+(`<|im_start|>`, `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `</s>`, ...: what follows one is another turn, not
+this answer); a response whose `<think>` block never closes is still thinking and has no answer. In it, by
+order of preference:
+1. every `\\boxed{...}` / `\\fbox{...}` (nested braces; an unbalanced, truncated one is skipped), unless an
+   explicit "The final answer is ..." / "Final answer: ..." statement follows the last box and states a value
+   (it has a digit and no prose): then that statement is the answer and the boxes were working
+   (`\\boxed{200} ... \\boxed{255} ... The final answer is $10,455$.` answers 10455);
 2. else the last GSM8K `#### ...` line, or else the last `The (final) answer is ...` / `Answer: ...`;
    an earlier such statement that is a plain number is kept too, so "The answer is 3. ... The answer
    is 4." states two answers;
@@ -34,6 +39,16 @@ _TAIL_CHARS = 20_000  # phrases such as "The answer is" are searched for in this
 _ANSWER_PHRASE = re.compile(
     r"(?:the\s+final\s+answer\s+is|the\s+answer\s+is|final\s+answer\s*:|answer\s*:)[ \t:]*", re.IGNORECASE)
 _INLINE_MATH = re.compile(r"\$([^$\n]{1,1000})\$")
+_FINAL_PHRASE = re.compile(r"(?:the\s+final\s+answer\s+is|final\s+answer\s*:)[ \t:]*", re.IGNORECASE)
+# A value, not prose: a digit, and no run of 4+ letters outside a `\command` (`\frac`, `\sqrt` are fine).
+_PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{4,}")
+# What a chat template or a base model's stop text leaves at the end of a completion; the first one ends it.
+STOP_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|end|>",
+                "<|start_header_id|>", "<|user|>", "<|assistant|>", "<end_of_turn>", "<start_of_turn>", "</s>")
+_LEADING_SPACE = re.compile(r"\s*")
+_MAX_LEADING_MARKERS = 4  # a leaked chat header has one or two; past these, a marker ends the answer again
+# "Final Answer: The volume of $ABCDEFGH$ is 120": a sentence that names what it gives is read after its verb.
+_COPULA = re.compile(r"\s(?:is|are|equals|was|were)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -43,11 +58,25 @@ class Answers:
 
 
 def committed_text(text: str) -> str:
-    """The part of a response that can state its answer: after the last `</think>`; "" inside an open `<think>`."""
+    """The part of a response that can state its answer: after the last `</think>`; "" inside an open `<think>`;
+    up to the first stop marker after the answer began (markers before any text, a leaked header, are skipped)."""
     close = text.rfind("</think>")
     if close >= 0:
-        return text[close + len("</think>"):]
-    return "" if "<think>" in text else text
+        text = text[close + len("</think>"):]
+    elif "<think>" in text:
+        return ""
+    if "<" not in text:
+        return text
+    start, skipped, leading = 0, True, 0
+    while skipped and leading < _MAX_LEADING_MARKERS:  # a leaked header (`<|im_start|>assistant`) is no end
+        leading += 1
+        start = _LEADING_SPACE.match(text, start).end()
+        skipped = False
+        for marker in STOP_MARKERS if text.startswith("<", start) else ():
+            if text.startswith(marker, start):
+                start, skipped = start + len(marker), True
+    ends = [pos for pos in (text.find(marker, start) for marker in STOP_MARKERS) if pos >= 0]
+    return text[start:min(ends, default=len(text))]
 
 
 def _braced(text: str, start: int) -> str | None:
@@ -125,7 +154,27 @@ def _after_phrase(tail: str, match: re.Match) -> str | None:
         line = rest.lstrip().split("\n", 1)[0]
     # A sentence ends at ". " (a decimal point is followed by a digit, not a space).
     sentence = line.split(". ", 1)[0]
+    copula = None
+    for copula in _COPULA.finditer(sentence):
+        pass
+    if copula and _PROSE.search(sentence[:copula.start()]):  # "Final Answer: The volume of $V$ is 120"
+        sentence = sentence[copula.end():]
     return _clean(sentence)
+
+
+def _final_after_boxes(text: str) -> str | None:
+    """A "The final answer is ..." value stated after the last box (then the boxes were working), else None."""
+    last_box = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    tail = text[last_box:][-_TAIL_CHARS:]
+    phrase = None
+    for phrase in _FINAL_PHRASE.finditer(tail):
+        pass
+    if phrase is None or phrase.start() == 0:
+        return None
+    answer = _after_phrase(tail, phrase)
+    if answer and any(ch.isdigit() for ch in answer) and not _PROSE.search(answer) and "\\boxed" not in answer:
+        return answer
+    return None
 
 
 def _stated(tail: str) -> list[str]:
@@ -148,6 +197,8 @@ def extract_answers(text: str, *, fallback_last_number: bool = True, complete: b
         return Answers(())
     text = committed_text(text)
     boxes = _boxes(text)
+    if boxes and (final := _final_after_boxes(text)):
+        return Answers((final,))
     if boxes:
         return Answers(_distinct(boxes), excess=text.count("\\boxed") + text.count("\\fbox") > MAX_ANSWERS)
     stated = _stated(text[-_TAIL_CHARS:])
@@ -155,6 +206,12 @@ def extract_answers(text: str, *, fallback_last_number: bool = True, complete: b
         return Answers(_distinct(stated))
     answer = fallback_answer(text, complete) if fallback_last_number else None
     return Answers((answer[:MAX_ANSWER_CHARS],) if answer else ())
+
+
+def gold_boxes(text: str) -> str | None:
+    """Every distinct box of a gold, joined by ", " (one answer made of all its parts), or None without a box."""
+    boxes = _distinct(_boxes(text))
+    return ", ".join(boxes) if boxes else None
 
 
 def extract_answer(text: str, *, fallback_last_number: bool = True, boxed_only: bool = False) -> str | None:

@@ -21,7 +21,8 @@ import re
 # Order matters: `\left` before `\le`, `\leq` before `\le`, `\dfrac` before `\frac`.
 _REPLACEMENTS = (
     ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""),
-    ("\\displaystyle", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
+    ("\\displaystyle", ""), ("\\angle", " "), ("\\measuredangle", " "),
+    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
     ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\qquad", " "), ("\\quad", " "),
     ("~", " "), ("{,}", ","), ("\\%", "%"), ("\\$", ""), ("$", ""),
     ("\\cdots", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"), ("×", "*"), ("÷", "/"),
@@ -32,7 +33,8 @@ _REPLACEMENTS = (
     ("\\mathbb{R}", "(-\\infty, \\infty)"), ("\\mathbb R", "(-\\infty, \\infty)"), ("ℝ", "(-\\infty, \\infty)"),
     ("½", "\\frac{1}{2}"), ("⅓", "\\frac{1}{3}"), ("⅔", "\\frac{2}{3}"), ("¼", "\\frac{1}{4}"), ("¾", "\\frac{3}{4}"),
 )
-_TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|boldsymbol)\s*"
+_TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|textup|mathrm|mathbf|mathit|"
+                         r"mathsf|mathtt|mathnormal|mbox|hbox|operatorname|boldsymbol|overline)\s*"
                          r"\{([^{}]*)\}")
 _DELIMITERS = re.compile(r"(?<!\\)\\[()\[\]]")  # `\(`, `\)`, `\[`, `\]` (not the `\\` of a matrix row)
 _THIN = r"(?:\\[,;: ]|[~\u2009\u202f\u00a0\u2007])"
@@ -58,9 +60,11 @@ _BINOM_LITERAL = re.compile(r"\\binom\s*\{\s*(\d{1,4})\s*\}\s*\{\s*(\d{1,4})\s*\
 _MAX_BINOM_N = 1000  # \binom{n}{k} of literals is evaluated in-process up to here (at most 300 digits)
 _APPROX = re.compile(r"\\approx|≈")
 _LONE_VARIABLE = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?\s*=?")
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?(?!0,)\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # `0,111` is no thousands: a decimal comma
 _SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_COMMA_THIN = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")  # `11,\! 111`: a comma and a negative space, then a group
 _SPACES = re.compile(r"\s+")
+_SEMICOLON = re.compile(r"\s*;\s*")  # `1; 2` lists two answers, as `1, 2` does (never a thousands separator)
 _WORD_SEPARATORS = re.compile(r"\s+(?:or|and)\s+")
 # `x =`, `x_1 =`, `f(x) =`: a variable or function being named, not part of the answer.
 _LHS = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?(?:\([A-Za-z]\))?\s*=")
@@ -89,6 +93,7 @@ def _strip_units(s: str) -> str:
 def _spacing(s: str) -> str:
     """Math delimiters and LaTeX spacing out; thin-space thousands merged; other spaces between digits kept."""
     s = _DELIMITERS.sub("", s)
+    s = _COMMA_THIN.sub(",", s)
     s = _THIN_GROUPS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
     s = _THIN_DECIMALS.sub(lambda m: _THIN_SPACE.sub("", m.group()), s)
     s = _THIN_BETWEEN_DIGITS.sub(" ", s)
@@ -146,6 +151,8 @@ def normalize(answer: str) -> str:
     for word in _PERCENT_WORDS:
         if s.endswith(word):
             s = s[:-len(word)] + "%"
+    if ";" in s:
+        s = _SEMICOLON.sub(", ", s)
     s = _SPACES.sub(" ", s).strip()
     if "^" in s:
         s = _UNIT_POWER.sub(r"\1^", s)

@@ -7,8 +7,10 @@ whitelist (`__import__`, quotes, dots after names, ...) is a `ParseError` (`_mat
 and nesting depth are bounded here, and the size of numbers that powers and factorials would produce
 in `_math_guard`, so `9^{9^{9^9}}` or `1000000!` are refused before any sympy work starts.
 
-Nodes: num sym const | add mul div pow neg pm fact pct binom | fn root log abs | rel and | list set seq union
-matrix row. `and` holds the two relations of a chained inequality (`1 < x <= 5`).
+Nodes: num sym const | add mul div pow neg pm fact pct binom | fn root log abs sum | rel and | list set seq union
+matrix row. `and` holds the two relations of a chained inequality (`1 < x <= 5`); `sum` is
+("sum", body, index name, lower, upper) for `\\sum_{k=1}^{n} body`, the body one term (`\\sum_k k^2 + 1` is
+(sum of k^2) + 1, as usually read).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from verifiers._math_tokens import CONSTANTS, FUNCTIONS, GREEK, MAX_DEPTH, Parse
 _RELATIONS = {"=", "<", ">", "<=", ">=", "!=", "in"}
 _INEQUALITIES = {"<", ">", "<=", ">="}
 _STARTS_FACTOR = {"num", "sym"}  # token kinds that, right after a factor, mean an implicit `*`
+_FUNCTION_NAMES = {"f", "g", "h"}  # `f(x)` names a value; `a(x)` stays a product
 _IMPLICIT_COMMANDS = FUNCTIONS | GREEK | {"frac", "binom", "sqrt", "pi", "infty"}
 
 
@@ -98,7 +101,7 @@ class _Parser:
         kind, value = self.peek()
         if kind == "num" and self.tokens[self.pos - 1][0] == "num":
             return False  # `2 21` is not 42: two numbers side by side are an error, not a product
-        return kind in _STARTS_FACTOR or (kind == "op" and value in "({") or \
+        return kind in _STARTS_FACTOR or kind == "begin" or (kind == "op" and value in "({") or \
             (kind == "cmd" and value in _IMPLICIT_COMMANDS)
 
     def term(self):
@@ -188,6 +191,10 @@ class _Parser:
         raise ParseError(f"unexpected {value or 'end of answer'!r}")
 
     def _subscripted(self, name: str):
+        if name in _FUNCTION_NAMES and self.at("(") and self.peek(1)[0] == "sym" and self.peek(2) == ("op", ")"):
+            variable = self.peek(1)[1]
+            self.pos += 3
+            return ("sym", f"{name}({variable})")  # `f(x)`: the function's value, one variable (`0 < f(x) < 1`)
         if not self.at("_"):
             return ("sym", name)
         self.advance()
@@ -229,6 +236,8 @@ class _Parser:
                                                                                             ("num", "2")))
         if name in FUNCTIONS:
             return self._function(name)
+        if name == "sum":
+            return self._sum()
         raise ParseError(f"unexpected \\{name}")
 
     def _function(self, name: str):
@@ -242,6 +251,19 @@ class _Parser:
         arg = self.argument() if self.at("{", "(") else self.power()
         node = ("log", arg, base) if base is not None else ("fn", name, arg)
         return ("pow", node, exponent) if exponent is not None else node
+
+    def _sum(self):
+        """`\\sum_{k=1}^{n} body`: the index and its bounds, then one term."""
+        self.expect("_")
+        start = self.argument()
+        if start[0] != "rel" or start[1] != "=" or start[2][0] != "sym":
+            raise ParseError("a sum needs its index and start, as in \\sum_{k=1}^{n}")
+        self.expect("^")
+        upper = self.argument()
+        self.nest()
+        body = self.term()
+        self.depth -= 1
+        return ("sum", body, start[2][1], start[3], upper)
 
     def _matrix(self):
         rows, row = [], [self.relation()]

@@ -1,9 +1,14 @@
-"""Inequalities against intervals: `x < 3` is `(-\\infty, 3)`. Runs only inside the worker child process.
+"""Inequalities: against each other (`-x > -1` is `x < 1`) and against intervals (`x < 3` is `(-\\infty, 3)`).
+Runs only inside the worker child process.
 
-`sets_equal(gold, pred)` applies when one side is an inequality in one variable (`x < 3`, `3 >= x`,
-`1 < x <= 5`, or a list of them, as `x < 1 or x > 3` is normalised to `x < 1, x > 3`) and the other side is
-an interval, a union of intervals or inequalities too. Both become sympy sets and are compared as sets;
-a pair such as `(1, 2)` counts as an interval only here (elsewhere it is an ordered pair).
+`inequalities_equal(gold, pred)` compares two inequalities as relations: the same up to a constant factor,
+flipped when the factor is negative.
+
+`sets_equal(gold, pred)` applies when one side is an inequality in one variable (`x < 3`, `3 >= x`, `-x > -1`,
+`x^2 < 4`, `1 < x <= 5`, `0 < f(x) < 1`, or a list of them, as `x < 1 or x > 3` is normalised to
+`x < 1, x > 3`) and the other side is an interval, a union of intervals or inequalities too. Both become sympy
+sets (an inequality is solved over the reals for its variable) and are compared as sets; a pair such as `(1, 2)`
+counts as an interval only here (elsewhere it is an ordered pair).
 """
 
 from __future__ import annotations
@@ -19,27 +24,27 @@ def _is_inequality(node) -> bool:
         return all(_is_inequality(part) for part in node[1:])
     if node[0] == "list":
         return len(node) > 1 and all(_is_inequality(part) for part in node[1:])
-    return node[0] == "rel" and node[1] in _INEQUALITIES and (node[2][0] == "sym") != (node[3][0] == "sym")
+    return node[0] == "rel" and node[1] in _INEQUALITIES and len(_variables(node)) == 1
 
 
 def _variables(node) -> set[str]:
-    """The names of the variables an inequality (or a chain or list of them) constrains."""
-    if node[0] == "rel":
-        return {side[1] for side in node[2:] if side[0] == "sym"}
-    return set().union(*(_variables(part) for part in node[1:]))
+    """The names of the variables an inequality (or a chain or list of them, or any subtree) holds."""
+    if node[0] == "sym":
+        return {node[1]}
+    return set().union(*(_variables(part) for part in node[1:] if isinstance(part, (list, tuple))))
 
 
 def _half_line(node, build):
-    """`x < 3` or `3 > x` as an interval; None when it is not one variable against a number."""
-    op, left, right = node[1], node[2], node[3]
-    if left[0] != "sym":  # `3 > x` is `x < 3`
-        op, left, right = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op], right, left
-    bound = build(right)
-    if not (bound.is_extended_real and bound.is_number):
-        return None
-    if op in ("<", "<="):
-        return sympy.Interval(-sympy.oo, bound, right_open=(op == "<"))
-    return sympy.Interval(bound, sympy.oo, left_open=(op == ">"))
+    """The real solutions of a one-variable inequality (`x < 3`, `-x >= -1`, `x^2 < 4`) as a set; None when sympy
+    cannot solve it into intervals."""
+    (name,) = _variables(node)
+    relation = {"<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}[node[1]]
+    variable = sympy.Symbol(name)
+    left, right = build(node[2]), build(node[3])
+    if left.free_symbols | right.free_symbols != {variable}:
+        return None  # `e` or `i` are constants, not the variable
+    solved = sympy.solveset(relation(left, right), variable, domain=sympy.S.Reals)
+    return solved if isinstance(solved, (sympy.Interval, sympy.Union)) or solved == sympy.EmptySet else None
 
 
 def _as_set(node, build):
@@ -78,3 +83,16 @@ def sets_equal(gold, pred, build) -> bool | None:
         return None
     return bool(sympy.Complement(gold_set, pred_set) == sympy.EmptySet
                 and sympy.Complement(pred_set, gold_set) == sympy.EmptySet)
+
+
+def inequalities_equal(gold, pred, build) -> bool:
+    """`l1 < r1` and `l2 > r2` are the same inequality when l1 - r1 = c (l2 - r2): c > 0 with the same relation, or
+    c < 0 with the flipped one (`-x > -1` is `x < 1`, `2x <= 2` is `x <= 1`)."""
+    d1 = build(gold[2]) - build(gold[3])
+    d2 = build(pred[2]) - build(pred[3])
+    if d2 == 0:
+        return False
+    ratio = sympy.simplify(d1 / d2)
+    if not (ratio.is_number and ratio.is_real and ratio.is_finite and ratio != 0):
+        return False
+    return pred[1] == (gold[1] if ratio > 0 else {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[gold[1]])

@@ -47,7 +47,8 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "et
          "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi",
          "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
 CONSTANTS = {"pi": "pi", "infty": "oo", "inf": "oo", "oo": "oo", "emptyset": "emptyset"}
-_COMMANDS = FUNCTIONS | GREEK | set(CONSTANTS) | {"frac", "binom", "sqrt", "pm", "mp", "cup", "in", "{", "}", "\\"}
+_COMMANDS = FUNCTIONS | GREEK | set(CONSTANTS) | {"frac", "binom", "sqrt", "pm", "mp", "cup", "in", "sum", "{", "}",
+                                                        "\\"}
 WORDS = FUNCTIONS | {"sqrt", "pi", "inf", "infty", "oo"}  # plain-text spellings, e.g. `sqrt(2)`, `pi/2`
 _MATRICES = {"pmatrix", "bmatrix", "matrix", "array", "smallmatrix"}
 

@@ -5,7 +5,8 @@
 
 Model output is hostile input, and this module never executes it:
 1. `extract_answers` finds what the response commits to with linear-time scans (`_math_extract`):
-   boxes, else `####` / "The answer is", else the final-statement fallback; never inside `<think>`.
+   boxes (unless "The final answer is ..." follows the last one), else `####` / "The answer is", else the
+   final-statement fallback; never inside `<think>`, never after a chat template's stop marker.
 2. `normalize` rewrites presentation markup (`_math_latex`); plain numbers are compared as exact
    `Fraction`s in-process (`_math_number`): the common RL case costs microseconds and never touches sympy.
 3. Anything else is parsed by a whitelist tokenizer and recursive-descent parser into a tuple tree
@@ -20,10 +21,16 @@ A policy under RL learns whatever the verifier accepts, so these rules close the
 - Separate boxes against a list gold. `\\boxed{2}` and `\\boxed{3}` read as `2, 3` in the order written, then
   compared as any list answer is: with a bare list gold (`2, 3`) or a set (`\\{2, 3\\}`) in any order; with
   an ordered pair `(2, 3)` in order; never with an interval.
+- A gold with several boxes (`$\\boxed{1}$ and $\\boxed{2}$`) is one answer made of all of them: every part
+  must be there, in any order.
 - The last-number fallback (`fallback_last_number`, on by default because small policies often end
   with "3 + 4 = 7." and no box) reads only the final statement of a response that visibly ends, never
-  a think block nor an operand of a computation (rules in `_math_fallback`). The online loop can turn
-  it off through its config.
+  a think block nor an operand of a computation, never a number out of a relation (`x <= 5` is a relation,
+  not 5), a hedge ("x = 3 or x = 4"), a list ("2 and 3") or a circumstance ("after giving away 3"); rules
+  in `_math_fallback`, threats in tests/verifiers/test_math_threats.py. The online loop can turn it off
+  through its config.
+- Decimal commas. `1,22` and `1000,99` are 1.22 and 1000.99 against a gold that is one number (the comma can
+  be neither a thousands separator nor a list's); `1,222` is 1222, and a wrong verdict says it was read so.
 - Tolerance. A decimal matches an exact value only if it is that value rounded or truncated to the
   digits written and within `rel_tol` (1e-6) relative: 12.49 is not 12.50, 1.0000001 is not 1, 0.333
   is not 1/3, 0.3333333 is (`_math_number`).
@@ -39,18 +46,20 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from verifiers._math_extract import MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers
+from verifiers._math_extract import (MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers,
+                                    gold_boxes)
 from verifiers._math_guard import guard
 from verifiers._math_latex import normalize, strip_variable
 from verifiers._math_number import Number, numbers_match, parse_number
 from verifiers._math_parse import parse
-from verifiers._math_tokens import WORDS, ParseError, TooLarge, VerifierTimeout
+from verifiers._math_text import (CHOICE, CHOSEN, WORD, comma_number, decimal_comma, distinct_values,
+                                 numeric_list)
+from verifiers._math_tokens import ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
 from verifiers.steps import StepOutcome, segment
@@ -61,16 +70,6 @@ __all__ = ["DEFAULT_TIMEOUT_S", "POOL", "StepOutcome", "VerifierTimeout", "check
 DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_REL_TOL = 1e-6
 _SHOWN_CHARS = 200  # how much of an answer goes into `reason`/`details`
-# A run of 4+ letters that is not a function name (nor a `\command` or `\begin{env}` name) is a word:
-# such answers are compared as text, since as a product of variables "Mondya" would equal "Monday".
-# So are the short answer words yes / no / odd (as products, "Yes" and "yes" would differ).
-_WORD = re.compile(r"(?<![\\A-Za-z{])(?:(?!(?:" + "|".join(sorted(WORDS)) + r")(?![A-Za-z]))[A-Za-z]{4,}"
-                   r"|(?i:yes|no|odd)(?![A-Za-z]))")
-
-# Multiple choice: a gold `C` / `(C)` / `\\textbf{(C)}` is answered by `C`, `(C)` or `(C) 12` (the option's value
-# after its letter; no second option may follow, so "(C) 12, (D) 14" is not a choice).
-_CHOICE = re.compile(r"\(?([A-J])\)?")
-_CHOSEN = re.compile(r"\(([A-J])\)(?:\s[^,;()]*)?|([A-J])")
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,8 @@ class _Pending:
 
 @functools.lru_cache(maxsize=4096)  # the loop checks k responses against the same gold
 def _prepare_gold(gold: str) -> _Gold:
-    if "\\boxed" in gold or "\\fbox" in gold:
-        gold = extract_answer(gold, boxed_only=True) or gold
+    if "\\boxed" in gold or "\\fbox" in gold:  # several boxes are one answer made of all of them
+        gold = gold_boxes(gold) or gold
     text = normalize(gold)
     try:
         tree = parse(text, deadline=time.monotonic() + 10.0)
@@ -110,6 +109,8 @@ def _outcome(correct: bool, reason: str, details: dict, start: float) -> Outcome
 def _wrong(details: dict, start: float) -> Outcome:
     several = "several different answers: " if details.get("answers", 1) > 1 else ""
     reason = f"wrong_answer: {several}got {details['extracted'][:60]!r}, expected {details['gold'][:60]!r}"
+    if "decimal_comma" in details:
+        reason += f" ({details['decimal_comma']})"
     return _outcome(False, reason, details, start)
 
 
@@ -118,30 +119,6 @@ def _read_answers(response: str, extract: bool, fallback_last_number: bool, comp
     if not extract:
         return Answers((text.strip()[:MAX_ANSWER_CHARS + 1],) if text.strip() else ())
     return extract_answers(text, fallback_last_number=fallback_last_number, complete=complete)
-
-
-def _distinct_values(texts: list[str], rel_tol: float) -> list[str]:
-    """Normalised answers with repeats of the same text or the same number (`0.5`, `\\frac{1}{2}`) dropped."""
-    if len(texts) == 1:
-        return texts
-    kept: list[tuple[str, Number | None]] = []
-    for text in texts:
-        number = parse_number(text)
-        if not any(text == seen or (number and seen_number and numbers_match(seen_number, number, rel_tol))
-                   for seen, seen_number in kept):
-            kept.append((text, number))
-    return [text for text, _ in kept]
-
-
-def _numeric_list(expected: _Gold, text: str, rel_tol: float) -> bool | None:
-    """A list of plain numbers against a single number gold: right only if every item is the gold, else None."""
-    parts = text.split(", ")
-    if expected.number is None or len(parts) < 2:
-        return None
-    numbers = [parse_number(part) for part in parts]
-    if any(number is None for number in numbers):
-        return None
-    return all(numbers_match(expected.number, number, rel_tol) for number in numbers)
 
 
 def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_tol: float,
@@ -159,33 +136,37 @@ def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_
     texts = [normalize(answer) for answer in answers.items]
     if "=" not in expected.text:
         texts = [strip_variable(text) for text in texts]
-    texts = _distinct_values(texts, rel_tol)
+    texts = distinct_values(texts, rel_tol)
     if len(texts) > 1:
         details["answers"] = len(texts)
+    elif expected.number is not None:
+        texts = [decimal_comma(answers.items[0].strip(" $"), texts[0], expected.number, details)]
     return _judge(expected, ", ".join(texts), details, rel_tol=rel_tol, deadline=start + timeout, start=start)
 
 
 def _judge(expected: _Gold, text: str, details: dict, *, rel_tol: float, deadline: float,
            start: float) -> Outcome | _Pending:
     """Compare a normalised answer with the gold: as text, as plain numbers, or (returned) as a sympy job."""
-    verdict = _numeric_list(expected, text, rel_tol)
+    verdict = numeric_list(expected.number, text, rel_tol)
     if verdict is not None:
         details["method"] = "numeric"
         return _outcome(True, "correct", details, start) if verdict else _wrong(details, start)
     gold_text = strip_variable(expected.text) if "=" not in text else expected.text
-    if (choice := _CHOICE.fullmatch(gold_text)) and (chosen := _CHOSEN.fullmatch(text)):
+    if (choice := CHOICE.fullmatch(gold_text)) and (chosen := CHOSEN.fullmatch(text)):
         details["method"] = "choice"
         correct = (chosen[1] or chosen[2]) == choice[1]
         return _outcome(True, "correct", details, start) if correct else _wrong(details, start)
     if text == gold_text:
         details["method"] = "text"
         return _outcome(True, "correct", details, start)
-    if _WORD.search(gold_text) or _WORD.search(text):
+    if WORD.search(gold_text) or WORD.search(text):
         details["method"] = "text"
         correct = text.casefold().replace(" ", "") == gold_text.casefold().replace(" ", "")
         return _outcome(True, "correct", details, start) if correct else _wrong(details, start)
     number = parse_number(text)
     gold_number = parse_number(gold_text) if gold_text != expected.text else expected.number
+    if number is not None and gold_number is None:  # a gold `1,22` against one number is 1.22 (a list otherwise)
+        gold_number = comma_number(gold_text)
     if number is not None and gold_number is not None:
         details["method"] = "numeric"
         correct = numbers_match(gold_number, number, rel_tol)

@@ -144,7 +144,8 @@ def test_committed_text(text, expected):
     ("The answer to part one is 3. So the total is **9**.", "9"),
     ("The area is 12 \\text{ cm}^2.", "12"),
     ("The area is 12 m^2.", "12"),
-    ("So $x = -\\frac{3}{2}$.", "-\\frac{3}{2}"),
+    ("So $x = -\\frac{3}{2}$.", "x = -\\frac{3}{2}"),  # a named value stays whole; the comparer reads it
+    ("So $3 \\cdot 4 = 12$.", "12"),
     ("\\[ 2 + 3 = 5 \\]", "5"),
     ("So x = -5.", "-5"),
     ("So the total is:\n\n18", "18"),

@@ -29,7 +29,7 @@ from verifiers.math import extract_answer
     ("Final answer:\n3.5", "3.5"),
     ("The answer is 3.5. It is a decimal.", "3.5"),
     ("Answer: x = 5", "x = 5"),
-    ("there are 3 cats and 4 dogs.", "4"),  # last-number fallback
+    ("so there are 4 dogs in total.", "4"),  # last-number fallback
     ("a total of 1,250.", "1,250"),
     ("the ratio is 3/4.", "3/4"),
     ("<think>maybe \\boxed{4}</think>So it is \\boxed{5}.", "5"),  # a think block is never an answer
@@ -43,6 +43,7 @@ def test_extract_answer_without_answer():
     assert extract_answer("no digits here at all") is None
     assert extract_answer("there are 3 cats.", fallback_last_number=False) is None
     assert extract_answer("there are 3 cats") is None  # no full stop: it may have been cut off
+    assert extract_answer("there are 3 cats and 4 dogs.") is None  # the last of a list: which one is the answer?
     assert extract_answer("first \\boxed{1} then \\boxed{2}", boxed_only=True) == "2"  # gold solutions: the last box
     assert extract_answer(None) is None  # type: ignore[arg-type]
     assert extract_answer("the answer is obvious", boxed_only=True) is None

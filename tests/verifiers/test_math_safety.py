@@ -49,6 +49,10 @@ ADVERSARIAL = [
     "So " + "1 000 " * 1_000_000 + ".",  # the fallback's thousands groups
     "\\boxed{" + "\\binom{" * 300 + "}",
     "\\boxed{" + "1 < x < " * 100 + "2}",
+    "<|im_end|>" * 1_000_000 + "\\boxed{42}",  # stop markers: a few before any text are a leaked header, not these
+    "So " + "x <= 42 or " * 200_000 + "$x <= 42$.",  # a long hedged relation for the fallback
+    "\\boxed{1}" + " The final answer is " * 100_000,
+    "So $" + "x = " * 100_000 + "42$.",  # the fallback's top-level `=` split
 ]
 
 
