@@ -30,6 +30,18 @@ from orchestration.tasks import TaskItem
 
 LEVELS = (1, 2, 3, 4, 5, 6)
 ANSWER_INSTRUCTION = "Put your final answer in \\boxed{}."
+# level -> (key, question, answer): with `worked_example`, the prompt is a chat whose first turn asks this question
+# and answers it in the asked format; the problem is the second question. SmolLM2-135M answers in \boxed{} 1.6% of
+# the time without it and 77% with it (sampled, level 1, the three phrasings: docs/loop.md). It is never drawn.
+WORKED_EXAMPLES = {
+    1: ("1:2+3", "What is 2 + 3?", "2 + 3 = 5. The answer is \\boxed{5}."),
+    2: ("2:4*3", "What is 4 * 3?", "4 * 3 = 12. The answer is \\boxed{12}."),
+    3: ("3:25+17", "What is 25 + 17?", "25 + 17 = 42. The answer is \\boxed{42}."),
+    4: ("4:3*4+5", "What is 3 * 4 + 5?", "3 * 4 = 12, and 12 + 5 = 17. The answer is \\boxed{17}."),
+    5: ("5:2x+3=11", "Solve for x: 2x + 3 = 11.", "2x = 11 - 3 = 8, so x = 8 / 2 = 4. The answer is \\boxed{4}."),
+    6: ("6f:1/2+1/3", "Compute 1/2 + 1/3 as a fraction in lowest terms.",
+        "1/2 + 1/3 = 3/6 + 2/6 = 5/6. The answer is \\boxed{\\frac{5}{6}}."),
+}
 
 
 class Problem(NamedTuple):
@@ -111,7 +123,8 @@ class ArithmeticTasks:
     unless bare, its phrasing: the same held-out sum may be asked in each phrasing."""
 
     def __init__(self, levels: int | list[int] = 1, split: str = "train", seed: int = 0,
-                 held_out_fraction: float = 0.1, phrasings: tuple[str, ...] | list[str] = ("bare",)):
+                 held_out_fraction: float = 0.1, phrasings: tuple[str, ...] | list[str] = ("bare",),
+                 worked_example: bool = False):
         levels = [levels] if isinstance(levels, int) else list(levels)
         bad = [lv for lv in levels if lv not in LEVELS]
         if not levels or bad:
@@ -125,6 +138,7 @@ class ArithmeticTasks:
             raise ValueError(f"phrasings must be a non-empty subset of {PHRASINGS}, got {list(phrasings)}")
         self.levels, self.split, self.seed, self.held_out_fraction = levels, split, seed, held_out_fraction
         self.phrasings = tuple(phrasings)
+        self.worked_example = worked_example
 
     def __len__(self) -> int | None:  # endless
         return None
@@ -136,16 +150,24 @@ class ArithmeticTasks:
         # Rejection sampling into this split; level 1 has only 100 problems, so cap the tries.
         for _ in range(10_000):
             problem = _GENERATORS[level](rng)
-            if split_of(problem.key, self.held_out_fraction) == self.split:
+            if split_of(problem.key, self.held_out_fraction) == self.split and problem.key != WORKED_EXAMPLES[level][0]:
                 question, phrasing = phrase(problem.operation, problem.operands, problem.question, wanted, rng)
                 suffix = "" if phrasing == "bare" else f"-{phrasing}"
-                return TaskItem(id=f"arith-{problem.key}{suffix}", prompt=f"{question} {ANSWER_INSTRUCTION}",
+                return TaskItem(id=f"arith-{problem.key}{suffix}", prompt=self._prompt(level, question),
                                 verifier="math", gold=_latex(problem.value),
                                 meta={"level": level, "phrasing": phrasing})
         raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
 
     def take(self, n: int) -> list[TaskItem]:
         return [self.item(i) for i in range(n)]
+
+    def _prompt(self, level: int, question: str) -> str | list[dict[str, str]]:
+        if not self.worked_example:
+            return f"{question} {ANSWER_INSTRUCTION}"
+        _, example, answer = WORKED_EXAMPLES[level]
+        return [{"role": "user", "content": f"{example} {ANSWER_INSTRUCTION}"},
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"}]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,10 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="train", choices=["train", "test"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--phrasings", nargs="+", default=list(PHRASINGS), choices=PHRASINGS)
+    parser.add_argument("--worked-example", action="store_true", help="open each prompt with the worked example")
     parser.add_argument("-n", type=int, default=5)
     args = parser.parse_args(argv)
-    for item in ArithmeticTasks(args.level, args.split, args.seed, phrasings=args.phrasings).take(args.n):
-        print(f"{item.prompt}    gold: {item.gold}")
+    for item in ArithmeticTasks(args.level, args.split, args.seed, phrasings=args.phrasings,
+                                worked_example=args.worked_example).take(args.n):
+        turns = item.prompt if isinstance(item.prompt, str) else " | ".join(
+            f"[{m['role']}] {m['content']}" for m in item.prompt)
+        print(f"{turns}    gold: {item.gold}")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,11 @@ class DataConfig:
         "help": "arithmetic: how problems are worded, taken in turn for training and held-out items alike: bare "
                 "('What is 3 + 5?'), worded ('Add 3 and 5.'), word (a word problem); held-out accuracy is also "
                 "reported per phrasing (orchestration/phrasings.py); null = all three for arithmetic"})
+    worked_example: bool | None = field(default=None, metadata={"derived": True,
+        "help": "built-in tasks (arithmetic, multistep): each prompt is a chat that opens with one worked example "
+                "of its level answered in the asked format (\\boxed{}; multistep: one calculation per line), then "
+                "asks the problem; null = true for them (it lifts SmolLM2-135M's \\boxed{} use from 2% to 77%: "
+                "docs/loop.md)"})
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
     format: str = field(default="auto", metadata={"help": "math data: auto | gsm8k | math | plain"})
     columns: dict = field(default_factory=dict, metadata={"help": "column mapping, e.g. {prompt: question}"})
@@ -121,6 +126,11 @@ class DataConfig:
     eval_samples: int = field(default=4, metadata={"help": "temperature samples per held-out prompt"})
 
     def __post_init__(self):
+        if self.worked_example is not None and self.source not in ("arithmetic", "multistep"):
+            raise ValueError(f"data.worked_example opens the built-in tasks' prompts with a worked example; "
+                             f"data.source={self.source} has its own prompts: leave worked_example null")
+        if self.source in ("arithmetic", "multistep") and self.worked_example is None:
+            self.worked_example = True
         if self.phrasings is not None and self.source != "arithmetic":
             raise ValueError(f"data.phrasings words the built-in arithmetic problems; data.source={self.source} has "
                              "its own prompts: leave phrasings null")

@@ -224,3 +224,32 @@ def test_load_code_rejects_tests_that_cannot_fail(tmp_path):
     path = _write_jsonl(tmp_path / "c.jsonl", [{"prompt": "p", "tests": "x = 1"}])
     with pytest.raises(DataError, match=r"c\.jsonl:1: field 'tests' cannot be run as tests"):
         load_code(path)
+
+
+def test_a_worked_example_opens_the_prompt_and_is_never_drawn():
+    from orchestration.arithmetic import ANSWER_INSTRUCTION, WORKED_EXAMPLES
+
+    for level in (1, 2, 5, 6):
+        plain = ArithmeticTasks(level, "train", seed=1).take(20)
+        shown = ArithmeticTasks(level, "train", seed=1, worked_example=True).take(20)
+        assert [item.id for item in plain] == [item.id for item in shown]  # the same problems, another prompt
+        key, question, answer = WORKED_EXAMPLES[level]
+        for item, bare in zip(shown, plain):
+            assert item.prompt == [{"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"},
+                                   {"role": "assistant", "content": answer},
+                                   {"role": "user", "content": bare.prompt}]
+        assert "\\boxed{" in answer  # it shows the asked format
+    drawn = {item.id for split in ("train", "test") for item in
+             ArithmeticTasks(1, split, seed=0, held_out_fraction=0.3, worked_example=True).take(400)}
+    assert "arith-1:2+3" not in drawn and len(drawn) > 60  # every other one-digit sum, never the worked one
+
+
+def test_the_config_opens_built_in_prompts_with_a_worked_example_and_refuses_it_elsewhere():
+    from orchestration.config import load_config
+    from orchestration.dataclass_yaml import ConfigError
+
+    assert load_config(None, []).data.worked_example is True
+    assert load_config(None, ["--data.worked_example", "false"]).data.worked_example is False
+    assert load_config(None, ["--data.source", "humaneval"]).data.worked_example is None
+    with pytest.raises(ConfigError, match="has its own prompts: leave worked_example null"):
+        load_config(None, ["--data.source", "humaneval", "--data.worked_example", "true"])
