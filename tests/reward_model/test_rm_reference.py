@@ -139,3 +139,14 @@ def test_train_and_evaluate_cli_with_reference(tmp_path, tiny_encoder_dir, capsy
         evaluate_module.main(["--model", free, "--data", data, "--reference"])
     with pytest.raises(SystemExit, match="--reference, but --init-from .* is a reference-free RM"):
         train_module.main(["--data", data, "--init-from", free, "--reference", "--output", str(tmp_path / "rm3")])
+
+
+def test_as_reward_function_reads_the_answer_column(ref_rm):
+    fn = ref_rm.as_reward_function()
+    got = fn(prompts=["what is 9 * 7?", "what is 9 * 7?"], completions=["63", "64"], answer=[63, 63])
+    expected = ref_rm.reward(["what is 9 * 7?"] * 2, ["63", "64"], references=["63", "63"]).tolist()
+    assert got == pytest.approx(expected)
+    with pytest.raises(ValueError, match="needs a 'answer' column"):
+        fn(prompts=["q"], completions=["a"])
+    assert ScalarRewardModel.as_reward_function(ref_rm, reference_column="gold")(
+        prompts=["q"], completions=["a"], gold=["1"]) == pytest.approx(ref_rm.reward(["q"], ["a"], references=["1"]).tolist())
