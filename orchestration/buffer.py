@@ -4,6 +4,10 @@ The reward model is re-trained from it every N policy steps on the rows added si
 a replay sample of older rows (DeepSeekMath keeps 10% of history). Rows are flushed and fsynced after
 each step, so a killed run loses nothing written before its last checkpoint; on resume the file is cut
 back to the checkpoint's byte offset, so the steps that are re-run write no duplicate rows.
+
+Columns added later are optional, so a buffer written before them still loads (the missing column reads as
+its default): `reference` (the task's gold answer, which a reference-aware RM reads beside the response) and
+`truncated` (the completion hit the token limit).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class OutcomeRow:
     rm_version: int = 0  # the RM version that produced rm_score
     reward: float | None = None  # the reward this completion received (what GRPO's advantages were formed from)
     steps: list | None = None  # process supervision: [[start, end, label], ...] character spans, label 1/0/None
+    reference: str | None = None  # the gold answer (math); None for tasks without one and for older buffers
+    truncated: bool | None = None  # cut at max_new_tokens; None in older buffers
 
     @classmethod
     def from_json(cls, line: str, where: str) -> "OutcomeRow":

@@ -46,8 +46,19 @@ class RMLoraConfig(LoraConfig):
 @dataclass
 class RewardModelConfig:
     init_from: str | None = field(default=None, metadata={
-        "help": "a standalone-trained RM directory to start from; null = fresh encoder, verifier rewards "
-                "until the first RM update"})
+        "help": "a standalone-trained RM directory to start from, e.g. a warm start's DIR/rm (python -m "
+                "orchestration.bootstrap); the frozen control starts from it too; null = fresh encoder, verifier "
+                "rewards until the first RM update"})
+    reference: bool = field(default=False, metadata={
+        "help": "reference-aware RM: it reads each prompt's gold answer beside the completion ('Reference answer: "
+                "GOLD' before the prompt; reward_model/model.py), so it can compare instead of guessing; every "
+                "prompt then needs a gold answer (no data.unlabelled, no code). Must match an rm.init_from RM's own "
+                "setting"})
+    hard_negatives: int = field(default=0, metadata={
+        "help": "per verified-correct completion in an RM update, up to N rewrites of its final answer into a "
+                "plausible wrong one (off by one, digits swapped, another operation's result, sign; each confirmed "
+                "wrong by the rule: orchestration/hard_negatives.py), trained pairwise against it beside the "
+                "pointwise loss (rm.train.hard_negative_weight); 0 = off"})
     encoder: str | None = field(default=None, metadata={
         "help": "backbone of a fresh RM: a BERT-style encoder or a causal LM, HF name or path; null = the embedded "
                 "all-MiniLM-L6-v2; policy = the policy's starting checkpoint (policy.name_or_path), as DeepSeekMath "
@@ -85,6 +96,8 @@ class RewardModelConfig:
                              "(rm.lora: only its adapters); set one of them to null")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ValueError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if self.hard_negatives < 0:
+            raise ValueError(f"rm.hard_negatives must be >= 0 rewrites per correct completion, got {self.hard_negatives}")
 
 
 @dataclass

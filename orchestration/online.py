@@ -35,11 +35,11 @@ from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
 from orchestration.console import Console, StepClock, eval_line, format_seconds
 from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
-from orchestration.online_rm import OnlineRM
+from orchestration.online_rm import OnlineRM, outcome_records, step_records
 from orchestration.policy_slot import PolicySlot
 from orchestration.preemption import Preempted, StopOnSignal
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
-from orchestration.reward_terms import TermBatch, combine_terms, well_formatted
+from orchestration.reward_terms import TermBatch, combine_terms, well_formatted, within_group_std
 from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.step_batch import StepBatch
 from orchestration.tasks import TaskItem
@@ -47,9 +47,8 @@ from policy.grpo import group_advantages, process_advantages
 from policy.sampling import chat_prompts, sample_groups
 from policy.steps import step_tensors
 from policy.update import GRPOUpdater
-from reward_model.data import OutcomeRecord, StepRecord
 from verifiers import Outcome
-from verifiers.outcome import UNLABELLED, reason_has_label
+from verifiers.outcome import UNLABELLED
 from verifiers.steps import LabelledStep, StepOutcome
 
 
@@ -271,12 +270,15 @@ class OnlineTrainer:
         where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
         groups = [f"{where}:{i // k}" for i in range(len(expanded))]
         step_scores = frozen_step_scores = None
+        references = [item.gold for item in expanded]  # what a reference-aware RM reads beside the completion
+        self.rm.check_references(references, [item.id for item in expanded])
+        read = {"references": references} if self.rm.reference else {}
         with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
             if steps is None:
-                scores, frozen_scores = self.rm.scores(prompts, rollouts.texts)
+                scores, frozen_scores = self.rm.scores(prompts, rollouts.texts, **read)
             else:  # the step RM: each step's score, and their aggregate as the outcome-level score
                 live, frozen = self.rm.step_scores(prompts, rollouts.texts, [[(s.start, s.end) for s in judged]
-                                                                             for judged in steps])
+                                                                             for judged in steps], **read)
                 step_scores, scores = live if live is not None else (None, None)
                 frozen_step_scores, frozen_scores = frozen if frozen is not None else (None, None)
         completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
@@ -284,7 +286,8 @@ class OnlineTrainer:
         rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
             expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores, frozen_scores,
             cfg.sampling.max_new_tokens))
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps)
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps,
+                              truncated=rollouts.truncated.tolist())
         return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
                          errors, steps, step_scores, frozen_step_scores)
 
@@ -435,12 +438,13 @@ class OnlineTrainer:
         return random.Random(key).getrandbits(31)
 
     def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards,
-                         steps=None) -> None:
+                         steps=None, truncated: list[bool] | None = None) -> None:
         rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
                            outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
                            rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version,
                            reward=float(rewards[i]),
-                           steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]])
+                           steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]],
+                           reference=item.gold, truncated=None if truncated is None else bool(truncated[i]))
                 for i, (item, group, prompt, response, o) in enumerate(
                     zip(items, groups, prompts, responses, outcomes))]
         rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
@@ -467,19 +471,32 @@ class OnlineTrainer:
         return step_monitor(step_scores, labels, groups, prefix=prefix)
 
     def _update_rm(self) -> dict[str, float]:
-        """Continue training the RM on the rows since its last update plus a replay sample of older ones."""
+        """Continue training the RM on the rows since its last update plus a replay sample of older ones, and
+        (`rm.hard_negatives`) on rewrites of their verified-correct completions into wrong answers, pairwise."""
         rm_cfg, start = self.cfg.rm, time.perf_counter()
         new = range(self.state.rm_rows_seen, len(self.buffer))
         rng = random.Random(f"{self.cfg.loop.seed}:replay:{self.state.rm_version}")
         replay = self.buffer.replay_indices(self.state.rm_rows_seen, rm_cfg.replay_fraction, rng,
                                             rm_cfg.replay_max_rows)
-        records = _step_records if self.rm.level == "step" else _records
-        fit = self.rm.fit(records(self.buffer.read(new)), replay=records(self.buffer.read(replay)))
+        records = step_records if self.rm.level == "step" else outcome_records
+        new_records, replay_records = records(self.buffer.read(new)), records(self.buffer.read(replay))
+        pairs, kinds = [], {}
+        if rm_cfg.hard_negatives:
+            from orchestration.hard_negatives import hard_negative_pairs
+
+            pairs, kinds = hard_negative_pairs(
+                new_records + replay_records, rm_cfg.hard_negatives,
+                random.Random(f"{self.cfg.loop.seed}:hard-negatives:{self.state.rm_version}"),
+                fallback_last_number=self.cfg.loop.math_last_number_fallback)
+        fit = self.rm.fit(new_records, replay=replay_records, **({"pairs": pairs} if pairs else {}))
         self.state.rm_version += 1
         self.state.rm_rows_seen = len(self.buffer)
         metrics = {f"rm/update/{key}": value for key, value in fit.items() if isinstance(value, (int, float))}
         metrics.update({"rm/updated": 1.0, "rm/update/new_rows": len(new), "rm/update/replay_rows": len(replay),
                         "rm/update/seconds": time.perf_counter() - start})
+        if rm_cfg.hard_negatives:
+            metrics["rm/update/hard_negatives"] = float(len(pairs))
+            metrics.update({f"rm/update/hard_negatives_{kind}": float(n) for kind, n in kinds.items()})
         return metrics
 
     def _reward_metrics(self, batch: StepBatch) -> dict[str, float]:
@@ -489,10 +506,15 @@ class OnlineTrainer:
         lengths = rollouts.completion_mask.sum(dim=1).float()
         unlabelled = [o.reason == UNLABELLED for o in outcomes]
         judged = [i for i, u in enumerate(unlabelled) if not u]
+        k = self.cfg.loop.group_size
         metrics = {"reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
-                   "rm/version": self.state.rm_version, "completion/length_mean": lengths.mean().item(),
+                   "reward/within_group_std": within_group_std(rewards, k),
+                   "rm/version": self.state.rm_version, "rm/warm_started": float(self.rm.warm_started),
+                   "completion/length_mean": lengths.mean().item(),
                    "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
-                   **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()}}
+                   **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()},
+                   **{f"reward/within_group_std/{name}": within_group_std(values, k)
+                      for name, values in batch.terms.items()}}
         if judged:
             metrics.update({
                 "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
@@ -674,20 +696,6 @@ def check_distributed_type(accelerator) -> None:
             "and an FSDP-sharded policy would need its weights gathered for every generation (not built yet). "
             "Launch with data parallel instead (torchrun, or accelerate launch with a config whose distributed_type "
             "is MULTI_GPU or MULTI_CPU); GRPOUpdater itself runs under FSDP2 (tests/distributed)")
-
-
-def _records(rows: list[OutcomeRow]) -> list[OutcomeRecord]:
-    """RM training examples. Rows without a label (a verifier that broke, an unlabelled prompt) are left out;
-    they stay in the buffer."""
-    return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group) for r in rows
-            if reason_has_label(r.reason)]
-
-
-def _step_records(rows: list[OutcomeRow]) -> list[StepRecord]:
-    """Step-RM training examples: rows with a label and steps (the step labels the rule gave)."""
-    return [StepRecord(r.prompt, r.response, tuple((a, b) for a, b, _ in r.steps),
-                       tuple(label for _, _, label in r.steps), r.outcome, r.group)
-            for r in rows if reason_has_label(r.reason) and r.steps]
 
 
 def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:

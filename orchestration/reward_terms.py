@@ -2,7 +2,8 @@
 
     reward_i = sum over terms of weight * term_i
 
-Built-in terms (each logged every step as `reward/<name>`, its mean before weighting):
+Built-in terms (each logged every step as `reward/<name>`, its mean before weighting, and as
+`reward/within_group_std/<name>`, how much it varies inside a group: `within_group_std`):
     verifier    the rule verifier's score in [0, 1] (math: 1 right, 0 wrong; code: share of tests passed)
     rm          the online RM's score on the verifier's scale, [0, 1] (`ScalarRewardModel.reward`)
     frozen_rm   the same from the RM's first version, never updated (the control)
@@ -148,6 +149,15 @@ def combine_terms(terms: list[RewardTermConfig], batch: TermBatch) -> tuple[torc
     for term in terms:
         rewards += term.weight * values[term.name]
     return rewards, values
+
+
+def within_group_std(values: torch.Tensor, group_size: int) -> float:
+    """values: (N,) group-contiguous, N a multiple of group_size -> the mean over groups of one group's standard
+    deviation (unbiased, the one `policy.grpo.group_advantages` divides by): how far a reward tells one prompt's
+    completions apart under the current policy (logged as `reward/within_group_std` for the reward,
+    `reward/within_group_std/<term>` per term). An accurate reward with little spread here still teaches slowly:
+    GRPO's advantages are formed within a group."""
+    return values.float().reshape(-1, group_size).std(dim=1).mean().item()
 
 
 def length_penalty(length: int, max_new_tokens: int, buffer: int, min_tokens: int = 0) -> float:

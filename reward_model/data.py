@@ -1,12 +1,15 @@
 """Reward-model data: outcome records, loading them with row-level validation, pairs, splits and batches.
 
-A record is one verified response: `{prompt, response, outcome[, group]}` with outcome 1.0 (correct), 0.0
-(wrong) or a verifier score in [0, 1]. Ranking pairs are formed only inside a group (default: the prompt
-text), because that is the comparison GRPO makes. Evaluation files may instead hold explicit pairs,
-`{prompt, better, worse}`.
+A record is one verified response: `{prompt, response, outcome[, group][, reference]}` with outcome 1.0
+(correct), 0.0 (wrong) or a verifier score in [0, 1], and `reference` the task's gold answer (what a
+reference-aware RM reads beside the response; the loop's outcome buffer has it). Ranking pairs are formed only
+inside a group (default: the prompt text), because that is the comparison GRPO makes. Evaluation files may
+instead hold explicit pairs, `{prompt, better, worse[, reference]}`.
 
-    load_records(path)      JSONL file or a `datasets.save_to_disk` directory -> list[OutcomeRecord]
-    load_eval_rows(path)    records, or PreferencePairs when the rows have `better`/`worse`
+    load_records(path, reference=False)      JSONL file or a `datasets.save_to_disk` directory -> list[OutcomeRecord]
+    load_eval_rows(path, reference=False)    records, or PreferencePairs when the rows have `better`/`worse`
+
+With `reference=True` (a reference-aware fit or evaluation) a row without a `reference` is an error naming it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class OutcomeRecord:
     response: str
     outcome: float  # 1.0 correct / 0.0 wrong, or a verifier score in [0, 1]
     group: str | None = None  # pairs are formed within a group; None = the prompt text
+    reference: str | None = None  # the gold answer, for a reference-aware RM
 
     @property
     def group_key(self) -> str:
@@ -41,6 +45,7 @@ class StepRecord:
     labels: tuple[float | None, ...]  # 1.0 good, 0.0 bad, a soft value in [0, 1], or None (no label)
     outcome: float | None = None  # the whole response's verified outcome, when known
     group: str | None = None
+    reference: str | None = None  # the gold answer, for a reference-aware RM
 
     @property
     def group_key(self) -> str:
@@ -57,6 +62,7 @@ class PreferencePair:
     prompt: str
     better: str
     worse: str
+    reference: str | None = None  # the gold answer, for a reference-aware RM
 
 
 class DataError(ValueError):
@@ -120,17 +126,33 @@ def _group(row: dict, where: str) -> str | None:
     return None if group is None else str(group)
 
 
-def _record(row: object, where: str) -> OutcomeRecord:
+def _reference(row: dict, where: str, required: bool) -> str | None:
+    """The row's gold answer (a number in JSON is read as its text); required for a reference-aware RM."""
+    value = row.get("reference")
+    if value is None:
+        if required:
+            raise DataError(f"{where}: missing field 'reference' (a reference-aware RM reads the gold answer beside "
+                            "each response: add it to every row, e.g. the loop's outcomes.jsonl has it, or train and "
+                            "evaluate without --reference)")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (isinstance(value, str) and not value):
+        raise DataError(f"{where}: field 'reference' must be the gold answer as a non-empty string (or a number), "
+                        f"got {value!r:.60}")
+    return str(value)
+
+
+def _record(row: object, where: str, reference: bool = False) -> OutcomeRecord:
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object with prompt, response, outcome; got {row!r:.60}")
     group = _group(row, where)
     return OutcomeRecord(prompt=_text(row, "prompt", where), response=_text(row, "response", where),
-                         outcome=_outcome(row, where), group=group)
+                         outcome=_outcome(row, where), group=group, reference=_reference(row, where, reference))
 
 
-def load_records(path: str) -> list[OutcomeRecord]:
-    """All `{prompt, response, outcome[, group]}` rows of `path`; the first malformed row raises `DataError`."""
-    records = [_record(row, f"{path} row {number}") for number, row in _rows(path)]
+def load_records(path: str, reference: bool = False) -> list[OutcomeRecord]:
+    """All `{prompt, response, outcome[, group][, reference]}` rows of `path`; the first malformed row raises
+    `DataError`. `reference=True`: every row must carry its gold answer."""
+    records = [_record(row, f"{path} row {number}", reference) for number, row in _rows(path)]
     if not records:
         raise DataError(f"{path}: no rows")
     return records
@@ -144,7 +166,7 @@ def _step_label(value, where: str) -> float | None:
     return float(value)
 
 
-def _step_record(row: object, where: str) -> StepRecord:
+def _step_record(row: object, where: str, reference: bool = False) -> StepRecord:
     """`{prompt, response, steps: [[start, end, label], ...]}` (the outcome buffer's form) or
     `{prompt, steps: ["text", ...], labels: [...]}` (PRM800K / Math-Shepherd style; the response is the steps
     joined by newlines); `outcome` and `group` optional in both."""
@@ -176,13 +198,15 @@ def _step_record(row: object, where: str) -> StepRecord:
             labels.append(_step_label(step[2], f"{where} field 'steps'[{i}]"))
             last = step[1]
     outcome = _outcome(row, where) if "outcome" in row else None
-    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, _group(row, where))
+    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, _group(row, where),
+                      _reference(row, where, reference))
 
 
-def load_step_records(path: str) -> list[StepRecord]:
+def load_step_records(path: str, reference: bool = False) -> list[StepRecord]:
     """All step-labelled rows of `path` (see `_step_record` for the two accepted forms); rows without a single
-    labelled step are kept (they still have an outcome to evaluate); the first malformed row raises `DataError`."""
-    records = [_step_record(row, f"{path} row {number}") for number, row in _rows(path)]
+    labelled step are kept (they still have an outcome to evaluate); the first malformed row raises `DataError`.
+    `reference=True`: every row must carry its gold answer."""
+    records = [_step_record(row, f"{path} row {number}", reference) for number, row in _rows(path)]
     if not records:
         raise DataError(f"{path}: no rows")
     return records
@@ -193,21 +217,22 @@ def load_tags(path: str, field: str) -> list[str | None]:
     return [None if not isinstance(row, dict) or row.get(field) is None else str(row[field]) for _, row in _rows(path)]
 
 
-def load_eval_rows(path: str) -> list[OutcomeRecord] | list[PreferencePair]:
-    """Outcome records, or explicit pairs when the first row has `better` and `worse` (all rows must agree)."""
+def load_eval_rows(path: str, reference: bool = False) -> list[OutcomeRecord] | list[PreferencePair]:
+    """Outcome records, or explicit pairs when the first row has `better` and `worse` (all rows must agree).
+    `reference=True`: every row must carry its gold answer."""
     rows = list(_rows(path))
     if not rows:
         raise DataError(f"{path}: no rows")
     first = rows[0][1]
     if not (isinstance(first, dict) and "better" in first and "worse" in first):
-        return [_record(row, f"{path} row {number}") for number, row in rows]
+        return [_record(row, f"{path} row {number}", reference) for number, row in rows]
     pairs = []
     for number, row in rows:
         where = f"{path} row {number}"
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object with prompt, better, worse; got {row!r:.60}")
         pairs.append(PreferencePair(_text(row, "prompt", where), _text(row, "better", where),
-                                    _text(row, "worse", where)))
+                                    _text(row, "worse", where), _reference(row, where, reference)))
     return pairs
 
 
@@ -218,7 +243,7 @@ def make_pairs(records: list[OutcomeRecord]) -> list[PreferencePair]:
     from reward_model.metrics import pair_indices
 
     better, worse = pair_indices([r.outcome for r in records], [r.group_key for r in records])
-    return [PreferencePair(records[b].prompt, records[b].response, records[w].response)
+    return [PreferencePair(records[b].prompt, records[b].response, records[w].response, records[b].reference)
             for b, w in zip(better.tolist(), worse.tolist())]
 
 

@@ -3,6 +3,9 @@
     python -m reward_model.evaluate --model rm_dir --data heldout.jsonl [--train-data train.jsonl] [--by kind]
     python -m reward_model.evaluate --level step --model prm_dir --data step_labelled.jsonl
 
+A reference-aware RM (trained with `--reference`; its reward_model.json says so) reads each row's `reference`, the
+gold answer: a row without one is an error naming it. `--reference` only checks that the RM is one.
+
 DATA holds outcome records `{prompt, response, outcome[, group]}` (pairs are built within each group, from
 records whose outcomes differ) or explicit pairs `{prompt, better, worse}`. Prints one JSON object:
 
@@ -56,7 +59,7 @@ from reward_model.metrics import (
     reward_stats,
     step_ranking_accuracy,
 )
-from reward_model.model import ScalarRewardModel
+from reward_model.model import ScalarRewardModel, saved_reference
 from reward_model.step_model import AGGREGATES, aggregate_steps
 
 COLLAPSED_STD = 1e-3  # scores this close to constant cannot rank anything
@@ -64,16 +67,18 @@ BLOWN_UP_ABS = 1e3  # scores this large saturate a sigmoid and swamp any mix wit
 
 
 def _as_scored_pairs(rows: list[OutcomeRecord] | list[PreferencePair]):
-    """(prompts, responses, outcomes, better_idx, worse_idx): the texts to score once and the pairs over them."""
+    """(prompts, responses, references, outcomes, better_idx, worse_idx): the texts to score once and the pairs
+    over them."""
     if rows and isinstance(rows[0], PreferencePair):
         prompts = [p.prompt for p in rows for _ in (0, 1)]
         responses = [text for p in rows for text in (p.better, p.worse)]
+        references = [p.reference for p in rows for _ in (0, 1)]
         outcomes = np.tile([1.0, 0.0], len(rows))
         better = np.arange(0, 2 * len(rows), 2)
-        return prompts, responses, outcomes, better, better + 1
+        return prompts, responses, references, outcomes, better, better + 1
     outcomes = np.asarray([r.outcome for r in rows])
     better, worse = pair_indices(outcomes, [r.group_key for r in rows])
-    return [r.prompt for r in rows], [r.response for r in rows], outcomes, better, worse
+    return [r.prompt for r in rows], [r.response for r in rows], [r.reference for r in rows], outcomes, better, worse
 
 
 def distribution_warnings(stats: dict[str, float]) -> list[str]:
@@ -112,9 +117,9 @@ def evaluate(model: ScalarRewardModel, records_or_pairs: list[OutcomeRecord] | l
     `scores` (N,) may be passed when the caller has them already (then `model` is only used for its config).
     `tags` (one per record) adds `by_tag`: ranking accuracy per tag of each pair's worse record.
     """
-    prompts, responses, outcomes, better, worse = _as_scored_pairs(records_or_pairs)
+    prompts, responses, references, outcomes, better, worse = _as_scored_pairs(records_or_pairs)
     if scores is None:
-        scores = model.score(prompts, responses, batch_size=batch_size)
+        scores = model.score(prompts, responses, batch_size=batch_size, references=references)
     s = scores.double().numpy()
     accuracy, n_pairs = pairwise_accuracy(s[better], s[worse])
     stats = reward_stats(s)
@@ -144,7 +149,8 @@ def evaluate_steps(model, records: list[StepRecord], batch_size: int = 64) -> di
     """Step-level ranking accuracy and AUC of a `StepRewardModel`, the outcome-level accuracy of its aggregated
     step scores, and step length / position baselines on the same step pairs (module docstring)."""
     spans = [list(r.spans) for r in records]
-    step_scores = model.score_steps([r.prompt for r in records], [r.response for r in records], spans, batch_size)
+    step_scores = model.score_steps([r.prompt for r in records], [r.response for r in records], spans, batch_size,
+                                    references=[r.reference for r in records])
     labels, groups = [r.labels for r in records], [r.group_key for r in records]
     flat_scores, flat_labels, flat_groups = labelled_steps(step_scores, labels, groups)
     accuracy, n_pairs = ranking_accuracy(flat_scores, flat_labels, flat_groups)
@@ -176,11 +182,17 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also report ranking accuracy per value of this row field of the worse response")
     parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
                         help="step: evaluate a step-level RM on step-labelled rows (module docstring)")
+    parser.add_argument("--reference", action="store_true",
+                        help="check that the RM is reference-aware (it then reads each row's 'reference' either way)")
     args = parser.parse_args(argv)
+    reference = saved_reference(args.model)
+    if args.reference and not reference:
+        raise SystemExit(f"error: --reference, but {args.model} is not a reference-aware RM (its reward_model.json "
+                         "has no reference: true): drop --reference, or train one with reward_model.train --reference")
     if args.level == "step":
-        return _main_steps(args)
+        return _main_steps(args, reference)
     try:
-        rows = load_eval_rows(args.data)
+        rows = load_eval_rows(args.data, reference=reference)
         train_records = load_records(args.train_data) if args.train_data else None
         if args.by and rows and isinstance(rows[0], PreferencePair):
             raise DataError(f"{args.data}: --by needs outcome records, not better/worse pairs")
@@ -195,11 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def _main_steps(args) -> dict:
+def _main_steps(args, reference: bool) -> dict:
     if args.by or args.train_data:
         raise SystemExit("error: --by and --train-data are outcome-level options; --level step takes neither")
     try:
-        records = load_step_records(args.data)
+        records = load_step_records(args.data, reference=reference)
     except DataError as e:
         raise SystemExit(f"error: {e}") from e
     model = ScalarRewardModel.from_pretrained(args.model)

@@ -4,6 +4,11 @@
     bce            pointwise logistic loss on outcome in [0, 1] (soft labels allowed); the score is a logit
     bradley_terry  pairwise: mean over within-group pairs (i better than j) of -logsigmoid(r_i - r_j - margin)
 
+`pair_loss(better, worse)` is the same pairwise loss over explicit pairs: the trainer adds it, times
+`hard_negative_weight`, to any of the three for hard negatives (a correct response against a rewrite of it with a
+wrong final answer). `constant_loss(name, outcomes)` is what the best constant score achieves: a fit whose loss is
+not below it has learned nothing (bce: the label entropy).
+
 `compute_loss(name, ...)` dispatches on the name the config carries. `to_unit_scale(scores, name)` puts an
 RM's raw scores on the verifier's [0, 1] scale, by what the loss it was trained with makes a score mean:
 
@@ -56,10 +61,32 @@ def bradley_terry_loss(scores: torch.Tensor, outcomes: torch.Tensor, group_ids: 
     better, worse = within_group_pairs(outcomes, group_ids)
     if better.numel() == 0:
         return scores.sum() * 0.0, {"loss": 0.0, "pairs": 0.0, "pair_accuracy": float("nan")}
-    diff = scores[better] - scores[worse]
+    return pair_loss(scores[better], scores[worse], margin)
+
+
+def pair_loss(better_scores: torch.Tensor, worse_scores: torch.Tensor,
+              margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean over pairs of -logsigmoid(better - worse - margin); better_scores, worse_scores: (P,), P >= 1.
+    `pair_accuracy`: share of pairs with better > worse, a tie counting 1/2."""
+    diff = better_scores - worse_scores
     loss = -F.logsigmoid(diff - margin).mean()
     accuracy = ((diff > 0).float() + 0.5 * (diff == 0).float()).mean().item()
-    return loss, {"loss": loss.item(), "pairs": float(better.numel()), "pair_accuracy": accuracy}
+    return loss, {"loss": loss.item(), "pairs": float(diff.numel()), "pair_accuracy": accuracy}
+
+
+def constant_loss(name: str, outcomes: torch.Tensor) -> float:
+    """The loss of the best constant score on these outcomes (B,): bce the cross-entropy of the labels against
+    their mean (for 0/1 labels the label entropy H(mean outcome), in nats), mse the variance of the targets
+    2 * outcome - 1, bradley_terry log 2 (a constant scores every pair equal)."""
+    o = outcomes.double()
+    if name == "bce":
+        p = o.mean().clamp(1e-12, 1 - 1e-12)
+        return float(-(o * p.log() + (1 - o) * (1 - p).log()).mean())
+    if name == "mse":
+        return float((2 * o - 1).var(unbiased=False))
+    if name == "bradley_terry":
+        return float(torch.log(torch.tensor(2.0)))
+    raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
 
 
 def to_unit_scale(scores: torch.Tensor, loss: str) -> torch.Tensor:

@@ -6,6 +6,7 @@ model, config or I/O, and cost O(sum of squared group sizes).
     ranking_accuracy(scores, outcomes, groups) -> (accuracy, n_pairs)   within-group pairs, ties = 1/2
     pair_indices(outcomes, groups)             -> (better, worse)        the pairs those are built from
     pairwise_accuracy(better_scores, worse_scores) -> (accuracy, n_pairs)
+    pairwise_accuracy_interval(better_scores, worse_scores, pair_groups) -> (low, high)   bootstrap over groups
     step_ranking_accuracy(step_scores, step_labels, groups) -> (accuracy, n_pairs)   good vs bad steps
     labelled_steps(step_scores, step_labels, groups) -> (scores, labels, groups)   the steps those rank, flat
     auc(scores, outcomes)                      -> ROC AUC (scikit-learn), NaN with a single class
@@ -68,6 +69,28 @@ def pairwise_accuracy(better_scores: ArrayLike, worse_scores: ArrayLike) -> tupl
     if len(b) == 0:
         return float("nan"), 0
     return float(np.mean((b > w) + 0.5 * (b == w))), len(b)
+
+
+def pairwise_accuracy_interval(better_scores: ArrayLike, worse_scores: ArrayLike, pair_groups: Sequence[Hashable],
+                               level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of `pairwise_accuracy`, resampling whole groups (prompts), since the pairs
+    of one group share its responses and are not independent; clipped to [0, 1]. NaN, NaN without pairs.
+
+    better_scores, worse_scores: (P,); pair_groups: the group of each pair.
+    """
+    b, w = _numpy(better_scores), _numpy(worse_scores)
+    if len(b) != len(w) or len(b) != len(pair_groups):
+        raise ValueError(f"{len(b)} better scores, {len(w)} worse scores and {len(pair_groups)} pair groups")
+    if len(b) == 0:
+        return math.nan, math.nan
+    right = (b > w) + 0.5 * (b == w)
+    keys = {key: i for i, key in enumerate(dict.fromkeys(pair_groups))}
+    index = np.asarray([keys[g] for g in pair_groups])
+    correct, count = np.bincount(index, right, len(keys)), np.bincount(index, minlength=len(keys))
+    draws = np.random.default_rng(seed).integers(0, len(keys), size=(n_resamples, len(keys)))
+    accuracies = correct[draws].sum(axis=1) / count[draws].sum(axis=1)
+    low, high = np.quantile(accuracies, [(1 - level) / 2, (1 + level) / 2])
+    return float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
 
 
 def ranking_accuracy(scores: ArrayLike, outcomes: ArrayLike, groups: Sequence[Hashable]) -> tuple[float, int]:

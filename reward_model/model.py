@@ -16,6 +16,16 @@ too long, the prompt is cut first (its head is kept: the question usually opens 
 loses its beginning, never its end, because the final answer is at the end. Training and scoring share
 `encode` + `collate`, so they see the same tokens.
 
+A reference-aware RM (`reference=True`, saved in reward_model.json) also reads the task's gold answer: the first
+part of the pair opens with the line `Reference answer: {reference}`, then the prompt,
+
+    [CLS] Reference answer: 63 \n What is 9 * 7? ... [SEP] response [SEP]        (a decoder: [BOS] ... \n\n response [EOS])
+
+so the RM compares the response's answer with it instead of judging the answer's plausibility (Cooper, arXiv
+2508.05613, reads question, reference and completion). The reference line is never cut (at most half the token
+budget); the prompt after it is cut first as above. Every call then takes `references` (one per response); a
+reference-free RM ignores them.
+
 LoRA (`lora={"r", "alpha", "dropout", "target_modules"}`, through peft's `inject_adapter_in_model`): adapters
 go into the backbone's linear layers (default: all of them), the backbone's own weights are frozen and only the
 adapters and the head train. The adapters stay separate in the saved weights and `reward_model.json` records
@@ -40,6 +50,28 @@ WEIGHTS_FILE = "reward_model.safetensors"
 POOLINGS = ("cls", "mean", "last")
 POLICY_BACKBONE = "policy"  # `from_encoder("policy")`: the policy's own base model (DeepSeekMath's RM choice)
 LORA_DEFAULTS = {"r": 16, "alpha": 32.0, "dropout": 0.0, "target_modules": ["all-linear"]}
+REFERENCE_TEMPLATE = "Reference answer: {reference}\n"  # opens the first part of a reference-aware RM's input
+
+
+def reference_line(reference: str) -> str:
+    """The text a reference-aware RM reads before the prompt (module docstring)."""
+    return REFERENCE_TEMPLATE.format(reference=reference)
+
+
+def check_references(references, n: int, reference_aware: bool) -> list[str | None]:
+    """`references` as a list of n entries; a reference-aware RM needs a string for every response."""
+    if references is None:
+        references = [None] * n
+    references = list(references)
+    if len(references) != n:
+        raise ValueError(f"{n} responses but {len(references)} references")
+    if reference_aware:
+        missing = [i for i, r in enumerate(references) if not isinstance(r, str) or not r]
+        if missing:
+            raise ValueError(f"this reward model is reference-aware (reward_model.json: reference true) and reads the "
+                             f"gold answer beside each response, but response {missing[0]} (of {n}; {len(missing)} "
+                             "in all) has none: pass references=[gold, ...], or use a reference-free RM")
+    return references
 
 
 def embedded_encoder_path() -> str:
@@ -93,7 +125,8 @@ class PairTemplate:
 
 class ScalarRewardModel(nn.Module):
     def __init__(self, encoder: nn.Module, tokenizer, *, pooling: str = "cls", max_length: int = 256,
-                 encoder_name: str = "", trained_with: str | None = None, lora: dict | None = None):
+                 encoder_name: str = "", trained_with: str | None = None, lora: dict | None = None,
+                 reference: bool = False, origin: dict | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -111,6 +144,8 @@ class ScalarRewardModel(nn.Module):
         self.encoder, self.tokenizer = encoder, tokenizer
         self.pooling, self.max_length = pooling, max_length
         self.encoder_name, self.trained_with = encoder_name, trained_with
+        self.reference = bool(reference)  # reads the gold answer beside the response (module docstring)
+        self.origin = origin  # where this RM's weights come from (a warm start, rm.init_from); saved as it is
         self.template = PairTemplate.for_decoder(tokenizer) if self.causal else PairTemplate.from_tokenizer(tokenizer)
         if max_length <= self.template.n_special:
             raise ValueError(f"max_length={max_length} leaves no room for text; use at least 64")
@@ -160,7 +195,7 @@ class ScalarRewardModel(nn.Module):
         self.tokenizer.save_pretrained(directory)
         config = {"format_version": 1, "level": self.level, "encoder": self.encoder_name, "pooling": self.pooling,
                   "max_length": self.max_length, "trained_with": self.trained_with, "lora": self.lora,
-                  **self._extra_config(),
+                  "reference": self.reference, "origin": self.origin, **self._extra_config(),
                   "head": {"layers": [self.head[0].in_features, self.head[0].out_features, 1],
                            "activation": "relu", "dropout": self.head[2].p}}
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
@@ -187,6 +222,7 @@ class ScalarRewardModel(nn.Module):
         model = saved_cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
                           max_length=config["max_length"], encoder_name=config["encoder"],
                           trained_with=config.get("trained_with"), lora=config.get("lora"),
+                          reference=config.get("reference", False), origin=config.get("origin"),
                           **saved_cls._init_kwargs(config))
         load_model(model, os.path.join(directory, WEIGHTS_FILE), device=str(device))
         return model.to(device)
@@ -208,19 +244,30 @@ class ScalarRewardModel(nn.Module):
 
     # ------------------------------------------------------------------ tokenisation
 
-    def encode(self, prompts: list[str], responses: list[str]) -> list[tuple[list[int], list[int]]]:
+    def encode(self, prompts: list[str], responses: list[str],
+               references: list[str | None] | None = None) -> list[tuple[list[int], list[int]]]:
         """(input_ids, token_type_ids) per pair, at most `max_length` tokens: the prompt is cut first (its
-        head kept), then the response loses its beginning, so its final answer is always kept."""
+        head kept), then the response loses its beginning, so its final answer is always kept. A
+        reference-aware RM's reference line (module docstring) goes before the prompt and is never cut."""
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         if not prompts:
             return []
         budget = self.max_length - self.template.n_special
         encoded = []
-        for p, r in zip(self._token_ids(prompts), self._token_ids(responses)):
-            r = r[len(r) - budget:] if len(r) > budget else r
-            encoded.append(self.template.join(p[:budget - len(r)], r))
+        for head, p, r in zip(self._reference_ids(references, len(prompts)), self._token_ids(prompts),
+                              self._token_ids(responses)):
+            head = head[:budget // 2]
+            room = budget - len(head)
+            r = r[len(r) - room:] if len(r) > room else r
+            encoded.append(self.template.join(head + p[:room - len(r)], r))
         return encoded
+
+    def _reference_ids(self, references: list[str | None] | None, n: int) -> list[list[int]]:
+        """The reference line's tokens per response ([] for a reference-free RM, which ignores `references`)."""
+        if not self.reference:
+            return [[] for _ in range(n)]
+        return self._token_ids([reference_line(r) for r in check_references(references, n, True)])
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         # verbose=False: texts longer than the encoder are expected here, they are cut just after
@@ -265,28 +312,40 @@ class ScalarRewardModel(nn.Module):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return self.head(pooled).squeeze(-1)
 
-    def reward(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+    def reward(self, prompts: list[str], responses: list[str], batch_size: int = 32,
+               references: list[str | None] | None = None) -> torch.Tensor:
         """(N,) scores on the verifier's [0, 1] scale (`reward_model.losses.to_unit_scale` by the loss this RM
         was trained with; an RM that never trained maps as `bce`, the default loss)."""
-        return to_unit_scale(self.score(prompts, responses, batch_size), self.trained_with or "bce")
+        extra = {"references": references} if references is not None else {}
+        return to_unit_scale(self.score(prompts, responses, batch_size, **extra), self.trained_with or "bce")
 
-    def as_reward_function(self, batch_size: int = 32):
+    def as_reward_function(self, batch_size: int = 32, reference_column: str = "answer"):
         """This RM as a TRL reward function: `GRPOTrainer(reward_funcs=[rm.as_reward_function()], ...)`.
 
         TRL passes `prompts` and `completions` as strings, or for conversational data as message lists (the
         prompt's last user message and the completion's last message are scored); it gets one float in
-        [0, 1] per completion (`reward`)."""
+        [0, 1] per completion (`reward`). A reference-aware RM reads each gold answer from the dataset column
+        `reference_column`, which TRL passes as a keyword argument."""
         def reward_model(prompts, completions, **kwargs) -> list[float]:
+            references = None
+            if self.reference:
+                if reference_column not in kwargs:
+                    raise ValueError(f"this reward model is reference-aware: the dataset needs a "
+                                     f"{reference_column!r} column with the gold answer (or pass reference_column)")
+                references = [None if r is None else str(r) for r in kwargs[reference_column]]
             return self.reward([_message_text(p, "user") for p in prompts],
-                               [_message_text(c, None) for c in completions], batch_size=batch_size).tolist()
+                               [_message_text(c, None) for c in completions], batch_size=batch_size,
+                               references=references).tolist()
 
         return reward_model
 
     @torch.no_grad()
-    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32,
+              references: list[str | None] | None = None) -> torch.Tensor:
         """(N,) float32 scores on the CPU, in input order. Pairs are sorted by length before batching so
-        each batch pads little; eval mode (no dropout) for the call, the previous mode restored after."""
-        encoded = self.encode(prompts, responses)
+        each batch pads little; eval mode (no dropout) for the call, the previous mode restored after.
+        `references`: each response's gold answer, for a reference-aware RM (ignored otherwise)."""
+        encoded = self.encode(prompts, responses, references)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         scores = torch.empty(len(encoded), dtype=torch.float32)
         was_training = self.training
@@ -298,6 +357,16 @@ class ScalarRewardModel(nn.Module):
         finally:
             self.train(was_training)
         return scores
+
+
+def saved_reference(directory: str) -> bool:
+    """Whether the RM saved in `directory` is reference-aware, read from its reward_model.json before any weights
+    load (False when there is none: `from_pretrained` then says what is wrong with the directory)."""
+    try:
+        with open(os.path.join(directory, CONFIG_FILE), encoding="utf-8") as f:
+            return bool(json.load(f).get("reference", False))
+    except FileNotFoundError:
+        return False
 
 
 def is_causal(backbone: nn.Module) -> bool:

@@ -19,6 +19,10 @@ without them a response's steps are its non-blank lines (`line_spans`, the same 
 "lines" rule, which the multi-step prompts ask for). `score` (and so `reward`, `as_reward_function`) scores those
 steps and aggregates them by `aggregate`: `min` (a solution is as good as its weakest step, as in
 DeepSeekMath's and PRM800K's outcome use of a PRM) or `product` (of probabilities, returned as a logit).
+
+A reference-aware step RM (`reference=True`) reads the outcome RM's reference line before the prompt
+(`reward_model.model.REFERENCE_TEMPLATE`), never cut (at most half the budget); the steps and then the prompt are
+cut as above in the budget left.
 """
 
 from __future__ import annotations
@@ -87,8 +91,10 @@ class StepRewardModel(ScalarRewardModel):
         """The response's steps when no spans are given: its non-blank lines; a blank response is one empty step."""
         return line_spans(response) or [(0, len(response))]
 
-    def encode_steps(self, prompts: list[str], responses: list[str], spans: list[Spans]) -> list[StepEncoding]:
-        """One `StepEncoding` per response, at most `max_length` tokens (module docstring: what is cut first)."""
+    def encode_steps(self, prompts: list[str], responses: list[str], spans: list[Spans],
+                     references: list[str | None] | None = None) -> list[StepEncoding]:
+        """One `StepEncoding` per response, at most `max_length` tokens (module docstring: what is cut first);
+        `references` for a reference-aware RM."""
         if not len(prompts) == len(responses) == len(spans):
             raise ValueError(f"{len(prompts)} prompts, {len(responses)} responses and {len(spans)} span lists")
         budget = self.max_length - len(self.template.prefix) - len(self.template.middle) - len(self._tail)
@@ -107,9 +113,14 @@ class StepRewardModel(ScalarRewardModel):
         per_response: list[list[list[int]]] = [[] for _ in responses]
         for i, ids in zip(owner, piece_ids):
             per_response[i].append(ids)
-        return [self._layout(p, steps, budget) for p, steps in zip(prompt_ids, per_response)]
+        heads = self._reference_ids(references, len(prompts)) if prompts else []
+        return [self._layout(p, steps, budget, head[:budget // 2])
+                for head, p, steps in zip(heads, prompt_ids, per_response)]
 
-    def _layout(self, prompt_ids: list[int], steps: list[list[int]], budget: int) -> StepEncoding:
+    def _layout(self, prompt_ids: list[int], steps: list[list[int]], budget: int,
+                head: list[int] | None = None) -> StepEncoding:
+        head = head or []
+        budget -= len(head)
         kept, used = len(steps), 0
         while kept > 0 and used + len(steps[kept - 1]) + 1 <= budget:
             kept, used = kept - 1, used + len(steps[kept - 1]) + 1
@@ -117,7 +128,7 @@ class StepRewardModel(ScalarRewardModel):
         if not kept_steps and steps:  # the last step alone is too long: keep its end
             kept, kept_steps = len(steps) - 1, [steps[-1][len(steps[-1]) - (budget - 1):]]
             used = budget
-        first = self.template.prefix + prompt_ids[:budget - used] + self.template.middle
+        first = self.template.prefix + head + prompt_ids[:budget - used] + self.template.middle
         second, markers = [], []
         for ids in kept_steps:
             second += ids + [self.marker_id]
@@ -146,11 +157,11 @@ class StepRewardModel(ScalarRewardModel):
 
     @torch.no_grad()
     def score_steps(self, prompts: list[str], responses: list[str], spans: list[Spans] | None = None,
-                    batch_size: int = 32) -> list[torch.Tensor]:
+                    batch_size: int = 32, references: list[str | None] | None = None) -> list[torch.Tensor]:
         """Per response, its steps' raw scores (n_steps,) float32 on the CPU; NaN for steps cut away by the length
         limit. `spans` default: each response's lines (`spans_of`). Eval mode for the call."""
         spans = [self.spans_of(r) for r in responses] if spans is None else spans
-        encoded = self.encode_steps(prompts, responses, spans)
+        encoded = self.encode_steps(prompts, responses, spans, references)
         out = [torch.full((len(s),), float("nan")) for s in spans]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
         was_training = self.training
@@ -170,10 +181,12 @@ class StepRewardModel(ScalarRewardModel):
             self.train(was_training)
         return out
 
-    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32,
+              references: list[str | None] | None = None) -> torch.Tensor:
         """(N,) outcome-level scores: each response's step scores (its lines) by `aggregate`."""
         return torch.stack([aggregate_steps(s, self.aggregate) for s in
-                            self.score_steps(prompts, responses, None, batch_size)]) if prompts else torch.empty(0)
+                            self.score_steps(prompts, responses, None, batch_size, references)]) \
+            if prompts else torch.empty(0)
 
 
 def aggregate_steps(step_scores: torch.Tensor, how: str = "min") -> torch.Tensor:

@@ -10,7 +10,8 @@ wording and length. Wrong answers are one of four kinds seen from small models:
 
 Train and held-out problems are disjoint (a hash of the question picks the split). Only `slip` cannot be
 told apart by surface features: it needs arithmetic, which a 22M encoder barely
-learns. Each record carries its `kind` so that weakness can be measured apart.
+learns, or the gold answer, which every record carries as `reference` (for a reference-aware RM,
+`reward_model.train --reference`). Each record carries its `kind` so that weakness can be measured apart.
 
     python -m reward_model.synthetic --output-dir rm_data      # rm_data/train.jsonl, rm_data/heldout.jsonl
 """
@@ -117,7 +118,8 @@ def make_tagged_records(n_problems: int, seed: int, split: str = "train", group_
             kind = "correct" if k < n_correct else next(kinds)
             text = (_correct(rng, question, working, answer) if kind == "correct"
                     else _wrong(rng, kind, question, working, answer))
-            record = OutcomeRecord(prompt, text, float(kind == "correct"), group=f"{split}:{seed}:{p}")
+            record = OutcomeRecord(prompt, text, float(kind == "correct"), group=f"{split}:{seed}:{p}",
+                                   reference=str(answer))
             tagged.append(TaggedRecord(record, kind))
     rng.shuffle(tagged)
     return tagged
@@ -139,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
         with open(os.path.join(args.output_dir, f"{split}.jsonl"), "w", encoding="utf-8") as f:
             for t in make_tagged_records(n, args.seed, split):
                 f.write(json.dumps({"prompt": t.record.prompt, "response": t.record.response,
-                                    "outcome": t.record.outcome, "group": t.record.group, "kind": t.kind}) + "\n")
+                                    "outcome": t.record.outcome, "group": t.record.group, "kind": t.kind,
+                                    "reference": t.record.reference}) + "\n")
     print(f"wrote {args.output_dir}/train.jsonl and {args.output_dir}/heldout.jsonl")
 
 

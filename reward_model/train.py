@@ -8,11 +8,15 @@
     python -m reward_model.train --level step --data run/outcomes.jsonl --output prm_dir  # a step-level RM
     python -m reward_model.train --encoder policy --trainable-layers 4 --data outcomes.jsonl --output lm_rm_dir
     python -m reward_model.train --encoder policy --lora-r 16 --lr-encoder 2e-4 --data outcomes.jsonl --output lora_rm
+    python -m reward_model.train --reference --data run/outcomes.jsonl --output ref_rm   # reads the gold answer too
 
 DATA is JSONL or a `datasets.save_to_disk` directory of `{prompt, response, outcome[, group]}` rows; every row
 is validated before a model is loaded. With `--level step` (process supervision, `StepRewardModel`) the rows
 carry step labels: `{prompt, response, steps: [[start, end, label], ...]}` (what a process-supervised loop
-writes to its outcomes.jsonl) or `{prompt, steps: ["text", ...], labels: [1, 0, null, ...]}`; only bce. Every `RMTrainConfig` field is a flag (`--help` lists them). DIR gets
+writes to its outcomes.jsonl) or `{prompt, steps: ["text", ...], labels: [1, 0, null, ...]}`; only bce. With
+`--reference` the RM is reference-aware (reward_model.model: it reads `Reference answer: GOLD` before the prompt)
+and every row needs its `reference` (the loop's outcomes.jsonl has it); an `--init-from` RM keeps its own setting.
+Every `RMTrainConfig` field is a flag (`--help` lists them). DIR gets
 the model (`ScalarRewardModel.from_pretrained(DIR)`), `train_config.json` and `train_metrics.json`.
 """
 
@@ -26,7 +30,7 @@ import random
 import typing
 
 from reward_model.data import DataError, load_records, load_step_records
-from reward_model.model import POOLINGS, ScalarRewardModel
+from reward_model.model import POOLINGS, ScalarRewardModel, saved_reference
 from reward_model.step_model import AGGREGATES, StepRewardModel
 from reward_model.trainer import RMTrainConfig, RMTrainer, StepRMTrainer, train
 
@@ -70,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lora-alpha", type=float, default=None, help="LoRA scaling numerator; default 2 * rank")
     parser.add_argument("--lora-target-modules", nargs="+", default=["all-linear"],
                         help="the backbone's linear layers that get adapters; all-linear = every one")
+    parser.add_argument("--reference", action="store_true",
+                        help="a reference-aware RM: it reads each row's gold answer ('reference') beside the response")
     parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
     parser.add_argument("--replay-data", default=None, help="older records to replay a sample of (train only)")
     parser.add_argument("--replay-fraction", type=float, default=0.1, help="share of --replay-data replayed")
@@ -88,18 +94,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if step and cfg.loss != "bce":
             raise ValueError(f"--level step trains with --loss bce (a logit per step), got {cfg.loss}")
         load = load_step_records if step else load_records
-        records = load(args.data)  # a malformed row stops the run here, before any model loads
+        reference = args.reference or (args.init_from is not None and saved_reference(args.init_from))
+        records = load(args.data, reference=reference)  # a malformed row stops the run here, before any model loads
         replay = None
         if args.replay_data:
-            old = load(args.replay_data)
+            old = load(args.replay_data, reference=reference)
             replay = random.Random(cfg.seed).sample(old, round(args.replay_fraction * len(old)))
         model_cls = StepRewardModel if step else ScalarRewardModel
         if args.init_from:
             model = model_cls.from_pretrained(args.init_from)
             if model.level != args.level:
                 raise ValueError(f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}")
+            if args.reference and not model.reference:
+                raise ValueError(f"--reference, but --init-from {args.init_from} is a reference-free RM (its "
+                                 "reward_model.json has reference false); drop --reference or start a fresh RM")
         else:
-            extra = {"aggregate": args.aggregate} if step else {}
+            extra = {"aggregate": args.aggregate, "reference": args.reference} if step else {"reference": args.reference}
             if args.lora_r is not None:
                 extra["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha or 2.0 * args.lora_r,
                                  "target_modules": args.lora_target_modules}

@@ -7,7 +7,18 @@ calls (and through `state_dict` / `load_state_dict` into checkpoints; the weight
 
 Defaults are chosen so one online fit on 64-512 records takes seconds to tens of seconds on a CPU with
 MiniLM: 2 epochs, batch 32, frozen token embeddings, tokenisation once per fit, length-bucketed batches
-with dynamic padding (whole groups per batch for bradley_terry).
+with dynamic padding (whole groups per batch for bradley_terry). `min_steps` makes a fit on few records
+repeat its epochs until it has taken that many optimizer steps.
+
+Hard negatives (`fit(..., pairs=...)`: a correct response against a rewrite of it into a wrong answer, made in
+`orchestration.hard_negatives`) train pairwise beside the pointwise loss: every step's loss is the configured
+loss on its batch of records plus `hard_negative_weight` times `losses.pair_loss` on its share of the pairs (the
+pairs are spread evenly over each epoch's steps, in one forward with the records).
+
+After the fit its own data is scored once more (`train_metrics`): `train_loss` (the configured loss, eval mode)
+beside `constant_loss` (what the best constant score gets: bce's label entropy), `train_ranking_accuracy` and
+`train_accuracy` (score > 0 agrees with outcome >= 0.5), and `train_pair_accuracy` on the hard negatives: a fit
+whose train loss stays at the constant's has learned nothing, whatever its held-out figures say.
 Under `accelerate launch`, every process holds the same records and takes its own share of each step's
 batches; gradients are averaged by DDP.
 """
@@ -24,9 +35,16 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from reward_model.data import OutcomeRecord, StepRecord, group_batches, group_members, split_by_group
-from reward_model.losses import LOSSES, compute_loss
-from reward_model.metrics import ranking_accuracy, step_ranking_accuracy
+from reward_model.data import (
+    OutcomeRecord,
+    PreferencePair,
+    StepRecord,
+    group_batches,
+    group_members,
+    split_by_group,
+)
+from reward_model.losses import LOSSES, compute_loss, constant_loss, pair_loss
+from reward_model.metrics import labelled_steps, ranking_accuracy, step_ranking_accuracy
 from reward_model.model import ScalarRewardModel
 
 
@@ -39,7 +57,10 @@ class RMTrainConfig:
     lr_head: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the scalar head"})
     epochs: int = field(default=2, metadata={"help": "passes over the records of one fit"})
     max_steps: int | None = field(default=None, metadata={
-        "help": "optimizer steps per fit; overrides epochs when set"})
+        "help": "optimizer steps per fit; overrides epochs (and min_steps) when set"})
+    min_steps: int = field(default=0, metadata={
+        "help": "at least this many optimizer steps per fit: epochs repeat until they are taken (a fit on few "
+                "records otherwise takes a handful of steps and learns nothing); 0 = epochs alone"})
     batch_size: int = field(default=32, metadata={"help": "records per optimizer step (per process)"})
     warmup_ratio: float = field(default=0.1, metadata={
         "help": "linear warm-up over this share of the first fit's steps, then constant (online fits "
@@ -47,6 +68,12 @@ class RMTrainConfig:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases, LayerNorm)"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm; 0 = off"})
     margin: float = field(default=0.0, metadata={"help": "bradley_terry margin: -logsigmoid(r_b - r_w - margin)"})
+    hard_negative_weight: float = field(default=1.0, metadata={
+        "help": "weight of the pairwise loss on hard negatives (a correct response against a rewrite of it with a "
+                "wrong answer) added to the pointwise loss; only used when a fit is given pairs"})
+    train_metrics: bool = field(default=True, metadata={
+        "help": "after a fit, score its own records (and pairs) once more: train_loss, constant_loss, "
+                "train_ranking_accuracy, train_accuracy, train_pair_accuracy"})
     val_fraction: float = field(default=0.1, metadata={
         "help": "share of groups held out of the new records for validation ranking accuracy; 0 = none"})
     early_stop_patience: int = field(default=2, metadata={
@@ -80,7 +107,7 @@ class RMTrainConfig:
             raise ValueError(f"trainable_layers must be >= 0 or null (all), got {self.trainable_layers}")
         if self.loss == "bradley_terry" and self.batch_size < 2:
             raise ValueError("bradley_terry needs batch_size >= 2 to form pairs")
-        for name in ("weight_decay", "max_grad_norm", "early_stop_patience"):
+        for name in ("weight_decay", "max_grad_norm", "early_stop_patience", "min_steps", "hard_negative_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -112,18 +139,23 @@ class RMTrainer:
 
     # ------------------------------------------------------------------ one fit
 
-    def fit(self, records: list[OutcomeRecord], replay: list[OutcomeRecord] | None = None) -> dict[str, float]:
-        """Train on `records` (a validation share of whose groups is held out) plus `replay` (train only).
+    def fit(self, records: list[OutcomeRecord], replay: list[OutcomeRecord] | None = None,
+            pairs: list[PreferencePair] | None = None) -> dict[str, float]:
+        """Train on `records` (a validation share of whose groups is held out) plus `replay` (train only), and
+        on `pairs` (hard negatives, train only: `better` correct, `worse` a wrong rewrite of it) pairwise.
 
-        Returns loss, val_ranking_accuracy_before/after, val_pairs, n_examples, n_replay, steps, epochs,
-        early_stopped, seconds and examples_per_second.
+        Returns loss, val_ranking_accuracy_before/after, val_pairs, n_examples, n_replay, hard_negatives, steps,
+        epochs, early_stopped, seconds, examples_per_second and (`train_metrics`) the fit's own figures.
         """
         cfg, start = self.cfg, time.perf_counter()
+        pairs = list(pairs or [])
+        self._check_references(records, replay, pairs)
         train_records, val_records = split_by_group(records, cfg.val_fraction, seed=cfg.seed + self.fits)
         train_records = train_records + list(replay or [])
         if cfg.loss == "bradley_terry":  # groups with one outcome give no pair: skip their forward passes
             train_records = _mixed_groups(train_records)
-        metrics = {"n_examples": float(len(train_records)), "n_replay": float(len(replay or []))}
+        metrics = {"n_examples": float(len(train_records)), "n_replay": float(len(replay or [])),
+                   "hard_negatives": float(len(pairs))}
         val_before, val_pairs = self._validate(val_records)
         metrics.update(val_ranking_accuracy_before=val_before, val_pairs=float(val_pairs))
         if not train_records:
@@ -131,34 +163,59 @@ class RMTrainer:
             return metrics
         with torch.random.fork_rng(devices=_cuda_devices(self.model)):  # seeded dropout, global RNG untouched
             torch.manual_seed(cfg.seed + 1000 * self.fits)
-            metrics.update(self._epochs(train_records, val_records))
+            metrics.update(self._epochs(train_records, val_records, pairs))
         self.fits += 1
         self.model.trained_with = cfg.loss  # recorded in the saved config: evaluate reports ECE for bce
+        if cfg.train_metrics:
+            metrics.update(self._train_figures(train_records, pairs))
         seconds = time.perf_counter() - start
         metrics.update(seconds=seconds, examples_per_second=metrics["examples_seen"] / seconds)
         return metrics
 
-    def _epochs(self, records: list[OutcomeRecord], val_records: list[OutcomeRecord]) -> dict[str, float]:
+    def _check_references(self, records, replay, pairs) -> None:
+        """A reference-aware RM cannot train on a record without its gold answer: say which, and why."""
+        if not getattr(self.model, "reference", False):
+            return
+        for name, rows in (("record", records), ("replay record", replay or []), ("hard-negative pair", pairs)):
+            missing = [r for r in rows if not r.reference]
+            if missing:
+                raise ValueError(
+                    f"the reward model is reference-aware (rm.reference / --reference: it reads the gold answer "
+                    f"beside each response) but {len(missing)} of {len(rows)} {name}s have no reference, the first "
+                    f"for prompt {missing[0].prompt[:80]!r}: give every row its 'reference' (the loop's buffer "
+                    "writes it; a buffer written before that column cannot train a reference-aware RM) or use a "
+                    "reference-free RM")
+
+    def _epochs(self, records: list[OutcomeRecord], val_records: list[OutcomeRecord],
+                pairs: list[PreferencePair] | None = None) -> dict[str, float]:
         cfg, acc = self.cfg, self.accelerator
         rng = random.Random(f"{cfg.seed}:{self.fits}")
         encoded, groups, lengths, total = self._plan(records)
+        pair_encoded = self._encode_pairs(pairs or [])
         keeper = _BestEpoch(cfg.early_stop_patience)
         losses, seen, step, epoch, val = [], 0, 0, 0, math.nan
         bar = tqdm(total=total, desc="RM fit", leave=False, dynamic_ncols=True,
                    disable=not (cfg.progress_bar and acc.is_main_process))
-        more = (lambda: epoch < cfg.epochs) if cfg.max_steps is None else (lambda: step < cfg.max_steps)
+        if cfg.max_steps is None:
+            more = lambda: epoch < cfg.epochs or step < cfg.min_steps  # noqa: E731
+        else:
+            more = lambda: step < cfg.max_steps  # noqa: E731
         while more() and not keeper.stopped:
             epoch += 1
             batches = group_batches(groups, lengths, cfg.batch_size, rng)
             batches += batches[:(-len(batches)) % acc.num_processes]  # every process steps equally often
+            pair_chunks = _spread(len(pair_encoded), len(batches), rng)
             for i in range(0, len(batches), acc.num_processes):
                 batch = batches[i + acc.process_index]
-                losses.append(self._step(batch, encoded, records))
+                chunk = [pair_encoded[j] for j in pair_chunks[i + acc.process_index]]
+                losses.append(self._step(batch, encoded, records, chunk))
                 seen, step = seen + len(batch) * acc.num_processes, step + 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
                 if cfg.max_steps is not None and step >= cfg.max_steps:
                     break
+                if cfg.max_steps is None and epoch >= cfg.epochs and cfg.min_steps and step >= cfg.min_steps:
+                    break  # the epochs are done and min_steps is reached: the repeat epoch need not finish
             val, _ = self._validate(val_records)
             keeper.update(val, self)
         bar.close()
@@ -182,7 +239,7 @@ class RMTrainer:
         else:
             groups = [[i] for i in range(len(records))]
         n_batches = len(group_batches(groups, lengths, cfg.batch_size, random.Random(0)))  # varies a little
-        total = cfg.max_steps or math.ceil(n_batches / self.accelerator.num_processes) * cfg.epochs
+        total = cfg.max_steps or max(cfg.min_steps, math.ceil(n_batches / self.accelerator.num_processes) * cfg.epochs)
         if self.warmup_steps is None:  # sized on the first fit; its first step must already be warming up
             self.warmup_steps = math.ceil(cfg.warmup_ratio * total)
             for group, base_lr in zip(self.scheduler.optimizer.param_groups, self.scheduler.base_lrs):
@@ -191,20 +248,38 @@ class RMTrainer:
 
     def _encode(self, records: list[OutcomeRecord]) -> list:
         """Each record's tokens (a sequence whose first element is its input ids)."""
-        return self.model.encode([r.prompt for r in records], [r.response for r in records])
+        return self.model.encode([r.prompt for r in records], [r.response for r in records],
+                                 [r.reference for r in records])
 
-    def _batch_loss(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> torch.Tensor:
-        inputs = self.model.collate([encoded[i] for i in batch])
+    def _encode_pairs(self, pairs: list[PreferencePair]) -> list[tuple]:
+        """Each pair's (better, worse) tokens."""
+        if not pairs:
+            return []
+        better = self.model.encode([p.prompt for p in pairs], [p.better for p in pairs], [p.reference for p in pairs])
+        worse = self.model.encode([p.prompt for p in pairs], [p.worse for p in pairs], [p.reference for p in pairs])
+        return list(zip(better, worse))
+
+    def _batch_loss(self, batch: list[int], encoded, records: list[OutcomeRecord],
+                    pair_chunk: list[tuple] | None = None) -> torch.Tensor:
+        """The configured loss on the batch's records, plus `hard_negative_weight` times the pairwise loss on
+        `pair_chunk` (encoded (better, worse) pairs), the records and both sides of the pairs in one forward."""
+        pair_chunk = pair_chunk or []
+        pieces = [encoded[i] for i in batch] + [b for b, _ in pair_chunk] + [w for _, w in pair_chunk]
         device = self.model.device
         outcomes = torch.tensor([records[i].outcome for i in batch], device=device)
         keys = {key: n for n, key in enumerate(dict.fromkeys(records[i].group_key for i in batch))}
         group_ids = torch.tensor([keys[records[i].group_key] for i in batch], device=device)
-        scores = self.train_model(**inputs).float()
-        return compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)[0]
+        scores = self.train_model(**self.model.collate(pieces)).float()
+        n, p = len(batch), len(pair_chunk)
+        loss = compute_loss(self.cfg.loss, scores[:n], outcomes, group_ids, self.cfg.margin)[0]
+        if p:
+            loss = loss + self.cfg.hard_negative_weight * pair_loss(scores[n:n + p], scores[n + p:])[0]
+        return loss
 
-    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord]) -> float:
+    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord],
+              pair_chunk: list[tuple] | None = None) -> float:
         self.train_model.train()
-        loss = self._batch_loss(batch, encoded, records)
+        loss = self._batch_loss(batch, encoded, records, pair_chunk)
         self.accelerator.backward(loss)
         if self.cfg.max_grad_norm:
             self.accelerator.clip_grad_norm_(self.train_model.parameters(), self.cfg.max_grad_norm)
@@ -217,9 +292,28 @@ class RMTrainer:
     def _validate(self, records: list[OutcomeRecord]) -> tuple[float, int]:
         if not records:
             return float("nan"), 0
-        scores = self.model.score([r.prompt for r in records], [r.response for r in records],
-                                  batch_size=self.cfg.eval_batch_size)
-        return ranking_accuracy(scores, [r.outcome for r in records], [r.group_key for r in records])
+        return ranking_accuracy(self._score(records), [r.outcome for r in records], [r.group_key for r in records])
+
+    def _score(self, records: list[OutcomeRecord]) -> torch.Tensor:
+        extra = {"references": [r.reference for r in records]} if self.model.reference else {}
+        return self.model.score([r.prompt for r in records], [r.response for r in records],
+                                batch_size=self.cfg.eval_batch_size, **extra)
+
+    def _train_figures(self, records: list[OutcomeRecord], pairs: list[PreferencePair]) -> dict[str, float]:
+        """The fit's own data scored once more, in eval mode (module docstring)."""
+        scores = self._score(records)
+        outcomes = torch.tensor([r.outcome for r in records])
+        keys = {key: n for n, key in enumerate(dict.fromkeys(r.group_key for r in records))}
+        group_ids = torch.tensor([keys[r.group_key] for r in records])
+        figures = {"train_loss": compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)[0].item(),
+                   "constant_loss": constant_loss(self.cfg.loss, outcomes),
+                   "train_ranking_accuracy": ranking_accuracy(scores, outcomes, [r.group_key for r in records])[0],
+                   "train_accuracy": ((scores > 0) == (outcomes >= 0.5)).float().mean().item()}
+        if pairs:
+            better = self._score([OutcomeRecord(p.prompt, p.better, 1.0, reference=p.reference) for p in pairs])
+            worse = self._score([OutcomeRecord(p.prompt, p.worse, 0.0, reference=p.reference) for p in pairs])
+            figures["train_pair_accuracy"] = pair_loss(better, worse)[1]["pair_accuracy"]
+        return figures
 
     # ------------------------------------------------------------------ checkpointing
 
@@ -253,9 +347,10 @@ class StepRMTrainer(RMTrainer):
     def _encode(self, records: list[StepRecord]) -> list:
         return [(e.input_ids, e) for e in self.model.encode_steps([r.prompt for r in records],
                                                                   [r.response for r in records],
-                                                                  [list(r.spans) for r in records])]
+                                                                  [list(r.spans) for r in records],
+                                                                  [r.reference for r in records])]
 
-    def _batch_loss(self, batch: list[int], encoded, records: list[StepRecord]) -> torch.Tensor:
+    def _batch_loss(self, batch: list[int], encoded, records: list[StepRecord], pair_chunk=None) -> torch.Tensor:
         encodings = [encoded[i][1] for i in batch]
         labels = [v for i, e in zip(batch, encodings) for v in records[i].labels[e.first_kept:]]
         scores = self.train_model(**self.model.collate_steps(encodings)).float()
@@ -268,9 +363,24 @@ class StepRMTrainer(RMTrainer):
     def _validate(self, records: list[StepRecord]) -> tuple[float, int]:
         if not records:
             return float("nan"), 0
-        scores = self.model.score_steps([r.prompt for r in records], [r.response for r in records],
-                                        [list(r.spans) for r in records], batch_size=self.cfg.eval_batch_size)
-        return step_ranking_accuracy(scores, [r.labels for r in records], [r.group_key for r in records])
+        return step_ranking_accuracy(self._step_scores(records), [r.labels for r in records],
+                                     [r.group_key for r in records])
+
+    def _step_scores(self, records: list[StepRecord]) -> list[torch.Tensor]:
+        return self.model.score_steps([r.prompt for r in records], [r.response for r in records],
+                                      [list(r.spans) for r in records], batch_size=self.cfg.eval_batch_size,
+                                      references=[r.reference for r in records])
+
+    def _train_figures(self, records: list[StepRecord], pairs) -> dict[str, float]:
+        """The step-level figures of the fit's own labelled steps (BCE, its constant, ranking, accuracy)."""
+        scores, labels, groups = labelled_steps(self._step_scores(records), [r.labels for r in records],
+                                                [r.group_key for r in records])
+        if not scores:
+            return {}
+        s, y = torch.tensor(scores), torch.tensor(labels)
+        return {"train_loss": torch.nn.functional.binary_cross_entropy_with_logits(s, y).item(),
+                "constant_loss": constant_loss("bce", y), "train_ranking_accuracy": ranking_accuracy(s, y, groups)[0],
+                "train_accuracy": ((s > 0) == (y >= 0.5)).float().mean().item()}
 
 
 class _BestEpoch:
@@ -347,6 +457,13 @@ def _param_groups(model: ScalarRewardModel, cfg: RMTrainConfig) -> list[dict]:
         groups += [{"params": decay, "lr": lr, "weight_decay": cfg.weight_decay, "name": name},
                    {"params": no_decay, "lr": lr, "weight_decay": 0.0, "name": f"{name}_no_decay"}]
     return groups
+
+
+def _spread(n_items: int, n_chunks: int, rng: random.Random) -> list[list[int]]:
+    """0..n_items-1 shuffled and cut into n_chunks near-equal chunks (some empty when n_items < n_chunks)."""
+    order = list(range(n_items))
+    rng.shuffle(order)
+    return [order[n_items * c // n_chunks:n_items * (c + 1) // n_chunks] for c in range(n_chunks)]
 
 
 def _mixed_groups(records: list[OutcomeRecord]) -> list[OutcomeRecord]:

@@ -23,6 +23,7 @@ def test_labels_match_the_arithmetic():
         if "*" in r.prompt:
             continue
         answers = boxed(r.response)
+        assert r.reference == str(gold(r.prompt))  # the gold answer a reference-aware RM reads
         if t.kind == "correct":
             assert answers == [str(gold(r.prompt))]
         elif t.kind in ("slip", "hedge"):

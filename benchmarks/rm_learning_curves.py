@@ -1,0 +1,327 @@
+"""Learning curves of the reward model on base-policy samples: held-out ranking accuracy against the number of
+training outcomes, reference-free and reference-aware, with and without hard negatives, on problems the RM has seen
+and on problems it has not, split by the kind of wrong answer.
+
+    python benchmarks/rm_learning_curves.py sample --data-dir /work/rm-data/level2 --train-prompts 512
+    python benchmarks/rm_learning_curves.py fit --data-dir /work/rm-data/level2 --sizes 64 256 1024 4096 \\
+        --variants free aware free+hn aware+hn --output benchmarks/rm_learning_curves/minilm.json
+    python benchmarks/rm_learning_curves.py table benchmarks/rm_learning_curves/*.json
+
+`sample` draws the study's setting (level 2, all three phrasings, 8 completions per prompt at temperature 0.7, 64
+new tokens, the embedded SmolLM2-135M) once and caches it as outcome buffers (`orchestration.bootstrap.sample_to_buffer`,
+resumable): `train.jsonl` (the first N training prompts), `seen.jsonl` (fresh samples of the first 128 of them) and
+`unseen.jsonl` (128 prompts of the loop's own held-out set, `data_sources.build_sources`, never trained on).
+`fit` trains one RM per (size, variant) on the first `size` training outcomes (whole groups, in stream order) and
+scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
+over groups (prompts), clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SEEN_PROMPTS = 128
+
+
+def study_config():
+    from orchestration.config import load_config
+
+    return load_config(None, ["--data.levels", "[2]", "--data.eval_size", "128"])
+
+
+def sample(args) -> None:
+    from orchestration.bootstrap import check_training_only, sample_to_buffer
+    from orchestration.data_sources import build_sources
+    from policy.model import load_policy
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = study_config()
+    cfg.sampling.max_batch_size = args.max_batch_size
+    train_source, held_out = build_sources(cfg.data, seed=0)
+    train_items = [train_source.item(i) for i in range(args.train_prompts)]
+    check_training_only(train_items, held_out, cfg.data)
+    os.makedirs(args.data_dir, exist_ok=True)
+    cached = {}
+
+    def load_model():
+        if not cached:
+            cached["model"] = load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
+        return cached["model"]
+
+    common = {"group_size": cfg.loop.group_size, "sampling": cfg.sampling, "timeout": cfg.loop.verifier_timeout,
+              "fallback_last_number": cfg.loop.math_last_number_fallback,
+              "use_chat_template": cfg.policy.use_chat_template}
+    for name, items, seed in (("unseen", held_out, 2), ("seen", train_items[:args.seen_prompts], 1),
+                              ("train", train_items, 0)):
+        if name in args.only or not args.only:
+            buffer = sample_to_buffer(os.path.join(args.data_dir, f"{name}.jsonl"), items, load_model, seed=seed,
+                                      group_prefix=name, **common)
+            print(f"{name}: {len(buffer)} rows")
+
+
+BACKBONES = ("minilm", "smollm2-top4", "smollm2-lora")
+VARIANTS = ("free", "aware", "free+hn", "aware+hn")
+
+
+def read_rows(data_dir: str, name: str):
+    from orchestration.buffer import OutcomeBuffer
+    from verifiers.outcome import reason_has_label
+
+    buffer = OutcomeBuffer(os.path.join(data_dir, f"{name}.jsonl"))
+    return [r for r in buffer.read(range(len(buffer))) if reason_has_label(r.reason)]
+
+
+def build_rm(backbone: str, reference: bool, seed: int, max_length: int):
+    """A fresh RM on `backbone` and the trainer settings it needs (`trainable_layers` for the SmolLM2 top-4 variant)."""
+    from reward_model import ScalarRewardModel
+
+    if backbone == "minilm":
+        return ScalarRewardModel.from_encoder(None, max_length=max_length, seed=seed, reference=reference), {}
+    from policy.model import cached_gguf_checkpoint, embedded_gguf_path
+
+    path = str(cached_gguf_checkpoint(embedded_gguf_path()))  # the policy's own SmolLM2-135M, as a plain backbone
+    lora = {"r": 16, "alpha": 32.0} if backbone == "smollm2-lora" else None
+    rm = ScalarRewardModel.from_encoder(path, max_length=max_length, seed=seed, reference=reference, lora=lora)
+    return rm, ({"trainable_layers": 4} if backbone == "smollm2-top4" else {})
+
+
+def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, size: int) -> dict:
+    """One RM on the first `size` training outcomes; its figures on the seen and unseen held-out sets."""
+    import random
+    import time
+
+    from orchestration.bootstrap import ranking_report
+    from orchestration.hard_negatives import hard_negative_pairs
+    from orchestration.online_rm import outcome_records
+    from reward_model.trainer import RMTrainConfig, RMTrainer
+
+    reference, with_hn = variant.startswith("aware"), variant.endswith("+hn")
+    train_rows = [r for r in rows if int(r.group.split(":")[1]) < size // 8]
+    records = outcome_records(train_rows)
+    pairs, kinds = [], {}
+    if with_hn:
+        pairs, kinds = hard_negative_pairs(records, args.hard_negatives, random.Random(f"{args.seed}:hn:{size}"))
+    rm, extra = build_rm(backbone, reference, args.seed, args.max_length)
+    lrs = {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head} if backbone == "minilm" else \
+        {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
+    cfg = RMTrainConfig(epochs=args.epochs, min_steps=args.min_steps, batch_size=args.batch_size, val_fraction=0.0,
+                        early_stop_patience=0, progress_bar=False, seed=args.seed, **lrs, **extra)
+    start = time.perf_counter()
+    fit = RMTrainer(rm, cfg).fit(records, pairs=pairs)
+    seconds = time.perf_counter() - start
+
+    def report(held):
+        refs = [r.reference for r in held] if reference else None
+        return ranking_report(rm.score([r.prompt for r in held], [r.response for r in held], batch_size=64,
+                                       references=refs), held, seed=args.seed)
+
+    seen = [r for r in seen_rows if int(r.group.split(":")[1]) < size // 8]
+    return {"backbone": backbone, "variant": variant, "size": size, "records": len(records),
+            "train_prompts": size // 8, "hard_negatives": len(pairs), "hard_negative_kinds": dict(kinds),
+            "config": {k: getattr(cfg, k) for k in ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head",
+                                                    "trainable_layers")},
+            "fit": {k: v for k, v in fit.items() if isinstance(v, (int, float))}, "fit_seconds": seconds,
+            "unseen": report(unseen_rows), "seen": report(seen)}
+
+
+def fit(args) -> None:
+    """Every (backbone, variant, size) not yet in --output, appended as it finishes (a rerun continues)."""
+    import json
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = read_rows(args.data_dir, "train")
+    seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
+    results = json.load(open(args.output)) if os.path.exists(args.output) else []
+    done = {(r["backbone"], r["variant"], r["size"]) for r in results}
+    for backbone in args.backbones:
+        for size in args.sizes:
+            if size // 8 > 1 + max(int(r.group.split(":")[1]) for r in rows):
+                print(f"skipping size {size}: {args.data_dir}/train.jsonl holds fewer outcomes")
+                continue
+            for variant in args.variants:
+                if (backbone, variant, size) in done:
+                    continue
+                result = fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size)
+                results.append(result)
+                os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+                with open(args.output, "w", encoding="utf-8") as f:
+                    json.dump(_json_safe(results), f, indent=1)
+                u, s = result["unseen"], result["seen"]
+                print(f"{backbone} {variant:>8} {size:>5}: unseen {u['ranking_accuracy']:.3f} "
+                      f"[{u['interval'][0]:.3f}, {u['interval'][1]:.3f}] seen {s['ranking_accuracy']:.3f} | train "
+                      f"loss {result['fit'].get('train_loss', float('nan')):.3f} vs constant "
+                      f"{result['fit'].get('constant_loss', float('nan')):.3f} | {result['fit_seconds']:.0f} s",
+                      flush=True)
+
+
+def loop_fits(args) -> None:
+    """The loop's RM schedule replayed on the cached training outcomes in stream order: every update trains one
+    persistent RMTrainer on the next `--rows-per-update` outcomes plus a `--replay-fraction` sample of the earlier
+    ones, after the current RM has scored them (the loop's held-out monitor). Prints, per update, the fit's own loss
+    against the constant predictor's, and at the end the unseen set's ranking accuracy."""
+    import json
+    import math
+    import random
+
+    import torch
+
+    from orchestration.bootstrap import ranking_report
+    from orchestration.hard_negatives import hard_negative_pairs
+    from orchestration.online_rm import outcome_records
+    from reward_model.metrics import ranking_accuracy
+    from reward_model.trainer import RMTrainConfig, RMTrainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows, unseen_rows = read_rows(args.data_dir, "train"), read_rows(args.data_dir, "unseen")
+    rm, extra = build_rm(args.backbone, args.reference, args.seed, args.max_length)
+    if args.trainable_layers is not None:
+        extra["trainable_layers"] = args.trainable_layers
+    cfg = RMTrainConfig(epochs=args.epochs, min_steps=args.min_steps, lr_encoder=args.lr_encoder,
+                        lr_head=args.lr_head, val_fraction=0.0, early_stop_patience=0, progress_bar=False,
+                        seed=args.seed, **extra)
+    trainer, history, updates = RMTrainer(rm, cfg), [], []
+    refs = (lambda rs: [r.reference for r in rs]) if args.reference else (lambda rs: None)
+    for u in range(args.updates):
+        new = rows[u * args.rows_per_update:(u + 1) * args.rows_per_update]
+        heldout = math.nan
+        if u:  # the loop's monitor: the RM scores the batch before it trains on it
+            scores = rm.score([r.prompt for r in new], [r.response for r in new], references=refs(new))
+            heldout = ranking_accuracy(scores, [r.outcome for r in new], [r.group for r in new])[0]
+        n_replay = min(len(history), math.ceil(args.replay_fraction * len(history)))
+        replay = random.Random(f"{args.seed}:replay:{u}").sample(history, n_replay)
+        records, replay_records = outcome_records(new), outcome_records(replay)
+        pairs = hard_negative_pairs(records + replay_records, args.hard_negatives,
+                                    random.Random(f"{args.seed}:hn:{u}"))[0] if args.hard_negatives else []
+        fit = trainer.fit(records, replay=replay_records, pairs=pairs)
+        history += new
+        updates.append({"update": u + 1, "heldout_before_fit": heldout, **{k: fit.get(k) for k in (
+            "steps", "loss", "train_loss", "constant_loss", "train_ranking_accuracy", "train_accuracy",
+            "hard_negatives", "seconds")}})
+        print(json.dumps(_json_safe(updates[-1])), flush=True)
+    unseen = ranking_report(rm.score([r.prompt for r in unseen_rows], [r.response for r in unseen_rows],
+                                     references=refs(unseen_rows)), unseen_rows, seed=args.seed)
+    result = {"backbone": args.backbone, "reference": args.reference, "config": {k: getattr(cfg, k) for k in (
+        "epochs", "min_steps", "lr_encoder", "lr_head", "trainable_layers")}, "replay_fraction": args.replay_fraction,
+        "hard_negatives": args.hard_negatives, "updates": updates, "unseen": unseen}
+    print(f"unseen ranking accuracy after {args.updates} updates: {unseen['ranking_accuracy']:.3f} "
+          f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]")
+    if args.output:
+        results = json.load(open(args.output)) if os.path.exists(args.output) else []
+        results.append(_json_safe(result))
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+
+
+KIND_COLUMNS = ("near_miss", "other_operation", "implausible", "no_answer", "non_integer", "truncated")
+
+
+def _cell(figures: dict | None) -> str:
+    if not figures or figures.get("ranking_accuracy") is None:
+        return "–"
+    low, high = figures["interval"]
+    return f"{figures['ranking_accuracy']:.3f} [{low:.2f}, {high:.2f}]"
+
+
+def table(args) -> None:
+    """Markdown tables of `fit` results: per backbone, one row per (variant, size)."""
+    import json
+
+    results = [r for path in args.results for r in json.load(open(path))]
+    for backbone in dict.fromkeys(r["backbone"] for r in results):
+        rows = sorted((r for r in results if r["backbone"] == backbone),
+                      key=lambda r: (VARIANTS.index(r["variant"]), r["size"]))
+        print(f"\n**{backbone}** (held-out ranking accuracy, 95% bootstrap interval over prompts)\n")
+        print("| variant | outcomes | seen | unseen | " + " | ".join(f"unseen {k}" for k in KIND_COLUMNS)
+              + " | train loss / constant | fit s |")
+        print("|---" * (6 + len(KIND_COLUMNS)) + "|")
+        for r in rows:
+            kinds = r["unseen"]["by_kind"]
+            fit = r["fit"]
+            print(f"| {r['variant']} | {r['records']} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
+                  + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
+                  + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
+                  f"{r['fit_seconds']:.0f} |")
+    first = results[0]["unseen"]
+    print(f"\nSurface cues on the same unseen pairs: shorter is better {first['baselines']['shorter_is_better']:.3f}, "
+          f"not truncated is better {first['baselines']['not_truncated_is_better']:.3f} "
+          f"({first['n_pairs']} pairs, {first['n_groups']} prompts).")
+
+
+def _json_safe(value):
+    import math
+
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sample", help="sample and cache base-policy outcomes")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--train-prompts", type=int, default=512)
+    p.add_argument("--seen-prompts", type=int, default=SEEN_PROMPTS,
+                   help="training prompts sampled a second time, for the seen-problem held-out set")
+    p.add_argument("--only", nargs="*", default=[], choices=["unseen", "seen", "train"])
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--max-batch-size", type=int, default=128, help="sequences decoded together")
+    p.set_defaults(run=sample)
+    p = sub.add_parser("fit", help="fit RMs on growing training sets and score the held-out sets")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--output", required=True, help="results JSON (appended to: a rerun skips what it holds)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024, 4096])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument("--backbones", nargs="+", default=["minilm"], choices=BACKBONES)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--min-steps", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr-encoder", type=float, default=5e-5)
+    p.add_argument("--lr-head", type=float, default=1e-3)
+    p.add_argument("--lm-lr-encoder", type=float, default=1e-5, help="SmolLM2 backbones' encoder learning rate")
+    p.add_argument("--lm-lr-head", type=float, default=1e-4, help="SmolLM2 backbones' head learning rate")
+    p.add_argument("--hard-negatives", type=int, default=1, help="rewrites per correct outcome in +hn variants")
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=fit)
+    p = sub.add_parser("loop-fits", help="replay the loop's RM update schedule on the cached outcomes")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--output", default=None, help="results JSON to append to")
+    p.add_argument("--backbone", default="minilm", choices=BACKBONES)
+    p.add_argument("--reference", action="store_true")
+    p.add_argument("--updates", type=int, default=8, help="RM updates (8 x 64 outcomes = a 16-step study run)")
+    p.add_argument("--rows-per-update", type=int, default=64)
+    p.add_argument("--replay-fraction", type=float, default=0.1)
+    p.add_argument("--hard-negatives", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--min-steps", type=int, default=0)
+    p.add_argument("--lr-encoder", type=float, default=5e-5)
+    p.add_argument("--lr-head", type=float, default=1e-3)
+    p.add_argument("--trainable-layers", type=int, default=None)
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(run=loop_fits)
+    p = sub.add_parser("table", help="markdown tables of fit results")
+    p.add_argument("results", nargs="+")
+    p.set_defaults(run=table)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
