@@ -7,7 +7,8 @@ formula can be checked against a per-token Python loop (tests/policy/test_grpo_m
   A higher reward gives a positive advantage; a group whose rewards are all equal gives exactly 0.
 - `process_advantages` (process supervision, §4.1.3): every step reward of a group is normalised together,
   and a token's advantage is the sum of the normalised rewards of the steps ending at or after it (`credit="sum"`),
-  their minimum (`"min"`), or the sum after each step reward became its change from the step before (`"delta"`).
+  their minimum (`"min"`), or the sum after each step reward became its change from the step before (`"delta"`);
+  `mix_advantages` adds a share of the outcome advantage (`loop.outcome_share`).
 - `grpo_loss`: per token  -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A) + beta * k3_kl,
   with ratio = exp(logp - old_logp) and k3_kl = exp(ref - logp) - (ref - logp) - 1, then averaged by
   `agg_loss` ("seq_mean": the paper's mean over each completion then over completions;
@@ -160,6 +161,18 @@ def _previous_step_reward(values: Tensor, ends: Tensor) -> Tensor:
     before = torch.cat([torch.full_like(last_end[:, :1], -1), last_end[:, :-1]], dim=-1)  # strictly before t
     previous = values.gather(-1, before.clamp(min=0))
     return torch.where(before >= 0, previous, torch.zeros((), dtype=values.dtype, device=values.device))
+
+
+def mix_advantages(process: Tensor, outcome: Tensor, outcome_share: float) -> Tensor:
+    """(1 - outcome_share) * process + outcome_share * outcome on every token.
+
+    process: (N, T) per-token process advantages; outcome: (N,) one outcome advantage per completion.
+    outcome_share in [0, 1]: 0 is pure process supervision, 1 outcome supervision. Returns (N, T)."""
+    if not 0.0 <= outcome_share <= 1.0:
+        raise ValueError(f"outcome_share must be in [0, 1], got {outcome_share}")
+    if outcome.shape != process.shape[:1]:
+        raise ValueError(f"outcome must be (N,) = ({process.shape[0]},), got {tuple(outcome.shape)}")
+    return (1 - outcome_share) * process + outcome_share * outcome.to(process.dtype)[:, None]
 
 
 def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:
