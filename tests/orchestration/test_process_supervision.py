@@ -349,3 +349,23 @@ def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypa
 def test_credit_and_share_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+def test_step_monitor_by_step_position():
+    """Two completions of one group. Position 1: scores 0.8 (label 1, agrees) and 0.3 (label 1, disagrees) ->
+    accuracy 0.5, mean score 0.55. Position 2: 0.9 with label 0 (disagrees) and NaN (cut away: left out) -> 0.0,
+    0.9. Position 3: 0.6 without a label -> no accuracy (NaN), mean score 0.6. Positions 6 and 7 (5plus): 0.7 / 0
+    (disagrees) and 0.2 / 0 (agrees) -> 0.5, 0.45. Position 4 and 5 hold nothing: NaN."""
+    from orchestration.rewards import step_monitor
+
+    nan = float("nan")
+    scores = [[0.8, 0.9, 0.6, nan, nan, 0.7, 0.2], [0.3, nan]]
+    labels = [[1.0, 0.0, None, 1.0, None, 0.0, 0.0], [1.0, 1.0]]
+    metrics = step_monitor(scores, labels, ["g", "g"])
+    expected = {"accuracy_step1": 0.5, "score_step1": 0.55, "accuracy_step2": 0.0, "score_step2": 0.9,
+                "score_step3": 0.6, "accuracy_step5plus": 0.5, "score_step5plus": 0.45}
+    for key, value in expected.items():
+        assert metrics[f"prm/heldout_{key}"] == pytest.approx(value), key
+    for key in ("accuracy_step3", "accuracy_step4", "score_step4"):
+        assert metrics[f"prm/heldout_{key}"] != metrics[f"prm/heldout_{key}"]  # NaN: nothing to measure there
+    assert metrics["prm/heldout_steps"] == 5  # labelled and scored: 0.8, 0.9, 0.7, 0.2 and 0.3
