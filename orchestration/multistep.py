@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     source = MultiStepTasks([args.level], args.split)
     for i in range(args.n):
         item = source.item(i)
-        turns = [item.prompt] if isinstance(item.prompt, str) else [f"[{m['role']}] {m['content']}" for m in item.prompt]
+        chat = [item.prompt] if isinstance(item.prompt, str) else item.prompt
+        turns = [turn if isinstance(turn, str) else f"[{turn['role']}] {turn['content']}" for turn in chat]
         print(item.id, *turns, f"gold: {item.gold}", sep="\n  ")
 
 
