@@ -412,3 +412,18 @@ def test_unknown_credit_mode_is_an_error():
 
     with pytest.raises(ValueError, match="credit must be one of"):
         process_advantages(torch.zeros(2, 2), torch.ones(2, 2, dtype=torch.bool), 2, credit="mean")
+
+
+def test_mix_advantages_by_hand():
+    from policy.grpo import mix_advantages
+
+    process = torch.tensor([[2.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    outcome = torch.tensor([0.5, -0.5])
+    # 0.9 * process + 0.1 * outcome on every token: [1.85, 0.95, 0.05] and [-0.95, -0.05, -0.05].
+    assert_close(mix_advantages(process, outcome, 0.1), torch.tensor([[1.85, 0.95, 0.05], [-0.95, -0.05, -0.05]]))
+    assert torch.equal(mix_advantages(process, outcome, 0.0), process)  # pure process supervision
+    assert torch.equal(mix_advantages(process, outcome, 1.0), outcome[:, None].expand(2, 3))  # pure outcome
+    with pytest.raises(ValueError, match="outcome_share must be in"):
+        mix_advantages(process, outcome, 1.5)
+    with pytest.raises(ValueError, match="outcome must be"):
+        mix_advantages(process, torch.zeros(3), 0.1)
