@@ -729,11 +729,11 @@ def _progress_metrics(raw: list[list[float | None]], paid: list[list[float | Non
     steps whose claims all repeat earlier ones, and the share whose positive reward the bound withheld."""
     pairs = [(r, p) for raw_row, paid_row in zip(raw, paid) for r, p in zip(raw_row, paid_row)]
     flags = [flag for row in repeated for flag in row]
-    if not pairs:
-        return {"process/rewarded_steps_per_completion": 0.0}
-    return {"process/rewarded_steps_per_completion": sum(p is not None and p > 0 for _, p in pairs) / len(paid),
-            "process/repeated_steps": sum(flags) / len(flags),
-            "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / len(pairs)}
+    steps = len(pairs) or math.nan  # no step anywhere: the shares are unknown
+    rewarded = sum(p is not None and p > 0 for _, p in pairs)
+    return {"process/rewarded_steps_per_completion": rewarded / max(len(paid), 1),
+            "process/repeated_steps": sum(flags) / steps,
+            "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / steps}
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:
