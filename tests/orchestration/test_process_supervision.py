@@ -304,6 +304,21 @@ def test_the_loop_pays_progress_by_credit_mode_and_outcome_share(credit, share, 
     assert metrics["process/withheld_steps"] == pytest.approx(2 / (3 + 7 + 5 + 3))
 
 
+def test_loop_max_rewarded_steps_overrides_the_tasks_bound(tiny_run_args, tmp_path, monkeypatch, tokenizer):
+    """loop.max_rewarded_steps 2 in place of level 1's 3: one positive step before the answer. Kept positive:
+    honest 2 (its first step and its right answer; its second true step is withheld), repeater 1, doubling 1 (its
+    next three true steps withheld), slip 1: 5 / 4 per completion, 4 withheld of 18 steps."""
+    seen = spy_updates(monkeypatch)
+    script_sampling(monkeypatch, tokenizer)
+    cfg = load_config(None, tiny_run_args(**{
+        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
+        "loop.reward_source": "verifier", "loop.max_rewarded_steps": 2, "loop.initial_eval": False}))
+    metrics = OnlineTrainer(cfg, str(tmp_path)).train_step()
+    assert metrics["process/rewarded_steps_per_completion"] == pytest.approx(5 / 4)
+    assert metrics["process/withheld_steps"] == pytest.approx(4 / 18)
+    assert len(seen) == 1
+
+
 def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypatch, tokenizer):
     """reward_source=rm: a step RM that scores every step 0.9 would pay the repeater for each line. Its repeats get
     0 and past the bound no reward, exactly as the rule's labels, before the advantages are taken."""
