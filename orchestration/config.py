@@ -203,6 +203,14 @@ class LoopConfig:
                 "mc_soft: Monte-Carlo rollouts (Math-Shepherd; orchestration/mc_labels.py): mc_rollouts "
                 "continuations of the policy from each step, hard = any reaches a verified answer, soft = the "
                 "share that does; for tasks whose steps no rule can check"})
+    outcome_share: float = field(default=0.0, metadata={
+        "help": "supervision=process: each token's advantage is (1 - outcome_share) * its process advantage + "
+                "outcome_share * the completion's outcome advantage (the verifier's reward, normalised in its group "
+                "as for outcome supervision); 0 = pure process supervision, 1 = outcome supervision"})
+    max_rewarded_steps: int | None = field(default=None, metadata={
+        "help": "supervision=process: at most this many steps of a completion keep a positive reward, the last "
+                "(answer) step included; later ones get none, so length in true steps is not paid; null = the "
+                "task's own bound (multistep: its operations + 1), none for tasks without one"})
     mc_rollouts: int = field(default=4, metadata={"help": "step_labels=mc_*: continuations per step (m)"})
     mc_share: float = field(default=0.25, metadata={
         "help": "step_labels=mc_*: share of each step's completions labelled (each costs mc_rollouts * (steps - 1) "
@@ -319,6 +327,14 @@ class LoopConfig:
         if self.step_labels != "rule" and self.supervision != "process":
             raise ValueError(f"step_labels={self.step_labels} labels steps for supervision=process; set it, or leave "
                              "step_labels=rule")
+        if not 0.0 <= self.outcome_share <= 1.0:
+            raise ValueError(f"outcome_share must be in [0, 1] (0 = pure process supervision), got {self.outcome_share}")
+        if self.outcome_share and self.supervision != "process":
+            raise ValueError(f"outcome_share={self.outcome_share} mixes the outcome advantage into process "
+                             "supervision's: set loop.supervision=process, or outcome_share 0")
+        if self.max_rewarded_steps is not None and (self.max_rewarded_steps < 1 or self.supervision != "process"):
+            raise ValueError(f"max_rewarded_steps={self.max_rewarded_steps} bounds the rewarded steps of process "
+                             "supervision: it needs loop.supervision=process and a value >= 1 (null = the task's own)")
         if self.mc_rollouts < 1 or not 0.0 < self.mc_share <= 1.0:
             raise ValueError(f"mc_rollouts must be >= 1 and mc_share in (0, 1], got {self.mc_rollouts}, {self.mc_share}")
         if self.supervision == "process" and self.drop_uniform_groups:
@@ -385,6 +401,10 @@ class TrainConfig:
             raise ValueError(f"policy.lora.dropout={self.policy.lora.dropout} would be set to 0 by "
                              "grpo.disable_dropout=true (which keeps ratio = 1 on-policy): set policy.lora.dropout 0, "
                              "or grpo.disable_dropout false")
+        if self.grpo.process_credit != "sum" and self.loop.supervision != "process":
+            raise ValueError(f"grpo.process_credit={self.grpo.process_credit} assigns step rewards to tokens under "
+                             "loop.supervision=process; with outcome supervision every token gets its completion's "
+                             "advantage: set loop.supervision=process, or leave process_credit=sum")
         if self.loop.supervision == "process" and self.rm.train.loss != "bce":
             raise ValueError(f"loop.supervision=process trains a step-level RM with rm.train.loss=bce (a logit per "
                              f"step), got {self.rm.train.loss}")

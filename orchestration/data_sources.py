@@ -15,8 +15,9 @@ def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskIt
     """(endless training source, fixed list of distinct held-out items)."""
     if data.source in GENERATORS:
         generator = GENERATORS[data.source]
-        # arithmetic only (DataConfig checks); multistep opens with its own worked example
-        words = {"phrasings": data.phrasings, "worked_example": data.worked_example} if data.phrasings else {}
+        words = {"worked_example": data.worked_example}
+        if data.phrasings:  # arithmetic only (DataConfig checks)
+            words["phrasings"] = data.phrasings
         held_out = generator(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction, **words)
         if data.curriculum:  # arithmetic only (DataConfig checks)
             train = Curriculum(data.levels, seed, data.eval_fraction, band=tuple(data.curriculum_band),

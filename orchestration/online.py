@@ -43,13 +43,13 @@ from orchestration.reward_terms import TermBatch, combine_terms, well_formatted,
 from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
 from orchestration.step_batch import StepBatch
 from orchestration.tasks import TaskItem
-from policy.grpo import group_advantages, process_advantages
+from policy.grpo import group_advantages, mix_advantages, process_advantages
 from policy.sampling import chat_prompts, sample_groups
 from policy.steps import step_tensors
 from policy.update import GRPOUpdater
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
-from verifiers.steps import LabelledStep, StepOutcome
+from verifiers.steps import LabelledStep, StepOutcome, mark_repeats, progress_rewards, repeated_claims
 
 
 @dataclass
@@ -294,13 +294,15 @@ class OnlineTrainer:
     def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
         """Process supervision's labels: each math completion's steps judged by the rule checker (the step
         rule is the task's `meta["steps"]`, default one step per line); other tasks have none. The last step
-        carries the completion's outcome, already verified (`check_steps` with a gold would verify it again)."""
+        carries the completion's outcome, already verified (`check_steps` with a gold would verify it again). A true
+        step whose claims all repeat earlier ones is labelled 0 (`verifiers.steps.mark_repeats`)."""
         from verifiers.math import check_steps
 
         judged = []
         for item, text, outcome in zip(items, rollouts.texts, outcomes):
             steps = check_steps(text, mode=item.meta.get("steps", "lines"), substitute=item.meta.get("substitute"),
                                 timeout=self.cfg.loop.verifier_timeout) if item.verifier == "math" else []
+            steps = mark_repeats(steps, text)  # a true step that only says again what was said is labelled 0
             if steps:
                 steps[-1] = replace(steps[-1], outcome=outcome)
             judged.append(steps)
@@ -363,9 +365,20 @@ class OnlineTrainer:
             if not self._flags(rollouts.completion_mask.any()).any():
                 return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
         if self.cfg.loop.supervision == "process":  # one reward per step, one advantage per token
+            raw = self._step_rewards(batch)
+            repeated = [repeated_claims([text[s.start:s.end] for s in steps])
+                        for steps, text in zip(batch.steps, rollouts.texts)]
+            paid = [progress_rewards(r, flags, self._rewarded_steps_bound(item))
+                    for r, flags, item in zip(raw, repeated, batch.items)]
+            metrics.update(_progress_metrics(raw, paid, repeated))
             step_rewards, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                                   batch.steps, self._step_rewards(batch))
-            advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size)
+                                                   batch.steps, paid)
+            advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size,
+                                            credit=self.cfg.grpo.process_credit)
+            if self.cfg.loop.outcome_share:  # a share of the verified outcome's advantage on every token
+                verified = torch.tensor([float(o.score) for o in outcomes], device=advantages.device)
+                outcome_advantages = group_advantages(verified, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
+                advantages = mix_advantages(advantages, outcome_advantages, self.cfg.loop.outcome_share)
         elif self.cfg.loop.algorithm == "grpo":
             advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
         else:
@@ -373,14 +386,21 @@ class OnlineTrainer:
         return {**metrics, **self.updater.step(rollouts, advantages)}
 
     def _step_rewards(self, batch: StepBatch) -> list[list[float | None]]:
-        """Each step's reward: its rule label (`reward_source=verifier`), or the live / frozen step RM's score
-        (`rm` / `frozen_rm`; the rule labels until that RM exists, as the outcome `rm` term warms up on the
-        verifier). None: no reward, so the step's tokens are credited by the steps after it (a step the rule
-        cannot judge; one the RM's length limit cut away)."""
+        """Each step's reward before the progress rules: its label (rule or Monte-Carlo; `reward_source=verifier`),
+        or the live / frozen step RM's score (`rm` / `frozen_rm`; the labels until that RM exists, as the outcome
+        `rm` term warms up on the verifier). None: no reward, so the step's tokens are credited by the steps after
+        it (a step the rule cannot judge; one the RM's length limit cut away). `_policy_update` then makes any of
+        them pay for progress, not length (`verifiers.steps.progress_rewards`)."""
         scores = {"rm": batch.step_scores, "frozen_rm": batch.frozen_step_scores}.get(self.cfg.loop.source)
         if scores is None:
             return batch.step_labels
         return [[None if math.isnan(x) else x for x in s.tolist()] for s in scores]
+
+    def _rewarded_steps_bound(self, item: TaskItem) -> int | None:
+        """At most this many steps of a completion keep a positive reward: `loop.max_rewarded_steps`, else the
+        task's own (multistep: its operations + 1), else no bound."""
+        bound = self.cfg.loop.max_rewarded_steps
+        return bound if bound is not None else item.meta.get("max_rewarded_steps")
 
     def _drop_uniform_groups(self, rollouts, rewards: torch.Tensor):
         """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
@@ -709,6 +729,19 @@ def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:
             at = [r[0] for r in results if r[column] == part]
             metrics[f"eval/{name}_accuracy_{label.format(part)}"] = sum(at) / len(at)
     return metrics
+
+
+def _progress_metrics(raw: list[list[float | None]], paid: list[list[float | None]],
+                      repeated: list[list[bool]]) -> dict[str, float]:
+    """What process supervision paid for this step: steps per completion that kept a positive reward, the share of
+    steps whose claims all repeat earlier ones, and the share whose positive reward the bound withheld."""
+    pairs = [(r, p) for raw_row, paid_row in zip(raw, paid) for r, p in zip(raw_row, paid_row)]
+    flags = [flag for row in repeated for flag in row]
+    steps = len(pairs) or math.nan  # no step anywhere: the shares are unknown
+    rewarded = sum(p is not None and p > 0 for _, p in pairs)
+    return {"process/rewarded_steps_per_completion": rewarded / max(len(paid), 1),
+            "process/repeated_steps": sum(flags) / steps,
+            "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / steps}
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:

@@ -93,13 +93,39 @@ def rm_monitor(scores: torch.Tensor, outcomes: list[Outcome], groups: list[str],
             f"{prefix}/heldout_auc": roc_auc(scores, [float(o.correct) for o in outcomes])}
 
 
+STEP_POSITIONS = (1, 2, 3, 4)  # per-position figures for these steps of a completion, and one for all later ones
+
+
 def step_monitor(step_scores: list[list[float]], labels: list[list[float | None]], groups: list[str],
                  prefix: str = "prm") -> dict[str, float]:
     """Held-out step-RM quality on this batch, before the RM trains on it: ranking accuracy over pairs of a
     good and a bad step (by the rule's labels) of one group's completions, and the ROC AUC of step score
     against label over every labelled step. Steps without a label, or cut away by the RM's length limit (NaN),
-    are left out; NaN figures when none is left to compare."""
+    are left out; NaN figures when none is left to compare.
+
+    By step position p (1 to 4, then `5plus` for every later one): `{prefix}/heldout_accuracy_step{p}`, the share
+    of labelled steps there on whose side of 0.5 score and label fall alike, and `{prefix}/heldout_score_step{p}`,
+    the mean score of every scored step there. An RM that pays for length shows as scores that stay high at late
+    positions while its accuracy there falls (late steps of a looping completion are repeats, labelled 0)."""
     scores, flat_labels, flat_groups = labelled_steps(step_scores, labels, groups)
     accuracy, n_pairs = ranking_accuracy(scores, flat_labels, flat_groups)
-    return {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
-            f"{prefix}/heldout_auc": roc_auc(scores, flat_labels), f"{prefix}/heldout_steps": len(scores)}
+    metrics = {f"{prefix}/heldout_ranking_accuracy": accuracy, f"{prefix}/heldout_pairs": n_pairs,
+               f"{prefix}/heldout_auc": roc_auc(scores, flat_labels), f"{prefix}/heldout_steps": len(scores)}
+    agree: dict[str, list[float]] = {}
+    scored: dict[str, list[float]] = {}
+    for row_scores, row_labels in zip(step_scores, labels):
+        for position, (score, label) in enumerate(zip(row_scores, row_labels), start=1):
+            if math.isnan(score):
+                continue
+            name = str(position) if position <= STEP_POSITIONS[-1] else f"{STEP_POSITIONS[-1] + 1}plus"
+            scored.setdefault(name, []).append(score)
+            if label is not None:
+                agree.setdefault(name, []).append(float((score >= 0.5) == (label >= 0.5)))
+    for name in [str(p) for p in STEP_POSITIONS] + [f"{STEP_POSITIONS[-1] + 1}plus"]:
+        metrics[f"{prefix}/heldout_accuracy_step{name}"] = _mean(agree.get(name, []))
+        metrics[f"{prefix}/heldout_score_step{name}"] = _mean(scored.get(name, []))
+    return metrics
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan

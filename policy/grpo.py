@@ -6,7 +6,9 @@ formula can be checked against a per-token Python loop (tests/policy/test_grpo_m
 - `group_advantages`: A_i = (r_i - mean(r_group)) / (std(r_group) + eps), one value per completion.
   A higher reward gives a positive advantage; a group whose rewards are all equal gives exactly 0.
 - `process_advantages` (process supervision, §4.1.3): every step reward of a group is normalised together,
-  and a token's advantage is the sum of the normalised rewards of the steps ending at or after it.
+  and a token's advantage is the sum of the normalised rewards of the steps ending at or after it (`credit="sum"`),
+  their minimum (`"min"`), or the sum after each step reward became its change from the step before (`"delta"`);
+  `mix_advantages` adds a share of the outcome advantage (`loop.outcome_share`).
 - `grpo_loss`: per token  -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A) + beta * k3_kl,
   with ratio = exp(logp - old_logp) and k3_kl = exp(ref - logp) - (ref - logp) - 1, then averaged by
   `agg_loss` ("seq_mean": the paper's mean over each completion then over completions;
@@ -19,6 +21,7 @@ import torch
 from torch import Tensor
 
 ADVANTAGE_SCALES = ("group", "batch", "none")
+PROCESS_CREDITS = ("sum", "min", "delta")
 LOSS_AGGREGATIONS = ("seq_mean", "token_mean")
 
 
@@ -77,17 +80,35 @@ def group_advantages(rewards: Tensor, group_size: int, scale: str = "group", eps
     return centred.reshape(-1)
 
 
-def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int, eps: float = 1e-4) -> Tensor:
+def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int, eps: float = 1e-4, *,
+                       credit: str = "sum") -> Tensor:
     """Process-supervision advantages (DeepSeekMath §4.1.3), one per completion token.
 
     step_rewards, step_ends: (N, T) over completion tokens, N = B * group_size, group-contiguous rows.
     `step_ends[i, t]` is true where token t ends a step of completion i, and `step_rewards[i, t]` holds that
     step's reward there; values elsewhere are ignored (even NaN). Within each group, all its step rewards R
     are normalised together, r~ = (r - mean(R)) / (std(R) + eps) with the unbiased std (taken as 0 when the
-    group holds a single step; a group whose step rewards are all equal gives exactly 0). Then
-    A[i, t] = sum of r~[i, t'] over the step ends t' >= t: a token is credited with the steps it leads to,
-    and tokens after a completion's last step end get 0. Returns (N, T) in the rewards' float dtype.
+    group holds a single step). Then, by `credit`:
+
+    - "sum" (§4.1.3 exactly): A[i, t] = sum of r~[i, t'] over the step ends t' >= t. A token is credited with
+      every step it leads to, so each extra step above the group's mean adds to the credit: length in
+      well-rewarded steps is paid.
+    - "min" (min-form credit): A[i, t] = min of r~[i, t'] over the step ends t' >= t. A token is worth the
+      worst step it leads to; adding steps can only lower it.
+    - "delta": before normalisation, step k of a completion gets d_k = r_k - r_{k-1}, its change from the
+      completion's previous step (the previous step end in its row), with r_0 := 0, the score of an empty
+      solution; then d is normalised as R is above and summed as in "sum". Before normalisation the sum
+      telescopes, sum_{j >= k} d_j = r_last - r_{k-1}: a completion's total is its last step's reward whatever
+      its length. (The group mean taken off each of a completion's K steps leaves -K * mean(d) / std(d), a
+      bounded length term; r_0 := 0 rather than r_1 so that the first step's own reward counts: with r_0 :=
+      r_1 a right first step would lower every later credit.)
+
+    In every mode a group whose step rewards are all equal (one step included) gives exactly 0 (it says
+    nothing about which behaviour is better; for "delta" also when its d are all equal), and tokens after a
+    completion's last step end get 0. Returns (N, T) in the rewards' float dtype.
     """
+    if credit not in PROCESS_CREDITS:
+        raise ValueError(f"credit must be one of {PROCESS_CREDITS}, got {credit!r}")
     if step_rewards.shape != step_ends.shape or step_rewards.dim() != 2:
         raise ValueError(f"step_rewards and step_ends must both be (N, T), got {tuple(step_rewards.shape)} "
                          f"and {tuple(step_ends.shape)}")
@@ -97,18 +118,61 @@ def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int,
     rewards = step_rewards if step_rewards.is_floating_point() else step_rewards.float()
     zero = torch.zeros((), dtype=rewards.dtype, device=rewards.device)
     values = torch.where(ends, rewards, zero)
-    n, length = rewards.shape
-    grouped, grouped_ends = values.view(-1, group_size * length), ends.view(-1, group_size * length)
-    count = grouped_ends.sum(dim=1, keepdim=True).to(rewards.dtype)
-    mean = grouped.sum(dim=1, keepdim=True) / count.clamp(min=1)
+    signal = ~_all_equal(values, ends, group_size)
+    if credit == "delta":
+        values = torch.where(ends, values - _previous_step_reward(values, ends), zero)
+        signal = signal & ~_all_equal(values, ends, group_size)
+    normalised = torch.where(signal, _normalise(values, ends, group_size, eps), zero)
+    if credit == "min":  # reverse cumulative minimum over the step ends; inf marks "no step at or after t"
+        inf = torch.full((), float("inf"), dtype=rewards.dtype, device=rewards.device)
+        future_min = torch.where(ends, normalised, inf).flip(-1).cummin(-1).values.flip(-1)
+        return torch.where(torch.isinf(future_min), zero, future_min)
+    return normalised.flip(-1).cumsum(-1).flip(-1)  # reverse cumulative sum: steps ending at or after t
+
+
+def _normalise(values: Tensor, ends: Tensor, group_size: int, eps: float) -> Tensor:
+    """(N, T): each step end's value minus its group's mean over step ends, over the group's unbiased std (0 for
+    a group of one step); 0 off the step ends."""
+    n, length = values.shape
+    zero = torch.zeros((), dtype=values.dtype, device=values.device)
+    grouped, grouped_ends = values.reshape(-1, group_size * length), ends.reshape(-1, group_size * length)
+    count = grouped_ends.sum(dim=1, keepdim=True).to(values.dtype)
+    mean = torch.where(grouped_ends, grouped, zero).sum(dim=1, keepdim=True) / count.clamp(min=1)
     centred = torch.where(grouped_ends, grouped - mean, zero)
     std = (centred.square().sum(dim=1, keepdim=True) / (count - 1).clamp(min=1)).sqrt()
-    # Equal rewards (one step included) carry no signal: exact zeros, not rounding noise.
-    big, small = torch.finfo(rewards.dtype).max, torch.finfo(rewards.dtype).min
-    all_equal = (torch.where(grouped_ends, grouped, zero + small).amax(dim=1, keepdim=True)
-                 == torch.where(grouped_ends, grouped, zero + big).amin(dim=1, keepdim=True))
-    normalised = torch.where(all_equal, zero, centred / (std + eps)).view(n, length)
-    return normalised.flip(-1).cumsum(-1).flip(-1)  # reverse cumulative sum: steps ending at or after t
+    return (centred / (std + eps)).view(n, length)
+
+
+def _all_equal(values: Tensor, ends: Tensor, group_size: int) -> Tensor:
+    """(N, 1) bool: the values at the step ends of the row's group are all equal (or there is at most one).
+    Such a group carries no signal, and its advantages must be exact zeros, not rounding noise."""
+    length = values.shape[1]
+    grouped, grouped_ends = values.reshape(-1, group_size * length), ends.reshape(-1, group_size * length)
+    big, small = torch.finfo(values.dtype).max, torch.finfo(values.dtype).min
+    equal = (torch.where(grouped_ends, grouped, small).amax(dim=1, keepdim=True)
+             == torch.where(grouped_ends, grouped, big).amin(dim=1, keepdim=True))
+    return equal.repeat_interleave(group_size, dim=0)
+
+
+def _previous_step_reward(values: Tensor, ends: Tensor) -> Tensor:
+    """(N, T): at each token, the value at the row's last step end strictly before it (0 when there is none)."""
+    positions = torch.arange(values.shape[1], device=values.device).expand_as(values)
+    last_end = torch.where(ends, positions, -1).cummax(dim=-1).values  # the last step end at or before t
+    before = torch.cat([torch.full_like(last_end[:, :1], -1), last_end[:, :-1]], dim=-1)  # strictly before t
+    previous = values.gather(-1, before.clamp(min=0))
+    return torch.where(before >= 0, previous, torch.zeros((), dtype=values.dtype, device=values.device))
+
+
+def mix_advantages(process: Tensor, outcome: Tensor, outcome_share: float) -> Tensor:
+    """(1 - outcome_share) * process + outcome_share * outcome on every token.
+
+    process: (N, T) per-token process advantages; outcome: (N,) one outcome advantage per completion.
+    outcome_share in [0, 1]: 0 is pure process supervision, 1 outcome supervision. Returns (N, T)."""
+    if not 0.0 <= outcome_share <= 1.0:
+        raise ValueError(f"outcome_share must be in [0, 1], got {outcome_share}")
+    if outcome.shape != process.shape[:1]:
+        raise ValueError(f"outcome must be (N,) = ({process.shape[0]},), got {tuple(outcome.shape)}")
+    return (1 - outcome_share) * process + outcome_share * outcome.to(process.dtype)[:, None]
 
 
 def k3_kl(logps: Tensor, ref_logps: Tensor) -> Tensor:

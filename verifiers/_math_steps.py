@@ -14,6 +14,7 @@ be judged by rule.
 from __future__ import annotations
 
 import re
+import time
 from fractions import Fraction
 
 from verifiers._math_guard import guard
@@ -51,6 +52,42 @@ def chains(step: str) -> list[list[str]]:
         if len(sides) >= 2 and all(_balanced(side) for side in sides):
             found.append(sides)
     return found
+
+
+_ALIASES = {"×": "*", "·": "*", "\\times": "*", "\\cdot": "*", "÷": "/", "\\div": "/"}
+_ALIAS = re.compile("|".join(re.escape(alias) for alias in _ALIASES))
+
+
+def claim_keys(step: str) -> frozenset[str]:
+    """The step's claims in a normal form, so that the same claim written again is recognised: each adjacent
+    pair of a chain as `side=side` with the two sides in a fixed order (`11 = 4 + 7` is `4 + 7 = 11`), a side's
+    sums and products with their terms sorted (`7 + 4` is `4 + 7`), numbers as exact fractions (`0.5` is `1/2`).
+    A side the parser refuses is kept as its text without blanks. Whether a claim is true plays no part."""
+    keys = set()
+    for sides in chains(step):
+        normal = [_normal_side(side) for side in sides]
+        keys.update("=".join(sorted(pair)) for pair in zip(normal, normal[1:]))
+    return frozenset(keys)
+
+
+def _normal_side(side: str) -> str:
+    text = _ALIAS.sub(lambda m: _ALIASES[m.group(0)], side)
+    try:
+        return _normal_tree(parse(text, deadline=time.monotonic() + 0.1))
+    except (ParseError, TooLarge, VerifierTimeout, RecursionError, ValueError):
+        return re.sub(r"\s+", "", text)
+
+
+def _normal_tree(node) -> str:
+    kind = node[0]
+    if kind == "num":
+        return str(Fraction(node[1]))
+    if kind == "sym":
+        return node[1]
+    children = [_normal_tree(child) if isinstance(child, tuple) else str(child) for child in node[1:]]
+    if kind in ("add", "mul"):  # the same sum or product whatever the order of its terms
+        children.sort()
+    return f"{kind}({','.join(children)})"
 
 
 def _balanced(side: str) -> bool:

@@ -12,12 +12,18 @@ Modes (documented rules; the step reward model and the rule checker use the same
 The last character of a step is its end; `policy.steps.token_step_ends` maps ends to completion tokens.
 A response with more than `max_steps` steps keeps its last `max_steps` (the ones nearest the answer): model
 text is hostile input, and a step count must stay bounded.
+
+Step rewards pay for progress, not repetition (a policy paid per true step learnt to write `4 + 7 = 11` ten
+times, docs/process_supervision.md):
+    repeated_claims(texts)                          -> per step: every claim it makes was made before
+    mark_repeats(judged_steps, response)            -> the rule's verdicts with those repeats marked (label 0)
+    progress_rewards(rewards, repeated, max_rewarded) -> a repeat earns 0; at most max_rewarded steps earn > 0
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 STEP_MODES = ("lines", "markers")
 MAX_STEPS = 64
@@ -41,12 +47,17 @@ class StepOutcome:
     claims: int  # equalities checked
     reason: str  # the first false claim, or why nothing could be checked
     outcome: object | None = None  # the final step only: the outcome check against the gold (`Outcome`)
+    repeated: bool = False  # every claim it makes was made by an earlier step of the response (`repeated_claims`)
 
     @property
     def label(self) -> float | None:
-        """1.0 good, 0.0 bad, None unknown. The final step is good when its claims hold and the answer is right."""
+        """1.0 good, 0.0 bad, None unknown. The final step is good when its claims hold and the answer is right;
+        another step is good when its claims hold and are not all repeats of earlier ones (saying again what was
+        said is no progress: 0.0)."""
         if self.outcome is not None:
             return float(self.verdict != "false" and self.outcome.correct)
+        if self.repeated and self.verdict == "true":
+            return 0.0
         return {"true": 1.0, "false": 0.0}.get(self.verdict)
 
 
@@ -87,3 +98,51 @@ def segment(response: str, mode: str = "lines", max_steps: int = MAX_STEPS) -> l
         bounds = list(zip(cuts[:-1], cuts[1:]))
     steps = [step for a, b in bounds if (step := _stripped(response, a, b)) is not None]
     return steps[-max_steps:]
+
+
+def repeated_claims(texts: list[str]) -> list[bool]:
+    """For each step of one response (its texts, in order): True when it makes at least one claim and every
+    claim it makes, in normal form (`verifiers._math_steps.claim_keys`: `7 + 4 = 11` is `11 = 4 + 7`), was made
+    by an earlier step. A step that adds one new claim to old ones is progress; one with no claim is not a repeat."""
+    from verifiers._math_steps import claim_keys
+
+    seen: set[str] = set()
+    repeated = []
+    for text in texts:
+        keys = claim_keys(text)
+        repeated.append(bool(keys) and keys <= seen)
+        seen |= keys
+    return repeated
+
+
+def mark_repeats(steps: list[StepOutcome], response: str) -> list[StepOutcome]:
+    """The rule's verdicts on `response`'s steps (`verifiers.math.check_steps`) with each step's `repeated` set, so
+    that a true step saying again what an earlier one said is labelled 0.0 (the final step keeps its outcome)."""
+    flags = repeated_claims([response[s.start:s.end] for s in steps])
+    return [replace(step, repeated=flag) for step, flag in zip(steps, flags)]
+
+
+def progress_rewards(rewards: list[float | None], repeated: list[bool],
+                     max_rewarded: int | None = None) -> list[float | None]:
+    """One response's step rewards (None: no reward), made to pay for progress, not length. The last step, which
+    carries the answer, keeps its reward. Before it:
+    - a step that `repeated` earlier claims gets 0.0 in place of a positive reward (the rule's labels already
+      say so; this applies the same to a step reward model's scores);
+    - only the first `max_rewarded - 1` steps with a positive reward keep it (the last step is the
+      `max_rewarded`-th); later ones get None, no reward, so their tokens are credited by the steps after them.
+    `max_rewarded` None: no bound. Applying it twice changes nothing. Returns a new list."""
+    if len(rewards) != len(repeated):
+        raise ValueError(f"{len(rewards)} step rewards but {len(repeated)} repeat flags")
+    if max_rewarded is not None and max_rewarded < 1:
+        raise ValueError(f"max_rewarded must be >= 1 (the answer step), got {max_rewarded}")
+    out, paid = list(rewards), 0
+    for k in range(len(out) - 1):
+        if out[k] is None or out[k] <= 0:
+            continue
+        if repeated[k]:
+            out[k] = 0.0
+        elif max_rewarded is not None and paid >= max_rewarded - 1:
+            out[k] = None
+        else:
+            paid += 1
+    return out

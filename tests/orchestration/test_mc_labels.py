@@ -135,7 +135,7 @@ def test_end_to_end_on_the_tiny_policy_with_the_rule_verifier(tiny_model, tokeni
 
 def test_policy_continue_fn_sees_the_prompt_the_loop_samples_from(tiny_model, tokenizer):
     # The loop wraps a plain-text prompt as a user message when the tokenizer has a chat template.
-    item, cfg = MultiStepTasks([1]).item(0), SamplingConfig(max_new_tokens=6, temperature=0.0)
+    item, cfg = MultiStepTasks([1], worked_example=False).item(0), SamplingConfig(max_new_tokens=6, temperature=0.0)
     texts = policy_continue_fn(tiny_model, tokenizer, cfg, seed=0)([item], ["4 + 7 = 11\n"], 2)
     direct = sample_continuations(tiny_model, tokenizer, [user_message(item.prompt)], ["4 + 7 = 11\n"], 2, cfg)
     assert texts == direct.texts

@@ -2,7 +2,8 @@ import pytest
 
 from orchestration.config import load_config
 from orchestration.data_sources import build_sources
-from orchestration.multistep import LEVELS, MultiStepTasks
+from orchestration.multistep import LEVELS, OPERATIONS, WORKED_EXAMPLES, MultiStepTasks
+from orchestration.rewards import prompt_text
 from verifiers.math import check_steps
 
 
@@ -14,8 +15,10 @@ def test_problems_are_deterministic_split_and_their_golds_right(level):
     held_out = {MultiStepTasks(level, "test", seed=5).item(i).id for i in range(200)}
     assert not held_out & {train.item(i).id for i in range(200)}
     for item in items:
-        assert item.meta["level"] == level and "one step per line" in item.prompt and "\\boxed{}" in item.prompt
-        claim = item.prompt.split(": ", 1)[1] if level == 4 else item.prompt[len("Compute "):].split(". ")[0]
+        question = prompt_text(item)  # the last user turn: the problem, after the worked example
+        assert item.meta["level"] == level and "one calculation per line" in question and "\\boxed{}" in question
+        assert item.meta["max_rewarded_steps"] == OPERATIONS[level] + 1
+        claim = question.split(": ", 1)[1] if level == 4 else question[len("Compute "):].split(". ")[0]
         claim = claim.split(". ")[0].rstrip(".")
         if level == 4:  # the equation holds at the gold solution, and not one off it
             assert [s.verdict for s in check_steps(claim, substitute=item.meta["substitute"])] == ["true"]
@@ -27,7 +30,7 @@ def test_problems_are_deterministic_split_and_their_golds_right(level):
 
 def test_an_honest_step_by_step_answer_is_labelled_good_throughout():
     item = MultiStepTasks(3, "train").item(0)  # ((a + b) * c - d) / e
-    expression = item.prompt[len("Compute "):].split(". ")[0]
+    expression = prompt_text(item)[len("Compute "):].split(". ")[0]
     a_b = expression.split(")")[0].lstrip("(")
     a, b = (int(x) for x in a_b.split(" + "))
     rest = expression.split(")", 1)[1]
@@ -47,3 +50,28 @@ def test_the_data_source_and_its_level_check():
     assert len(held_out) == 8 and {item.meta["level"] for item in held_out} == {2, 4}
     with pytest.raises(ValueError, match="multistep levels must be a non-empty subset"):
         build_sources(load_config(None, ["--data.source", "multistep", "--data.levels", "[5]"]).data, seed=0)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_format_is_shown_once_by_a_worked_example(level):
+    """The prompt is a chat: the level's worked example (its solution one calculation per line, every line true
+    and the answer right), then the problem."""
+    key, question, solution = WORKED_EXAMPLES[level]
+    gold = solution.rsplit("\\boxed{", 1)[1].rstrip("}")
+    judged = check_steps(solution, gold, substitute={"x": gold} if level == 4 else None)
+    assert [s.label for s in judged] == [1.0] * (OPERATIONS[level] + 1)  # the bound: as many steps as it takes
+    item = MultiStepTasks(level, "train").item(0)
+    assert [m["role"] for m in item.prompt] == ["user", "assistant", "user"]
+    assert item.prompt[0]["content"].startswith(question) and item.prompt[1]["content"] == solution
+    inline = MultiStepTasks(level, "train", worked_example=False).item(0)  # the earlier prompt, one question
+    assert inline.id == item.id and isinstance(inline.prompt, str) and "such as `4 + 7 = 11`" in inline.prompt
+
+
+def test_the_worked_problem_is_skipped_when_drawn(monkeypatch):
+    import orchestration.multistep as multistep
+
+    key, question, _ = WORKED_EXAMPLES[1]
+    draws = iter([(key, question, 21), ("1:(3 + 5) * 2", "Compute (3 + 5) * 2.", 16)] * 2)
+    monkeypatch.setattr(multistep, "_chain", lambda rng, level: next(draws))
+    monkeypatch.setattr(multistep, "split_of", lambda k, fraction: "train")  # both fall in the split asked for
+    assert MultiStepTasks(1, "train").item(0).id == "multistep-1:(3 + 5) * 2"

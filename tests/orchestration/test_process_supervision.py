@@ -226,3 +226,161 @@ def test_process_supervision_with_the_step_rm_on_two_processes(tiny_run_args, tm
     assert "prm/heldout_steps" in metrics[1] and metrics[1]["policy/skipped"] == 0.0
     saved = ScalarRewardModel.from_pretrained(os.path.join(out, "final", "rm"))
     assert isinstance(saved, StepRewardModel)
+
+
+# ----------------------------------------------------------------------------- progress, credit modes, outcome share
+
+
+def scripted_completions(item):
+    """A group of four for a level-1 item (a + b) * c: the honest solution, a repeater (the first step six times,
+    then a wrong answer, as the gamed runs wrote), a doubling chain of new true claims with a wrong answer, and a
+    slip. Labels by the rule, repeats and the bound (2 operations + 1 = 3 rewarded steps) applied:
+        honest     [1, 1, 1]
+        repeater   [1, 0, 0, 0, 0, 0, 0]           repeats earn 0
+        doubling   [1, 1, None, None, 0]           true and new, but past the bound: no reward
+        slip       [1, 0, 0]"""
+    a, b, c = (int(x) for x in item.id.split(":")[1].replace("(", "").replace(")", "").replace("+", "*").split("*"))
+    s, gold = a + b, (a + b) * c
+    return [f"{a} + {b} = {s}\n{s} * {c} = {gold}\n\\boxed{{{gold}}}",
+            f"{a} + {b} = {s}\n" * 6 + "\\boxed{0}",
+            f"{a} + {b} = {s}\n{s} + {s} = {2 * s}\n{2 * s} + {2 * s} = {4 * s}\n{4 * s} + {4 * s} = {8 * s}\n"
+            f"\\boxed{{{8 * s + 1}}}",
+            f"{a} + {b} = {s}\n{s} * {c} = {gold + 1}\n\\boxed{{{gold + 1}}}"]
+
+
+EXPECTED_PAID = [[1.0, 1.0, 1.0], [1.0] + [0.0] * 6, [1.0, 1.0, None, None, 0.0], [1.0, 0.0, 0.0]]
+
+
+def script_sampling(monkeypatch, tokenizer):
+    """The loop samples as usual (prompt ids, seeds), then its completions are replaced by scripted ones."""
+    from dataclasses import replace
+
+    original = OnlineTrainer._sample
+
+    def scripted(self, items, group_size, sampling, seed, model=None, progress=None):
+        rollouts = original(self, items, group_size, sampling, seed, model=model, progress=progress)
+        texts = [text for item in items for text in scripted_completions(item)]
+        ids = [tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
+        length = max(map(len, ids))
+        completion_ids = torch.tensor([row + [tokenizer.pad_token_id] * (length - len(row)) for row in ids])
+        mask = torch.tensor([[1] * len(row) + [0] * (length - len(row)) for row in ids])
+        return replace(rollouts, completion_ids=completion_ids, completion_mask=mask, texts=texts,
+                       truncated=torch.zeros(len(texts), dtype=torch.bool))
+
+    monkeypatch.setattr(OnlineTrainer, "_sample", scripted)
+
+
+@pytest.mark.parametrize("credit, share", [("sum", 0.0), ("min", 0.0), ("delta", 0.0), ("sum", 0.1)])
+def test_the_loop_pays_progress_by_credit_mode_and_outcome_share(credit, share, tiny_run_args, tmp_path,
+                                                                 monkeypatch, tokenizer):
+    """End to end on scripted completions: the rule's labels with repeats marked go to the buffer, the bound
+    withholds the doubling chain's extra steps, and the advantages are exactly process_advantages(credit) of
+    those rewards mixed with the verified outcome's group advantage. Under every mode the honest solution's
+    first token is worth more than the repeater's."""
+    from policy.grpo import group_advantages, mix_advantages
+    from policy.steps import step_tensors
+    from verifiers.steps import segment
+
+    seen = spy_updates(monkeypatch)
+    script_sampling(monkeypatch, tokenizer)
+    cfg = load_config(None, tiny_run_args(**{
+        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
+        "loop.reward_source": "verifier", "grpo.process_credit": credit, "loop.outcome_share": share,
+        "loop.initial_eval": False}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))
+    metrics = trainer.train_step()
+    (rollouts, advantages), = seen
+    buffer = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
+    labels = [[label for _, _, label in row.steps] for row in buffer.read(range(len(buffer)))]
+    assert labels == [[1.0, 1.0, 1.0], [1.0] + [0.0] * 6, [1.0, 1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0]] * 2
+    steps = [segment(text) for text in rollouts.texts]
+    process = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                               steps, EXPECTED_PAID * 2), K, credit=credit)
+    verified = group_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0] * 2), K)
+    torch.testing.assert_close(advantages, mix_advantages(process, verified, share))
+    assert torch.all(advantages[0::K, 0] > advantages[1::K, 0])  # honest beats the repeater in both groups
+    assert metrics["process/rewarded_steps_per_completion"] == pytest.approx((3 + 1 + 2 + 1) / 4)
+    assert metrics["process/repeated_steps"] == pytest.approx(5 / (3 + 7 + 5 + 3))
+    assert metrics["process/withheld_steps"] == pytest.approx(2 / (3 + 7 + 5 + 3))
+
+
+def test_loop_max_rewarded_steps_overrides_the_tasks_bound(tiny_run_args, tmp_path, monkeypatch, tokenizer):
+    """loop.max_rewarded_steps 2 in place of level 1's 3: one positive step before the answer. Kept positive:
+    honest 2 (its first step and its right answer; its second true step is withheld), repeater 1, doubling 1 (its
+    next three true steps withheld), slip 1: 5 / 4 per completion, 4 withheld of 18 steps."""
+    seen = spy_updates(monkeypatch)
+    script_sampling(monkeypatch, tokenizer)
+    cfg = load_config(None, tiny_run_args(**{
+        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
+        "loop.reward_source": "verifier", "loop.max_rewarded_steps": 2, "loop.initial_eval": False}))
+    metrics = OnlineTrainer(cfg, str(tmp_path)).train_step()
+    assert metrics["process/rewarded_steps_per_completion"] == pytest.approx(5 / 4)
+    assert metrics["process/withheld_steps"] == pytest.approx(4 / 18)
+    assert len(seen) == 1
+
+
+def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypatch, tokenizer):
+    """reward_source=rm: a step RM that scores every step 0.9 would pay the repeater for each line. Its repeats get
+    0 and past the bound no reward, exactly as the rule's labels, before the advantages are taken."""
+    from policy.steps import step_tensors
+    from verifiers.steps import segment
+
+    seen = spy_updates(monkeypatch)
+    script_sampling(monkeypatch, tokenizer)
+
+    def flat_scores(self, prompts, responses, spans):
+        steps = [torch.full((len(s),), 0.9) for s in spans]
+        return (steps, torch.full((len(spans),), 0.9)), (steps, torch.full((len(spans),), 0.9))
+
+    monkeypatch.setattr(OnlineRM, "step_scores", flat_scores)
+    cfg = load_config(None, tiny_run_args(**{
+        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process", "loop.reward_source": "rm",
+        "loop.initial_eval": False}))
+    trainer = OnlineTrainer(cfg, str(tmp_path))
+    metrics = trainer.train_step()
+    (rollouts, advantages), = seen
+    paid = [[0.9, 0.9, 0.9], [0.9] + [0.0] * 5 + [0.9], [0.9, 0.9, None, None, 0.9], [0.9, 0.9, 0.9]]
+    steps = [segment(text) for text in rollouts.texts]
+    expected = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                                steps, paid * 2), K)
+    torch.testing.assert_close(advantages, expected)
+    assert torch.all(advantages[1::K, 0] < 0)  # the repeater's lines now cost it
+    # The held-out monitor by step position: every score is 0.9; labels are 1 at step 1 everywhere, so the
+    # RM agrees there; at steps 5plus only the repeater's repeats (label 0) and its answer (0) remain: 0 agree.
+    assert metrics["prm/heldout_accuracy_step1"] == 1.0 and metrics["prm/heldout_accuracy_step5plus"] == 0.0
+    assert metrics["prm/heldout_score_step3"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["--grpo.process_credit", "min"], "grpo.process_credit=min assigns step rewards to tokens under"),
+    (["--grpo.process_credit", "mean"], "process_credit must be one of"),
+    (["--loop.outcome_share", "0.1"], "outcome_share=0.1 mixes the outcome advantage into process"),
+    (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.outcome_share", "1.5"],
+     "outcome_share must be in \\[0, 1\\]"),
+    (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.max_rewarded_steps", "0"],
+     "max_rewarded_steps=0 bounds the rewarded steps"),
+    (["--loop.max_rewarded_steps", "3"], "it needs loop.supervision=process"),
+])
+def test_credit_and_share_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+
+
+def test_step_monitor_by_step_position():
+    """Two completions of one group. Position 1: scores 0.8 (label 1, agrees) and 0.3 (label 1, disagrees) ->
+    accuracy 0.5, mean score 0.55. Position 2: 0.9 with label 0 (disagrees) and NaN (cut away: left out) -> 0.0,
+    0.9. Position 3: 0.6 without a label -> no accuracy (NaN), mean score 0.6. Positions 6 and 7 (5plus): 0.7 / 0
+    (disagrees) and 0.2 / 0 (agrees) -> 0.5, 0.45. Position 4 and 5 hold nothing: NaN."""
+    from orchestration.rewards import step_monitor
+
+    nan = float("nan")
+    scores = [[0.8, 0.9, 0.6, nan, nan, 0.7, 0.2], [0.3, nan]]
+    labels = [[1.0, 0.0, None, 1.0, None, 0.0, 0.0], [1.0, 1.0]]
+    metrics = step_monitor(scores, labels, ["g", "g"])
+    expected = {"accuracy_step1": 0.5, "score_step1": 0.55, "accuracy_step2": 0.0, "score_step2": 0.9,
+                "score_step3": 0.6, "accuracy_step5plus": 0.5, "score_step5plus": 0.45}
+    for key, value in expected.items():
+        assert metrics[f"prm/heldout_{key}"] == pytest.approx(value), key
+    for key in ("accuracy_step3", "accuracy_step4", "score_step4"):
+        assert metrics[f"prm/heldout_{key}"] != metrics[f"prm/heldout_{key}"]  # NaN: nothing to measure there
+    assert metrics["prm/heldout_steps"] == 5  # labelled and scored: 0.8, 0.9, 0.7, 0.2 and 0.3

@@ -281,3 +281,149 @@ def test_per_token_advantages_equal_to_a_broadcast_give_the_same_loss_and_gradie
                           0.2, 0.28, 0.04, loss_agg)
     assert_close(loss, torch.tensor(expected, dtype=torch.float64))
 
+
+
+# ----------------------------------------------------------------------------- credit modes: min and delta
+
+
+def naive_credit_advantages(step_rewards, step_ends, group_size, eps, credit):
+    """process_advantages' three credit modes token by token, in Python floats."""
+    n, length = len(step_rewards), len(step_rewards[0])
+    rewards = [[step_rewards[i][t] if step_ends[i][t] else None for t in range(length)] for i in range(n)]
+    raw_equal = {}
+    for start in range(0, n, group_size):
+        group = [r for i in range(start, start + group_size) for r in rewards[i] if r is not None]
+        raw_equal[start] = len(set(group)) <= 1
+    if credit == "delta":  # each step's change from the row's previous step, the first from 0
+        for i in range(n):
+            previous = 0.0
+            for t in range(length):
+                if rewards[i][t] is not None:
+                    rewards[i][t], previous = rewards[i][t] - previous, rewards[i][t]
+    out = [[0.0] * length for _ in range(n)]
+    for start in range(0, n, group_size):
+        rows = range(start, start + group_size)
+        group = [r for i in rows for r in rewards[i] if r is not None]
+        if raw_equal[start] or len(set(group)) <= 1:
+            continue  # all zeros
+        mean = sum(group) / len(group)
+        std = math.sqrt(sum((r - mean) ** 2 for r in group) / (len(group) - 1))
+        for i in rows:
+            for t in range(length):
+                future = [(rewards[i][u] - mean) / (std + eps) for u in range(t, length) if rewards[i][u] is not None]
+                if future:
+                    out[i][t] = min(future) if credit == "min" else sum(future)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("group_size", [2, 3, 6])
+@pytest.mark.parametrize("credit", ["sum", "min", "delta"])
+def test_process_credit_modes_match_naive_loop(dtype, group_size, credit):
+    from policy.grpo import process_advantages
+
+    for seed in range(3):
+        rewards, ends = random_steps(dtype, seed=seed)
+        advantages = process_advantages(rewards, ends, group_size, credit=credit)
+        expected = naive_credit_advantages(rewards.tolist(), ends.tolist(), group_size, 1e-4, credit)
+        assert advantages.dtype == dtype and advantages.shape == rewards.shape
+        assert_close(advantages, torch.tensor(expected, dtype=dtype))
+
+
+def test_sum_credit_is_the_default_and_the_naive_section_4_1_3_loop():
+    from policy.grpo import process_advantages
+
+    rewards, ends = random_steps(torch.float64, seed=4)
+    assert torch.equal(process_advantages(rewards, ends, 3), process_advantages(rewards, ends, 3, credit="sum"))
+    assert_close(process_advantages(rewards, ends, 3, credit="sum"),
+                 torch.tensor(naive_process_advantages(rewards.tolist(), ends.tolist(), 3, 1e-4), dtype=torch.float64))
+
+
+def test_min_and_delta_credit_hand_computed():
+    from policy.grpo import process_advantages
+
+    nan = math.nan
+    # The group of test_process_advantages_hand_computed: completion 0 has steps ending at t=1 (reward 1) and
+    # t=3 (0), completion 1 one step at t=0 (0.5). R = {1, 0, 0.5} normalises to r~ = {1, -1, 0} (eps = 0).
+    rewards = torch.tensor([[nan, 1.0, nan, 0.0], [0.5, nan, nan, nan]])
+    ends = torch.tensor([[False, True, False, True], [True, False, False, False]])
+    # min: t=0,1 lead to steps {1, -1} -> -1; t=2,3 to {-1} -> -1; completion 1: t=0 -> 0, after it 0.
+    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="min"),
+                 torch.tensor([[-1.0, -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]]))
+    # delta: d = {1 - 0, 0 - 1} = {1, -1} and {0.5 - 0} = {0.5}. D = {1, -1, 0.5}: mean 1/6, centred
+    # {5/6, -7/6, 1/3}, unbiased variance (25 + 49 + 4) / 36 / 2 = 13/12, so d~ = {5/6, -7/6, 1/3} / sqrt(13/12).
+    # Completion 0: t=0,1 get d~_1 + d~_2 = -1/3 / s; t=2,3 get -7/6 / s. Completion 1: t=0 gets 1/3 / s.
+    s = math.sqrt(13 / 12)
+    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="delta"),
+                 torch.tensor([[-1 / 3 / s, -1 / 3 / s, -7 / 6 / s, -7 / 6 / s], [1 / 3 / s, 0.0, 0.0, 0.0]]))
+
+
+def test_credit_modes_on_a_repeater_against_an_honest_solution():
+    """The failure the study ran into: one completion writes a true step three times and then a wrong answer
+    (rewards 1, 1, 1, 0), the other solves it in two true steps (1, 1). R = {1, 1, 1, 0, 1, 1}: mean 5/6,
+    unbiased std sqrt((5 * 1/36 + 25/36) / 5) = sqrt(1/6); r~ = +(1/6)/sqrt(1/6) = +0.408 for a 1,
+    -(5/6)/sqrt(1/6) = -2.041 for the 0 (eps = 0)."""
+    from policy.grpo import process_advantages
+
+    rewards = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    ends = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    up, down = (1 / 6) / math.sqrt(1 / 6), -(5 / 6) / math.sqrt(1 / 6)
+    summed = process_advantages(rewards, ends, 2, eps=0.0)
+    # sum: the repeater's first token collects 3 * 0.408 - 2.041 = -0.816, the honest one's 2 * 0.408 = 0.816.
+    assert_close(summed[:, 0], torch.tensor([3 * up + down, 2 * up]))
+    # min: the repeater's every token is worth its wrong last step; the honest one's +0.408 throughout.
+    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="min"),
+                 torch.tensor([[down] * 4, [up, up, 0.0, 0.0]]))
+    # delta: d = {1, 0, 0, -1} and {1, 0}; D mean 1/6, centred {5/6, -1/6, -1/6, -7/6, 5/6, -1/6}, unbiased
+    # variance (25 + 1 + 1 + 49 + 25 + 1) / 36 / 5 = 17/30. First tokens: (5 - 1 - 1 - 7) / 6 = -2/3 and
+    # (5 - 1) / 6 = 2/3 over sqrt(17/30): the repeater's three true steps telescope away.
+    s = math.sqrt(17 / 30)
+    delta = process_advantages(rewards, ends, 2, eps=0.0, credit="delta")
+    assert_close(delta[:, 0], torch.tensor([-2 / 3 / s, 2 / 3 / s]))
+
+
+@pytest.mark.parametrize("credit", ["sum", "min", "delta"])
+def test_credit_mode_invariants(credit):
+    from policy.grpo import process_advantages
+
+    nan = math.nan
+    # Equal step rewards in a group, at any lengths: exactly zero (delta's d = {0.3, 0, 0} and {0.3} differ,
+    # yet the group's rewards say nothing about which completion is better).
+    same = process_advantages(torch.tensor([[0.3, 0.3, 0.3], [0.3, nan, nan]]),
+                              torch.tensor([[True, True, True], [True, False, False]]), 2, credit=credit)
+    assert torch.equal(same, torch.zeros(2, 3))
+    # Tokens after a completion's last step end get 0, and values off the step ends (NaN) change nothing.
+    rewards, ends = random_steps(torch.float64, seed=5)
+    advantages = process_advantages(rewards, ends, 3, credit=credit)
+    for i in range(len(ends)):
+        ends_at = ends[i].nonzero().flatten().tolist()
+        after = ends_at[-1] + 1 if ends_at else 0
+        assert torch.all(advantages[i, after:] == 0)
+    filled = torch.where(ends, rewards, torch.tensor(123.0, dtype=torch.float64))
+    assert torch.equal(process_advantages(filled, ends, 3, credit=credit), advantages)
+    # A group holding one step in all: 0.
+    one = process_advantages(torch.tensor([[0.7, 0.0], [0.0, 0.0]]), torch.tensor([[True, False], [False, False]]), 2,
+                             credit=credit)
+    assert torch.equal(one, torch.zeros(2, 2))
+
+
+def test_unknown_credit_mode_is_an_error():
+    from policy.grpo import process_advantages
+
+    with pytest.raises(ValueError, match="credit must be one of"):
+        process_advantages(torch.zeros(2, 2), torch.ones(2, 2, dtype=torch.bool), 2, credit="mean")
+
+
+def test_mix_advantages_by_hand():
+    from policy.grpo import mix_advantages
+
+    process = torch.tensor([[2.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    outcome = torch.tensor([0.5, -0.5])
+    # 0.9 * process + 0.1 * outcome on every token: [1.85, 0.95, 0.05] and [-0.95, -0.05, -0.05].
+    assert_close(mix_advantages(process, outcome, 0.1), torch.tensor([[1.85, 0.95, 0.05], [-0.95, -0.05, -0.05]]))
+    assert torch.equal(mix_advantages(process, outcome, 0.0), process)  # pure process supervision
+    assert torch.equal(mix_advantages(process, outcome, 1.0), outcome[:, None].expand(2, 3))  # pure outcome
+    with pytest.raises(ValueError, match="outcome_share must be in"):
+        mix_advantages(process, outcome, 1.5)
+    with pytest.raises(ValueError, match="outcome must be"):
+        mix_advantages(process, torch.zeros(3), 0.1)

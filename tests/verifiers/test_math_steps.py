@@ -122,3 +122,78 @@ def test_the_final_step_carries_the_outcome():
 def test_a_step_list_is_returned_even_when_time_runs_out():
     judged = check_steps("\\sqrt{16} = 4\n" * 20, timeout=0.01)
     assert len(judged) == 20 and {s.verdict for s in judged} <= {T, U}
+
+
+# ----------------------------------------------------------------------------- progress, not repetition
+
+from verifiers.steps import mark_repeats, progress_rewards, repeated_claims  # noqa: E402
+
+# Completions the policy wrote at step 8 of the committed GRPO+PS runs (benchmarks/process_supervision/runs/
+# ps-seed1 and ps-seed2, outcomes.jsonl), where every true line earned a step reward.
+FOUR_PLUS_SEVEN = ("1. 12 + 2 = 24\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 4 + 7 = 11\n5. 4 + 7 = 11\n6. 4 + 7 = 11\n"
+                   "7. 4 + 7 = 11\n8. 4 + 7 = 11\n9. 4 + 7 = 11\n10. 4 + 7 = 11\n11. 4 +")  # (12 + 2) * 7
+SIX_PLUS_SIX = ("1. 6 + 6 = 12\n2. 6 + 6 = 12\n3. 6 + 6 = 12\n4. 6 + 6 = 12\n5. 6 + 6 = 12\n6. 6 + 6 = 12\n"
+                "7. 6 + 6 = 12\n8. 6 + 6 = 12\n9. 6 + 6 = 12\n10. 6 + 6 = 12\n11. 6 + ")  # (6 + 6) * 2
+DOUBLING = ("1. 6 + 6 = 12\n2. 12 + 12 = 24\n3. 24 + 24 = 48\n4. 48 + 48 = 96\n5. 96 + 96 = 188\n6. 188 + 188 = 376\n"
+            "7. 376 + 376 = 752\n8. 752 + 752 = 1014\n\nThe answer is 10")  # (6 + 6) * 2: new claims, no answer
+MIXED_REPEATS = ("1. 6 + 6 = 12\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 11 + 11 = 22\n5. 11 + 11 = 22\n6. 11 + 11 = 22\n"
+                 "7. 11 + 11 = 22\n8. 11 + 11 = 22\n9. 11 + 11 = 22\n10. 11 + ")
+HONEST = "6 + 6 = 12\n12 * 2 = 24\n\\boxed{24}"
+
+
+@pytest.mark.parametrize("texts, expected", [
+    (["4 + 7 = 11", "4+7=11", "11 = 7 + 4", "7 + 4 = 11 and 11 * 3 = 33", "11 * 3 = 33"],
+     [False, True, True, False, True]),  # blanks, sides and terms in another order are the same claim
+    (["(4 + 7) * 3 = 11 * 3 = 33", "11 * 3 = 33"], [False, True]),  # a link of an earlier chain
+    (["4 + 7 = 11", "So we have 11.", "4 + 7 = 12"], [False, False, False]),  # no claim; another value
+    (["0.5 + 0.5 = 1", "\\frac{1}{2} + \\frac{1}{2} = 1"], [False, False]),  # \frac is a division, not 0.5
+    (["11 \\times 3 = 33", "11 * 3 = 33", "3 × 11 = 33"], [False, True, True]),
+])
+def test_repeated_claims(texts, expected):
+    assert repeated_claims(texts) == expected
+
+
+@pytest.mark.parametrize("response, gold, labels", [
+    # Before: [0, 1 x 9, 0], nine rewarded copies of the prompt's example. Now only its first copy counts.
+    (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
+    (SIX_PLUS_SIX, "24", [1.0] + [0.0] * 10),  # before: [1] * 10 + [0]
+    (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, 1.0] + [0.0] * 6),
+    (DOUBLING, "24", [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]),  # all new claims: the bound handles it
+    (HONEST, "24", [1.0, 1.0, 1.0]),
+    ("6 + 6 = 12\n12 * 2 = 24\n12 * 2 = 24 so \\boxed{24}", "24", [1.0, 1.0, 1.0]),  # the answer may restate
+])
+def test_repeats_of_the_gamed_runs_earn_no_positive_label(response, gold, labels):
+    judged = mark_repeats(check_steps(response, gold), response)
+    assert [s.label for s in judged] == labels
+
+
+@pytest.mark.parametrize("response, gold, rewards", [
+    # Level 1 ((a + b) * c) is bounded at 2 operations + 1 = 3 rewarded steps: at most two before the answer.
+    (DOUBLING, "24", [1.0, 1.0, None, None, 0.0, None, None, 0.0, 0.0]),
+    (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, None] + [0.0] * 6),
+    (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
+    (HONEST, "24", [1.0, 1.0, 1.0]),
+])
+def test_rewarded_steps_are_bounded(response, gold, rewards):
+    judged = mark_repeats(check_steps(response, gold), response)
+    labels = [s.label for s in judged]
+    bounded = progress_rewards(labels, [s.repeated for s in judged], max_rewarded=3)
+    assert bounded == rewards
+    assert sum(1 for r in bounded if r and r > 0) <= 3
+    assert progress_rewards(bounded, [s.repeated for s in judged], max_rewarded=3) == bounded  # idempotent
+
+
+def test_progress_rewards_by_hand():
+    # A step RM's scores (all positive): steps 2 and 4 repeat earlier claims -> 0; of the rest, the first
+    # max_rewarded - 1 = 2 before the last keep their score, the next (0.7) gets no reward; the last keeps 0.9.
+    scores = [0.8, 0.6, 0.3, 0.7, 0.5, 0.9]
+    repeated = [False, True, False, True, False, True]  # the last step's flag is ignored: it carries the answer
+    assert progress_rewards(scores, repeated, max_rewarded=3) == [0.8, 0.0, 0.3, 0.0, None, 0.9]
+    assert progress_rewards(scores, repeated) == [0.8, 0.0, 0.3, 0.0, 0.5, 0.9]  # no bound: only repeats
+    assert progress_rewards([None, 0.0, 1.0], [False, False, False], max_rewarded=1) == [None, 0.0, 1.0]
+    assert progress_rewards([1.0, 1.0], [False, False], max_rewarded=1) == [None, 1.0]
+    assert progress_rewards([], []) == []
+    with pytest.raises(ValueError, match="max_rewarded must be >= 1"):
+        progress_rewards([1.0], [False], max_rewarded=0)
+    with pytest.raises(ValueError, match="2 step rewards but 1 repeat flags"):
+        progress_rewards([1.0, 1.0], [False])
