@@ -9,7 +9,9 @@ any model loads, with messages that say what to change.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +20,7 @@ from orchestration.phrasings import PHRASINGS
 from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
 from policy.lora import LoraConfig
 from policy.sampling import SamplingConfig
+from policy.grpo import ADVANTAGE_SCALES, PROCESS_CREDITS
 from policy.update import GRPOConfig
 from reward_model.train import RMTrainConfig
 
@@ -33,6 +36,88 @@ class PolicyConfig:
     lora: LoraConfig | None = field(default=None, metadata={
         "help": "train LoRA adapters through peft instead of every weight, e.g. {r: 16} (policy/lora.py); the KL "
                 "reference is the same model with its adapters disabled; null = full fine-tuning"})
+
+
+@dataclass
+class LoopGRPOConfig(GRPOConfig):
+    """`policy.update.GRPOConfig` as the loop uses it: what follows from the rest of the run config is derived
+    (`TrainConfig.__post_init__` fills it in, and the resolved config.yaml says what was used), and the two
+    settings the loop reads itself, not the updater, live here."""
+    temperature: float | None = field(default=None, metadata={"derived": True,
+        "help": "temperature the log-probs are computed at; null = sampling.temperature (set, it must equal it)"})
+    total_steps: int | None = field(default=None, metadata={"derived": True,
+        "help": "optimizer steps a linear or cosine decay spans; null = loop.max_steps x the optimizer steps of one "
+                "policy step (num_iterations x mini-batches of a full batch)"})
+    seed: int | None = field(default=None, metadata={"derived": True,
+        "help": "seed of the mini-batch shuffling; null = loop.seed"})
+    scale: str = field(default="group", metadata={
+        "help": "advantage scaling (policy.grpo.group_advantages): group (the paper: (r - mean) / std within each "
+                "group), batch (std over the whole batch) or none (r - mean, Dr. GRPO)"})
+    process_credit: str = field(default="sum", metadata={
+        "help": "process supervision: a token's credit from the normalised rewards of the steps ending at or after "
+                "it: sum (DeepSeekMath §4.1.3), min (their minimum) or delta (the sum after each step reward became "
+                "its change from the previous step, so it telescopes); policy.grpo.process_advantages"})
+
+    def __post_init__(self) -> None:
+        if self.scale not in ADVANTAGE_SCALES:
+            raise ValueError(f"scale must be one of {ADVANTAGE_SCALES}, got {self.scale!r}")
+        if self.process_credit not in PROCESS_CREDITS:
+            raise ValueError(f"process_credit must be one of {PROCESS_CREDITS}, got {self.process_credit!r}")
+        if None not in (self.temperature, self.total_steps, self.seed):
+            super().__post_init__()  # resolved (or all given): the updater's own checks
+
+    def resolve(self, *, temperature: float, max_steps: int, rollouts: int, seed: int) -> None:
+        """Fill in the derived settings from the run config, then check the whole as the updater would."""
+        if self.temperature is None:
+            self.temperature = temperature
+        if self.total_steps is None:
+            mini_batches = rollouts // self.mini_batch_size if self.mini_batch_size else 1
+            self.total_steps = max_steps * self.num_iterations * mini_batches
+        if self.seed is None:
+            self.seed = seed
+        super().__post_init__()
+
+
+# Settings of a standalone RM fit that do nothing in the loop, and what the loop fixes them to: its own bar shows
+# progress, and a validation split would keep its outcomes out of RM training for good (the held-out monitor,
+# rm/heldout_*, already scores every batch before the RM trains on it), so there is no early stopping either.
+LOOP_FIXED_RM_TRAIN = {"val_fraction": 0.0, "early_stop_patience": 0, "progress_bar": False}
+
+
+def _trainer_config(self) -> RMTrainConfig:
+    """The `reward_model.train.RMTrainConfig` this section stands for."""
+    values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    return RMTrainConfig(**values, **LOOP_FIXED_RM_TRAIN)
+
+
+def _check_rm_train(self) -> None:
+    if self.seed is not None:
+        self.trainer_config()  # RMTrainConfig's own checks; seed is resolved later, by TrainConfig
+    else:
+        dataclasses.replace(self, seed=0).trainer_config()
+
+
+def _loop_rm_train_fields() -> list[tuple]:
+    hints = typing.get_type_hints(RMTrainConfig)
+    fields = []
+    for f in dataclasses.fields(RMTrainConfig):
+        if f.name in LOOP_FIXED_RM_TRAIN:
+            continue
+        if f.name == "seed":
+            fields.append(("seed", int | None, field(default=None, metadata={"derived": True,
+                "help": "seed of the RM fits' batch order and dropout; null = loop.seed"})))
+        else:
+            fields.append((f.name, hints[f.name], field(default=f.default, default_factory=f.default_factory,
+                                                        metadata=f.metadata)))
+    return fields
+
+
+# `rm.train`: RMTrainConfig's fields (same defaults and help, so each is defined once) less the ones the loop fixes.
+LoopRMTrainConfig = dataclasses.make_dataclass(
+    "LoopRMTrainConfig", _loop_rm_train_fields(),
+    namespace={"trainer_config": _trainer_config, "__post_init__": _check_rm_train, "__module__": __name__,
+               "__doc__": "reward_model.train.RMTrainConfig as the loop uses it: without the settings the loop "
+                          "fixes (LOOP_FIXED_RM_TRAIN); `trainer_config()` gives the RMTrainConfig."})
 
 
 @dataclass
@@ -75,17 +160,9 @@ class RewardModelConfig:
         "help": "fraction of older buffer rows replayed in each RM update (DeepSeekMath: 10%)"})
     replay_max_rows: int | None = field(default=None, metadata={"help": "cap on replayed rows per update"})
     score_batch_size: int = field(default=64, metadata={"help": "RM scoring batch size"})
-    # The loop has its own bar. No validation split and no early stopping: a split would keep its rows out of
-    # training for good, and the held-out monitor already validates each RM version on the next batch.
-    train: RMTrainConfig = field(default_factory=lambda: RMTrainConfig(
-        progress_bar=False, val_fraction=0.0, early_stop_patience=0))
+    train: LoopRMTrainConfig = field(default_factory=LoopRMTrainConfig)
 
     def __post_init__(self):
-        if self.train.val_fraction > 0:
-            raise ValueError(
-                f"rm.train.val_fraction must be 0 in the online loop (got {self.train.val_fraction}): a validation "
-                "split would keep its outcomes out of RM training for good; the held-out monitor (rm/heldout_*) "
-                "already scores every batch before the RM trains on it")
         if self.update_every < 1:
             raise ValueError(f"update_every must be >= 1 policy step, got {self.update_every}")
         if self.lora is not None and self.init_from:
@@ -235,7 +312,8 @@ class LoopConfig:
                 "them (it says so). Checkpoints before the end always keep them (exact resume)"})
     log_samples_every: int = field(default=5, metadata={"help": "write sampled completions every M steps"})
     hacking_window: int = field(default=10, metadata={"help": "steps over which the reward-hacking alarm looks"})
-    seed: int = field(default=0, metadata={"help": "seed for data order, sampling and RM updates"})
+    seed: int = field(default=0, metadata={"help": "seed of everything a run draws: data order, sampling, the RM's "
+                                                   "new head, and (unless set) grpo.seed and rm.train.seed"})
 
     @property
     def terms(self) -> list[RewardTermConfig]:
@@ -377,7 +455,7 @@ class TrainConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     # CPU defaults chosen by measurement (benchmarks/bench_base_policy.py; README "Why these defaults")
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=64, temperature=0.7))
-    grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(temperature=0.7, lr=1e-5))
+    grpo: LoopGRPOConfig = field(default_factory=lambda: LoopGRPOConfig(lr=1e-5))
     rm: RewardModelConfig = field(default_factory=RewardModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
@@ -392,11 +470,18 @@ class TrainConfig:
         if self.sampling.temperature <= 0:
             raise ValueError("sampling.temperature must be > 0 for training (GRPO needs diverse groups); "
                              "greedy decoding is used for evaluation only")
-        if self.grpo.temperature != self.sampling.temperature:
+        if self.grpo.temperature not in (None, self.sampling.temperature):
             raise ValueError(
                 f"grpo.temperature ({self.grpo.temperature}) must equal sampling.temperature "
                 f"({self.sampling.temperature}): log-probs must be taken at the temperature the completions were "
-                "sampled at; set both")
+                "sampled at; leave grpo.temperature unset (it follows sampling.temperature)")
+        try:
+            self.grpo.resolve(temperature=self.sampling.temperature, max_steps=self.loop.max_steps,
+                              rollouts=rollouts, seed=self.loop.seed)
+        except ValueError as e:
+            raise ValueError(f"grpo: {e}") from e
+        if self.rm.train.seed is None:
+            self.rm.train.seed = self.loop.seed
         if self.policy.lora is not None and self.policy.lora.dropout > 0 and self.grpo.disable_dropout:
             raise ValueError(f"policy.lora.dropout={self.policy.lora.dropout} would be set to 0 by "
                              "grpo.disable_dropout=true (which keeps ratio = 1 on-policy): set policy.lora.dropout 0, "
@@ -417,4 +502,4 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     return from_dict(TrainConfig, data)
 
 
-__all__ = ["ConfigError", "TrainConfig", "load_config"]
+__all__ = ["ConfigError", "LoopGRPOConfig", "LoopRMTrainConfig", "TrainConfig", "load_config"]

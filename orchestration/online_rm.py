@@ -155,7 +155,7 @@ class OnlineRM:
         return [to_unit_scale(r[:len(s)], loss) for r, s in zip(raw, spans)], to_unit_scale(outcome, loss)
 
     def _trainer(self, model) -> RMTrainer:
-        return (StepRMTrainer if self.level == "step" else RMTrainer)(model, self.cfg.train,
+        return (StepRMTrainer if self.level == "step" else RMTrainer)(model, self.cfg.train.trainer_config(),
                                                                       accelerator=self.accelerator)
 
     def _from_pretrained(self, path: str) -> ScalarRewardModel:

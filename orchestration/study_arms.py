@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
-# The multi-step task as the process-supervision arms run it: one calculation per line takes more tokens, and
-# at temperature 0.3 the base policy solves 4.7% of samples with 25% of groups mixed, against 0.8% and 6% at the
-# default 0.7 (benchmarks/bench_base_policy.py, README "Process supervision").
+# The multi-step task as the process-supervision arms run it (configs/process_supervision.yaml): level 1, the
+# worked example shown once in the prompt (the default for multistep), one calculation per line in 128 new tokens,
+# temperature 0.7: the base policy solves 31% of samples with 48% of groups mixed (docs/process_supervision.md).
 MULTISTEP = ["--data.source", "multistep", "--data.levels", "[1]", "--sampling.max_new_tokens", "128",
-             "--sampling.temperature", "0.3", "--grpo.temperature", "0.3"]
+             "--sampling.temperature", "0.7"]
+PS = ["--loop.supervision", "process", *MULTISTEP]
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -45,11 +46,21 @@ ARMS: dict[str, tuple[str, list[str]]] = {
              ["--loop.reward_source", "mix", "--policy.lora", "{r: 16, alpha: 32}", "--grpo.lr", "1e-4"]),
     # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
     # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
-    "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion",
-           ["--loop.reward_source", "verifier", *MULTISTEP]),
+    "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion (no format term, "
+           "as the PS arms have none)", ["--loop.reward_source", "verifier", "--loop.format_weight", "0", *MULTISTEP]),
     "ps": ("GRPO+PS on the multi-step task (level 1): each step rewarded by the rule checker's label "
-           "(verifiers.math.check_steps), advantages per token (policy.grpo.process_advantages)",
-           ["--loop.reward_source", "verifier", "--loop.supervision", "process", *MULTISTEP]),
+           "(verifiers.math.check_steps; repeats earn nothing, the paid steps are bounded), a token credited with "
+           "the sum of the later steps' normalised rewards (§4.1.3)", ["--loop.reward_source", "verifier", *PS]),
+    "ps_min": ("ps with min-form credit: a token is worth the worst step it leads to",
+               ["--loop.reward_source", "verifier", "--grpo.process_credit", "min", *PS]),
+    "ps_delta": ("ps with step-to-step changes as rewards: the credit telescopes to the last step's reward",
+                 ["--loop.reward_source", "verifier", "--grpo.process_credit", "delta", *PS]),
+    "ps_outcome10": ("ps with a 10% share of the verified outcome's advantage mixed into every token's",
+                     ["--loop.reward_source", "verifier", "--loop.outcome_share", "0.1", *PS]),
+    "ps_rm": ("GRPO+PS rewarded by the online step RM's scores (the same protections)",
+              ["--loop.reward_source", "rm", *PS]),
+    "ps_frozen_rm": ("GRPO+PS rewarded by the step RM's first version, never updated: the control for ps_rm",
+                     ["--loop.reward_source", "frozen_rm", *PS]),
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.

@@ -55,9 +55,10 @@ def resolve_config(args: argparse.Namespace, overrides: list[str]) -> TrainConfi
     saved = os.path.join(args.output_dir, "config.yaml")
     if os.path.exists(saved):
         previous = load_yaml(saved)
-        previous.get("loop", {}).pop("max_steps", None)
         current = json.loads(json.dumps(to_dict(cfg)))  # as YAML gives it back: tuples become lists
-        current["loop"].pop("max_steps")
+        for config in (previous, current):  # an extended run: max_steps and what is derived from it may change
+            config.get("loop", {}).pop("max_steps", None)
+            config.get("grpo", {}).pop("total_steps", None)
         if previous != current:
             print(f"warning: {saved} differs from this command's config; resuming with the new one")
     return cfg

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from policy.grpo import ADVANTAGE_SCALES, LOSS_AGGREGATIONS, PROCESS_CREDITS, grpo_loss
+from policy.grpo import LOSS_AGGREGATIONS, grpo_loss
 from policy.logprobs import completion_logprobs, prompt_order, prompt_packing
 from policy.lora import SHARED_REFERENCE, is_lora, reference_weights
 from policy.model import enable_checkpointing
@@ -49,8 +49,6 @@ class GRPOConfig:
     epsilon_low: float = field(default=0.2, metadata={"help": "ratio clip below: 1 - epsilon_low"})
     epsilon_high: float = field(default=0.2, metadata={"help": "ratio clip above: 1 + epsilon_high (DAPO raises it to 0.28)"})
     loss_agg: str = field(default="seq_mean", metadata={"help": "seq_mean (paper: per completion, then over completions) or token_mean (DAPO)"})
-    scale: str = field(default="group", metadata={"help": "advantage scaling used by the caller's group_advantages: group, batch or none"})
-    process_credit: str = field(default="sum", metadata={"help": "process supervision: a token's credit from the normalised rewards of the steps ending at or after it: sum (DeepSeekMath §4.1.3), min (their minimum) or delta (the sum after each step reward became its change from the previous step, so it telescopes); policy.grpo.process_advantages"})
     num_iterations: int = field(default=1, metadata={"help": "mu: passes over each batch of rollouts"})
     mini_batch_size: int = field(default=0, metadata={"help": "rollouts per optimizer step (0 = the whole batch: one step per pass)"})
     micro_batch_size: int = field(default=8, metadata={"help": "rollouts per forward/backward; gradients accumulate up to mini_batch_size"})
@@ -73,9 +71,6 @@ class GRPOConfig:
             (0 <= self.epsilon_low < 1, f"epsilon_low must be in [0, 1), got {self.epsilon_low}"),
             (self.epsilon_high >= 0, f"epsilon_high must be >= 0, got {self.epsilon_high}"),
             (self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg must be one of {LOSS_AGGREGATIONS}, got {self.loss_agg!r}"),
-            (self.scale in ADVANTAGE_SCALES, f"scale must be one of {ADVANTAGE_SCALES}, got {self.scale!r}"),
-            (self.process_credit in PROCESS_CREDITS,
-             f"process_credit must be one of {PROCESS_CREDITS}, got {self.process_credit!r}"),
             (self.num_iterations >= 1, f"num_iterations must be >= 1, got {self.num_iterations}"),
             (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1, got {self.micro_batch_size}"),
             (self.mini_batch_size == 0 or self.mini_batch_size >= self.micro_batch_size,

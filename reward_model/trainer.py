@@ -85,7 +85,8 @@ class RMTrainConfig:
         "help": "train only the top N transformer layers of the backbone (and what follows them, e.g. a final "
                 "norm) plus the head; null = every layer (token embeddings as freeze_token_embeddings says). "
                 "Cuts the update cost of a large backbone such as the policy's own"})
-    eval_batch_size: int = field(default=64, metadata={"help": "batch size for validation scoring"})
+    eval_batch_size: int = field(default=64, metadata={
+        "help": "batch size when scoring the validation split and, for train_metrics, the fit's own records"})
     seed: int = field(default=0, metadata={"help": "seed of the split, batch order and dropout"})
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm bar during a fit"})
 

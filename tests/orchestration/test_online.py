@@ -186,6 +186,27 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tiny_run_args, tmp_path):
     assert _comparable(os.path.join(killed, "metrics.jsonl")) == _comparable(os.path.join(full, "metrics.jsonl"))
 
 
+def test_one_seed_repeats_exactly_and_two_seeds_differ(tiny_run_args, tmp_path):
+    """--loop.seed reaches everything a run draws: the mini-batch shuffling and the RM's fits follow it (they
+    stayed 0 in every run once), the same seed repeats a run bit for bit, another seed gives another run."""
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        cfg = load_config(None, tiny_run_args(**{"loop.max_steps": 2, "rm.update_every": 1, "grpo.mini_batch_size": 4,
+                                                 "grpo.micro_batch_size": 4, "loop.seed": seed}))
+        trainer = OnlineTrainer(cfg, str(tmp_path / name))
+        trainer.run()
+        assert trainer.updater.cfg.seed == seed and trainer.rm.trainer.cfg.seed == seed
+        runs[name] = (_comparable(str(tmp_path / name / "metrics.jsonl")),
+                      open(tmp_path / name / "outcomes.jsonl").read(),
+                      {k: v.clone() for k, v in trainer.model.state_dict().items()})
+    (metrics_a, outcomes_a, weights_a), (metrics_b, outcomes_b, weights_b), (metrics_c, outcomes_c, weights_c) = \
+        runs["a"], runs["b"], runs["c"]
+    assert metrics_a == metrics_b and outcomes_a == outcomes_b
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    assert outcomes_a != outcomes_c
+    assert any(not torch.equal(weights_a[k], weights_c[k]) for k in weights_a)
+
+
 def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     import policy.model
 
@@ -197,7 +218,8 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
         (["--loop.prompts_per_step", "3", "--loop.group_size", "3", "--grpo.mini_batch_size", "8"],
          "must be divisible by grpo.mini_batch_size"),
         (["--loop.reward_sorce", "rm"], "did you mean 'loop.reward_source'"),
-        (["--sampling.temperature", "0.9"], "grpo.temperature .* must equal sampling.temperature"),
+        (["--sampling.temperature", "0.9", "--grpo.temperature", "0.7"],
+         "grpo.temperature .* must equal sampling.temperature"),
         (["--data.source", "math"], "needs data.path"),
     ]
     import importlib.util

@@ -13,7 +13,7 @@ from orchestration.online import OnlineTrainer
 @pytest.mark.integration
 def test_one_step_on_the_embedded_models(tmp_path):
     cfg = load_config(None, ["--sampling.max_new_tokens", "24", "--rm.update_every", "1", "--rm.train.epochs", "1",
-                             "--rm.train.progress_bar", "false", "--data.eval_size", "2", "--data.eval_samples", "1",
+                             "--data.eval_size", "2", "--data.eval_samples", "1",
                              "--loop.max_steps", "1", "--loop.prompts_per_step", "2", "--loop.group_size", "4",
                              "--logging.progress_bar", "false"])
     trainer = OnlineTrainer(cfg, str(tmp_path))
@@ -32,7 +32,7 @@ def test_one_step_on_the_embedded_models(tmp_path):
 
 def short_run(tmp_path, *extra: str) -> tuple[OnlineTrainer, list[dict]]:
     cfg = load_config(None, ["--sampling.max_new_tokens", "24", "--rm.update_every", "1", "--rm.train.epochs", "1",
-                             "--rm.train.progress_bar", "false", "--data.eval_size", "2", "--data.eval_samples", "1",
+                             "--data.eval_size", "2", "--data.eval_samples", "1",
                              "--loop.prompts_per_step", "2", "--loop.group_size", "4", "--loop.initial_eval", "false",
                              "--logging.progress_bar", "false", *extra])
     trainer = OnlineTrainer(cfg, str(tmp_path))
