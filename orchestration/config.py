@@ -22,6 +22,7 @@ from policy.lora import LoraConfig
 from policy.sampling import SamplingConfig
 from policy.grpo import ADVANTAGE_SCALES, PROCESS_CREDITS
 from policy.update import GRPOConfig
+from reward_model.model import RMLoraSettings
 from reward_model.train import RMTrainConfig
 
 
@@ -121,14 +122,6 @@ LoopRMTrainConfig = dataclasses.make_dataclass(
 
 
 @dataclass
-class RMLoraConfig(LoraConfig):
-    """policy.lora's settings for the RM's backbone (reward_model.model: adapters through peft, the backbone
-    frozen, adapters and head train); every linear layer by default, which names BERT and Llama layers alike."""
-    target_modules: list[str] = field(default_factory=lambda: ["all-linear"], metadata={
-        "help": "names of the backbone's linear layers that get adapters; [all-linear] = every one of them"})
-
-
-@dataclass
 class RewardModelConfig:
     init_from: str | None = field(default=None, metadata={
         "help": "a standalone-trained RM directory to start from, e.g. a warm start's DIR/rm (python -m "
@@ -152,7 +145,7 @@ class RewardModelConfig:
         "help": "how the head pools the backbone; null = cls for an encoder, last (the last real token) for a "
                 "causal LM"})
     max_length: int = field(default=256, metadata={"help": "RM input tokens; the prompt is cut first"})
-    lora: RMLoraConfig | None = field(default=None, metadata={
+    lora: RMLoraSettings | None = field(default=None, metadata={
         "help": "a fresh RM trains LoRA adapters in its backbone (and its head) instead of the backbone's weights, "
                 "e.g. {r: 16}; the adapters' learning rate is rm.train.lr_encoder; null = the whole backbone trains"})
     update_every: int = field(default=2, metadata={"help": "re-train the RM every N policy steps"})

@@ -21,17 +21,16 @@ warm start's own record, or a fresh encoder); every saved RM carries it in its r
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import os
 
 import torch
 
+from policy.model import load_policy
 from reward_model import ScalarRewardModel
-from reward_model.data import OutcomeRecord, StepRecord
-from reward_model.data import PreferencePair
+from reward_model.data import OutcomeRecord, PreferencePair, StepRecord
 from reward_model.losses import to_unit_scale
-from reward_model.model import WEIGHTS_FILE
+from reward_model.model import POLICY_BACKBONE, WEIGHTS_FILE, policy_backbone_name
 from reward_model.step_model import StepRewardModel, aggregate_steps
 from reward_model.train import RMTrainer, StepRMTrainer
 from verifiers.outcome import reason_has_label
@@ -121,10 +120,13 @@ class OnlineRM:
         hard-negative `pairs`; the first version is kept as the frozen one."""
         if self.model is None:
             model_cls = StepRewardModel if self.level == "step" else ScalarRewardModel
-            lora = dataclasses.asdict(self.cfg.lora) if self.cfg.lora is not None else None
-            self.model = model_cls.from_encoder(self.cfg.encoder, pooling=self.cfg.pooling, policy=self.policy,
-                                                max_length=self.cfg.max_length, seed=self.seed, lora=lora,
-                                                reference=self.reference)
+            options = {"pooling": self.cfg.pooling, "max_length": self.cfg.max_length, "seed": self.seed,
+                       "lora": self.cfg.lora, "reference": self.reference}
+            if self.cfg.encoder == POLICY_BACKBONE:  # the policy's own base model, loaded as the policy is
+                lm, tokenizer = load_policy(self.policy, dtype=torch.float32)
+                self.model = model_cls.from_backbone(lm, tokenizer, name=policy_backbone_name(self.policy), **options)
+            else:
+                self.model = model_cls.from_encoder(self.cfg.encoder, **options)
             self.model.origin = {"source": "fresh", "encoder": self.model.encoder_name,
                                  "first_fit_rows": len(records) + len(replay)}
             self.model.to(self.accelerator.device)

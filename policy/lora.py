@@ -25,54 +25,26 @@ import contextlib
 import copy
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
+
+from common.lora import ALL_LINEAR, LoraSettings, require_peft  # noqa: F401  (ALL_LINEAR re-exported)
 
 DEFAULT = "default"  # peft's name for the first adapter: the one that trains
 REFERENCE = "reference"  # the frozen snapshot a reference reset takes
 ADAPTER_DIR = "policy_adapter"  # beside the merged `policy/` in checkpoints and final/
 MERGED_DIR = "policy"
-ALL_LINEAR = "all-linear"  # peft's shorthand: every linear layer but the output head
 # GRPOUpdater's `ref_model` for a LoRA policy: the reference is inside the policy itself (`reference_weights`).
 SHARED_REFERENCE = "shared"
 
 
 @dataclass
-class LoraConfig:
-    r: int = field(default=16, metadata={"help": "adapter rank"})
-    alpha: float = field(default=32.0, metadata={"help": "scaling numerator: the update is (alpha / r) * B @ A"})
-    dropout: float = field(default=0.0, metadata={
-        "help": "dropout on the adapters' input (needs grpo.disable_dropout false, which zeroes every dropout)"})
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], metadata={
-        "help": "names of the linear layers that get adapters (Llama-style attention by default); [all-linear] = "
-                "every linear layer but the output head"})
+class LoraConfig(LoraSettings):
+    """The policy's LoRA settings (`common.lora.LoraSettings`: keys and checks shared with the reward model's)."""
 
-    def __post_init__(self) -> None:
-        if isinstance(self.r, bool) or not isinstance(self.r, int) or self.r < 1:
-            raise ValueError(f"lora.r must be an integer >= 1, got {self.r!r} (lora: null turns LoRA off)")
-        if not self.alpha > 0:
-            raise ValueError(f"lora.alpha must be > 0, got {self.alpha!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"lora.dropout must be in [0, 1), got {self.dropout!r}")
-        if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
-            raise ValueError(f"lora.target_modules must list at least one layer name, got {self.target_modules!r}")
-        self.target_modules = list(self.target_modules)
-
-    def to_peft(self):
-        peft = require_peft()
-        targets = ALL_LINEAR if self.target_modules == [ALL_LINEAR] else list(self.target_modules)
-        return peft.LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, target_modules=targets,
-                               bias="none", task_type="CAUSAL_LM")
-
-
-def require_peft():
-    """The `peft` module, or an ImportError that says how to install it."""
-    try:
-        import peft
-    except ImportError as e:
-        raise ImportError('policy.lora needs peft: pip install -e ".[lora]" (or pip install peft)') from e
-    return peft
+    def to_peft(self, **kwargs):
+        return super().to_peft(task_type="CAUSAL_LM", **kwargs)
 
 
 @contextlib.contextmanager

@@ -7,5 +7,6 @@
 """
 
 from reward_model.model import ScalarRewardModel
+from reward_model.step_model import StepRewardModel  # registers the step level for from_pretrained
 
-__all__ = ["ScalarRewardModel"]
+__all__ = ["ScalarRewardModel", "StepRewardModel"]

