@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType, gather_object, set_seed
+from accelerate.utils import DistributedType, set_seed
 
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
@@ -34,14 +34,22 @@ from orchestration.config import TrainConfig
 from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
 from orchestration.console import Console, StepClock, eval_line, format_seconds
-from orchestration.metrics import HackingAlarm, MetricsLogger, nan_safe_mean, timer
+from orchestration.metrics import HackingAlarm, MetricsLogger, timer
 from orchestration.online_rm import OnlineRM, outcome_records, step_records
 from orchestration.policy_slot import PolicySlot
 from orchestration.preemption import Preempted, StopOnSignal
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
+from orchestration.processes import flags, gathered, gathered_monitor, gathered_step_monitor, mean_over_processes
 from orchestration.reward_terms import TermBatch, combine_terms, well_formatted, within_group_std
-from orchestration.rewards import prompt_text, rm_monitor, step_monitor, verifier_errors, verify
-from orchestration.step_batch import StepBatch
+from orchestration.rewards import prompt_text, verifier_errors, verify
+from orchestration.step_batch import RMScores, StepBatch
+from orchestration.step_labels import (
+    monte_carlo_step_labels,
+    paid_step_rewards,
+    rule_step_labels,
+    step_label_metrics,
+    step_rewards,
+)
 from orchestration.tasks import TaskItem
 from policy.grpo import group_advantages, mix_advantages, process_advantages
 from policy.sampling import chat_prompts, sample_groups
@@ -49,7 +57,7 @@ from policy.steps import step_tensors
 from policy.update import GRPOUpdater
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
-from verifiers.steps import LabelledStep, StepOutcome, mark_repeats, progress_rewards, repeated_claims
+from verifiers.steps import LabelledStep, StepOutcome
 
 
 @dataclass
@@ -178,9 +186,7 @@ class OnlineTrainer:
         k = self.cfg.loop.group_size
         results = [(batch.items[i].meta.get("level"), sum(o.correct for o in batch.outcomes[i:i + k]) / k)
                    for i in range(0, len(batch.items), k)]
-        if self.accelerator.num_processes > 1:
-            results = gather_object(results)
-        self.train_source.record(results)
+        self.train_source.record(gathered(self.accelerator, results))
         return self.train_source.metrics()
 
     def _sample(self, items: list[TaskItem], group_size: int, sampling, seed: int, model=None, progress=None):
@@ -199,19 +205,12 @@ class OnlineTrainer:
         timings: dict[str, float] = {}
         batch = self._round(step, 0, timings)
         rounds = 0
-        while rounds < cfg.loop.refill_rounds and self._flags(
-                self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any():
+        while rounds < cfg.loop.refill_rounds and flags(
+                self.accelerator, self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any():
             rounds += 1
             pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
             batch = StepBatch.concat([batch, self._round(step, rounds, timings)], pad_id)
-        metrics = self._verifier_error_metrics(batch)
-        metrics.update(self._gathered_monitor("rm", batch.scores, batch.outcomes, batch.groups))
-        metrics.update(self._gathered_monitor("rm_frozen", batch.frozen_scores, batch.outcomes, batch.groups))
-        if batch.steps is not None:
-            labels = batch.step_labels
-            metrics.update(self._gathered_step_monitor("prm", batch.step_scores, labels, batch.groups))
-            metrics.update(self._gathered_step_monitor("prm_frozen", batch.frozen_step_scores, labels, batch.groups))
-        metrics.update(self._reward_metrics(batch))
+        metrics = {**self._verifier_error_metrics(batch), **self._monitors(batch), **self._reward_metrics(batch)}
         if cfg.loop.drop_uniform_groups:  # the share of every group sampled this step, as DAPO reports it
             metrics["loop/uniform_groups_dropped"] = 1.0 - self._signal_groups(batch.rewards).float().mean().item()
         if cfg.loop.refill_rounds:
@@ -229,7 +228,7 @@ class OnlineTrainer:
         self.state.step = step
         metrics.update(timings)
         metrics["timing/step"] = sum(timings.values())
-        metrics = self._mean_over_processes(metrics)
+        metrics = mean_over_processes(self.accelerator, metrics)
         rm_reward = self._rm_reward(metrics)
         if rm_reward is not None and self.alarm.update(rm_reward, metrics["verifier/accuracy"]):
             metrics["rm/hacking_alarm"] = 1.0
@@ -246,6 +245,18 @@ class OnlineTrainer:
         name = next((t.name for t in self.cfg.loop.terms if t.name in ("rm", "frozen_rm") and t.weight), None)
         value = metrics.get(f"reward/{name}") if name else None
         return value if isinstance(value, float) and math.isfinite(value) else None
+
+    def _monitors(self, batch: StepBatch) -> dict[str, float]:
+        """The RMs' held-out figures on this batch, which no RM version that scored it has trained on: live (rm/*)
+        and frozen (rm_frozen/*) against the verifier, and for a step RM per step against the step labels."""
+        acc = self.accelerator
+        metrics = {**gathered_monitor(acc, "rm", batch.scores.live, batch.outcomes, batch.groups),
+                   **gathered_monitor(acc, "rm_frozen", batch.scores.frozen, batch.outcomes, batch.groups)}
+        if batch.steps is not None:
+            labels = batch.step_labels
+            metrics.update(gathered_step_monitor(acc, "prm", batch.step_scores.live, labels, batch.groups))
+            metrics.update(gathered_step_monitor(acc, "prm_frozen", batch.step_scores.frozen, labels, batch.groups))
+        return metrics
 
     def _round(self, step: int, round_: int, timings: dict[str, float]) -> StepBatch:
         """B fresh prompts: sample k completions each, verify, score with the RMs (versions that have not
@@ -269,73 +280,37 @@ class OnlineTrainer:
         prompts = [prompt_text(item) for item in expanded]
         where = f"{step}:{self.accelerator.process_index}" + (f":r{round_}" if round_ else "")
         groups = [f"{where}:{i // k}" for i in range(len(expanded))]
-        step_scores = frozen_step_scores = None
         references = [item.gold for item in expanded]  # what a reference-aware RM reads beside the completion
         self.rm.check_references(references, [item.id for item in expanded])
         read = {"references": references} if self.rm.reference else {}
+        step_scores = RMScores()
         with timer("rm_score", timings):  # no RM version scoring this batch has trained on it
             if steps is None:
-                scores, frozen_scores = self.rm.scores(prompts, rollouts.texts, **read)
+                scores = self.rm.scores(prompts, rollouts.texts, **read)
             else:  # the step RM: each step's score, and their aggregate as the outcome-level score
-                live, frozen = self.rm.step_scores(prompts, rollouts.texts, [[(s.start, s.end) for s in judged]
-                                                                             for judged in steps], **read)
-                step_scores, scores = live if live is not None else (None, None)
-                frozen_step_scores, frozen_scores = frozen if frozen is not None else (None, None)
+                spans = [[(s.start, s.end) for s in judged] for judged in steps]
+                step_scores, scores = self.rm.step_scores(prompts, rollouts.texts, spans, **read)
         completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
                                                                          rollouts.completion_mask.cpu())]
         rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
-            expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores, frozen_scores,
-            cfg.sampling.max_new_tokens))
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores, rewards, steps,
+            expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores.live,
+            scores.frozen, cfg.sampling.max_new_tokens))
+        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores.live, rewards, steps,
                               truncated=rollouts.truncated.tolist())
-        return StepBatch(expanded, rollouts, outcomes, prompts, groups, scores, frozen_scores, rewards, terms,
-                         errors, steps, step_scores, frozen_step_scores)
+        return StepBatch(items=expanded, rollouts=rollouts, outcomes=outcomes, prompts=prompts, groups=groups,
+                         scores=scores, rewards=rewards, terms=terms, verifier_errors=errors, steps=steps,
+                         step_scores=step_scores)
 
     def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
-        """Process supervision's labels: each math completion's steps judged by the rule checker (the step
-        rule is the task's `meta["steps"]`, default one step per line); other tasks have none. The last step
-        carries the completion's outcome, already verified (`check_steps` with a gold would verify it again). A true
-        step whose claims all repeat earlier ones is labelled 0 (`verifiers.steps.mark_repeats`)."""
-        from verifiers.math import check_steps
-
-        judged = []
-        for item, text, outcome in zip(items, rollouts.texts, outcomes):
-            steps = check_steps(text, mode=item.meta.get("steps", "lines"), substitute=item.meta.get("substitute"),
-                                timeout=self.cfg.loop.verifier_timeout) if item.verifier == "math" else []
-            steps = mark_repeats(steps, text)  # a true step that only says again what was said is labelled 0
-            if steps:
-                steps[-1] = replace(steps[-1], outcome=outcome)
-            judged.append(steps)
-        return judged
+        """Rule step labels (`step_labels.rule_step_labels`)."""
+        return rule_step_labels(items, rollouts.texts, outcomes, self.cfg.loop.verifier_timeout)
 
     def _monte_carlo_steps(self, step: int, round_: int, items: list[TaskItem], rollouts,
                            outcomes: list[Outcome]) -> list[list[LabelledStep]]:
-        """Process supervision's labels by Monte-Carlo rollouts (`orchestration.mc_labels`): `loop.mc_share` of
-        the completions get `loop.mc_rollouts` continuations of the behaviour policy from each step; the last
-        step of every completion is labelled by its verified outcome, the other steps of the rest get None."""
-        from orchestration.mc_labels import monte_carlo_step_labels, policy_continue_fn, rule_verify_fn
-        from verifiers.steps import segment
-
-        cfg = self.cfg
-        spans = [segment(text, mode=item.meta.get("steps", "lines")) for item, text in zip(items, rollouts.texts)]
-        seed = self._seed(f"mc-{round_}", step)
+        """Monte-Carlo step labels from the behaviour policy's continuations (`step_labels.monte_carlo_step_labels`)."""
         with self.policy.behaviour() as model:
-            mc = monte_carlo_step_labels(
-                items, rollouts.texts, spans, policy_continue_fn(model, self.tokenizer, cfg.sampling, seed,
-                                                                 chat=cfg.policy.use_chat_template),
-                rule_verify_fn(cfg.loop.verifier_timeout), m=cfg.loop.mc_rollouts, share=cfg.loop.mc_share,
-                seed=seed, outcomes=[o.correct if o.has_label else None for o in outcomes])
-        hard = cfg.loop.step_labels == "mc_hard"
-        judged = []
-        for steps, labels, outcome in zip(spans, mc, outcomes):
-            if labels is None:  # not chosen: only the last step, by the completion's own outcome
-                labels = [None] * len(steps)
-                if steps and outcome.has_label:
-                    labels[-1] = float(outcome.correct)
-            else:
-                labels = [None if x is None else x.hard if hard else x.soft for x in labels]
-            judged.append([LabelledStep(s.start, s.end, label) for s, label in zip(steps, labels)])
-        return judged
+            return monte_carlo_step_labels(items, rollouts.texts, outcomes, model, self.tokenizer, self.cfg,
+                                           seed=self._seed(f"mc-{round_}", step))
 
     def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
         """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""
@@ -353,54 +328,40 @@ class OnlineTrainer:
         return batch.select_groups(sorted(order[:b]))
 
     def _policy_update(self, step: int, batch: StepBatch) -> dict[str, float]:
-        """GRPO: group-relative advantages of the rewards. `online_rft` / `rft` (the paper's unified paradigm,
-        §5.2): gradient coefficient 1 on verified-correct completions and 0 on the rest, no negative signal."""
-        rollouts, rewards, outcomes = batch.rollouts, batch.rewards, batch.outcomes
-        if not self._flags(torch.isfinite(rewards).all()).all():  # every process skips together, or DDP would hang
-            print(f"[step {step}] non-finite rewards from {self.cfg.loop.source}: policy update skipped")
+        """GRPO: group-relative advantages of the rewards, per completion, or per token from the steps' rewards
+        (process supervision). `online_rft` / `rft` (the paper's unified paradigm, §5.2): gradient coefficient 1 on
+        verified-correct completions and 0 on the rest, no negative signal."""
+        loop, rollouts, rewards = self.cfg.loop, batch.rollouts, batch.rewards
+        if not flags(self.accelerator, torch.isfinite(rewards).all()).all():  # all skip together, or DDP hangs
+            print(f"[step {step}] non-finite rewards from {loop.source}: policy update skipped")
             return {"policy/skipped": 1.0}
-        metrics = {}
-        if self.cfg.loop.drop_uniform_groups:
+        if loop.drop_uniform_groups:
             rollouts = self._drop_uniform_groups(rollouts, rewards)
-            if not self._flags(rollouts.completion_mask.any()).any():
-                return {**metrics, "policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
-        if self.cfg.loop.supervision == "process":  # one reward per step, one advantage per token
-            raw = self._step_rewards(batch)
-            repeated = [repeated_claims([text[s.start:s.end] for s in steps])
-                        for steps, text in zip(batch.steps, rollouts.texts)]
-            paid = [progress_rewards(r, flags, self._rewarded_steps_bound(item))
-                    for r, flags, item in zip(raw, repeated, batch.items)]
-            metrics.update(_progress_metrics(raw, paid, repeated))
-            step_rewards, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                                   batch.steps, paid)
-            advantages = process_advantages(step_rewards, step_ends, self.cfg.loop.group_size,
-                                            credit=self.cfg.grpo.process_credit)
-            if self.cfg.loop.outcome_share:  # a share of the verified outcome's advantage on every token
-                verified = torch.tensor([float(o.score) for o in outcomes], device=advantages.device)
-                outcome_advantages = group_advantages(verified, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
-                advantages = mix_advantages(advantages, outcome_advantages, self.cfg.loop.outcome_share)
-        elif self.cfg.loop.algorithm == "grpo":
-            advantages = group_advantages(rewards, self.cfg.loop.group_size, scale=self.cfg.grpo.scale)
+            if not flags(self.accelerator, rollouts.completion_mask.any()).any():
+                return {"policy/skipped": 1.0}  # no group with a signal anywhere: nothing to learn
+        metrics = {}
+        if loop.supervision == "process":
+            advantages, metrics = self._process_advantages(batch)
+        elif loop.algorithm == "grpo":
+            advantages = group_advantages(rewards, loop.group_size, scale=self.cfg.grpo.scale)
         else:
-            advantages = torch.tensor([float(o.correct) for o in outcomes])
+            advantages = torch.tensor([float(o.correct) for o in batch.outcomes])
         return {**metrics, **self.updater.step(rollouts, advantages)}
 
-    def _step_rewards(self, batch: StepBatch) -> list[list[float | None]]:
-        """Each step's reward before the progress rules: its label (rule or Monte-Carlo; `reward_source=verifier`),
-        or the live / frozen step RM's score (`rm` / `frozen_rm`; the labels until that RM exists, as the outcome
-        `rm` term warms up on the verifier). None: no reward, so the step's tokens are credited by the steps after
-        it (a step the rule cannot judge; one the RM's length limit cut away). `_policy_update` then makes any of
-        them pay for progress, not length (`verifiers.steps.progress_rewards`)."""
-        scores = {"rm": batch.step_scores, "frozen_rm": batch.frozen_step_scores}.get(self.cfg.loop.source)
-        if scores is None:
-            return batch.step_labels
-        return [[None if math.isnan(x) else x for x in s.tolist()] for s in scores]
-
-    def _rewarded_steps_bound(self, item: TaskItem) -> int | None:
-        """At most this many steps of a completion keep a positive reward: `loop.max_rewarded_steps`, else the
-        task's own (multistep: its operations + 1), else no bound."""
-        bound = self.cfg.loop.max_rewarded_steps
-        return bound if bound is not None else item.meta.get("max_rewarded_steps")
+    def _process_advantages(self, batch: StepBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Per-token advantages from the steps' rewards (§4.1.3, credited as `grpo.process_credit` says), after the
+        progress rules, with `loop.outcome_share` of the verified outcome's advantage mixed in."""
+        loop, rollouts = self.cfg.loop, batch.rollouts
+        raw = step_rewards(batch.step_labels, batch.step_scores.of(loop.source))
+        paid, metrics = paid_step_rewards(raw, batch.steps, rollouts.texts, batch.items, loop.max_rewarded_steps)
+        step_reward, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
+                                              batch.steps, paid)
+        advantages = process_advantages(step_reward, step_ends, loop.group_size, credit=self.cfg.grpo.process_credit)
+        if loop.outcome_share:  # a share of the verified outcome's advantage on every token
+            verified = torch.tensor([float(o.score) for o in batch.outcomes], device=advantages.device)
+            outcome = group_advantages(verified, loop.group_size, scale=self.cfg.grpo.scale)
+            advantages = mix_advantages(advantages, outcome, loop.outcome_share)
+        return advantages, metrics
 
     def _drop_uniform_groups(self, rollouts, rewards: torch.Tensor):
         """Mask out of the loss every group whose rewards are all equal: its advantages are 0, yet it would
@@ -421,9 +382,7 @@ class OnlineTrainer:
         Such outcomes are `correct=False` whatever the response was: training on them would be training on
         silence, so a step with too many of them stops the run before anything learns from it."""
         errors, first = verifier_errors(outcomes)
-        counts = [(errors, sum(o.reason != UNLABELLED for o in outcomes), first)]
-        if self.accelerator.num_processes > 1:
-            counts = gather_object(counts)
+        counts = gathered(self.accelerator, [(errors, sum(o.reason != UNLABELLED for o in outcomes), first)])
         errors, total = sum(c[0] for c in counts), sum(c[1] for c in counts)
         first = next((c[2] for c in counts if c[2]), None)
         if errors:
@@ -438,19 +397,6 @@ class OnlineTrainer:
     def _verifier_error_metrics(batch: StepBatch) -> dict[str, float]:
         errors, total = batch.verifier_errors
         return {"verifier/errors": float(errors), "verifier/error_fraction": errors / total if total else 0.0}
-
-    def _flags(self, flag: torch.Tensor) -> torch.Tensor:
-        """This process's boolean `flag` beside every other process's (P,): decisions all processes share."""
-        value = torch.tensor([bool(flag)], device=self.accelerator.device)
-        return self.accelerator.gather(value) if self.accelerator.num_processes > 1 else value
-
-    def _mean_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
-        """Each process measured its own prompts; the logged figure is the mean over processes."""
-        if self.accelerator.num_processes == 1:
-            return metrics
-        everyone = gather_object([metrics])
-        keys = dict.fromkeys(key for m in everyone for key in m)
-        return {key: nan_safe_mean(m.get(key) for m in everyone) for key in keys}
 
     def _seed(self, purpose: str, step: int) -> int:
         """Per-step seeds: a resumed run draws exactly what the uninterrupted run would have drawn."""
@@ -467,28 +413,12 @@ class OnlineTrainer:
                            reference=item.gold, truncated=None if truncated is None else bool(truncated[i]))
                 for i, (item, group, prompt, response, o) in enumerate(
                     zip(items, groups, prompts, responses, outcomes))]
-        rows = gather_object(rows) if self.accelerator.num_processes > 1 else rows
+        rows = gathered(self.accelerator, rows)
         if self.is_main:
             self.buffer.append(rows)
         self.accelerator.wait_for_everyone()
         if not self.is_main:
             self.buffer.refresh()
-
-    def _gathered_monitor(self, prefix: str, scores, outcomes, groups) -> dict[str, float]:
-        if scores is None:
-            return {}
-        if self.accelerator.num_processes > 1:
-            scores = torch.tensor(gather_object(scores.tolist()))
-            outcomes, groups = gather_object(outcomes), gather_object(groups)
-        return rm_monitor(scores, outcomes, groups, prefix=prefix)
-
-    def _gathered_step_monitor(self, prefix: str, step_scores, labels, groups) -> dict[str, float]:
-        if step_scores is None:
-            return {}
-        step_scores = [s.tolist() for s in step_scores]
-        if self.accelerator.num_processes > 1:
-            step_scores, labels, groups = gather_object(step_scores), gather_object(labels), gather_object(groups)
-        return step_monitor(step_scores, labels, groups, prefix=prefix)
 
     def _update_rm(self) -> dict[str, float]:
         """Continue training the RM on the rows since its last update plus a replay sample of older ones, and
@@ -522,7 +452,7 @@ class OnlineTrainer:
     def _reward_metrics(self, batch: StepBatch) -> dict[str, float]:
         """Verifier and RM figures over the prompts a rule judged; unlabelled prompts are counted apart; the mean
         of each reward term before its weight (`reward/<name>`)."""
-        rewards, outcomes, scores, rollouts = batch.rewards, batch.outcomes, batch.scores, batch.rollouts
+        rewards, outcomes, scores, rollouts = batch.rewards, batch.outcomes, batch.scores.live, batch.rollouts
         lengths = rollouts.completion_mask.sum(dim=1).float()
         unlabelled = [o.reason == UNLABELLED for o in outcomes]
         judged = [i for i, u in enumerate(unlabelled) if not u]
@@ -543,11 +473,7 @@ class OnlineTrainer:
             if scores is not None:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
         if batch.steps is not None:
-            labels = [label for labels in batch.step_labels for label in labels]
-            known = [label for label in labels if label is not None]
-            metrics.update({"process/steps_per_completion": len(labels) / len(batch.steps),
-                            "process/labelled_fraction": len(known) / len(labels) if labels else math.nan,
-                            "process/step_accuracy": sum(known) / len(known) if known else math.nan})
+            metrics.update(step_label_metrics(batch.step_labels))
         if any(unlabelled):
             metrics["reward/unlabelled_count"] = float(sum(unlabelled))
             metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()
@@ -590,8 +516,7 @@ class OnlineTrainer:
                 results = [(float(o.correct), o.is_error, item.meta.get("level"), item.meta.get("phrasing"),
                             float(well_formatted(item.verifier, text)))
                            for item, o, text in zip(expanded, outcomes, rollouts.texts)]
-                if self.accelerator.num_processes > 1:
-                    results = gather_object(results)
+                results = gathered(self.accelerator, results)
                 metrics.update(_eval_metrics(name, results))
                 errors = sum(e for _, e, *_ in results)
                 if errors:  # accuracy counts them as wrong: say so
@@ -703,7 +628,7 @@ class OnlineTrainer:
 
     def _stop_requested(self, stop: StopOnSignal) -> bool:
         """A stop signal reached any process (all of them stop at the same step)."""
-        return bool(self._flags(torch.tensor(stop.requested)).any())
+        return bool(flags(self.accelerator, stop.requested).any())
 
 
 def check_distributed_type(accelerator) -> None:
@@ -729,19 +654,6 @@ def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:
             at = [r[0] for r in results if r[column] == part]
             metrics[f"eval/{name}_accuracy_{label.format(part)}"] = sum(at) / len(at)
     return metrics
-
-
-def _progress_metrics(raw: list[list[float | None]], paid: list[list[float | None]],
-                      repeated: list[list[bool]]) -> dict[str, float]:
-    """What process supervision paid for this step: steps per completion that kept a positive reward, the share of
-    steps whose claims all repeat earlier ones, and the share whose positive reward the bound withheld."""
-    pairs = [(r, p) for raw_row, paid_row in zip(raw, paid) for r, p in zip(raw_row, paid_row)]
-    flags = [flag for row in repeated for flag in row]
-    steps = len(pairs) or math.nan  # no step anywhere: the shares are unknown
-    rewarded = sum(p is not None and p > 0 for _, p in pairs)
-    return {"process/rewarded_steps_per_completion": rewarded / max(len(paid), 1),
-            "process/repeated_steps": sum(flags) / steps,
-            "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / steps}
 
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:

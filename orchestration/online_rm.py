@@ -26,6 +26,7 @@ import os
 
 import torch
 
+from orchestration.step_batch import RMScores
 from policy.model import load_policy
 from reward_model import ScalarRewardModel
 from reward_model.data import OutcomeRecord, PreferencePair, StepRecord
@@ -101,11 +102,12 @@ class OnlineRM:
                              "rm.reference false, or train on labelled math prompts only")
 
     def scores(self, prompts: list[str], responses: list[str],
-               references: list[str | None] | None = None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(live, frozen) scores in [0, 1], each (N,) on the CPU, or None while that RM does not exist yet.
-        `references`: the prompts' gold answers, read by a reference-aware RM."""
+               references: list[str | None] | None = None) -> RMScores:
+        """The live and frozen RMs' scores in [0, 1], each (N,) on the CPU, or None while that RM does not exist
+        yet. `references`: the prompts' gold answers, read by a reference-aware RM."""
         live = self._reward(self.model, prompts, responses, references)
-        return live, live if self.frozen is self.model else self._reward(self.frozen, prompts, responses, references)
+        frozen = live if self.frozen is self.model else self._reward(self.frozen, prompts, responses, references)
+        return RMScores(live, frozen)
 
     def trains_at(self, step: int) -> bool:
         """Every `rm.update_every` steps; a `frozen_rm` run trains only its first version, if it has none."""
@@ -138,13 +140,15 @@ class OnlineRM:
         return metrics
 
     def step_scores(self, prompts: list[str], responses: list[str], spans: list[list[tuple[int, int]]],
-                    references: list[str | None] | None = None) -> tuple[StepScores | None, StepScores | None]:
-        """A step-level RM's (live, frozen) scores in [0, 1]: each response's steps (NaN where the length limit
-        cut a step away) and the outcome-level aggregate of them (`StepRewardModel.aggregate`); None while that
+                    references: list[str | None] | None = None) -> tuple[RMScores, RMScores]:
+        """A step-level RM's scores in [0, 1], live and frozen: each response's steps (NaN where the length limit
+        cut a step away), and the outcome-level aggregate of them (`StepRewardModel.aggregate`); None while that
         RM does not exist yet. A response without steps is scored as one step for its outcome-level score."""
         live = self._step_reward(self.model, prompts, responses, spans, references)
-        return live, live if self.frozen is self.model else self._step_reward(self.frozen, prompts, responses, spans,
-                                                                              references)
+        frozen = live if self.frozen is self.model else self._step_reward(self.frozen, prompts, responses, spans,
+                                                                         references)
+        steps, outcome = zip(*(pair or (None, None) for pair in (live, frozen)))
+        return RMScores(*steps), RMScores(*outcome)
 
     def _step_reward(self, model, prompts, responses, spans, references=None) -> StepScores | None:
         if model is None:

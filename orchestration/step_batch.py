@@ -1,10 +1,19 @@
 """`StepBatch`: one policy step's completions and what the loop made of them (outcomes, RM scores, rewards,
 reward terms, and for process supervision the steps and their scores), per completion and group-contiguous;
-refill rounds are concatenated and curation selects whole groups."""
+refill rounds are concatenated and curation selects whole groups.
+
+`RMScores(live, frozen)` carries one batch's scores by the live RM and by its frozen first version, for outcome
+scores ((N,) tensors) and step scores (one (steps,) tensor per completion) alike.
+
+Each field says how it is laid out (`metadata["layout"]`), and `concat` / `select_groups` are written once over
+the layouts, so a new field is one line here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -14,23 +23,44 @@ from verifiers import Outcome
 from verifiers.steps import LabelledStep, StepOutcome
 
 
+@dataclass(frozen=True)
+class RMScores:
+    """[0, 1] scores of one batch by the live RM and by its first version, never updated (the frozen control);
+    None where that version does not exist yet."""
+
+    live: Any = None  # (N,) tensor for outcome scores; a list of (steps,) tensors for step scores
+    frozen: Any = None
+
+    def of(self, source: str):
+        """The scores `reward_source` rewards with: the live RM's for rm, the frozen one's for frozen_rm."""
+        return {"rm": self.live, "frozen_rm": self.frozen}.get(source)
+
+
+# How a field is laid out per completion, and so how batches join and how groups are picked.
+ROWS, TENSOR, ROLLOUTS, TERMS, COUNTS, SCORES, STEP_SCORES = (
+    "rows", "tensor", "rollouts", "terms", "counts", "scores", "step_scores")
+
+
+def _laid_out(layout: str, **kwargs):
+    return field(metadata={"layout": layout}, **kwargs)
+
+
 @dataclass
 class StepBatch:
     """One step's completions and what the loop made of them; per completion, group-contiguous."""
 
-    items: list[TaskItem]
-    rollouts: Rollouts
-    outcomes: list[Outcome]
-    prompts: list[str]  # as the RM reads them
-    groups: list[str]
-    scores: torch.Tensor | None  # the live RM's [0, 1] scores, None before its first version
-    frozen_scores: torch.Tensor | None
-    rewards: torch.Tensor
-    terms: dict[str, torch.Tensor]  # each reward term's values before its weight
-    verifier_errors: tuple[int, int]  # (broken verifications, judged outcomes) over every process
-    steps: list[list[StepOutcome | LabelledStep]] | None = None  # process supervision: each completion's steps
-    step_scores: list[torch.Tensor] | None = None  # process supervision: the live step RM's [0, 1] step scores
-    frozen_step_scores: list[torch.Tensor] | None = None
+    items: list[TaskItem] = _laid_out(ROWS)
+    rollouts: Rollouts = _laid_out(ROLLOUTS)
+    outcomes: list[Outcome] = _laid_out(ROWS)
+    prompts: list[str] = _laid_out(ROWS)  # as the RM reads them
+    groups: list[str] = _laid_out(ROWS)
+    scores: RMScores = _laid_out(SCORES)  # outcome-level; the step RM's aggregate of its step scores
+    rewards: torch.Tensor = _laid_out(TENSOR)
+    terms: dict[str, torch.Tensor] = _laid_out(TERMS)  # each reward term's values before its weight
+    verifier_errors: tuple[int, int] = _laid_out(COUNTS)  # (broken verifications, judged outcomes), every process
+    # process supervision: each completion's steps, and the step RM's score of each
+    steps: list[list[StepOutcome | LabelledStep]] | None = _laid_out(ROWS, default=None)
+    step_scores: RMScores = _laid_out(STEP_SCORES, default_factory=RMScores)
 
     @property
     def step_labels(self) -> list[list[float | None]]:
@@ -39,35 +69,44 @@ class StepBatch:
 
     @staticmethod
     def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
-        def cat(tensors):
-            return None if any(t is None for t in tensors) else torch.cat(tensors)
-
-        def join(name):
-            lists = [getattr(p, name) for p in parts]
-            return None if any(x is None for x in lists) else [x for values in lists for x in values]
-
-        return StepBatch(
-            [x for p in parts for x in p.items], concat_rollouts([p.rollouts for p in parts], pad_id),
-            [x for p in parts for x in p.outcomes], [x for p in parts for x in p.prompts],
-            [x for p in parts for x in p.groups], cat([p.scores for p in parts]),
-            cat([p.frozen_scores for p in parts]), torch.cat([p.rewards for p in parts]),
-            {name: torch.cat([p.terms[name] for p in parts]) for name in parts[0].terms},
-            (sum(p.verifier_errors[0] for p in parts), sum(p.verifier_errors[1] for p in parts)),
-            join("steps"), join("step_scores"), join("frozen_step_scores"))
+        """The completions of `parts`, in order (refill rounds joined into one step's batch)."""
+        return StepBatch(**{f.name: _joined(f.metadata["layout"], [getattr(p, f.name) for p in parts], pad_id)
+                            for f in dataclasses.fields(StepBatch)})
 
     def select_groups(self, groups: list[int]) -> StepBatch:
+        """The completions of the groups numbered `groups`, in that order."""
         k = self.rollouts.group_size
         rows = [g * k + j for g in groups for j in range(k)]
-        index = torch.tensor(rows, dtype=torch.long)
+        return StepBatch(**{f.name: _selected(f.metadata["layout"], getattr(self, f.name), rows)
+                            for f in dataclasses.fields(StepBatch)})
 
-        def pick(values):
-            return None if values is None else values[index]
 
-        def rows_of(values):
-            return None if values is None else [values[i] for i in rows]
+def _joined(layout: str, values: list, pad_id: int):
+    if layout == ROLLOUTS:
+        return concat_rollouts(values, pad_id)
+    if layout == COUNTS:
+        return tuple(sum(counts) for counts in zip(*values))
+    if layout == TERMS:
+        return {name: torch.cat([v[name] for v in values]) for name in values[0]}
+    if layout in (SCORES, STEP_SCORES):
+        return RMScores(*(_joined(TENSOR if layout == SCORES else ROWS, [getattr(v, side) for v in values], pad_id)
+                          for side in ("live", "frozen")))
+    if any(v is None for v in values):  # a part without them (e.g. no RM yet): the whole has none
+        return None
+    return torch.cat(values) if layout == TENSOR else [x for v in values for x in v]
 
-        return StepBatch(
-            rows_of(self.items), self.rollouts.select(index), rows_of(self.outcomes), rows_of(self.prompts),
-            rows_of(self.groups), pick(self.scores), pick(self.frozen_scores), self.rewards[index],
-            {name: v[index] for name, v in self.terms.items()}, self.verifier_errors, rows_of(self.steps),
-            rows_of(self.step_scores), rows_of(self.frozen_step_scores))
+
+def _selected(layout: str, value, rows: list[int]):
+    if layout == COUNTS:
+        return value  # counted over the whole step, curated or not
+    if layout in (SCORES, STEP_SCORES):
+        inner = TENSOR if layout == SCORES else ROWS
+        return RMScores(_selected(inner, value.live, rows), _selected(inner, value.frozen, rows))
+    if value is None:
+        return None
+    index = torch.tensor(rows, dtype=torch.long)
+    if layout == ROLLOUTS:
+        return value.select(index)
+    if layout == TERMS:
+        return {name: v[index] for name, v in value.items()}
+    return value[index] if layout == TENSOR else [value[i] for i in rows]

@@ -9,6 +9,7 @@ from orchestration.config import load_config
 from orchestration.dataclass_yaml import ConfigError
 from orchestration.metrics import read_metrics
 from orchestration.online import OnlineTrainer
+from orchestration.step_batch import RMScores
 from orchestration.online_rm import OnlineRM
 from policy.grpo import process_advantages
 from policy.update import GRPOUpdater
@@ -127,7 +128,7 @@ def test_step_rm_scores_become_token_advantages(tiny_run_args, tmp_path, monkeyp
         steps = [torch.tensor([0.1 * (i % 5) + 0.05 * j if j else float("nan") for j in range(len(s))])
                  for i, s in enumerate(spans)]
         outcome = torch.tensor([0.5] * len(spans))
-        return (steps, outcome), (steps, outcome)
+        return RMScores(steps, steps), RMScores(outcome, outcome)
 
     monkeypatch.setattr(OnlineRM, "step_scores", fake_step_scores)
     one_step_per_char = lambda self, items, rollouts, outcomes: [  # noqa: E731
@@ -330,7 +331,7 @@ def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypa
 
     def flat_scores(self, prompts, responses, spans):
         steps = [torch.full((len(s),), 0.9) for s in spans]
-        return (steps, torch.full((len(spans),), 0.9)), (steps, torch.full((len(spans),), 0.9))
+        return RMScores(steps, steps), RMScores(torch.full((len(spans),), 0.9), torch.full((len(spans),), 0.9))
 
     monkeypatch.setattr(OnlineRM, "step_scores", flat_scores)
     cfg = load_config(None, tiny_run_args(**{
