@@ -59,18 +59,33 @@ def step_figures(texts: list[str], items: list, outcomes: list) -> dict[str, flo
         repeats += sum(s.repeated for s in judged)
         checked += sum(s.verdict != "unverifiable" for s in judged)
         wrong += sum(s.verdict == "false" for s in judged)
-        paid = progress_rewards([s.label for s in judged], [s.repeated for s in judged],
-                                item.meta.get("max_rewarded_steps"))
+        paid = progress_rewards(
+            [s.label for s in judged], [s.repeated for s in judged], item.meta.get("max_rewarded_steps")
+        )
         rewarded += sum(1 for r in paid if r and r > 0)
     n = max(len(texts), 1)
-    return {"steps_per_completion": steps / n, "verifiable_steps": checked / max(steps, 1),
-            "wrong_steps": wrong / max(checked, 1), "repeated_steps": repeats / max(steps, 1),
-            "rewarded_steps_per_completion": rewarded / n}
+    return {
+        "steps_per_completion": steps / n,
+        "verifiable_steps": checked / max(steps, 1),
+        "wrong_steps": wrong / max(checked, 1),
+        "repeated_steps": repeats / max(steps, 1),
+        "rewarded_steps_per_completion": rewarded / n,
+    }
 
 
-def measure(model, tokenizer, level: int, temperature: float, top_p: float, prompts: int, group_size: int,
-            max_new_tokens: int, seed: int = 0, source: str = "arithmetic", worked_example: bool = True
-            ) -> dict[str, float]:
+def measure(
+    model,
+    tokenizer,
+    level: int,
+    temperature: float,
+    top_p: float,
+    prompts: int,
+    group_size: int,
+    max_new_tokens: int,
+    seed: int = 0,
+    source: str = "arithmetic",
+    worked_example: bool = True,
+) -> dict[str, float]:
     extra = {} if source == "arithmetic" else {"worked_example": worked_example}
     tasks = GENERATORS[source]([level], "train", seed=seed, **extra)
     items = [tasks.item(i) for i in range(prompts)]
@@ -81,13 +96,22 @@ def measure(model, tokenizer, level: int, temperature: float, top_p: float, prom
     seconds = time.perf_counter() - start
     expanded = [i for i in items for _ in range(k)]
     outcomes = verify(expanded, rollouts.texts, timeout=5.0, truncated=rollouts.truncated.tolist())
-    groups = [outcomes[j:j + k] for j in range(0, len(outcomes), k)]
+    groups = [outcomes[j : j + k] for j in range(0, len(outcomes), k)]
     per_prompt = [sum(o.correct for o in g) / k for g in groups]
     mixed = [float(len({o.correct for o in g}) == 2) for g in groups]
-    result = {"level": level, "temperature": temperature, "top_p": top_p, "prompts": prompts, "group_size": k,
-              "accuracy": sum(per_prompt) / len(per_prompt), "accuracy_interval": bootstrap_interval(per_prompt),
-              "mixed_groups": sum(mixed) / len(mixed), "mixed_groups_interval": bootstrap_interval(mixed),
-              "truncated": rollouts.truncated.float().mean().item(), "seconds": seconds}
+    result = {
+        "level": level,
+        "temperature": temperature,
+        "top_p": top_p,
+        "prompts": prompts,
+        "group_size": k,
+        "accuracy": sum(per_prompt) / len(per_prompt),
+        "accuracy_interval": bootstrap_interval(per_prompt),
+        "mixed_groups": sum(mixed) / len(mixed),
+        "mixed_groups_interval": bootstrap_interval(mixed),
+        "truncated": rollouts.truncated.float().mean().item(),
+        "seconds": seconds,
+    }
     if source == "multistep":
         result.update(worked_example=worked_example, **step_figures(rollouts.texts, expanded, outcomes))
     return result
@@ -103,29 +127,50 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0, help="which training problems, and the sampling seed")
-    parser.add_argument("--no-worked-example", action="store_true",
-                        help="multistep: the earlier prompt, the format named inline instead of a worked example")
+    parser.add_argument(
+        "--no-worked-example",
+        action="store_true",
+        help="multistep: the earlier prompt, the format named inline instead of a worked example",
+    )
     parser.add_argument("--json", help="also write every row here")
     args = parser.parse_args()
     model, tokenizer = load_policy(None)
     model.eval()
     steps = args.source == "multistep"
-    print(f"{'level':>5} {'temp':>5} {'top_p':>5} {'accuracy [95%]':>22} {'mixed [95%]':>20} {'trunc':>6} {'sec':>6}"
-          + (f" {'steps':>6} {'verif':>6} {'wrong':>6} {'repeat':>6} {'paid':>5}" if steps else ""))
+    print(
+        f"{'level':>5} {'temp':>5} {'top_p':>5} {'accuracy [95%]':>22} {'mixed [95%]':>20} {'trunc':>6} {'sec':>6}"
+        + (f" {'steps':>6} {'verif':>6} {'wrong':>6} {'repeat':>6} {'paid':>5}" if steps else "")
+    )
     rows = []
     for level in args.levels:
         for temperature in args.temperatures:
             for top_p in args.top_p if temperature > 0 else [1.0]:
-                r = measure(model, tokenizer, level, temperature, top_p, args.prompts, args.group_size,
-                            args.max_new_tokens, seed=args.seed, source=args.source,
-                            worked_example=not args.no_worked_example)
+                r = measure(
+                    model,
+                    tokenizer,
+                    level,
+                    temperature,
+                    top_p,
+                    args.prompts,
+                    args.group_size,
+                    args.max_new_tokens,
+                    seed=args.seed,
+                    source=args.source,
+                    worked_example=not args.no_worked_example,
+                )
                 rows.append(r)
                 (a_lo, a_hi), (m_lo, m_hi) = r["accuracy_interval"], r["mixed_groups_interval"]
-                print(f"{level:>5} {temperature:>5} {top_p:>5} {r['accuracy']:>7.3f} [{a_lo:.3f}, {a_hi:.3f}] "
-                      f"{r['mixed_groups']:>5.3f} [{m_lo:.3f}, {m_hi:.3f}] {r['truncated']:>6.3f} {r['seconds']:>6.1f}"
-                      + (f" {r['steps_per_completion']:>6.2f} {r['verifiable_steps']:>6.3f} {r['wrong_steps']:>6.3f}"
-                         f" {r['repeated_steps']:>6.3f} {r['rewarded_steps_per_completion']:>5.2f}" if steps else ""),
-                      flush=True)
+                print(
+                    f"{level:>5} {temperature:>5} {top_p:>5} {r['accuracy']:>7.3f} [{a_lo:.3f}, {a_hi:.3f}] "
+                    f"{r['mixed_groups']:>5.3f} [{m_lo:.3f}, {m_hi:.3f}] {r['truncated']:>6.3f} {r['seconds']:>6.1f}"
+                    + (
+                        f" {r['steps_per_completion']:>6.2f} {r['verifiable_steps']:>6.3f} {r['wrong_steps']:>6.3f}"
+                        f" {r['repeated_steps']:>6.3f} {r['rewarded_steps_per_completion']:>5.2f}"
+                        if steps
+                        else ""
+                    ),
+                    flush=True,
+                )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"args": vars(args), "rows": rows}, f, indent=1)

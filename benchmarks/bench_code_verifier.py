@@ -35,8 +35,11 @@ def make_batch(n: int, seed: int) -> tuple[list[str], list[str], list[str], list
         problem = rng.choice(problems)
         draw = rng.random()
         kind = "canonical" if draw < 0.6 else "wrong" if draw < 0.9 else "hostile"
-        body = {"canonical": problem["canonical_solution"], "wrong": "    return None\n",
-                "hostile": "    while True:\n        pass\n"}[kind]
+        body = {
+            "canonical": problem["canonical_solution"],
+            "wrong": "    return None\n",
+            "hostile": "    while True:\n        pass\n",
+        }[kind]
         programs.append(problem["prompt"] + body)
         tests.append(problem["test"])
         entry_points.append(problem["entry_point"])
@@ -52,8 +55,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     programs, tests, entry_points, kinds = make_batch(args.n, args.seed)
-    print(f"{args.n} programs ({kinds.count('canonical')} canonical, {kinds.count('wrong')} wrong, "
-          f"{kinds.count('hostile')} hostile), timeout {args.timeout}s, {os.cpu_count()} CPUs")
+    print(
+        f"{args.n} programs ({kinds.count('canonical')} canonical, {kinds.count('wrong')} wrong, "
+        f"{kinds.count('hostile')} hostile), timeout {args.timeout}s, {os.cpu_count()} CPUs"
+    )
 
     start = time.perf_counter()
     sequential = [check(p, t, entry_point=e, timeout=args.timeout) for p, t, e in zip(programs, tests, entry_points)]
@@ -66,8 +71,10 @@ def main() -> None:
     expected = [kind == "canonical" for kind in kinds]
     for name, outcomes in (("sequential", sequential), ("check_batch", batched)):
         wrong = sum(o.correct != e for o, e in zip(outcomes, expected))
-        print(f"{name:>12}: {args.n / (sequential_s if name == 'sequential' else batched_s):7.1f} programs/s"
-              f"  ({sequential_s if name == 'sequential' else batched_s:.2f} s, {wrong} unexpected verdicts)")
+        print(
+            f"{name:>12}: {args.n / (sequential_s if name == 'sequential' else batched_s):7.1f} programs/s"
+            f"  ({sequential_s if name == 'sequential' else batched_s:.2f} s, {wrong} unexpected verdicts)"
+        )
     print(f"ratio check_batch / sequential: {sequential_s / batched_s:.2f}x")
 
 

@@ -45,13 +45,28 @@ def run(cmd: list[str], log: Path) -> None:
 
 def run_ours(workdir: Path, overrides: list[str], reward_source: str) -> dict:
     out = workdir / f"ours_{reward_source}"
-    run([sys.executable, "orchestration/train_loop.py", "--output-dir", str(out), "--logging.progress_bar", "false",
-         *overrides, "--loop.reward_source", reward_source], out.with_suffix(".log"))
+    run(
+        [
+            sys.executable,
+            "orchestration/train_loop.py",
+            "--output-dir",
+            str(out),
+            "--logging.progress_bar",
+            "false",
+            *overrides,
+            "--loop.reward_source",
+            reward_source,
+        ],
+        out.with_suffix(".log"),
+    )
     rows = [json.loads(line) for line in open(out / "metrics.jsonl")]
-    return {"budget_s": sum(r["timing/step"] for r in rows), "steps": rows[-1]["step"],
-            "before": {k: rows[0][f"eval/initial_{k}_accuracy"] for k in ("greedy", "sampled")},
-            "after": {k: rows[-1][f"eval/{k}_accuracy"] for k in ("greedy", "sampled")},
-            "config": str(out / "config.yaml")}
+    return {
+        "budget_s": sum(r["timing/step"] for r in rows),
+        "steps": rows[-1]["step"],
+        "before": {k: rows[0][f"eval/initial_{k}_accuracy"] for k in ("greedy", "sampled")},
+        "after": {k: rows[-1][f"eval/{k}_accuracy"] for k in ("greedy", "sampled")},
+        "config": str(out / "config.yaml"),
+    }
 
 
 def trl_worker(args: argparse.Namespace) -> None:
@@ -86,18 +101,36 @@ def trl_worker(args: argparse.Namespace) -> None:
 
     out_dir = Path(args.trl_worker).parent / "trl"
     config = GRPOConfig(
-        output_dir=str(out_dir), max_steps=args.max_trl_steps, seed=cfg.loop.seed,
-        per_device_train_batch_size=prompts * cfg.loop.group_size, gradient_accumulation_steps=1,
-        steps_per_generation=1, num_generations=cfg.loop.group_size,
-        max_completion_length=cfg.sampling.max_new_tokens, temperature=cfg.sampling.temperature,
-        top_p=cfg.sampling.top_p, beta=cfg.grpo.beta, learning_rate=cfg.grpo.lr, lr_scheduler_type="constant",
-        num_iterations=1, loss_type="grpo", disable_dropout=True, shuffle_dataset=False,
-        gradient_checkpointing=False, use_vllm=False, use_cpu=True, bf16=False, fp16=False,
-        model_init_kwargs={"dtype": torch.float32}, logging_steps=1, report_to="none", save_strategy="no",
-        dataloader_num_workers=0)
+        output_dir=str(out_dir),
+        max_steps=args.max_trl_steps,
+        seed=cfg.loop.seed,
+        per_device_train_batch_size=prompts * cfg.loop.group_size,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_generations=cfg.loop.group_size,
+        max_completion_length=cfg.sampling.max_new_tokens,
+        temperature=cfg.sampling.temperature,
+        top_p=cfg.sampling.top_p,
+        beta=cfg.grpo.beta,
+        learning_rate=cfg.grpo.lr,
+        lr_scheduler_type="constant",
+        num_iterations=1,
+        loss_type="grpo",
+        disable_dropout=True,
+        shuffle_dataset=False,
+        gradient_checkpointing=False,
+        use_vllm=False,
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        model_init_kwargs={"dtype": torch.float32},
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        dataloader_num_workers=0,
+    )
     budget = Budget()
-    trainer = GRPOTrainer(model=policy, reward_funcs=verified, args=config, train_dataset=dataset,
-                          callbacks=[budget])
+    trainer = GRPOTrainer(model=policy, reward_funcs=verified, args=config, train_dataset=dataset, callbacks=[budget])
     trainer.train()
     trainer.save_model(str(out_dir / "final"))
     trainer.processing_class.save_pretrained(str(out_dir / "final"))
@@ -107,16 +140,36 @@ def trl_worker(args: argparse.Namespace) -> None:
     final = OnlineTrainer(cfg, str(Path(args.trl_worker).parent / "trl_eval"))
     final.state.step = args.eval_step  # the sampling seeds our final evaluation used
     accuracy = final.evaluate()
-    Path(args.trl_worker).write_text(json.dumps({
-        "steps": budget.steps, "spent_s": budget.spent,
-        "after": {k: accuracy[f"eval/{k}_accuracy"] for k in ("greedy", "sampled")}}))
+    Path(args.trl_worker).write_text(
+        json.dumps(
+            {
+                "steps": budget.steps,
+                "spent_s": budget.spent,
+                "after": {k: accuracy[f"eval/{k}_accuracy"] for k in ("greedy", "sampled")},
+            }
+        )
+    )
 
 
 def run_trl(workdir: Path, ours: dict, max_trl_steps: int) -> dict:
     result = workdir / "trl_result.json"
-    run([sys.executable, str(Path(__file__).resolve()), "--trl-worker", str(result), "--config", ours["config"],
-         "--budget-s", str(ours["budget_s"]), "--eval-step", str(ours["steps"]),
-         "--max-trl-steps", str(max_trl_steps)], workdir / "trl.log")
+    run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--trl-worker",
+            str(result),
+            "--config",
+            ours["config"],
+            "--budget-s",
+            str(ours["budget_s"]),
+            "--eval-step",
+            str(ours["steps"]),
+            "--max-trl-steps",
+            str(max_trl_steps),
+        ],
+        workdir / "trl.log",
+    )
     return json.loads(result.read_text())
 
 
@@ -129,14 +182,21 @@ def report(ours: dict[str, dict], trl: dict) -> None:
     rows = [(f"ours, reward_source={source}", result) for source, result in ours.items()]
     rows.append(("TRL GRPOTrainer (verifier reward)", {**trl, "budget_s": trl["spent_s"]}))
     for name, result in rows:
-        print(f"{name:<34} {result['steps']:>5} {result['budget_s']:>8.0f} {result['after']['greedy']:>8.3f} "
-              f"{result['after']['sampled']:>8.3f}")
+        print(
+            f"{name:<34} {result['steps']:>5} {result['budget_s']:>8.0f} {result['after']['greedy']:>8.3f} "
+            f"{result['after']['sampled']:>8.3f}"
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reward-sources", nargs="+", default=["rm", "verifier"],
-                        choices=("rm", "verifier", "mix"), help="our runs; the longest sets TRL's time budget")
+    parser.add_argument(
+        "--reward-sources",
+        nargs="+",
+        default=["rm", "verifier"],
+        choices=("rm", "verifier", "mix"),
+        help="our runs; the longest sets TRL's time budget",
+    )
     parser.add_argument("--max-trl-steps", type=int, default=500, help="upper bound on TRL's steps (its dataset size)")
     parser.add_argument("--workdir", help="keep run directories and logs here (default: a temporary directory)")
     parser.add_argument("--json", help="also write the results to this JSON file")

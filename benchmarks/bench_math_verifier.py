@@ -64,8 +64,10 @@ def _symbolic(rng: random.Random) -> tuple[str, str]:
     if kind == 1:
         return f"{a}\\sqrt{{2}}", COT + f"\\boxed{{\\sqrt{{{2 * a * a if right else 2 * a * a + 1}}}}}"
     if kind == 2:
-        return f"({a}, {b})", COT + f"The point is \\boxed{{({a}, {b})}}." if right else \
-            COT + f"The point is \\boxed{{({b}, {a + 1})}}."
+        return (
+            f"({a}, {b})",
+            COT + f"The point is \\boxed{{({a}, {b})}}." if right else COT + f"The point is \\boxed{{({b}, {a + 1})}}.",
+        )
     return f"\\{{{a}, {a + b}\\}}", COT + f"\\boxed{{\\{{{a + b}, {a if right else a + 2}\\}}}}"
 
 
@@ -112,6 +114,7 @@ def _math_verify_judge():
             return bool(verify(parse(gold_text), parse(response)))
         except Exception:  # noqa: BLE001 - a crash is a verdict of "not shown correct"
             return False
+
     return judge
 
 
@@ -130,35 +133,59 @@ def agreement() -> None:
     math_verify = _math_verify_judge()
     if math_verify is None:
         raise SystemExit("--agreement needs math-verify: pip install math-verify==0.9.0 (or the [bench] extra)")
-    print("| category | rows | ours: agree | math-verify: agree | ours: false positives | math-verify: false positives |")
+    print(
+        "| category | rows | ours: agree | math-verify: agree | ours: false positives | math-verify: false positives |"
+    )
     print("|---|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0]
     for category, rows in agreement_rows().items():
         ours = [check(response, gold).correct for gold, response, _ in rows]
         theirs = [math_verify(response, gold) for gold, response, _ in rows]
         expected = [e for _, _, e in rows]
-        counts = [len(rows), sum(o == e for o, e in zip(ours, expected)),
-                  sum(t == e for t, e in zip(theirs, expected)),
-                  sum(o and not e for o, e in zip(ours, expected)), sum(t and not e for t, e in zip(theirs, expected))]
+        counts = [
+            len(rows),
+            sum(o == e for o, e in zip(ours, expected)),
+            sum(t == e for t, e in zip(theirs, expected)),
+            sum(o and not e for o, e in zip(ours, expected)),
+            sum(t and not e for t, e in zip(theirs, expected)),
+        ]
         totals = [a + b for a, b in zip(totals, counts)]
-        print(f"| {category} | {counts[0]} | {counts[1]} ({counts[1] / counts[0]:.0%}) | "
-              f"{counts[2]} ({counts[2] / counts[0]:.0%}) | {counts[3]} | {counts[4]} |")
+        print(
+            f"| {category} | {counts[0]} | {counts[1]} ({counts[1] / counts[0]:.0%}) | "
+            f"{counts[2]} ({counts[2] / counts[0]:.0%}) | {counts[3]} | {counts[4]} |"
+        )
         for (gold, response, e), o, t in zip(rows, ours, theirs):
             if t != e:
-                print(f"<!-- math-verify {'accepts' if t else 'rejects'}: gold {gold!r}, "
-                      f"response ...{response[-60:]!r} -->")
+                print(
+                    f"<!-- math-verify {'accepts' if t else 'rejects'}: gold {gold!r}, "
+                    f"response ...{response[-60:]!r} -->"
+                )
     n = totals[0]
-    print(f"| **all** | {n} | {totals[1]} ({totals[1] / n:.1%}) | {totals[2]} ({totals[2] / n:.1%}) | "
-          f"{totals[3]} | {totals[4]} |")
+    print(
+        f"| **all** | {n} | {totals[1]} ({totals[1] / n:.1%}) | {totals[2]} ({totals[2] / n:.1%}) | "
+        f"{totals[3]} | {totals[4]} |"
+    )
 
 
 # math-verify's test functions whose rows run with its default options (no precision or set-relation override).
 _PUBLIC_DEFAULT_TESTS = {
-    "test_all": ["test_number_extraction", "test_simple_fraction_notation", "test_sets_handling", "test_latex_notation",
-                 "test_percent_notation", "test_latex_notation_math", "test_relations_math", "test_matrix_extraction",
-                 "test_math_extraction_edge_cases", "test_math_extraction_additional_cases"],
-    "test_numina_cases": ["test_numina_cases"], "test_open_thoughts": ["test_open_thoughts"],
-    "test_yujianll": ["test_string_extraction"], "test_boxed": ["test_boxed"]}
+    "test_all": [
+        "test_number_extraction",
+        "test_simple_fraction_notation",
+        "test_sets_handling",
+        "test_latex_notation",
+        "test_percent_notation",
+        "test_latex_notation_math",
+        "test_relations_math",
+        "test_matrix_extraction",
+        "test_math_extraction_edge_cases",
+        "test_math_extraction_additional_cases",
+    ],
+    "test_numina_cases": ["test_numina_cases"],
+    "test_open_thoughts": ["test_open_thoughts"],
+    "test_yujianll": ["test_string_extraction"],
+    "test_boxed": ["test_boxed"],
+}
 
 
 def public_suite(tests_dir: str, verbose: bool) -> None:
@@ -171,7 +198,9 @@ def public_suite(tests_dir: str, verbose: bool) -> None:
     sys.modules["tests"] = package
     rows = []
     for module_name, functions in _PUBLIC_DEFAULT_TESTS.items():
-        spec = importlib.util.spec_from_file_location(f"tests.{module_name}", os.path.join(tests_dir, f"{module_name}.py"))
+        spec = importlib.util.spec_from_file_location(
+            f"tests.{module_name}", os.path.join(tests_dir, f"{module_name}.py")
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[f"tests.{module_name}"] = module
         spec.loader.exec_module(module)
@@ -181,8 +210,10 @@ def public_suite(tests_dir: str, verbose: bool) -> None:
                     rows += [(function, *getattr(p, "values", p)[:3]) for p in mark.args[1]]
     misses = [(f, g, p, bool(e)) for f, g, p, e in rows if check(p, g).correct != bool(e)]
     false_positives = sum(not e for *_, e in misses)
-    print(f"public suite: {len(rows) - len(misses)}/{len(rows)} agree ({1 - len(misses) / len(rows):.1%}); "
-          f"{false_positives} false positives, {len(misses) - false_positives} false negatives")
+    print(
+        f"public suite: {len(rows) - len(misses)}/{len(rows)} agree ({1 - len(misses) / len(rows):.1%}); "
+        f"{false_positives} false positives, {len(misses) - false_positives} false negatives"
+    )
     for function, gold, prediction, expected in misses if verbose else []:
         print(f"  {function}: expected {expected}, gold {gold[:60]!r}, prediction {prediction[-80:]!r}")
 
@@ -191,8 +222,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="responses in the mix")
     parser.add_argument("--max-workers", type=int, default=None, help="worker processes for check_batch")
-    parser.add_argument("--agreement", action="store_true",
-                        help="verdicts beside math-verify's on the forms and threats of issue #22, as a table")
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="verdicts beside math-verify's on the forms and threats of issue #22, as a table",
+    )
     parser.add_argument("--public-suite", metavar="DIR", help="math-verify's tests/ folder: our agreement with it")
     parser.add_argument("--verbose", action="store_true", help="with --public-suite: list the disagreements")
     args = parser.parse_args()
@@ -221,8 +255,10 @@ def main() -> None:
         methods[key] = methods.get(key, 0) + 1
     print(f"mix of {args.n} (decided by: {methods}); fraction correct {sum(o.correct for o in batch) / args.n:.2f}")
     print(f"sequential check(), whole mix:     {sequential_rate:10.0f} checks/s")
-    print(f"check_batch (process pool):        {batch_rate:10.0f} checks/s  "
-          f"(max_workers={args.max_workers or os.cpu_count()})")
+    print(
+        f"check_batch (process pool):        {batch_rate:10.0f} checks/s  "
+        f"(max_workers={args.max_workers or os.cpu_count()})"
+    )
     print(f"ratio check_batch / sequential:    {batch_rate / sequential_rate:.2f}x")
 
 

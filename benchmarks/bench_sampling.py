@@ -29,11 +29,21 @@ from policy.model import load_policy  # noqa: E402
 from policy.sampling import SamplingConfig, encode_prompt, sample_groups, stop_token_ids, user_message  # noqa: E402
 
 QUESTIONS = [
-    "What is 17 * 23? Explain briefly.", "Simplify (x^2 - 1) / (x - 1).", "A train goes 60 km in 45 minutes. What is its speed in km/h?",
-    "What is the sum of the first 20 positive integers?", "Solve 3x + 7 = 22.", "What is 15% of 240?",
-    "How many prime numbers are smaller than 30?", "What is the derivative of x^3 + 2x?", "Write 0.375 as a fraction.",
-    "A rectangle has sides 7 and 12. What is its diagonal?", "What is 2 to the power 10?", "Convert 98.6 F to Celsius.",
-    "What is the area of a circle of radius 3?", "Factor x^2 + 5x + 6.", "What is the least common multiple of 12 and 18?",
+    "What is 17 * 23? Explain briefly.",
+    "Simplify (x^2 - 1) / (x - 1).",
+    "A train goes 60 km in 45 minutes. What is its speed in km/h?",
+    "What is the sum of the first 20 positive integers?",
+    "Solve 3x + 7 = 22.",
+    "What is 15% of 240?",
+    "How many prime numbers are smaller than 30?",
+    "What is the derivative of x^3 + 2x?",
+    "Write 0.375 as a fraction.",
+    "A rectangle has sides 7 and 12. What is its diagonal?",
+    "What is 2 to the power 10?",
+    "Convert 98.6 F to Celsius.",
+    "What is the area of a circle of radius 3?",
+    "Factor x^2 + 5x + 6.",
+    "What is the least common multiple of 12 and 18?",
     "How many minutes are in a week?",
 ]
 
@@ -53,7 +63,11 @@ def matmul_flops(size: int = 1024, repeats: int = 10) -> float:
 def count_completion_tokens(completions: torch.Tensor, stop_ids: list[int]) -> int:
     """Tokens up to and including the first stop token of each row (HF pads after it)."""
     is_stop = torch.isin(completions, torch.tensor(stop_ids))
-    first_stop = torch.where(is_stop.any(1), is_stop.float().argmax(1) + 1, torch.full_like(is_stop[:, 0], completions.shape[1], dtype=torch.long))
+    first_stop = torch.where(
+        is_stop.any(1),
+        is_stop.float().argmax(1) + 1,
+        torch.full_like(is_stop[:, 0], completions.shape[1], dtype=torch.long),
+    )
     return int(first_stop.sum())
 
 
@@ -67,8 +81,16 @@ def _hf_generate(model, tokenizer, prompts, k, cfg, stop_ids):
     ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(e)) + e for e in encoded])
     mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
     out = model.generate(
-        input_ids=ids, attention_mask=mask, do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
-        max_new_tokens=cfg.max_new_tokens, num_return_sequences=k, eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id,
+        input_ids=ids,
+        attention_mask=mask,
+        do_sample=True,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        top_k=0,
+        max_new_tokens=cfg.max_new_tokens,
+        num_return_sequences=k,
+        eos_token_id=stop_ids,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return count_completion_tokens(out[:, width:], stop_ids)
 
@@ -83,7 +105,10 @@ def run_generate_batched(model, tokenizer, prompts, k, cfg, seed):
     torch.manual_seed(seed)
     stop_ids = stop_token_ids(model, tokenizer)
     per_call = max(1, cfg.max_batch_size // k)
-    return sum(_hf_generate(model, tokenizer, prompts[i : i + per_call], k, cfg, stop_ids) for i in range(0, len(prompts), per_call))
+    return sum(
+        _hf_generate(model, tokenizer, prompts[i : i + per_call], k, cfg, stop_ids)
+        for i in range(0, len(prompts), per_call)
+    )
 
 
 METHODS = {"ours": run_ours, "generate_per_prompt": run_generate_per_prompt, "generate_batched": run_generate_batched}
@@ -102,7 +127,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[32, 128], help="B*k values to measure")
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--baseline-prompts", type=int, default=2, help="prompts the per-prompt generate loop is timed on")
+    parser.add_argument(
+        "--baseline-prompts", type=int, default=2, help="prompts the per-prompt generate loop is timed on"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="interleaved repeats per method (median reported)")
     parser.add_argument("--methods", nargs="+", default=["ours", "generate_per_prompt"], choices=list(METHODS))
     args = parser.parse_args()
@@ -124,7 +151,10 @@ def main() -> None:
                 subset = prompts[: args.baseline_prompts] if method == "generate_per_prompt" else prompts
                 results[method].append(measure(method, model, tokenizer, subset, args.group_size, cfg, seed=repeat))
                 tps, tokens, seconds = results[method][-1]
-                print(f"  B*k={rows:4d} {method:20s} {tokens:6d} tokens in {seconds:6.1f} s = {tps:7.1f} tok/s", flush=True)
+                print(
+                    f"  B*k={rows:4d} {method:20s} {tokens:6d} tokens in {seconds:6.1f} s = {tps:7.1f} tok/s",
+                    flush=True,
+                )
         roof = statistics.median(flops) / (2 * params)
         speed = {m: statistics.median(r[0] for r in results[m]) for m in args.methods}
         print(f"B*k={rows}: matmul {statistics.median(flops) / 1e9:.1f} GFLOP/s -> roof {roof:.0f} tok/s")

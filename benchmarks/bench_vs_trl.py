@@ -82,6 +82,7 @@ def measured(seconds: list[float], warmup: int) -> list[float]:
 
 # ---------------------------------------------------------------------------------------------- ours
 
+
 def lora_config(args: argparse.Namespace):
     """Our LoRA settings; `.to_peft()` is the peft_config TRL gets, so both sides adapt the same layers."""
     from policy.lora import LoraConfig
@@ -92,27 +93,57 @@ def lora_config(args: argparse.Namespace):
 def run_ours(args: argparse.Namespace, workdir: Path, checkpointing: bool, lora: bool = False) -> dict:
     out = workdir / f"ours{'_lora' if lora else ''}_gc_{str(checkpointing).lower()}"
     lora_args = ["--policy.lora", json.dumps(dataclasses.asdict(lora_config(args)))] if lora else []
-    cmd = [sys.executable, "orchestration/train_loop.py", "--output-dir", str(out), "--max-steps", str(args.our_steps),
-           "--seed", "0", "--loop.prompts_per_step", str(args.prompts), "--loop.group_size", str(args.group_size),
-           "--sampling.max_new_tokens", str(args.max_new_tokens), "--grpo.beta", "0.04",
-           # evaluation runs at step 0 and at the last step only; one prompt, one sample keeps it negligible
-           "--loop.eval_every", "1000", "--data.eval_size", "1", "--data.eval_samples", "1",
-           "--loop.checkpoint_every", "1000", "--logging.progress_bar", "false",
-           "--grpo.gradient_checkpointing", str(checkpointing).lower(), *lora_args]
+    cmd = [
+        sys.executable,
+        "orchestration/train_loop.py",
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        str(args.our_steps),
+        "--seed",
+        "0",
+        "--loop.prompts_per_step",
+        str(args.prompts),
+        "--loop.group_size",
+        str(args.group_size),
+        "--sampling.max_new_tokens",
+        str(args.max_new_tokens),
+        "--grpo.beta",
+        "0.04",
+        # evaluation runs at step 0 and at the last step only; one prompt, one sample keeps it negligible
+        "--loop.eval_every",
+        "1000",
+        "--data.eval_size",
+        "1",
+        "--data.eval_samples",
+        "1",
+        "--loop.checkpoint_every",
+        "1000",
+        "--logging.progress_bar",
+        "false",
+        "--grpo.gradient_checkpointing",
+        str(checkpointing).lower(),
+        *lora_args,
+    ]
     log = out.with_suffix(".log")
     status, rss, wall = run_child(cmd, log)
     if status != 0:
         raise SystemExit(f"our loop failed (exit {status}); see {log}")
     rows = [json.loads(line) for line in open(out / "metrics.jsonl")]
-    kept = rows[args.warmup:]
+    kept = rows[args.warmup :]
     parts = ("generate", "verify", "rm_score", "rm_update", "policy_update")
     breakdown = {p: statistics.mean(r.get(f"timing/{p}", 0.0) for r in kept) for p in parts}
-    return {"step_seconds": [r["timing/step"] for r in rows], "peak_rss": rss, "wall": wall,
-            "rm_updates_measured": sum(bool(r.get("rm/updated")) for r in kept),
-            "breakdown": ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items())}
+    return {
+        "step_seconds": [r["timing/step"] for r in rows],
+        "peak_rss": rss,
+        "wall": wall,
+        "rm_updates_measured": sum(bool(r.get("rm/updated")) for r in kept),
+        "breakdown": ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- TRL
+
 
 @contextlib.contextmanager
 def bench_workdir(path: str | None, prefix: str):
@@ -127,7 +158,7 @@ def require_trl(peft: bool = False) -> None:
     import importlib.util
 
     if importlib.util.find_spec("trl") is None or peft and importlib.util.find_spec("peft") is None:
-        raise SystemExit("this benchmark needs TRL (and peft for the LoRA runs): pip install -e \".[bench]\"")
+        raise SystemExit('this benchmark needs TRL (and peft for the LoRA runs): pip install -e ".[bench]"')
 
 
 def trl_dataset(items):
@@ -157,24 +188,49 @@ def trl_worker(args: argparse.Namespace) -> None:
 
     rollouts = args.prompts * args.group_size
     config = GRPOConfig(
-        output_dir=str(Path(args.trl_worker).parent / "trl"), max_steps=args.trl_steps, seed=0,
+        output_dir=str(Path(args.trl_worker).parent / "trl"),
+        max_steps=args.trl_steps,
+        seed=0,
         per_device_train_batch_size=rollouts,  # counts completions: 4 prompts x 8
-        gradient_accumulation_steps=1, steps_per_generation=1,  # one generation, one optimizer step per batch
-        num_generations=args.group_size, max_completion_length=args.max_new_tokens, temperature=0.7,
-        beta=0.04, learning_rate=1e-5, lr_scheduler_type="constant", num_iterations=1,
-        loss_type="grpo", disable_dropout=True, shuffle_dataset=False,  # as ours: seq-mean loss, same prompt order
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,  # one generation, one optimizer step per batch
+        num_generations=args.group_size,
+        max_completion_length=args.max_new_tokens,
+        temperature=0.7,
+        beta=0.04,
+        learning_rate=1e-5,
+        lr_scheduler_type="constant",
+        num_iterations=1,
+        loss_type="grpo",
+        disable_dropout=True,
+        shuffle_dataset=False,  # as ours: seq-mean loss, same prompt order
         gradient_checkpointing=args.trl_gradient_checkpointing,  # TRL's GRPOConfig default: on
-        use_vllm=False, use_cpu=True, bf16=False, fp16=False, model_init_kwargs={"dtype": torch.float32},
-        logging_steps=1, report_to="none", save_strategy="no", dataloader_num_workers=0)
-    trainer = GRPOTrainer(model=str(cached_gguf_checkpoint(embedded_gguf_path())), reward_funcs=verified,
-                          args=config, train_dataset=dataset,
-                          peft_config=lora_config(args).to_peft() if args.trl_lora else None)
+        use_vllm=False,
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        model_init_kwargs={"dtype": torch.float32},
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        dataloader_num_workers=0,
+    )
+    trainer = GRPOTrainer(
+        model=str(cached_gguf_checkpoint(embedded_gguf_path())),
+        reward_funcs=verified,
+        args=config,
+        train_dataset=dataset,
+        peft_config=lora_config(args).to_peft() if args.trl_lora else None,
+    )
     generate_seconds = _time_generate(trainer.model)
     clock = _step_clock_class()(generate_seconds)
     trainer.add_callback(clock)
     trainer.train()
-    Path(args.trl_worker).write_text(json.dumps({"step_seconds": clock.seconds, "generate_seconds": clock.generate,
-                                                 "logs": trainer.state.log_history}))
+    Path(args.trl_worker).write_text(
+        json.dumps(
+            {"step_seconds": clock.seconds, "generate_seconds": clock.generate, "logs": trainer.state.log_history}
+        )
+    )
 
 
 def _time_generate(model) -> list[float]:
@@ -214,21 +270,47 @@ def _step_clock_class():
 def run_trl(args: argparse.Namespace, workdir: Path, checkpointing: bool, lora: bool = False) -> dict:
     name = f"trl{'_lora' if lora else ''}_gc_{str(checkpointing).lower()}"
     result_path = workdir / f"{name}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--trl-worker", str(result_path),
-           "--trl-steps", str(args.trl_steps), "--prompts", str(args.prompts), "--group-size", str(args.group_size),
-           "--max-new-tokens", str(args.max_new_tokens), "--lora-r", str(args.lora_r),
-           "--lora-alpha", str(args.lora_alpha), "--trl-gradient-checkpointing", str(checkpointing).lower(),
-           *(["--trl-lora"] if lora else [])]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--trl-worker",
+        str(result_path),
+        "--trl-steps",
+        str(args.trl_steps),
+        "--prompts",
+        str(args.prompts),
+        "--group-size",
+        str(args.group_size),
+        "--max-new-tokens",
+        str(args.max_new_tokens),
+        "--lora-r",
+        str(args.lora_r),
+        "--lora-alpha",
+        str(args.lora_alpha),
+        "--trl-gradient-checkpointing",
+        str(checkpointing).lower(),
+        *(["--trl-lora"] if lora else []),
+    ]
     status, rss, wall = run_child(cmd, workdir / f"{name}.log")
     if status != 0:
         raise SystemExit(f"TRL failed (exit {status}); see {workdir / name}.log")
     data = json.loads(result_path.read_text())
-    gen = statistics.mean(data["generate_seconds"][args.warmup:]) if len(data["generate_seconds"]) > args.warmup \
+    gen = (
+        statistics.mean(data["generate_seconds"][args.warmup :])
+        if len(data["generate_seconds"]) > args.warmup
         else float("nan")
-    rest = statistics.mean(data["step_seconds"][args.warmup:]) - gen if len(data["step_seconds"]) > args.warmup \
+    )
+    rest = (
+        statistics.mean(data["step_seconds"][args.warmup :]) - gen
+        if len(data["step_seconds"]) > args.warmup
         else float("nan")
-    return {"step_seconds": data["step_seconds"], "peak_rss": rss, "wall": wall,
-            "breakdown": f"generate {gen:.2f}, rest {rest:.2f}"}
+    )
+    return {
+        "step_seconds": data["step_seconds"],
+        "peak_rss": rss,
+        "wall": wall,
+        "breakdown": f"generate {gen:.2f}, rest {rest:.2f}",
+    }
 
 
 def run(name: str, args: argparse.Namespace, workdir: Path, checkpointing: bool) -> dict:
@@ -238,6 +320,7 @@ def run(name: str, args: argparse.Namespace, workdir: Path, checkpointing: bool)
 
 
 # ---------------------------------------------------------------------------------------------- report
+
 
 def report(runs: dict[str, dict], warmup: int) -> dict:
     """Each run's steps, then every comparison in COMPARISONS whose two runs were made: means over the steps
@@ -260,25 +343,39 @@ def report(runs: dict[str, dict], warmup: int) -> dict:
             target = targets.get(measure)
             ok = None if target is None else a / b <= target
             result[f"{name}/{against}: {measure}"] = {name: a, against: b, "ratio": a / b, "target": target, "ok": ok}
-            print(f"{measure:<14} {a:>9.2f} {b:>9.2f} {a / b:>9.3f} {'<= ' + str(target) if target else '-':>8} "
-                  f"{'-' if ok is None else 'yes' if ok else 'NO':>4}")
+            print(
+                f"{measure:<14} {a:>9.2f} {b:>9.2f} {a / b:>9.3f} {'<= ' + str(target) if target else '-':>8} "
+                f"{'-' if ok is None else 'yes' if ok else 'NO':>4}"
+            )
     return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--our-steps", type=int, default=5, help="policy steps of our loop (warm-up included)")
-    parser.add_argument("--trl-steps", type=int, default=5,
-                        help="GRPOTrainer steps (warm-up included); as many as ours: completions shorten as both learn")
+    parser.add_argument(
+        "--trl-steps",
+        type=int,
+        default=5,
+        help="GRPOTrainer steps (warm-up included); as many as ours: completions shorten as both learn",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="first steps of each side left out of the mean")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per step")
     parser.add_argument("--group-size", type=int, default=8, help="completions per prompt")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--gradient-checkpointing", choices=("both", "false", "true"), default="both",
-                        help="activation recompute on both sides: off (our default), on (TRL's default), or both runs")
-    parser.add_argument("--runs", type=_runs, default=["ours", "trl"],
-                        help=f"comma-separated, of {', '.join(RUNS)}: full fine-tunes, and LoRA with the same "
-                             "peft_config on both sides")
+    parser.add_argument(
+        "--gradient-checkpointing",
+        choices=("both", "false", "true"),
+        default="both",
+        help="activation recompute on both sides: off (our default), on (TRL's default), or both runs",
+    )
+    parser.add_argument(
+        "--runs",
+        type=_runs,
+        default=["ours", "trl"],
+        help=f"comma-separated, of {', '.join(RUNS)}: full fine-tunes, and LoRA with the same "
+        "peft_config on both sides",
+    )
     parser.add_argument("--lora-r", type=int, default=16, help="LoRA rank of the *_lora runs")
     parser.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA alpha of the *_lora runs")
     parser.add_argument("--trl-lora", action="store_true", help=argparse.SUPPRESS)  # worker
@@ -319,7 +416,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name}: {args.our_steps if name.startswith('ours') else args.trl_steps} steps ...", flush=True)
                 runs[name] = run(name, args, workdir, checkpointing)
             results[f"gradient_checkpointing={str(checkpointing).lower()}"] = {
-                **runs, "result": report(runs, args.warmup)}
+                **runs,
+                "result": report(runs, args.warmup),
+            }
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -8,9 +8,10 @@ and on problems it has not, split by the kind of wrong answer.
     python benchmarks/rm_learning_curves.py table benchmarks/rm_learning_curves/*.json
 
 `sample` draws the study's setting (level 2, all three phrasings, 8 completions per prompt at temperature 0.7, 64
-new tokens, the embedded SmolLM2-135M) once and caches it as outcome buffers (`orchestration.bootstrap.sample_to_buffer`,
-resumable): `train.jsonl` (the first N training prompts), `seen.jsonl` (fresh samples of the first 128 of them) and
-`unseen.jsonl` (128 prompts of the loop's own held-out set, `data_sources.build_sources`, never trained on).
+new tokens, the embedded SmolLM2-135M) once and caches it as outcome buffers
+(`orchestration.bootstrap.sample_to_buffer`, resumable): `train.jsonl` (the first N training prompts),
+`seen.jsonl` (fresh samples of the first 128 of them) and `unseen.jsonl` (128 prompts of the loop's own held-out
+set, `data_sources.build_sources`, never trained on).
 `fit` trains one RM per (size, variant) on the first `size` training outcomes (whole groups, in stream order) and
 scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
 over groups (prompts), clipped to [0, 1].
@@ -34,11 +35,11 @@ def study_config():
 
 
 def sample(args) -> None:
+    import torch
+
     from orchestration.bootstrap import check_training_only, sample_to_buffer
     from orchestration.data_sources import build_sources
     from policy.model import load_policy
-
-    import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -55,14 +56,22 @@ def sample(args) -> None:
             cached["model"] = load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
         return cached["model"]
 
-    common = {"group_size": cfg.loop.group_size, "sampling": cfg.sampling, "timeout": cfg.loop.verifier_timeout,
-              "fallback_last_number": cfg.loop.math_last_number_fallback,
-              "use_chat_template": cfg.policy.use_chat_template}
-    for name, items, seed in (("unseen", held_out, 2), ("seen", train_items[:args.seen_prompts], 1),
-                              ("train", train_items, 0)):
+    common = {
+        "group_size": cfg.loop.group_size,
+        "sampling": cfg.sampling,
+        "timeout": cfg.loop.verifier_timeout,
+        "fallback_last_number": cfg.loop.math_last_number_fallback,
+        "use_chat_template": cfg.policy.use_chat_template,
+    }
+    for name, items, seed in (
+        ("unseen", held_out, 2),
+        ("seen", train_items[: args.seen_prompts], 1),
+        ("train", train_items, 0),
+    ):
         if name in args.only or not args.only:
-            buffer = sample_to_buffer(os.path.join(args.data_dir, f"{name}.jsonl"), items, load_model, seed=seed,
-                                      group_prefix=name, **common)
+            buffer = sample_to_buffer(
+                os.path.join(args.data_dir, f"{name}.jsonl"), items, load_model, seed=seed, group_prefix=name, **common
+            )
             print(f"{name}: {len(buffer)} rows")
 
 
@@ -109,26 +118,52 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     if with_hn:
         pairs, kinds = hard_negative_pairs(records, args.hard_negatives, random.Random(f"{args.seed}:hn:{size}"))
     rm, extra = build_rm(backbone, reference, args.seed, args.max_length)
-    lrs = {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head} if backbone == "minilm" else \
-        {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
-    cfg = RMTrainConfig(epochs=args.epochs, min_steps=args.min_steps, batch_size=args.batch_size, val_fraction=0.0,
-                        early_stop_patience=0, progress_bar=False, seed=args.seed, **lrs, **extra)
+    lrs = (
+        {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head}
+        if backbone == "minilm"
+        else {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
+    )
+    cfg = RMTrainConfig(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        batch_size=args.batch_size,
+        val_fraction=0.0,
+        early_stop_patience=0,
+        progress_bar=False,
+        seed=args.seed,
+        **lrs,
+        **extra,
+    )
     start = time.perf_counter()
     fit = RMTrainer(rm, cfg).fit(records, pairs=pairs)
     seconds = time.perf_counter() - start
 
     def report(held):
         refs = [r.reference for r in held] if reference else None
-        return ranking_report(rm.score([r.prompt for r in held], [r.response for r in held], batch_size=64,
-                                       references=refs), held, seed=args.seed)
+        return ranking_report(
+            rm.score([r.prompt for r in held], [r.response for r in held], batch_size=64, references=refs),
+            held,
+            seed=args.seed,
+        )
 
     seen = [r for r in seen_rows if int(r.group.split(":")[1]) < size // 8]
-    return {"backbone": backbone, "variant": variant, "size": size, "records": len(records),
-            "train_prompts": size // 8, "hard_negatives": len(pairs), "hard_negative_kinds": dict(kinds),
-            "config": {k: getattr(cfg, k) for k in ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head",
-                                                    "trainable_layers")},
-            "fit": {k: v for k, v in fit.items() if isinstance(v, (int, float))}, "fit_seconds": seconds,
-            "unseen": report(unseen_rows), "seen": report(seen)}
+    return {
+        "backbone": backbone,
+        "variant": variant,
+        "size": size,
+        "records": len(records),
+        "train_prompts": size // 8,
+        "hard_negatives": len(pairs),
+        "hard_negative_kinds": dict(kinds),
+        "config": {
+            k: getattr(cfg, k)
+            for k in ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head", "trainable_layers")
+        },
+        "fit": {k: v for k, v in fit.items() if isinstance(v, (int, float))},
+        "fit_seconds": seconds,
+        "unseen": report(unseen_rows),
+        "seen": report(seen),
+    }
 
 
 def fit(args) -> None:
@@ -157,11 +192,13 @@ def fit(args) -> None:
                 with open(args.output, "w", encoding="utf-8") as f:
                     json.dump(_json_safe(results), f, indent=1)
                 u, s = result["unseen"], result["seen"]
-                print(f"{backbone} {variant:>8} {size:>5}: unseen {u['ranking_accuracy']:.3f} "
-                      f"[{u['interval'][0]:.3f}, {u['interval'][1]:.3f}] seen {s['ranking_accuracy']:.3f} | train "
-                      f"loss {result['fit'].get('train_loss', float('nan')):.3f} vs constant "
-                      f"{result['fit'].get('constant_loss', float('nan')):.3f} | {result['fit_seconds']:.0f} s",
-                      flush=True)
+                print(
+                    f"{backbone} {variant:>8} {size:>5}: unseen {u['ranking_accuracy']:.3f} "
+                    f"[{u['interval'][0]:.3f}, {u['interval'][1]:.3f}] seen {s['ranking_accuracy']:.3f} | train "
+                    f"loss {result['fit'].get('train_loss', float('nan')):.3f} vs constant "
+                    f"{result['fit'].get('constant_loss', float('nan')):.3f} | {result['fit_seconds']:.0f} s",
+                    flush=True,
+                )
 
 
 def loop_fits(args) -> None:
@@ -187,13 +224,21 @@ def loop_fits(args) -> None:
     rm, extra = build_rm(args.backbone, args.reference, args.seed, args.max_length)
     if args.trainable_layers is not None:
         extra["trainable_layers"] = args.trainable_layers
-    cfg = RMTrainConfig(epochs=args.epochs, min_steps=args.min_steps, lr_encoder=args.lr_encoder,
-                        lr_head=args.lr_head, val_fraction=0.0, early_stop_patience=0, progress_bar=False,
-                        seed=args.seed, **extra)
+    cfg = RMTrainConfig(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        lr_encoder=args.lr_encoder,
+        lr_head=args.lr_head,
+        val_fraction=0.0,
+        early_stop_patience=0,
+        progress_bar=False,
+        seed=args.seed,
+        **extra,
+    )
     trainer, history, updates = RMTrainer(rm, cfg), [], []
     refs = (lambda rs: [r.reference for r in rs]) if args.reference else (lambda rs: None)
     for u in range(args.updates):
-        new = rows[u * args.rows_per_update:(u + 1) * args.rows_per_update]
+        new = rows[u * args.rows_per_update : (u + 1) * args.rows_per_update]
         heldout = math.nan
         if u:  # the loop's monitor: the RM scores the batch before it trains on it
             scores = rm.score([r.prompt for r in new], [r.response for r in new], references=refs(new))
@@ -201,21 +246,51 @@ def loop_fits(args) -> None:
         n_replay = min(len(history), math.ceil(args.replay_fraction * len(history)))
         replay = random.Random(f"{args.seed}:replay:{u}").sample(history, n_replay)
         records, replay_records = outcome_records(new), outcome_records(replay)
-        pairs = hard_negative_pairs(records + replay_records, args.hard_negatives,
-                                    random.Random(f"{args.seed}:hn:{u}"))[0] if args.hard_negatives else []
+        pairs = (
+            hard_negative_pairs(records + replay_records, args.hard_negatives, random.Random(f"{args.seed}:hn:{u}"))[0]
+            if args.hard_negatives
+            else []
+        )
         fit = trainer.fit(records, replay=replay_records, pairs=pairs)
         history += new
-        updates.append({"update": u + 1, "heldout_before_fit": heldout, **{k: fit.get(k) for k in (
-            "steps", "loss", "train_loss", "constant_loss", "train_ranking_accuracy", "train_accuracy",
-            "hard_negatives", "seconds")}})
+        updates.append(
+            {
+                "update": u + 1,
+                "heldout_before_fit": heldout,
+                **{
+                    k: fit.get(k)
+                    for k in (
+                        "steps",
+                        "loss",
+                        "train_loss",
+                        "constant_loss",
+                        "train_ranking_accuracy",
+                        "train_accuracy",
+                        "hard_negatives",
+                        "seconds",
+                    )
+                },
+            }
+        )
         print(json.dumps(_json_safe(updates[-1])), flush=True)
-    unseen = ranking_report(rm.score([r.prompt for r in unseen_rows], [r.response for r in unseen_rows],
-                                     references=refs(unseen_rows)), unseen_rows, seed=args.seed)
-    result = {"backbone": args.backbone, "reference": args.reference, "config": {k: getattr(cfg, k) for k in (
-        "epochs", "min_steps", "lr_encoder", "lr_head", "trainable_layers")}, "replay_fraction": args.replay_fraction,
-        "hard_negatives": args.hard_negatives, "updates": updates, "unseen": unseen}
-    print(f"unseen ranking accuracy after {args.updates} updates: {unseen['ranking_accuracy']:.3f} "
-          f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]")
+    unseen = ranking_report(
+        rm.score([r.prompt for r in unseen_rows], [r.response for r in unseen_rows], references=refs(unseen_rows)),
+        unseen_rows,
+        seed=args.seed,
+    )
+    result = {
+        "backbone": args.backbone,
+        "reference": args.reference,
+        "config": {k: getattr(cfg, k) for k in ("epochs", "min_steps", "lr_encoder", "lr_head", "trainable_layers")},
+        "replay_fraction": args.replay_fraction,
+        "hard_negatives": args.hard_negatives,
+        "updates": updates,
+        "unseen": unseen,
+    }
+    print(
+        f"unseen ranking accuracy after {args.updates} updates: {unseen['ranking_accuracy']:.3f} "
+        f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]"
+    )
     if args.output:
         results = json.load(open(args.output)) if os.path.exists(args.output) else []
         results.append(_json_safe(result))
@@ -239,23 +314,31 @@ def table(args) -> None:
 
     results = [r for path in args.results for r in json.load(open(path))]
     for backbone in dict.fromkeys(r["backbone"] for r in results):
-        rows = sorted((r for r in results if r["backbone"] == backbone),
-                      key=lambda r: (VARIANTS.index(r["variant"]), r["size"]))
+        rows = sorted(
+            (r for r in results if r["backbone"] == backbone), key=lambda r: (VARIANTS.index(r["variant"]), r["size"])
+        )
         print(f"\n**{backbone}** (held-out ranking accuracy, 95% bootstrap interval over prompts)\n")
-        print("| variant | outcomes | seen | unseen | " + " | ".join(f"unseen {k}" for k in KIND_COLUMNS)
-              + " | train loss / constant | fit s |")
+        print(
+            "| variant | outcomes | seen | unseen | "
+            + " | ".join(f"unseen {k}" for k in KIND_COLUMNS)
+            + " | train loss / constant | fit s |"
+        )
         print("|---" * (6 + len(KIND_COLUMNS)) + "|")
         for r in rows:
             kinds = r["unseen"]["by_kind"]
             fit = r["fit"]
-            print(f"| {r['variant']} | {r['records']} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
-                  + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
-                  + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
-                  f"{r['fit_seconds']:.0f} |")
+            print(
+                f"| {r['variant']} | {r['records']} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
+                + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
+                + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
+                f"{r['fit_seconds']:.0f} |"
+            )
     first = results[0]["unseen"]
-    print(f"\nSurface cues on the same unseen pairs: shorter is better {first['baselines']['shorter_is_better']:.3f}, "
-          f"not truncated is better {first['baselines']['not_truncated_is_better']:.3f} "
-          f"({first['n_pairs']} pairs, {first['n_groups']} prompts).")
+    print(
+        f"\nSurface cues on the same unseen pairs: shorter is better {first['baselines']['shorter_is_better']:.3f}, "
+        f"not truncated is better {first['baselines']['not_truncated_is_better']:.3f} "
+        f"({first['n_pairs']} pairs, {first['n_groups']} prompts)."
+    )
 
 
 def _json_safe(value):
@@ -274,8 +357,12 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("sample", help="sample and cache base-policy outcomes")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--train-prompts", type=int, default=512)
-    p.add_argument("--seen-prompts", type=int, default=SEEN_PROMPTS,
-                   help="training prompts sampled a second time, for the seen-problem held-out set")
+    p.add_argument(
+        "--seen-prompts",
+        type=int,
+        default=SEEN_PROMPTS,
+        help="training prompts sampled a second time, for the seen-problem held-out set",
+    )
     p.add_argument("--only", nargs="*", default=[], choices=["unseen", "seen", "train"])
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--max-batch-size", type=int, default=128, help="sequences decoded together")

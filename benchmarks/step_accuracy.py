@@ -30,20 +30,24 @@ def window_figures(rows) -> dict[str, float]:
     steps = [mark_repeats(check_steps(r.response), r.response) for r in rows]
     verdicts = [s.verdict for judged in steps for s in judged]
     judged = [v for v in verdicts if v != "unverifiable"]
-    return {"accuracy": sum(r.correct for r in rows) / max(len(rows), 1),
-            "steps_per_completion": len(verdicts) / max(len(rows), 1),
-            "verifiable_steps": len(judged) / max(len(verdicts), 1),
-            "true_of_verifiable": judged.count("true") / max(len(judged), 1),
-            "repeated_steps": sum(s.repeated for judged in steps for s in judged) / max(len(verdicts), 1)}
+    return {
+        "accuracy": sum(r.correct for r in rows) / max(len(rows), 1),
+        "steps_per_completion": len(verdicts) / max(len(rows), 1),
+        "verifiable_steps": len(judged) / max(len(verdicts), 1),
+        "true_of_verifiable": judged.count("true") / max(len(judged), 1),
+        "repeated_steps": sum(s.repeated for judged in steps for s in judged) / max(len(verdicts), 1),
+    }
 
 
 def run_figures(path: str, window: int) -> dict:
     buffer = OutcomeBuffer(os.path.join(path, "outcomes.jsonl"))
     rows = buffer.read(range(len(buffer)))
     last = max(r.step for r in rows)
-    return {"run": os.path.basename(path.rstrip("/")),
-            "first": window_figures([r for r in rows if r.step <= window]),
-            "last": window_figures([r for r in rows if r.step > last - window])}
+    return {
+        "run": os.path.basename(path.rstrip("/")),
+        "first": window_figures([r for r in rows if r.step <= window]),
+        "last": window_figures([r for r in rows if r.step > last - window]),
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -52,8 +56,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--window", type=int, default=2, help="steps at each end")
     args = parser.parse_args(argv)
     results = [run_figures(path, args.window) for path in args.runs]
-    names = [("accuracy", "accuracy"), ("steps_per_completion", "steps"), ("verifiable_steps", "verifiable"),
-             ("true_of_verifiable", "true"), ("repeated_steps", "repeated")]
+    names = [
+        ("accuracy", "accuracy"),
+        ("steps_per_completion", "steps"),
+        ("verifiable_steps", "verifiable"),
+        ("true_of_verifiable", "true"),
+        ("repeated_steps", "repeated"),
+    ]
     print(f"{'run':<18}" + "".join(f" {label + ' first→last':>24}" for _, label in names))
     for r in results:
         print(f"{r['run']:<18}" + "".join(f" {r['first'][key]:>13.3f} → {r['last'][key]:<7.3f}" for key, _ in names))

@@ -39,8 +39,11 @@ WORKED_EXAMPLES = {
     3: ("3:25+17", "What is 25 + 17?", "25 + 17 = 42. The answer is \\boxed{42}."),
     4: ("4:3*4+5", "What is 3 * 4 + 5?", "3 * 4 = 12, and 12 + 5 = 17. The answer is \\boxed{17}."),
     5: ("5:2x+3=11", "Solve for x: 2x + 3 = 11.", "2x = 11 - 3 = 8, so x = 8 / 2 = 4. The answer is \\boxed{4}."),
-    6: ("6f:1/2+1/3", "Compute 1/2 + 1/3 as a fraction in lowest terms.",
-        "1/2 + 1/3 = 3/6 + 2/6 = 5/6. The answer is \\boxed{\\frac{5}{6}}."),
+    6: (
+        "6f:1/2+1/3",
+        "Compute 1/2 + 1/3 as a fraction in lowest terms.",
+        "1/2 + 1/3 = 3/6 + 2/6 = 5/6. The answer is \\boxed{\\frac{5}{6}}.",
+    ),
 }
 
 
@@ -122,9 +125,15 @@ class ArithmeticTasks:
     held-out set of n items holds each (level, phrasing) about equally often. An item's id names its problem and,
     unless bare, its phrasing: the same held-out sum may be asked in each phrasing."""
 
-    def __init__(self, levels: int | list[int] = 1, split: str = "train", seed: int = 0,
-                 held_out_fraction: float = 0.1, phrasings: tuple[str, ...] | list[str] = ("bare",),
-                 worked_example: bool = False):
+    def __init__(
+        self,
+        levels: int | list[int] = 1,
+        split: str = "train",
+        seed: int = 0,
+        held_out_fraction: float = 0.1,
+        phrasings: tuple[str, ...] | list[str] = ("bare",),
+        worked_example: bool = False,
+    ):
         levels = [levels] if isinstance(levels, int) else list(levels)
         bad = [lv for lv in levels if lv not in LEVELS]
         if not levels or bad:
@@ -153,9 +162,13 @@ class ArithmeticTasks:
             if split_of(problem.key, self.held_out_fraction) == self.split and problem.key != WORKED_EXAMPLES[level][0]:
                 question, phrasing = phrase(problem.operation, problem.operands, problem.question, wanted, rng)
                 suffix = "" if phrasing == "bare" else f"-{phrasing}"
-                return TaskItem(id=f"arith-{problem.key}{suffix}", prompt=self._prompt(level, question),
-                                verifier="math", gold=_latex(problem.value),
-                                meta={"level": level, "phrasing": phrasing})
+                return TaskItem(
+                    id=f"arith-{problem.key}{suffix}",
+                    prompt=self._prompt(level, question),
+                    verifier="math",
+                    gold=_latex(problem.value),
+                    meta={"level": level, "phrasing": phrasing},
+                )
         raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
 
     def take(self, n: int) -> list[TaskItem]:
@@ -165,9 +178,11 @@ class ArithmeticTasks:
         if not self.worked_example:
             return f"{question} {ANSWER_INSTRUCTION}"
         _, example, answer = WORKED_EXAMPLES[level]
-        return [{"role": "user", "content": f"{example} {ANSWER_INSTRUCTION}"},
-                {"role": "assistant", "content": answer},
-                {"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"}]
+        return [
+            {"role": "user", "content": f"{example} {ANSWER_INSTRUCTION}"},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"},
+        ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,10 +196,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worked-example", action="store_true", help="open each prompt with the worked example")
     parser.add_argument("-n", type=int, default=5)
     args = parser.parse_args(argv)
-    for item in ArithmeticTasks(args.level, args.split, args.seed, phrasings=args.phrasings,
-                                worked_example=args.worked_example).take(args.n):
-        turns = item.prompt if isinstance(item.prompt, str) else " | ".join(
-            f"[{m['role']}] {m['content']}" for m in item.prompt)
+    for item in ArithmeticTasks(
+        args.level, args.split, args.seed, phrasings=args.phrasings, worked_example=args.worked_example
+    ).take(args.n):
+        turns = (
+            item.prompt
+            if isinstance(item.prompt, str)
+            else " | ".join(f"[{m['role']}] {m['content']}" for m in item.prompt)
+        )
         print(f"{turns}    gold: {item.gold}")
 
 

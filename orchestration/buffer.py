@@ -101,8 +101,10 @@ class OutcomeBuffer:
     def truncate(self, n_rows: int) -> None:
         """Keep the first `n_rows` rows (resume: drop what was written after the checkpoint)."""
         if n_rows > len(self):
-            raise ValueError(f"{self.path}: holds {len(self)} rows, cannot resume at row {n_rows}; "
-                             "the buffer is older than the checkpoint (was it replaced?)")
+            raise ValueError(
+                f"{self.path}: holds {len(self)} rows, cannot resume at row {n_rows}; "
+                "the buffer is older than the checkpoint (was it replaced?)"
+            )
         self._size = self._offsets[n_rows] if n_rows < len(self) else self._size
         del self._offsets[n_rows:]
         if os.path.exists(self.path):
@@ -119,8 +121,9 @@ class OutcomeBuffer:
                 rows.append(OutcomeRow.from_json(f.readline().decode(), f"{self.path} row {i + 1}"))
         return rows
 
-    def replay_indices(self, history_end: int, fraction: float, rng: random.Random,
-                       max_rows: int | None = None) -> list[int]:
+    def replay_indices(
+        self, history_end: int, fraction: float, rng: random.Random, max_rows: int | None = None
+    ) -> list[int]:
         """A uniform sample of `ceil(fraction * history_end)` of the rows before `history_end`."""
         n = min(history_end, math.ceil(fraction * history_end))
         if max_rows is not None:

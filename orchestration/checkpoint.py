@@ -71,8 +71,11 @@ def save_checkpoint(run_dir: str, step: int, write: Callable[[str], None], keep:
 
 def _files(path: str) -> list[str]:
     """Every file under `path`, as sorted relative paths with "/" separators, the manifest left out."""
-    found = [os.path.relpath(os.path.join(dirpath, name), path).replace(os.sep, "/")
-             for dirpath, _, filenames in os.walk(path) for name in filenames]
+    found = [
+        os.path.relpath(os.path.join(dirpath, name), path).replace(os.sep, "/")
+        for dirpath, _, filenames in os.walk(path)
+        for name in filenames
+    ]
     return sorted(f for f in found if f != MANIFEST)
 
 

@@ -1,6 +1,6 @@
 """The table of every config key, written from the config dataclasses themselves, so the docs cannot drift.
 
-    python -m orchestration.config_table > docs/config.md      # tests/orchestration/test_config_table.py checks it
+python -m orchestration.config_table > docs/config.md      # tests/orchestration/test_config_table.py checks it
 """
 
 from __future__ import annotations

@@ -53,11 +53,14 @@ def eval_line(step: int, metrics: dict[str, float], prefix: str = "eval/") -> st
         key = f"{prefix}{name}_accuracy"
         if key not in metrics:
             continue
-        by_part = [(k[len(key) + 1:], v) for k, v in metrics.items() if k.startswith(key + "_")]
+        by_part = [(k[len(key) + 1 :], v) for k, v in metrics.items() if k.startswith(key + "_")]
         detail = f" ({', '.join(f'{part} {value:.2f}' for part, value in by_part)})" if by_part else ""
         parts.append(f"{name} {metrics[key]:.3f}{detail}")
-    formats = [f"{name} {metrics[f'{prefix}{name}_format']:.2f}" for name in ("greedy", "sampled")
-               if f"{prefix}{name}_format" in metrics]
+    formats = [
+        f"{name} {metrics[f'{prefix}{name}_format']:.2f}"
+        for name in ("greedy", "sampled")
+        if f"{prefix}{name}_format" in metrics
+    ]
     if formats:
         parts.append("in the asked format: " + ", ".join(formats))
     return f"[eval, step {step}] " + " | ".join(parts)

@@ -21,17 +21,26 @@ from orchestration.tasks import TaskItem
 
 
 class Curriculum:
-    def __init__(self, levels: list[int], seed: int, held_out_fraction: float, band: tuple[float, float] = (0.2, 0.8),
-                 window: int = 16, phrasings: tuple[str, ...] | list[str] = ("bare",), worked_example: bool = False):
+    def __init__(
+        self,
+        levels: list[int],
+        seed: int,
+        held_out_fraction: float,
+        band: tuple[float, float] = (0.2, 0.8),
+        window: int = 16,
+        phrasings: tuple[str, ...] | list[str] = ("bare",),
+        worked_example: bool = False,
+    ):
         low, high = band
         if not 0.0 <= low < high <= 1.0:
             raise ValueError(f"curriculum band must satisfy 0 <= low < high <= 1, got {list(band)}")
         if window < 1:
             raise ValueError(f"curriculum window must be >= 1 group, got {window}")
         self.levels, self.band, self.window = list(levels), (low, high), window
-        self.sources = {level: ArithmeticTasks([level], "train", seed, held_out_fraction, phrasings,
-                                                  worked_example)
-                        for level in self.levels}
+        self.sources = {
+            level: ArithmeticTasks([level], "train", seed, held_out_fraction, phrasings, worked_example)
+            for level in self.levels
+        }
         self.history: dict[int, deque[float]] = {level: deque(maxlen=window) for level in self.levels}
         self.drawn = {level: 0 for level in self.levels}
         self.opened = 1  # levels[:opened] are unlocked
@@ -96,8 +105,12 @@ class Curriculum:
         return out
 
     def state_dict(self) -> dict:
-        return {"history": {str(lv): list(h) for lv, h in self.history.items()}, "drawn": {str(lv): n for lv, n in
-                self.drawn.items()}, "opened": self.opened, "turn": self.turn}
+        return {
+            "history": {str(lv): list(h) for lv, h in self.history.items()},
+            "drawn": {str(lv): n for lv, n in self.drawn.items()},
+            "opened": self.opened,
+            "turn": self.turn,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.history = {lv: deque(state["history"][str(lv)], maxlen=self.window) for lv in self.levels}

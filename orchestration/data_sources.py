@@ -20,8 +20,14 @@ def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskIt
             words["phrasings"] = data.phrasings
         held_out = generator(data.levels, "test", EVAL_SEED, held_out_fraction=data.eval_fraction, **words)
         if data.curriculum:  # arithmetic only (DataConfig checks)
-            train = Curriculum(data.levels, seed, data.eval_fraction, band=tuple(data.curriculum_band),
-                               window=data.curriculum_window, **words)
+            train = Curriculum(
+                data.levels,
+                seed,
+                data.eval_fraction,
+                band=tuple(data.curriculum_band),
+                window=data.curriculum_window,
+                **words,
+            )
         else:
             train = generator(data.levels, "train", seed, held_out_fraction=data.eval_fraction, **words)
         return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
@@ -41,6 +47,8 @@ def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskIt
         train = [item for item in items if split_of(item.id, data.eval_fraction) == "train"]
     held_out = [item for item in held_out if item.verifier != "none"]  # only what a rule can judge is evaluated
     if not held_out:
-        raise ValueError(f"data: no held-out items (eval_fraction={data.eval_fraction} of {len(items)} items); "
-                         "raise data.eval_fraction or give data.eval_path")
+        raise ValueError(
+            f"data: no held-out items (eval_fraction={data.eval_fraction} of {len(items)} items); "
+            "raise data.eval_fraction or give data.eval_path"
+        )
     return ListTasks(train, seed=seed), held_out[: data.eval_size]

@@ -173,8 +173,11 @@ def help_text(cls: type, prefix: str = "") -> list[str]:
         if dataclasses.is_dataclass(tp):
             lines += help_text(tp, f"{prefix}{f.name}.")
             continue
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
+        )
         lines.append(f"  --{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}")
         optional_section = _optional_dataclass(tp)
         if optional_section is not None:  # an optional section (null = off): its keys too

@@ -106,12 +106,19 @@ def _replace(text: str, n: int, value: int, last_only: bool) -> str | None:
     if not matches:
         return None
     for match in (matches[-1:] if last_only else matches)[::-1]:
-        text = text[:match.start()] + str(value) + text[match.end():]
+        text = text[: match.start()] + str(value) + text[match.end() :]
     return text
 
 
-def rewrite_answers(response: str, gold: str, prompt: str, *, fallback_last_number: bool = True,
-                    complete: bool = True, timeout: float = 5.0) -> list[HardNegative]:
+def rewrite_answers(
+    response: str,
+    gold: str,
+    prompt: str,
+    *,
+    fallback_last_number: bool = True,
+    complete: bool = True,
+    timeout: float = 5.0,
+) -> list[HardNegative]:
     """Every rule-confirmed wrong rewrite of `response`'s final answer (module docstring), at most one per value.
     `response` should be a verified-correct completion; `complete`: it ended on its own (as `check` reads it)."""
     answers = extract_answers(response, fallback_last_number=fallback_last_number, complete=complete).items
@@ -148,16 +155,18 @@ def pick(rewrites: list[HardNegative], k: int, rng: random.Random) -> list[HardN
     return chosen
 
 
-def hard_negative_pairs(records: list[OutcomeRecord], per_positive: int, rng: random.Random, *,
-                        fallback_last_number: bool = True) -> tuple[list[PreferencePair], Counter]:
+def hard_negative_pairs(
+    records: list[OutcomeRecord], per_positive: int, rng: random.Random, *, fallback_last_number: bool = True
+) -> tuple[list[PreferencePair], Counter]:
     """Up to `per_positive` (correct response, rewrite) pairs for each verified-correct record with a reference
     (its gold answer); and how many of each kind. Records without a reference (no gold) give none."""
     pairs, kinds = [], Counter()
     for record in records:
         if record.outcome < 1.0 or not record.reference or per_positive < 1:
             continue
-        rewrites = rewrite_answers(record.response, record.reference, record.prompt,
-                                   fallback_last_number=fallback_last_number)
+        rewrites = rewrite_answers(
+            record.response, record.reference, record.prompt, fallback_last_number=fallback_last_number
+        )
         for rewrite in pick(rewrites, per_positive, rng):
             pairs.append(PreferencePair(record.prompt, record.response, rewrite.response, record.reference))
             kinds[rewrite.kind] += 1

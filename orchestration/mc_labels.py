@@ -66,16 +66,26 @@ def choose_completions(steps: list[list[Step]], share: float, seed: int) -> list
     return sorted(random.Random(seed).sample(candidates, count))
 
 
-def monte_carlo_step_labels(items: list[TaskItem], responses: list[str], steps: list[list[Step]],
-                            continue_fn: ContinueFn, verify_fn: VerifyFn, m: int, share: float, seed: int,
-                            outcomes: list[bool | None] | None = None) -> list[list[MCLabel | None] | None]:
+def monte_carlo_step_labels(
+    items: list[TaskItem],
+    responses: list[str],
+    steps: list[list[Step]],
+    continue_fn: ContinueFn,
+    verify_fn: VerifyFn,
+    m: int,
+    share: float,
+    seed: int,
+    outcomes: list[bool | None] | None = None,
+) -> list[list[MCLabel | None] | None]:
     """One entry per completion: None when it was not chosen (see `choose_completions`), else one label per
     step of `steps[i]` (spans of `responses[i]`; [] when it has none). `outcomes[i]`, when given, is
     completion i's own verified outcome (None: not judged) and labels its last step without sampling."""
     if not len(items) == len(responses) == len(steps) or (outcomes is not None and len(outcomes) != len(items)):
-        raise ValueError(f"one item, response, step list and outcome per completion: got {len(items)} items, "
-                         f"{len(responses)} responses, {len(steps)} step lists"
-                         + (f", {len(outcomes)} outcomes" if outcomes is not None else ""))
+        raise ValueError(
+            f"one item, response, step list and outcome per completion: got {len(items)} items, "
+            f"{len(responses)} responses, {len(steps)} step lists"
+            + (f", {len(outcomes)} outcomes" if outcomes is not None else "")
+        )
     if m < 1:
         raise ValueError(f"m (continuations per step) must be >= 1, got {m}")
     chosen = choose_completions(steps, share, seed)
@@ -85,8 +95,10 @@ def monte_carlo_step_labels(items: list[TaskItem], responses: list[str], steps: 
     prefixes = [responses[i][: steps[i][k].end] + "\n" for i, k in jobs]
     continuations = continue_fn(job_items, prefixes, m) if jobs else []
     if len(continuations) != m * len(jobs):
-        raise ValueError(f"continue_fn returned {len(continuations)} continuations for {len(jobs)} prefixes "
-                         f"x m={m}; it must return m per prefix")
+        raise ValueError(
+            f"continue_fn returned {len(continuations)} continuations for {len(jobs)} prefixes "
+            f"x m={m}; it must return m per prefix"
+        )
     texts = [prefixes[j // m] + continuation for j, continuation in enumerate(continuations)]
     verdicts = verify_fn([item for item in job_items for _ in range(m)], texts) if jobs else []
     labels: list[list[MCLabel | None] | None] = [[] if not s else None for s in steps]
@@ -99,12 +111,14 @@ def monte_carlo_step_labels(items: list[TaskItem], responses: list[str], steps: 
     return labels
 
 
-def policy_continue_fn(model, tokenizer, sampling_cfg: SamplingConfig, seed: int | None,
-                       chat: bool = True) -> ContinueFn:
+def policy_continue_fn(
+    model, tokenizer, sampling_cfg: SamplingConfig, seed: int | None, chat: bool = True
+) -> ContinueFn:
     """A `continue_fn` sampling from `model` (unwrapped, as for `sample_groups`) in one batched call. The
     continuations must see the prompt the completions saw: `chat` wraps a plain-text prompt as a user
     message when the tokenizer has a chat template, as the loop does (`policy.use_chat_template`). Every call
     uses `seed`: make one per step, with that step's seed."""
+
     def continue_fn(items: list[TaskItem], prefixes: list[str], m: int) -> list[str]:
         prompts = chat_prompts(tokenizer, [item.prompt for item in items], chat)
         return sample_continuations(model, tokenizer, prompts, prefixes, m, sampling_cfg, seed=seed).texts

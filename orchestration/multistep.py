@@ -32,14 +32,19 @@ LEVELS = (1, 2, 3, 4)
 OPERATIONS = {1: 2, 2: 3, 3: 4, 4: 2}  # calculations an honest solution takes (level 4: subtract, then divide)
 STEP_INSTRUCTION = "Work it out one calculation per line, then put the final answer in \\boxed{}."
 # worked_example=False: the earlier prompt, the format named inline (its example line was copied into answers)
-INLINE_INSTRUCTION = ("Work it out one step per line, each line one calculation such as `4 + 7 = 11`, then put the "
-                      "final answer in \\boxed{}.")
+INLINE_INSTRUCTION = (
+    "Work it out one step per line, each line one calculation such as `4 + 7 = 11`, then put the "
+    "final answer in \\boxed{}."
+)
 # level -> (key, question, its solution one calculation per line): the format, shown once before the problem
 WORKED_EXAMPLES = {
     1: ("1:(2 + 5) * 3", "Compute (2 + 5) * 3.", "2 + 5 = 7\n7 * 3 = 21\n\\boxed{21}"),
     2: ("2:(2 + 5) * 3 - 4", "Compute (2 + 5) * 3 - 4.", "2 + 5 = 7\n7 * 3 = 21\n21 - 4 = 17\n\\boxed{17}"),
-    3: ("3:((2 + 5) * 3 - 1) / 4", "Compute ((2 + 5) * 3 - 1) / 4.",
-        "2 + 5 = 7\n7 * 3 = 21\n21 - 1 = 20\n20 / 4 = 5\n\\boxed{5}"),
+    3: (
+        "3:((2 + 5) * 3 - 1) / 4",
+        "Compute ((2 + 5) * 3 - 1) / 4.",
+        "2 + 5 = 7\n7 * 3 = 21\n21 - 1 = 20\n20 / 4 = 5\n\\boxed{5}",
+    ),
     4: ("4:2x+3=11", "Solve for x: 2x + 3 = 11.", "2x = 11 - 3 = 8\nx = 8 / 2 = 4\n\\boxed{4}"),
 }
 
@@ -70,8 +75,14 @@ def _equation(rng: random.Random) -> tuple[str, str, int]:
 class MultiStepTasks:
     """An endless, deterministic stream: `item(i)` depends only on (levels, split, seed, i)."""
 
-    def __init__(self, levels: int | list[int] = 2, split: str = "train", seed: int = 0, held_out_fraction: float = 0.3,
-                 worked_example: bool = True):
+    def __init__(
+        self,
+        levels: int | list[int] = 2,
+        split: str = "train",
+        seed: int = 0,
+        held_out_fraction: float = 0.3,
+        worked_example: bool = True,
+    ):
         levels = [levels] if isinstance(levels, int) else list(levels)
         if not levels or any(level not in LEVELS for level in levels):
             raise ValueError(f"multistep levels must be a non-empty subset of {LEVELS}, got {levels}")
@@ -92,17 +103,24 @@ class MultiStepTasks:
                 meta = {"level": level, "steps": "lines", "max_rewarded_steps": OPERATIONS[level] + 1}
                 if level == 4:
                     meta["substitute"] = {"x": str(value)}
-                return TaskItem(id=f"multistep-{key}", prompt=self._prompt(level, question), verifier="math",
-                                gold=str(value), meta=meta)
+                return TaskItem(
+                    id=f"multistep-{key}",
+                    prompt=self._prompt(level, question),
+                    verifier="math",
+                    gold=str(value),
+                    meta=meta,
+                )
         raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
 
     def _prompt(self, level: int, question: str) -> str | list[dict[str, str]]:
         if not self.worked_example:
             return f"{question} {INLINE_INSTRUCTION}"
         _, example, solution = WORKED_EXAMPLES[level]
-        return [{"role": "user", "content": f"{example} {STEP_INSTRUCTION}"},
-                {"role": "assistant", "content": solution},
-                {"role": "user", "content": f"{question} {STEP_INSTRUCTION}"}]
+        return [
+            {"role": "user", "content": f"{example} {STEP_INSTRUCTION}"},
+            {"role": "assistant", "content": solution},
+            {"role": "user", "content": f"{question} {STEP_INSTRUCTION}"},
+        ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,9 +31,9 @@ from accelerate.utils import DistributedType, set_seed
 from orchestration import run_state
 from orchestration.buffer import OutcomeBuffer, OutcomeRow
 from orchestration.config import TrainConfig
+from orchestration.console import Console, StepClock, eval_line, format_seconds
 from orchestration.curriculum import Curriculum
 from orchestration.data_sources import build_sources
-from orchestration.console import Console, StepClock, eval_line, format_seconds
 from orchestration.metrics import HackingAlarm, MetricsLogger, timer
 from orchestration.online_rm import OnlineRM, outcome_records, step_records
 from orchestration.policy_slot import PolicySlot
@@ -81,13 +81,20 @@ class OnlineTrainer:
         self.console = Console(enabled=self.is_main)
         self.train_source, self.eval_items = build_sources(cfg.data, cfg.loop.seed)
         with self.console.announce("checking the verifiers"):  # before any model loads
-            check_verifiers(verifier_kinds(self.train_source, self.eval_items), timeout=cfg.loop.verifier_timeout,
-                            fallback_last_number=cfg.loop.math_last_number_fallback)
-        self.paths = {name: os.path.join(output_dir, name)
-                      for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")}
+            check_verifiers(
+                verifier_kinds(self.train_source, self.eval_items),
+                timeout=cfg.loop.verifier_timeout,
+                fallback_last_number=cfg.loop.math_last_number_fallback,
+            )
+        self.paths = {
+            name: os.path.join(output_dir, name) for name in ("outcomes.jsonl", "metrics.jsonl", "samples.jsonl")
+        }
         self.buffer = OutcomeBuffer(self.paths["outcomes.jsonl"])
-        self.logger = MetricsLogger(self.paths["metrics.jsonl"] if self.is_main else None, self.accelerator,
-                                    use_trackers=bool(cfg.logging.report_to))
+        self.logger = MetricsLogger(
+            self.paths["metrics.jsonl"] if self.is_main else None,
+            self.accelerator,
+            use_trackers=bool(cfg.logging.report_to),
+        )
         self.alarm = HackingAlarm(cfg.loop.hacking_window)
         self.state = RunState()
         self.policy = PolicySlot(cfg, self.accelerator)
@@ -103,9 +110,14 @@ class OnlineTrainer:
         cfg = self.cfg
         self.policy.load(checkpoint)
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
-        self.rm = OnlineRM(cfg.rm, cfg.loop.source, cfg.loop.seed, self.accelerator,
-                           level="step" if cfg.loop.supervision == "process" else "outcome",
-                           policy=cfg.policy.name_or_path)
+        self.rm = OnlineRM(
+            cfg.rm,
+            cfg.loop.source,
+            cfg.loop.seed,
+            self.accelerator,
+            level="step" if cfg.loop.supervision == "process" else "outcome",
+            policy=cfg.policy.name_or_path,
+        )
         self.rm.load(checkpoint)
 
     @property
@@ -120,7 +132,7 @@ class OnlineTrainer:
     def reference(self):
         return self.policy.reference
 
-    # ------------------------------------------------------------------ what a checkpoint holds (run_state.Checkpointable)
+    # ---------------------------------------------------------- what a checkpoint holds (run_state.Checkpointable)
 
     @property
     def step(self) -> int:
@@ -138,20 +150,28 @@ class OnlineTrainer:
             # A finished run's last checkpoint: AdamW's moments (2 x the policy's size) only matter to a run
             # extended past max_steps, which then restarts them (said when it resumes).
             updater = {**updater, "optimizer": {**updater["optimizer"], "state": {}}}
-        return {"state": asdict(self.state), "updater": updater,
-                "rm_trainer": self.rm.trainer.state_dict() if self.rm.trainer else None,
-                "alarm": self.alarm.state_dict(),
-                "curriculum": self.train_source.state_dict() if isinstance(self.train_source, Curriculum) else None,
-                "pending_row": self.pending_row}
+        return {
+            "state": asdict(self.state),
+            "updater": updater,
+            "rm_trainer": self.rm.trainer.state_dict() if self.rm.trainer else None,
+            "alarm": self.alarm.state_dict(),
+            "curriculum": self.train_source.state_dict() if isinstance(self.train_source, Curriculum) else None,
+            "pending_row": self.pending_row,
+        }
 
     def load_state_dict(self, saved: dict) -> None:
         self.state = RunState(**saved["state"])
         self.updater.load_state_dict(saved["updater"])
-        if not saved["updater"]["optimizer"]["state"] and self.updater.optimizer_steps and \
-                self.state.step < self.cfg.loop.max_steps:
-            print(f"warning: the checkpoint of step {self.state.step} ended a finished run and holds no AdamW moments "
-                  "(loop.final_optimizer_state=false): the policy's optimizer restarts them, so this extended run is "
-                  "not what one longer run would have been")
+        if (
+            not saved["updater"]["optimizer"]["state"]
+            and self.updater.optimizer_steps
+            and self.state.step < self.cfg.loop.max_steps
+        ):
+            print(
+                f"warning: the checkpoint of step {self.state.step} ended a finished run and holds no AdamW moments "
+                "(loop.final_optimizer_state=false): the policy's optimizer restarts them, so this extended run is "
+                "not what one longer run would have been"
+            )
         if saved["rm_trainer"] is not None:
             self.rm.trainer.load_state_dict(saved["rm_trainer"])
         self.alarm.load_state_dict(saved["alarm"])
@@ -172,7 +192,7 @@ class OnlineTrainer:
         B * processes prompts of every process (its state is the same on each) and hands out the slices."""
         b, rank, world = self.cfg.loop.prompts_per_step, self.accelerator.process_index, self.accelerator.num_processes
         if isinstance(self.train_source, Curriculum):
-            items = self.train_source.draw(b * world)[rank * b:(rank + 1) * b]
+            items = self.train_source.draw(b * world)[rank * b : (rank + 1) * b]
         else:
             start = self.state.data_position + rank * b
             items = [self.train_source.item(start + i) for i in range(b)]
@@ -184,8 +204,10 @@ class OnlineTrainer:
         if not isinstance(self.train_source, Curriculum):
             return {}
         k = self.cfg.loop.group_size
-        results = [(batch.items[i].meta.get("level"), sum(o.correct for o in batch.outcomes[i:i + k]) / k)
-                   for i in range(0, len(batch.items), k)]
+        results = [
+            (batch.items[i].meta.get("level"), sum(o.correct for o in batch.outcomes[i : i + k]) / k)
+            for i in range(0, len(batch.items), k)
+        ]
         self.train_source.record(gathered(self.accelerator, results))
         return self.train_source.metrics()
 
@@ -205,10 +227,14 @@ class OnlineTrainer:
         timings: dict[str, float] = {}
         batch = self._round(step, 0, timings)
         rounds = 0
-        while rounds < cfg.loop.refill_rounds and flags(
-                self.accelerator, self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any():
+        while (
+            rounds < cfg.loop.refill_rounds
+            and flags(self.accelerator, self._signal_groups(batch.rewards).sum() < cfg.loop.prompts_per_step).any()
+        ):
             rounds += 1
-            pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            pad_id = (
+                self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            )
             batch = StepBatch.concat([batch, self._round(step, rounds, timings)], pad_id)
         metrics = {**self._verifier_error_metrics(batch), **self._monitors(batch), **self._reward_metrics(batch)}
         if cfg.loop.drop_uniform_groups:  # the share of every group sampled this step, as DAPO reports it
@@ -232,8 +258,10 @@ class OnlineTrainer:
         rm_reward = self._rm_reward(metrics)
         if rm_reward is not None and self.alarm.update(rm_reward, metrics["verifier/accuracy"]):
             metrics["rm/hacking_alarm"] = 1.0
-            print(f"[step {step}] ALARM: RM reward rising while verified accuracy falls over the last "
-                  f"{self.alarm.window} steps: the policy may be exploiting the reward model")
+            print(
+                f"[step {step}] ALARM: RM reward rising while verified accuracy falls over the last "
+                f"{self.alarm.window} steps: the policy may be exploiting the reward model"
+            )
         return metrics
 
     def _rm_reward(self, metrics: dict[str, float]) -> float | None:
@@ -250,8 +278,10 @@ class OnlineTrainer:
         """The RMs' held-out figures on this batch, which no RM version that scored it has trained on: live (rm/*)
         and frozen (rm_frozen/*) against the verifier, and for a step RM per step against the step labels."""
         acc = self.accelerator
-        metrics = {**gathered_monitor(acc, "rm", batch.scores.live, batch.outcomes, batch.groups),
-                   **gathered_monitor(acc, "rm_frozen", batch.scores.frozen, batch.outcomes, batch.groups)}
+        metrics = {
+            **gathered_monitor(acc, "rm", batch.scores.live, batch.outcomes, batch.groups),
+            **gathered_monitor(acc, "rm_frozen", batch.scores.frozen, batch.outcomes, batch.groups),
+        }
         if batch.steps is not None:
             labels = batch.step_labels
             metrics.update(gathered_step_monitor(acc, "prm", batch.step_scores.live, labels, batch.groups))
@@ -290,27 +320,61 @@ class OnlineTrainer:
             else:  # the step RM: each step's score, and their aggregate as the outcome-level score
                 spans = [[(s.start, s.end) for s in judged] for judged in steps]
                 step_scores, scores = self.rm.step_scores(prompts, rollouts.texts, spans, **read)
-        completion_ids = [row[mask.bool()].tolist() for row, mask in zip(rollouts.completion_ids.cpu(),
-                                                                         rollouts.completion_mask.cpu())]
-        rewards, terms = combine_terms(cfg.loop.terms, TermBatch(
-            expanded, rollouts.texts, completion_ids, rollouts.truncated.tolist(), outcomes, scores.live,
-            scores.frozen, cfg.sampling.max_new_tokens))
-        self._append_outcomes(step, expanded, prompts, groups, rollouts.texts, outcomes, scores.live, rewards, steps,
-                              truncated=rollouts.truncated.tolist())
-        return StepBatch(items=expanded, rollouts=rollouts, outcomes=outcomes, prompts=prompts, groups=groups,
-                         scores=scores, rewards=rewards, terms=terms, verifier_errors=errors, steps=steps,
-                         step_scores=step_scores)
+        completion_ids = [
+            row[mask.bool()].tolist()
+            for row, mask in zip(rollouts.completion_ids.cpu(), rollouts.completion_mask.cpu())
+        ]
+        rewards, terms = combine_terms(
+            cfg.loop.terms,
+            TermBatch(
+                expanded,
+                rollouts.texts,
+                completion_ids,
+                rollouts.truncated.tolist(),
+                outcomes,
+                scores.live,
+                scores.frozen,
+                cfg.sampling.max_new_tokens,
+            ),
+        )
+        self._append_outcomes(
+            step,
+            expanded,
+            prompts,
+            groups,
+            rollouts.texts,
+            outcomes,
+            scores.live,
+            rewards,
+            steps,
+            truncated=rollouts.truncated.tolist(),
+        )
+        return StepBatch(
+            items=expanded,
+            rollouts=rollouts,
+            outcomes=outcomes,
+            prompts=prompts,
+            groups=groups,
+            scores=scores,
+            rewards=rewards,
+            terms=terms,
+            verifier_errors=errors,
+            steps=steps,
+            step_scores=step_scores,
+        )
 
     def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
         """Rule step labels (`step_labels.rule_step_labels`)."""
         return rule_step_labels(items, rollouts.texts, outcomes, self.cfg.loop.verifier_timeout)
 
-    def _monte_carlo_steps(self, step: int, round_: int, items: list[TaskItem], rollouts,
-                           outcomes: list[Outcome]) -> list[list[LabelledStep]]:
+    def _monte_carlo_steps(
+        self, step: int, round_: int, items: list[TaskItem], rollouts, outcomes: list[Outcome]
+    ) -> list[list[LabelledStep]]:
         """Monte-Carlo step labels from the behaviour policy's continuations (`step_labels.monte_carlo_step_labels`)."""
         with self.policy.behaviour() as model:
-            return monte_carlo_step_labels(items, rollouts.texts, outcomes, model, self.tokenizer, self.cfg,
-                                           seed=self._seed(f"mc-{round_}", step))
+            return monte_carlo_step_labels(
+                items, rollouts.texts, outcomes, model, self.tokenizer, self.cfg, seed=self._seed(f"mc-{round_}", step)
+            )
 
     def _signal_groups(self, rewards: torch.Tensor) -> torch.Tensor:
         """(groups,) bool: the group's rewards differ, so GRPO has something to learn from it."""
@@ -354,8 +418,9 @@ class OnlineTrainer:
         loop, rollouts = self.cfg.loop, batch.rollouts
         raw = step_rewards(batch.step_labels, batch.step_scores.of(loop.source))
         paid, metrics = paid_step_rewards(raw, batch.steps, rollouts.texts, batch.items, loop.max_rewarded_steps)
-        step_reward, step_ends = step_tensors(self.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                              batch.steps, paid)
+        step_reward, step_ends = step_tensors(
+            self.tokenizer, rollouts.completion_ids, rollouts.completion_mask, batch.steps, paid
+        )
         advantages = process_advantages(step_reward, step_ends, loop.group_size, credit=self.cfg.grpo.process_credit)
         if loop.outcome_share:  # a share of the verified outcome's advantage on every token
             verified = torch.tensor([float(o.score) for o in batch.outcomes], device=advantages.device)
@@ -368,12 +433,18 @@ class OnlineTrainer:
         count in seq_mean's denominator and pull on the KL term. Masked, not removed, so every data-parallel
         process keeps the same shapes (the packed log-probs skip empty completions, saving their compute)."""
         keep = self._signal_groups(rewards).repeat_interleave(self.cfg.loop.group_size)
-        return replace(rollouts, completion_mask=rollouts.completion_mask * keep.to(rollouts.completion_mask.device)[:, None])
+        return replace(
+            rollouts, completion_mask=rollouts.completion_mask * keep.to(rollouts.completion_mask.device)[:, None]
+        )
 
     def _verify(self, items: list[TaskItem], rollouts):
-        return verify(items, rollouts.texts, timeout=self.cfg.loop.verifier_timeout,
-                      fallback_last_number=self.cfg.loop.math_last_number_fallback,
-                      truncated=rollouts.truncated.tolist())
+        return verify(
+            items,
+            rollouts.texts,
+            timeout=self.cfg.loop.verifier_timeout,
+            fallback_last_number=self.cfg.loop.math_last_number_fallback,
+            truncated=rollouts.truncated.tolist(),
+        )
 
     def _count_verifier_errors(self, step: int, outcomes) -> tuple[int, int]:
         """(outcomes whose verifier broke, outcomes a rule judged), over every process; stops the run past
@@ -390,7 +461,8 @@ class OnlineTrainer:
         if total and errors / total > self.cfg.loop.max_verifier_error_fraction:
             raise VerifierUnavailable(
                 f"step {step}: {errors} of {total} outcomes are verifier errors (more than "
-                f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}")
+                f"loop.max_verifier_error_fraction={self.cfg.loop.max_verifier_error_fraction}); first: {first}"
+            )
         return errors, total
 
     @staticmethod
@@ -403,16 +475,39 @@ class OnlineTrainer:
         key = f"{self.cfg.loop.seed}:{purpose}:{step}:{self.accelerator.process_index}"
         return random.Random(key).getrandbits(31)
 
-    def _append_outcomes(self, step, items, prompts, groups, responses, outcomes, scores, rewards,
-                         steps=None, truncated: list[bool] | None = None) -> None:
-        rows = [OutcomeRow(step=step, task_id=item.id, group=group, prompt=prompt, response=response,
-                           outcome=o.score, correct=o.correct, reason=o.reason[:200], verifier=item.verifier,
-                           rm_score=None if scores is None else float(scores[i]), rm_version=self.state.rm_version,
-                           reward=float(rewards[i]),
-                           steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]],
-                           reference=item.gold, truncated=None if truncated is None else bool(truncated[i]))
-                for i, (item, group, prompt, response, o) in enumerate(
-                    zip(items, groups, prompts, responses, outcomes))]
+    def _append_outcomes(
+        self,
+        step,
+        items,
+        prompts,
+        groups,
+        responses,
+        outcomes,
+        scores,
+        rewards,
+        steps=None,
+        truncated: list[bool] | None = None,
+    ) -> None:
+        rows = [
+            OutcomeRow(
+                step=step,
+                task_id=item.id,
+                group=group,
+                prompt=prompt,
+                response=response,
+                outcome=o.score,
+                correct=o.correct,
+                reason=o.reason[:200],
+                verifier=item.verifier,
+                rm_score=None if scores is None else float(scores[i]),
+                rm_version=self.state.rm_version,
+                reward=float(rewards[i]),
+                steps=None if steps is None else [[s.start, s.end, s.label] for s in steps[i]],
+                reference=item.gold,
+                truncated=None if truncated is None else bool(truncated[i]),
+            )
+            for i, (item, group, prompt, response, o) in enumerate(zip(items, groups, prompts, responses, outcomes))
+        ]
         rows = gathered(self.accelerator, rows)
         if self.is_main:
             self.buffer.append(rows)
@@ -426,8 +521,9 @@ class OnlineTrainer:
         rm_cfg, start = self.cfg.rm, time.perf_counter()
         new = range(self.state.rm_rows_seen, len(self.buffer))
         rng = random.Random(f"{self.cfg.loop.seed}:replay:{self.state.rm_version}")
-        replay = self.buffer.replay_indices(self.state.rm_rows_seen, rm_cfg.replay_fraction, rng,
-                                            rm_cfg.replay_max_rows)
+        replay = self.buffer.replay_indices(
+            self.state.rm_rows_seen, rm_cfg.replay_fraction, rng, rm_cfg.replay_max_rows
+        )
         records = step_records if self.rm.level == "step" else outcome_records
         new_records, replay_records = records(self.buffer.read(new)), records(self.buffer.read(replay))
         pairs, kinds = [], {}
@@ -435,15 +531,23 @@ class OnlineTrainer:
             from orchestration.hard_negatives import hard_negative_pairs
 
             pairs, kinds = hard_negative_pairs(
-                new_records + replay_records, rm_cfg.hard_negatives,
+                new_records + replay_records,
+                rm_cfg.hard_negatives,
                 random.Random(f"{self.cfg.loop.seed}:hard-negatives:{self.state.rm_version}"),
-                fallback_last_number=self.cfg.loop.math_last_number_fallback)
+                fallback_last_number=self.cfg.loop.math_last_number_fallback,
+            )
         fit = self.rm.fit(new_records, replay=replay_records, **({"pairs": pairs} if pairs else {}))
         self.state.rm_version += 1
         self.state.rm_rows_seen = len(self.buffer)
         metrics = {f"rm/update/{key}": value for key, value in fit.items() if isinstance(value, (int, float))}
-        metrics.update({"rm/updated": 1.0, "rm/update/new_rows": len(new), "rm/update/replay_rows": len(replay),
-                        "rm/update/seconds": time.perf_counter() - start})
+        metrics.update(
+            {
+                "rm/updated": 1.0,
+                "rm/update/new_rows": len(new),
+                "rm/update/replay_rows": len(replay),
+                "rm/update/seconds": time.perf_counter() - start,
+            }
+        )
         if rm_cfg.hard_negatives:
             metrics["rm/update/hard_negatives"] = float(len(pairs))
             metrics.update({f"rm/update/hard_negatives_{kind}": float(n) for kind, n in kinds.items()})
@@ -457,19 +561,25 @@ class OnlineTrainer:
         unlabelled = [o.reason == UNLABELLED for o in outcomes]
         judged = [i for i, u in enumerate(unlabelled) if not u]
         k = self.cfg.loop.group_size
-        metrics = {"reward/mean": rewards.mean().item(), "reward/std": rewards.std().item(),
-                   "reward/within_group_std": within_group_std(rewards, k),
-                   "rm/version": self.state.rm_version, "rm/warm_started": float(self.rm.warm_started),
-                   "completion/length_mean": lengths.mean().item(),
-                   "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
-                   **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()},
-                   **{f"reward/within_group_std/{name}": within_group_std(values, k)
-                      for name, values in batch.terms.items()}}
+        metrics = {
+            "reward/mean": rewards.mean().item(),
+            "reward/std": rewards.std().item(),
+            "reward/within_group_std": within_group_std(rewards, k),
+            "rm/version": self.state.rm_version,
+            "rm/warm_started": float(self.rm.warm_started),
+            "completion/length_mean": lengths.mean().item(),
+            "completion/truncated_fraction": rollouts.truncated.float().mean().item(),
+            **{f"reward/{name}": values.mean().item() for name, values in batch.terms.items()},
+            **{f"reward/within_group_std/{name}": within_group_std(values, k) for name, values in batch.terms.items()},
+        }
         if judged:
-            metrics.update({
-                "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
-                "verifier/score_mean": sum(outcomes[i].score for i in judged) / len(judged),
-                "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size)})
+            metrics.update(
+                {
+                    "verifier/accuracy": sum(outcomes[i].correct for i in judged) / len(judged),
+                    "verifier/score_mean": sum(outcomes[i].score for i in judged) / len(judged),
+                    "verifier/mixed_groups": _mixed_group_fraction(outcomes, self.cfg.loop.group_size),
+                }
+            )
             if scores is not None:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
         if batch.steps is not None:
@@ -483,10 +593,22 @@ class OnlineTrainer:
         if not self.is_main or step % self.cfg.loop.log_samples_every:
             return
         with open(self.paths["samples.jsonl"], "a", encoding="utf-8") as f:
-            for prompt, response, outcome, reward in list(zip(batch.prompts, batch.rollouts.texts, batch.outcomes,
-                                                               batch.rewards))[:16]:
-                f.write(json.dumps({"step": step, "prompt": prompt, "response": response, "correct": outcome.correct,
-                                    "reason": outcome.reason, "reward": float(reward)}) + "\n")
+            for prompt, response, outcome, reward in list(
+                zip(batch.prompts, batch.rollouts.texts, batch.outcomes, batch.rewards)
+            )[:16]:
+                f.write(
+                    json.dumps(
+                        {
+                            "step": step,
+                            "prompt": prompt,
+                            "response": response,
+                            "correct": outcome.correct,
+                            "reason": outcome.reason,
+                            "reward": float(reward),
+                        }
+                    )
+                    + "\n"
+                )
 
     # ------------------------------------------------------------------ evaluation and the run
 
@@ -499,23 +621,39 @@ class OnlineTrainer:
 
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         items, metrics = self.eval_items[rank::world], {}
-        runs = (("greedy", replace(self.cfg.sampling, temperature=0.0), 1),
-                ("sampled", self.cfg.sampling, self.cfg.data.eval_samples))
-        with tqdm(total=2 * len(items), desc="held-out evaluation", leave=False, dynamic_ncols=True,
-                  disable=not (progress and self.is_main and self.cfg.logging.progress_bar)) as bar:
+        runs = (
+            ("greedy", replace(self.cfg.sampling, temperature=0.0), 1),
+            ("sampled", self.cfg.sampling, self.cfg.data.eval_samples),
+        )
+        with tqdm(
+            total=2 * len(items),
+            desc="held-out evaluation",
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (progress and self.is_main and self.cfg.logging.progress_bar),
+        ) as bar:
+
             def advance(done: int) -> None:
                 bar.update(done)
                 if stop is not None and stop.requested:
                     raise _EvaluationAbandoned
 
             for name, sampling, n in runs:
-                rollouts = self._sample(items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step),
-                                        progress=advance)
+                rollouts = self._sample(
+                    items, n, sampling, seed=self._seed(f"eval-{name}", self.state.step), progress=advance
+                )
                 expanded = [item for item in items for _ in range(n)]
                 outcomes = self._verify(expanded, rollouts)
-                results = [(float(o.correct), o.is_error, item.meta.get("level"), item.meta.get("phrasing"),
-                            float(well_formatted(item.verifier, text)))
-                           for item, o, text in zip(expanded, outcomes, rollouts.texts)]
+                results = [
+                    (
+                        float(o.correct),
+                        o.is_error,
+                        item.meta.get("level"),
+                        item.meta.get("phrasing"),
+                        float(well_formatted(item.verifier, text)),
+                    )
+                    for item, o, text in zip(expanded, outcomes, rollouts.texts)
+                ]
                 results = gathered(self.accelerator, results)
                 metrics.update(_eval_metrics(name, results))
                 errors = sum(e for _, e, *_ in results)
@@ -534,7 +672,8 @@ class OnlineTrainer:
             where = f"checkpoint of step {before.step}: {path}" if self.is_main else "checkpoint saved"
         raise VerifierUnavailable(
             f"{error}\nThe run stopped before training on these outcomes ({where}). Fix the verifier (the "
-            f"reason above says what broke), then re-run the same command to resume.") from error
+            f"reason above says what broke), then re-run the same command to resume."
+        ) from error
 
     def run(self) -> dict[str, float]:
         """Train to `loop.max_steps` (from a resumed checkpoint's step), evaluating, logging and checkpointing as
@@ -542,7 +681,9 @@ class OnlineTrainer:
         (`orchestration.preemption`: raises `Preempted`)."""
         loop = self.cfg.loop
         if self.state.step >= loop.max_steps and self.pending_row is None:
-            print(f"{self.output_dir} already holds {self.state.step} steps (max_steps={loop.max_steps}): nothing to do")
+            print(
+                f"{self.output_dir} already holds {self.state.step} steps (max_steps={loop.max_steps}): nothing to do"
+            )
             return {}
         with StopOnSignal(self.console.print) as stop:
             # Every metrics row is a policy step; the evaluation before training rides on step 1's row.
@@ -565,9 +706,14 @@ class OnlineTrainer:
         from tqdm.auto import tqdm
 
         loop, clock, last = self.cfg.loop, StepClock(), {}
-        bar = tqdm(total=loop.max_steps, initial=self.state.step, desc="GRPO", dynamic_ncols=True,
-                   disable=not (self.is_main and self.cfg.logging.progress_bar),
-                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")  # our ETA, in the postfix
+        bar = tqdm(
+            total=loop.max_steps,
+            initial=self.state.step,
+            desc="GRPO",
+            dynamic_ncols=True,
+            disable=not (self.is_main and self.cfg.logging.progress_bar),
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+        )  # our ETA, in the postfix
         with bar:
             while self.state.step < loop.max_steps:
                 before, started = replace(self.state), time.perf_counter()
@@ -579,8 +725,10 @@ class OnlineTrainer:
                 clock.record_step(time.perf_counter() - started)
                 last = self._end_step(metrics, stop, clock)
                 step = self.state.step
-                bar.set_postfix(_postfix(metrics, clock.remaining(loop.max_steps - step,
-                                                                  _evaluations_left(loop, step))), refresh=False)
+                bar.set_postfix(
+                    _postfix(metrics, clock.remaining(loop.max_steps - step, _evaluations_left(loop, step))),
+                    refresh=False,
+                )
                 bar.update(1)
         return last
 
@@ -602,8 +750,12 @@ class OnlineTrainer:
             stopping = self._stop_requested(stop)
         if stopping and eval_due:
             self.pending_row = metrics
-            raise Preempted(stop.signum or signal.SIGTERM, step, run_state.save(self),
-                            "; its held-out evaluation runs first when it resumes")
+            raise Preempted(
+                stop.signum or signal.SIGTERM,
+                step,
+                run_state.save(self),
+                "; its held-out evaluation runs first when it resumes",
+            )
         self.pending_row = None
         self.logger.log(metrics, step=step)
         checkpoint = None
@@ -640,14 +792,17 @@ def check_distributed_type(accelerator) -> None:
             "the online loop does not run under FSDP: it samples with the policy's full weights on every process, "
             "and an FSDP-sharded policy would need its weights gathered for every generation (not built yet). "
             "Launch with data parallel instead (torchrun, or accelerate launch with a config whose distributed_type "
-            "is MULTI_GPU or MULTI_CPU); GRPOUpdater itself runs under FSDP2 (tests/distributed)")
+            "is MULTI_GPU or MULTI_CPU); GRPOUpdater itself runs under FSDP2 (tests/distributed)"
+        )
 
 
 def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:
     """`eval/{name}_accuracy`, its share per level and per phrasing where the set holds several, and
     `eval/{name}_format`, from (correct, is_error, level, phrasing, well_formatted) per completion."""
-    metrics = {f"eval/{name}_accuracy": sum(r[0] for r in results) / len(results),
-               f"eval/{name}_format": sum(r[4] for r in results) / len(results)}
+    metrics = {
+        f"eval/{name}_accuracy": sum(r[0] for r in results) / len(results),
+        f"eval/{name}_format": sum(r[4] for r in results) / len(results),
+    }
     for column, label in ((2, "level{}"), (3, "{}")):
         parts = sorted({r[column] for r in results if r[column] is not None})
         for part in parts if len(parts) > 1 else []:
@@ -658,7 +813,7 @@ def _eval_metrics(name: str, results: list[tuple]) -> dict[str, float]:
 
 def _mixed_group_fraction(outcomes, group_size: int) -> float:
     """Share of judged prompts whose group holds both right and wrong completions: the only ones with a signal."""
-    groups = [outcomes[i:i + group_size] for i in range(0, len(outcomes), group_size)]
+    groups = [outcomes[i : i + group_size] for i in range(0, len(outcomes), group_size)]
     groups = [g for g in groups if g[0].reason != UNLABELLED]
     return sum(len({o.correct for o in g}) == 2 for g in groups) / len(groups)
 
@@ -669,8 +824,11 @@ def _evaluations_left(loop, step: int) -> int:
 
 def _postfix(metrics: dict[str, float], seconds_left: float | None = None) -> dict[str, str]:
     keys = {"reward": "reward/mean", "acc": "verifier/accuracy", "rm_acc": "rm/heldout_ranking_accuracy"}
-    postfix = {name: f"{metrics[key]:.3f}" for name, key in keys.items()
-               if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key])}
+    postfix = {
+        name: f"{metrics[key]:.3f}"
+        for name, key in keys.items()
+        if key in metrics and isinstance(metrics[key], float) and math.isfinite(metrics[key])
+    }
     if seconds_left is not None:
         postfix["left"] = format_seconds(seconds_left)
     return postfix
@@ -678,5 +836,3 @@ def _postfix(metrics: dict[str, float], seconds_left: float | None = None) -> di
 
 class _EvaluationAbandoned(Exception):
     """A stop signal arrived during a held-out evaluation on a single process."""
-
-

@@ -40,16 +40,19 @@ StepScores = tuple[list[torch.Tensor], torch.Tensor]  # (each response's step sc
 
 
 class OnlineRM:
-    def __init__(self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome",
-                 policy: str | None = None):
+    def __init__(
+        self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome", policy: str | None = None
+    ):
         """`cfg`: the run's `RewardModelConfig`; `level`: "outcome" (`ScalarRewardModel`) or "step"
         (`StepRewardModel`, process supervision); `policy`: the policy's starting checkpoint (`rm.encoder:
         policy` builds the RM on it)."""
         self.cfg, self.reward_source, self.seed, self.accelerator = cfg, reward_source, seed, accelerator
         self.level, self.policy = level, policy
         if level == "step" and cfg.hard_negatives:
-            raise ValueError(f"rm.hard_negatives={cfg.hard_negatives} rewrites final answers to train the outcome RM; "
-                             "loop.supervision=process trains a step RM: set rm.hard_negatives 0")
+            raise ValueError(
+                f"rm.hard_negatives={cfg.hard_negatives} rewrites final answers to train the outcome RM; "
+                "loop.supervision=process trains a step RM: set rm.hard_negatives 0"
+            )
         self.model: ScalarRewardModel | None = None
         self.trainer: RMTrainer | None = None
         self.frozen: ScalarRewardModel | None = None
@@ -96,13 +99,14 @@ class OnlineRM:
             return
         missing = [task for task, ref in zip(task_ids, references) if not ref]
         if missing:
-            raise ValueError(f"rm.reference is true (the RM reads each prompt's gold answer) but task {missing[0]} "
-                             f"has none ({len(missing)} of {len(references)} completions this step): unlabelled prompts "
-                             "(data.unlabelled) and code tasks cannot be scored by a reference-aware RM; set "
-                             "rm.reference false, or train on labelled math prompts only")
+            raise ValueError(
+                f"rm.reference is true (the RM reads each prompt's gold answer) but task {missing[0]} "
+                f"has none ({len(missing)} of {len(references)} completions this step): unlabelled prompts "
+                "(data.unlabelled) and code tasks cannot be scored by a reference-aware RM; set "
+                "rm.reference false, or train on labelled math prompts only"
+            )
 
-    def scores(self, prompts: list[str], responses: list[str],
-               references: list[str | None] | None = None) -> RMScores:
+    def scores(self, prompts: list[str], responses: list[str], references: list[str | None] | None = None) -> RMScores:
         """The live and frozen RMs' scores in [0, 1], each (N,) on the CPU, or None while that RM does not exist
         yet. `references`: the prompts' gold answers, read by a reference-aware RM."""
         live = self._reward(self.model, prompts, responses, references)
@@ -115,22 +119,33 @@ class OnlineRM:
             return False
         return not (self.reward_source == "frozen_rm" and self.frozen is not None)
 
-    def fit(self, records: list[OutcomeRecord] | list[StepRecord],
-            replay: list[OutcomeRecord] | list[StepRecord],
-            pairs: list[PreferencePair] | None = None) -> dict[str, float]:
+    def fit(
+        self,
+        records: list[OutcomeRecord] | list[StepRecord],
+        replay: list[OutcomeRecord] | list[StepRecord],
+        pairs: list[PreferencePair] | None = None,
+    ) -> dict[str, float]:
         """Continue training the live RM (a fresh one from `rm.encoder` the first time) on records, replay and
         hard-negative `pairs`; the first version is kept as the frozen one."""
         if self.model is None:
             model_cls = StepRewardModel if self.level == "step" else ScalarRewardModel
-            options = {"pooling": self.cfg.pooling, "max_length": self.cfg.max_length, "seed": self.seed,
-                       "lora": self.cfg.lora, "reference": self.reference}
+            options = {
+                "pooling": self.cfg.pooling,
+                "max_length": self.cfg.max_length,
+                "seed": self.seed,
+                "lora": self.cfg.lora,
+                "reference": self.reference,
+            }
             if self.cfg.encoder == POLICY_BACKBONE:  # the policy's own base model, loaded as the policy is
                 lm, tokenizer = load_policy(self.policy, dtype=torch.float32)
                 self.model = model_cls.from_backbone(lm, tokenizer, name=policy_backbone_name(self.policy), **options)
             else:
                 self.model = model_cls.from_encoder(self.cfg.encoder, **options)
-            self.model.origin = {"source": "fresh", "encoder": self.model.encoder_name,
-                                 "first_fit_rows": len(records) + len(replay)}
+            self.model.origin = {
+                "source": "fresh",
+                "encoder": self.model.encoder_name,
+                "first_fit_rows": len(records) + len(replay),
+            }
             self.model.to(self.accelerator.device)
             self.trainer = self._trainer(self.model)
         extra = {"pairs": pairs} if pairs else {}  # the step trainer takes none
@@ -139,14 +154,20 @@ class OnlineRM:
             self.frozen = self._frozen_copy(self.model)
         return metrics
 
-    def step_scores(self, prompts: list[str], responses: list[str], spans: list[list[tuple[int, int]]],
-                    references: list[str | None] | None = None) -> tuple[RMScores, RMScores]:
+    def step_scores(
+        self,
+        prompts: list[str],
+        responses: list[str],
+        spans: list[list[tuple[int, int]]],
+        references: list[str | None] | None = None,
+    ) -> tuple[RMScores, RMScores]:
         """A step-level RM's scores in [0, 1], live and frozen: each response's steps (NaN where the length limit
         cut a step away), and the outcome-level aggregate of them (`StepRewardModel.aggregate`); None while that
         RM does not exist yet. A response without steps is scored as one step for its outcome-level score."""
         live = self._step_reward(self.model, prompts, responses, spans, references)
-        frozen = live if self.frozen is self.model else self._step_reward(self.frozen, prompts, responses, spans,
-                                                                         references)
+        frozen = (
+            live if self.frozen is self.model else self._step_reward(self.frozen, prompts, responses, spans, references)
+        )
         steps, outcome = zip(*(pair or (None, None) for pair in (live, frozen)))
         return RMScores(*steps), RMScores(*outcome)
 
@@ -158,23 +179,29 @@ class OnlineRM:
         raw = model.score_steps(prompts, responses, whole, batch_size=self.cfg.score_batch_size, **extra)
         loss = model.trained_with or "bce"
         outcome = torch.stack([aggregate_steps(r, model.aggregate) for r in raw]) if raw else torch.empty(0)
-        return [to_unit_scale(r[:len(s)], loss) for r, s in zip(raw, spans)], to_unit_scale(outcome, loss)
+        return [to_unit_scale(r[: len(s)], loss) for r, s in zip(raw, spans)], to_unit_scale(outcome, loss)
 
     def _trainer(self, model) -> RMTrainer:
-        return (StepRMTrainer if self.level == "step" else RMTrainer)(model, self.cfg.train.trainer_config(),
-                                                                      accelerator=self.accelerator)
+        return (StepRMTrainer if self.level == "step" else RMTrainer)(
+            model, self.cfg.train.trainer_config(), accelerator=self.accelerator
+        )
 
     def _from_pretrained(self, path: str) -> ScalarRewardModel:
         model = ScalarRewardModel.from_pretrained(path)
         if model.level != self.level:
-            need = "supervision=process needs a step-level RM (reward_model.train --level step)" \
-                if self.level == "step" else "supervision=outcome needs an outcome-level RM"
+            need = (
+                "supervision=process needs a step-level RM (reward_model.train --level step)"
+                if self.level == "step"
+                else "supervision=outcome needs an outcome-level RM"
+            )
             raise ValueError(f"{path} holds a reward model of level {model.level!r}; loop.{need}")
         if model.reference != self.reference:
             saved = "reads the gold answer (reference-aware)" if model.reference else "is reference-free"
-            raise ValueError(f"{path} holds an RM that {saved} (its reward_model.json: reference "
-                             f"{str(model.reference).lower()}) but rm.reference is {str(self.reference).lower()}: set "
-                             f"rm.reference {str(model.reference).lower()}, or start from another RM")
+            raise ValueError(
+                f"{path} holds an RM that {saved} (its reward_model.json: reference "
+                f"{str(model.reference).lower()}) but rm.reference is {str(self.reference).lower()}: set "
+                f"rm.reference {str(model.reference).lower()}, or start from another RM"
+            )
         return model.to(self.accelerator.device)
 
     def _frozen_copy(self, model: ScalarRewardModel) -> ScalarRewardModel:
@@ -193,15 +220,28 @@ class OnlineRM:
 def outcome_records(rows) -> list[OutcomeRecord]:
     """RM training examples from outcome-buffer rows (with the gold answer, which a reference-aware RM reads). Rows
     without a label (a verifier that broke, an unlabelled prompt) are left out; they stay in the buffer."""
-    return [OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group,
-                          reference=r.reference) for r in rows if reason_has_label(r.reason)]
+    return [
+        OutcomeRecord(prompt=r.prompt, response=r.response, outcome=r.outcome, group=r.group, reference=r.reference)
+        for r in rows
+        if reason_has_label(r.reason)
+    ]
 
 
 def step_records(rows) -> list[StepRecord]:
     """Step-RM training examples: rows with a label and steps (the step labels the rule gave)."""
-    return [StepRecord(r.prompt, r.response, tuple((a, b) for a, b, _ in r.steps),
-                       tuple(label for _, _, label in r.steps), r.outcome, r.group, r.reference)
-            for r in rows if reason_has_label(r.reason) and r.steps]
+    return [
+        StepRecord(
+            r.prompt,
+            r.response,
+            tuple((a, b) for a, b, _ in r.steps),
+            tuple(label for _, _, label in r.steps),
+            r.outcome,
+            r.group,
+            r.reference,
+        )
+        for r in rows
+        if reason_has_label(r.reason) and r.steps
+    ]
 
 
 def init_origin(path: str, saved: dict | None) -> dict:
@@ -211,5 +251,9 @@ def init_origin(path: str, saved: dict | None) -> dict:
     with open(os.path.join(path, WEIGHTS_FILE), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             digest.update(chunk)
-    return {"source": "init_from", "init_from": os.path.abspath(path), "weights_sha256": digest.hexdigest(),
-            "saved_origin": saved}
+    return {
+        "source": "init_from",
+        "init_from": os.path.abspath(path),
+        "weights_sha256": digest.hexdigest(),
+        "saved_origin": saved,
+    }

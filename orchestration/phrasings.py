@@ -22,19 +22,35 @@ _THINGS = ("apple", "marble", "sticker", "book", "coin", "pencil", "shell", "car
 
 # operation -> phrasing -> templates over {a}, {b} (and {c} for "*+"), {name}, {things} (plural noun)
 _TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
-    "+": {"worded": ("What is the sum of {a} and {b}?", "Add {a} and {b}.", "What is {a} plus {b}?"),
-          "word": ("{name} has {a_things} and finds {b} more. How many {things} does {name} have now?",
-                   "There are {a_things} in a box. {name} puts in {b} more. How many {things} are in the box?")},
-    "-": {"worded": ("What is {a} minus {b}?", "Subtract {b} from {a}.",
-                     "What is the difference when {b} is taken away from {a}?"),
-          "word": ("{name} has {a_things} and gives away {b}. How many {things} does {name} have left?",
-                   "There are {a_things} on a table. {name} takes {b} of them. How many {things} are still on "
-                   "the table?")},
-    "*": {"worded": ("What is {a} times {b}?", "Multiply {a} by {b}.", "What is the product of {a} and {b}?"),
-          "word": ("{name} has {a_bags} with {b_things} in each. How many {things} does {name} have in all?",)},
-    "*+": {"worded": ("Multiply {a} by {b}, then add {c}.", "What is the product of {a} and {b}, plus {c}?"),
-           "word": ("{name} has {a_bags} with {b_things} in each, and another {c_things}. How many {things} "
-                    "does {name} have in all?",)},
+    "+": {
+        "worded": ("What is the sum of {a} and {b}?", "Add {a} and {b}.", "What is {a} plus {b}?"),
+        "word": (
+            "{name} has {a_things} and finds {b} more. How many {things} does {name} have now?",
+            "There are {a_things} in a box. {name} puts in {b} more. How many {things} are in the box?",
+        ),
+    },
+    "-": {
+        "worded": (
+            "What is {a} minus {b}?",
+            "Subtract {b} from {a}.",
+            "What is the difference when {b} is taken away from {a}?",
+        ),
+        "word": (
+            "{name} has {a_things} and gives away {b}. How many {things} does {name} have left?",
+            "There are {a_things} on a table. {name} takes {b} of them. How many {things} are still on the table?",
+        ),
+    },
+    "*": {
+        "worded": ("What is {a} times {b}?", "Multiply {a} by {b}.", "What is the product of {a} and {b}?"),
+        "word": ("{name} has {a_bags} with {b_things} in each. How many {things} does {name} have in all?",),
+    },
+    "*+": {
+        "worded": ("Multiply {a} by {b}, then add {c}.", "What is the product of {a} and {b}, plus {c}?"),
+        "word": (
+            "{name} has {a_bags} with {b_things} in each, and another {c_things}. How many {things} "
+            "does {name} have in all?",
+        ),
+    },
 }
 
 
@@ -54,7 +70,15 @@ def phrase(operation: str, operands: tuple[int, ...], bare: str, phrasing: str, 
     a, b, *rest = operands
     c = rest[0] if rest else 0
     thing = rng.choice(_THINGS)
-    fields = {"a": a, "b": b, "c": c, "name": rng.choice(_NAMES), "things": f"{thing}s",
-              "a_things": _count(a, thing), "b_things": _count(b, thing), "c_things": _count(c, thing),
-              "a_bags": _count(a, "bag")}
+    fields = {
+        "a": a,
+        "b": b,
+        "c": c,
+        "name": rng.choice(_NAMES),
+        "things": f"{thing}s",
+        "a_things": _count(a, thing),
+        "b_things": _count(b, thing),
+        "c_things": _count(c, thing),
+        "a_bags": _count(a, "bag"),
+    }
     return rng.choice(templates).format(**fields), phrasing

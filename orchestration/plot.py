@@ -28,17 +28,38 @@ from orchestration.metrics import read_metrics
 
 # panel -> (title, y-axis label, [(metric key, legend label)])
 PANELS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
-    "asked_format": ("Answers in the format the prompt asks for", "share of answers", [
-        ("eval/greedy_format", "held-out, greedy"), ("eval/sampled_format", "held-out, sampled"),
-        ("reward/format", "training batch")]),
-    "training_batch": ("Each step's own samples", "mean over the batch", [
-        ("reward/mean", "reward"), ("verifier/accuracy", "verified accuracy"), ("rm/reward_mean", "RM score"),
-        ("completion/truncated_fraction", "share cut off at the length limit")]),
+    "asked_format": (
+        "Answers in the format the prompt asks for",
+        "share of answers",
+        [
+            ("eval/greedy_format", "held-out, greedy"),
+            ("eval/sampled_format", "held-out, sampled"),
+            ("reward/format", "training batch"),
+        ],
+    ),
+    "training_batch": (
+        "Each step's own samples",
+        "mean over the batch",
+        [
+            ("reward/mean", "reward"),
+            ("verifier/accuracy", "verified accuracy"),
+            ("rm/reward_mean", "RM score"),
+            ("completion/truncated_fraction", "share cut off at the length limit"),
+        ],
+    ),
     "kl": ("Distance from the reference policy", "KL (k3 estimate, per token)", [("policy/kl", "policy vs reference")]),
     "completion_length": ("Completion length", "tokens", [("completion/length_mean", "mean per completion")]),
-    "seconds_per_stage": ("Where each step's time went", "seconds", [
-        ("timing/generate", "sampling"), ("timing/verify", "verifying"), ("timing/rm_score", "RM scoring"),
-        ("timing/rm_update", "RM update"), ("timing/policy_update", "policy update")]),
+    "seconds_per_stage": (
+        "Where each step's time went",
+        "seconds",
+        [
+            ("timing/generate", "sampling"),
+            ("timing/verify", "verifying"),
+            ("timing/rm_score", "RM scoring"),
+            ("timing/rm_update", "RM update"),
+            ("timing/policy_update", "policy update"),
+        ],
+    ),
 }
 RM_CURVES = [("rm", "online RM"), ("rm_frozen", "frozen first version")]
 _PART = re.compile(r"^eval/(greedy|sampled)_accuracy_(.+)$")
@@ -82,8 +103,9 @@ def plot_run(run_dir: str) -> list[str]:
             ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
             drawn += 1
         if drawn:
-            written.append(save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), ylabel=ylabel,
-                                      legend_outside=True))
+            written.append(
+                save_panel(fig, ax, title, os.path.join(out_dir, f"{name}.png"), ylabel=ylabel, legend_outside=True)
+            )
         plt.close(fig)
     return written
 
@@ -97,8 +119,14 @@ def _heldout(plt, rows: list[dict], out_dir: str) -> str | None:
     for ax, name in zip(axes, ("greedy", "sampled")):
         ax.plot(*series(rows, f"eval/{name}_accuracy"), marker="o", color="black", linewidth=2, label="all")
         for i, part in enumerate(parts):
-            ax.plot(*series(rows, f"eval/{name}_accuracy_{part}"), marker=".", linewidth=1, linestyle="--",
-                    color=f"C{i}", label=part)
+            ax.plot(
+                *series(rows, f"eval/{name}_accuracy_{part}"),
+                marker=".",
+                linewidth=1,
+                linestyle="--",
+                color=f"C{i}",
+                label=part,
+            )
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(f"{name} ({'one answer each' if name == 'greedy' else 'temperature samples'})", fontsize=10)
         ax.set_xlabel("policy step (0 = before training)")
@@ -128,15 +156,27 @@ def _rm_heldout(plt, rows: list[dict], out_dir: str) -> str | None:
         ax.scatter(steps, values, s=sizes, color=f"C{i}", label=f"{label} (point size: pairs)")
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":", label="chance")
     ax.set_ylim(-0.03, 1.03)
-    path = save_panel(fig, ax, "Reward model on each fresh batch, before training on it",
-                      os.path.join(out_dir, "rm_heldout.png"), ylabel="within-group ranking accuracy",
-                      legend_outside=True)
+    path = save_panel(
+        fig,
+        ax,
+        "Reward model on each fresh batch, before training on it",
+        os.path.join(out_dir, "rm_heldout.png"),
+        ylabel="within-group ranking accuracy",
+        legend_outside=True,
+    )
     plt.close(fig)
     return path
 
 
-def save_panel(fig, ax, title: str, path: str, title_size: float | None = None, legend_outside: bool = False,
-               ylabel: str | None = None) -> str:
+def save_panel(
+    fig,
+    ax,
+    title: str,
+    path: str,
+    title_size: float | None = None,
+    legend_outside: bool = False,
+    ylabel: str | None = None,
+) -> str:
     """The house style of a panel over policy steps (labels, grid, legend when something is labelled: beside
     the axes with `legend_outside`, for many curves), saved."""
     ax.set_xlabel("policy step")

@@ -51,10 +51,14 @@ class PolicySlot:
         """The starting checkpoint's weights, frozen, under fresh adapters or the checkpoint's (`policy_adapter/`);
         the KL reference lives inside the same model (`policy.lora.reference_weights`)."""
         cfg = self.cfg
-        base, self.tokenizer = load_policy(cfg.policy.name_or_path, dtype=cfg.policy.dtype,
-                                           device=self.accelerator.device)
-        self.model = lora.load_lora(base, os.path.join(checkpoint, lora.ADAPTER_DIR)) if checkpoint \
+        base, self.tokenizer = load_policy(
+            cfg.policy.name_or_path, dtype=cfg.policy.dtype, device=self.accelerator.device
+        )
+        self.model = (
+            lora.load_lora(base, os.path.join(checkpoint, lora.ADAPTER_DIR))
+            if checkpoint
             else lora.apply_lora(base, cfg.policy.lora)
+        )
         self.reference = lora.SHARED_REFERENCE if cfg.grpo.beta > 0 else None
 
     def _load_full(self, checkpoint: str | None) -> None:

@@ -36,8 +36,10 @@ class Preempted(Exception):
     def __init__(self, signum: int, step: int, checkpoint: str | None, note: str = ""):
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
         where = f"checkpoint of step {step}: {checkpoint}" if checkpoint else "no step was completed, nothing to save"
-        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step} ({where}){note}. Re-run the "
-                         "same command to resume.")
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} after step {step} ({where}){note}. Re-run the "
+            "same command to resume."
+        )
 
     @property
     def exit_code(self) -> int:
@@ -62,8 +64,10 @@ class StopOnSignal:
             sys.stderr.flush()
             os._exit(128 + signum)
         self.signum = signum
-        self.announce(f"\n{signal.Signals(signum).name} received: finishing this step, then writing a checkpoint "
-                      "(send it again to exit at once)")
+        self.announce(
+            f"\n{signal.Signals(signum).name} received: finishing this step, then writing a checkpoint "
+            "(send it again to exit at once)"
+        )
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():

@@ -17,22 +17,30 @@ from orchestration.tasks import TaskItem, TaskSource
 _PROMPT = "What is 2 + 3? Put your final answer in \\boxed{}."
 _MATH = TaskItem(id="preflight-math", prompt=_PROMPT, verifier="math", gold="5")
 _MATH_SYMPY = TaskItem(id="preflight-math-sympy", prompt="Simplify sqrt(8).", verifier="math", gold="2\\sqrt{2}")
-_CODE = TaskItem(id="preflight-code", prompt="Write add(a, b).", verifier="code", entry_point="add",
-                 code_prompt='def add(a, b):\n    """Return a + b."""\n',
-                 tests="def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n")
+_CODE = TaskItem(
+    id="preflight-code",
+    prompt="Write add(a, b).",
+    verifier="code",
+    entry_point="add",
+    code_prompt='def add(a, b):\n    """Return a + b."""\n',
+    tests="def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n",
+)
 # (item, response, expected verdict): a plain number, a comparison that needs the sympy worker, and code.
 CASES = {
-    "math": [(_MATH, "2 + 3 = 5, so the answer is \\boxed{5}.", True), (_MATH, "\\boxed{6}", False),
-             (_MATH_SYMPY, "\\sqrt{8} = \\boxed{2 \\cdot \\sqrt{2}}", True), (_MATH_SYMPY, "\\boxed{\\sqrt{6}}", False)],
-    "code": [(_CODE, "```python\ndef add(a, b):\n    return a + b\n```", True),
-             (_CODE, "    return a - b\n", False)],
+    "math": [
+        (_MATH, "2 + 3 = 5, so the answer is \\boxed{5}.", True),
+        (_MATH, "\\boxed{6}", False),
+        (_MATH_SYMPY, "\\sqrt{8} = \\boxed{2 \\cdot \\sqrt{2}}", True),
+        (_MATH_SYMPY, "\\boxed{\\sqrt{6}}", False),
+    ],
+    "code": [(_CODE, "```python\ndef add(a, b):\n    return a + b\n```", True), (_CODE, "    return a - b\n", False)],
 }
 _WHAT_TO_DO = {
     "math": "run `python -m pytest tests/verifiers/test_math_equivalence.py` to see what fails; the sympy "
-            "worker is a child process of this interpreter, so check that sympy imports in it",
+    "worker is a child process of this interpreter, so check that sympy imports in it",
     "code": "run `python -m pytest tests/verifiers/test_sandbox.py` to see what fails; the sandbox runs the "
-            "program with this interpreter in a child process (see 'What the code sandbox guarantees' in the "
-            "README)",
+    "program with this interpreter in a child process (see 'What the code sandbox guarantees' in the "
+    "README)",
 }
 
 
@@ -60,8 +68,11 @@ def check_verifiers(kinds: set[str], *, timeout: float, fallback_last_number: bo
 
 def _message(kind: str, response: str, want: bool, outcome) -> str:
     verdict = "a known-correct answer was judged wrong" if want else "a known-wrong answer was judged correct"
-    lines = [f"the {kind} verifier failed its start-up check: {verdict}.",
-             f"  response: {response!r}", f"  reason:   {outcome.reason}"]
+    lines = [
+        f"the {kind} verifier failed its start-up check: {verdict}.",
+        f"  response: {response!r}",
+        f"  reason:   {outcome.reason}",
+    ]
     stderr = (outcome.details or {}).get("stderr")
     if stderr:
         lines.append(f"  stderr:   {str(stderr)[-500:]}")

@@ -47,11 +47,16 @@ _CODE_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)[ \t]*\n", re.IGNORECAS
 
 @dataclass
 class RewardTermConfig:
-    name: str = field(metadata={"help": f"one of {BUILTIN_TERMS}, or a dotted path to fn(prompts, completions, "
-                                        "**columns) -> list[float]"})
+    name: str = field(
+        metadata={
+            "help": f"one of {BUILTIN_TERMS}, or a dotted path to fn(prompts, completions, **columns) -> list[float]"
+        }
+    )
     weight: float = field(default=1.0, metadata={"help": "the term's weight in the sum (0: logged only)"})
-    buffer: int | None = field(default=None, metadata={
-        "help": "length: the overlong buffer in tokens (DAPO's L_cache); null = max_new_tokens // 4"})
+    buffer: int | None = field(
+        default=None,
+        metadata={"help": "length: the overlong buffer in tokens (DAPO's L_cache); null = max_new_tokens // 4"},
+    )
     min_tokens: int = field(default=0, metadata={"help": "length: completions shorter than this are penalised"})
     ngram: int = field(default=3, metadata={"help": "repetition: n-gram size in words"})
 
@@ -70,8 +75,9 @@ def resolve_user_term(path: str) -> Callable:
     """`package.module.function` -> the function; a clear error when it is not there."""
     module_name, _, attr = path.rpartition(".")
     if not module_name:
-        raise ValueError(f"reward term {path!r} is neither a built-in {BUILTIN_TERMS} nor a dotted path "
-                         "like mypkg.rewards.brevity")
+        raise ValueError(
+            f"reward term {path!r} is neither a built-in {BUILTIN_TERMS} nor a dotted path like mypkg.rewards.brevity"
+        )
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
@@ -94,8 +100,7 @@ def implied_source(terms: list[RewardTermConfig]) -> str:
     It decides whether the RM keeps training (`frozen_rm` freezes it) and what the study calls the run."""
     names = {term.name for term in terms if term.weight != 0}
     if {"rm", "frozen_rm"} <= names:
-        raise ValueError("loop.reward_terms: use either rm (the online RM) or frozen_rm (its first version), "
-                         "not both")
+        raise ValueError("loop.reward_terms: use either rm (the online RM) or frozen_rm (its first version), not both")
     if "frozen_rm" in names:
         return "frozen_rm"
     if "rm" in names:
@@ -130,12 +135,15 @@ def term_values(term: RewardTermConfig, batch: TermBatch) -> torch.Tensor:
             return torch.where(unlabelled, torch.zeros_like(verified), verified)
         return scores.float().clone()
     if term.name == "format":
-        return torch.tensor([float(well_formatted(item.verifier, text))
-                             for item, text in zip(batch.items, batch.completions)])
+        return torch.tensor(
+            [float(well_formatted(item.verifier, text)) for item, text in zip(batch.items, batch.completions)]
+        )
     if term.name == "length":
         buffer = term.buffer or max(1, batch.max_new_tokens // 4)
-        return torch.tensor([length_penalty(len(ids), batch.max_new_tokens, buffer, term.min_tokens)
-                             for ids in batch.completion_ids], dtype=torch.float32)
+        return torch.tensor(
+            [length_penalty(len(ids), batch.max_new_tokens, buffer, term.min_tokens) for ids in batch.completion_ids],
+            dtype=torch.float32,
+        )
     if term.name == "repetition":
         return torch.tensor([repetition_penalty(text, term.ngram) for text in batch.completions])
     return _user_values(term.name, batch)
@@ -176,7 +184,7 @@ def length_penalty(length: int, max_new_tokens: int, buffer: int, min_tokens: in
 def repetition_penalty(text: str, n: int = 3) -> float:
     """-(1 - distinct / all) word n-grams; 0 for a text shorter than one n-gram."""
     words = text.lower().split()
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return -(1.0 - len(set(grams)) / len(grams)) if grams else 0.0
 
 
@@ -189,16 +197,26 @@ def well_formatted(verifier: str, text: str) -> bool:
 
 def _user_values(path: str, batch: TermBatch) -> torch.Tensor:
     items = batch.items
-    columns = {"answer": [item.gold for item in items], "tests": [item.tests for item in items],
-               "entry_point": [item.entry_point for item in items],
-               "code_prompt": [item.code_prompt for item in items], "task_id": [item.id for item in items],
-               "verifier": [item.verifier for item in items]}
-    values = resolve_user_term(path)(prompts=[item.prompt for item in items], completions=list(batch.completions),
-                                     completion_ids=batch.completion_ids, **columns)
+    columns = {
+        "answer": [item.gold for item in items],
+        "tests": [item.tests for item in items],
+        "entry_point": [item.entry_point for item in items],
+        "code_prompt": [item.code_prompt for item in items],
+        "task_id": [item.id for item in items],
+        "verifier": [item.verifier for item in items],
+    }
+    values = resolve_user_term(path)(
+        prompts=[item.prompt for item in items],
+        completions=list(batch.completions),
+        completion_ids=batch.completion_ids,
+        **columns,
+    )
     if not isinstance(values, (list, tuple)) or len(values) != len(items):
         got = f"{len(values)} values" if isinstance(values, (list, tuple)) else type(values).__name__
-        raise RewardTermError(f"reward term {path!r} returned {got} for {len(items)} completions: it must return "
-                              "one float (or None) per completion")
+        raise RewardTermError(
+            f"reward term {path!r} returned {got} for {len(items)} completions: it must return "
+            "one float (or None) per completion"
+        )
     out = []
     for i, value in enumerate(values):
         if value is None:
@@ -209,8 +227,10 @@ def _user_values(path: str, batch: TermBatch) -> torch.Tensor:
         except (TypeError, ValueError):
             value = math.nan
         if not math.isfinite(value):
-            raise RewardTermError(f"reward term {path!r} returned {values[i]!r} for completion {i} "
-                                  f"(task {items[i].id}): rewards must be finite floats or None")
+            raise RewardTermError(
+                f"reward term {path!r} returned {values[i]!r} for completion {i} "
+                f"(task {items[i].id}): rewards must be finite floats or None"
+            )
         out.append(value)
     return torch.tensor(out, dtype=torch.float32)
 

@@ -4,9 +4,10 @@ Two runs writing the same directory would interleave their rows in the logs and 
 checkpoints. The lock is an advisory `fcntl.flock` on `DIR/.lock`, which the kernel drops when the
 process exits, however it exits: a run killed with SIGKILL leaves no stale lock behind, so there is
 nothing to clean up by hand. The file names the pid and host of its holder, for the message a second run
-prints; a run that leaves its `with` block (finished, stopped, failed) deletes it, one killed leaves it, unlocked. Under data-parallel launches only the main process writes files, so only it
-takes the lock (see `orchestration/train_loop.py`). The descriptor is not inherited by subprocesses (the
-verifier workers); a child forked without exec would share the lock until it exits.
+prints; a run that leaves its `with` block (finished, stopped, failed) deletes it, one killed leaves it, unlocked.
+Under data-parallel launches only the main process writes files, so only it takes the lock (see
+`orchestration/train_loop.py`). The descriptor is not inherited by subprocesses (the verifier workers); a child
+forked without exec would share the lock until it exits.
 
     with hold_run_lock("runs/a"):   # raises RunDirectoryInUse if another process holds it
         ...
@@ -55,5 +56,7 @@ def _in_use_message(run_dir: str, path: str) -> str:
         who = f"process {holder['pid']} on {holder['host']} (since {holder['since']})"
     except (OSError, ValueError, KeyError, TypeError):  # the holder has not written its details yet
         who = "another process"
-    return (f"run directory {run_dir} is in use by {who}: two runs in one directory would mix their logs and "
-            f"checkpoints. Wait for that run to finish or stop it, or pass another --output-dir.")
+    return (
+        f"run directory {run_dir} is in use by {who}: two runs in one directory would mix their logs and "
+        f"checkpoints. Wait for that run to finish or stop it, or pass another --output-dir."
+    )

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from accelerate.utils import broadcast_object_list, gather_object
 
+from orchestration.buffer import OutcomeBuffer
 from orchestration.checkpoint import (
     MANIFEST,
     list_checkpoints,
@@ -50,7 +51,6 @@ from orchestration.checkpoint import (
     truncate_file,
     verify_checkpoint,
 )
-from orchestration.buffer import OutcomeBuffer
 from orchestration.state_io import load_state, save_state
 
 STATE = "trainer_state"  # -> trainer_state.json + trainer_state.safetensors
@@ -99,8 +99,12 @@ class Checkpointable(Protocol):
 def trainer_state(trainer: Checkpointable) -> dict:
     """Everything but the weights that a resumed run needs to continue exactly: the trainer's own state, the
     RNG states and where the logs stood."""
-    return {**trainer.state_dict(), "rng": _rng_states(), "log_sizes": _log_sizes(trainer),
-            "buffer_rows": len(trainer.buffer)}
+    return {
+        **trainer.state_dict(),
+        "rng": _rng_states(),
+        "log_sizes": _log_sizes(trainer),
+        "buffer_rows": len(trainer.buffer),
+    }
 
 
 def save(trainer) -> str | None:
@@ -108,6 +112,7 @@ def save(trainer) -> str | None:
     trainer.accelerator.wait_for_everyone()
     path = None
     if trainer.is_main:
+
         def write(tmp: str) -> None:
             trainer.save_models(tmp)
             save_state(trainer_state(trainer), os.path.join(tmp, STATE))
@@ -127,7 +132,8 @@ def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
             raise CheckpointError(
                 f"{path} holds {LEGACY_STATE_FILE}, the pickled layout of an older version, which this one no "
                 "longer reads (unpickling can run code). Finish that run with the version that wrote it, or "
-                "start again in a new --output-dir.")
+                "start again in a new --output-dir."
+            )
         problem = _on_every_process(trainer, lambda: verify_checkpoint(path) if trainer.is_main else None)
         if problem is not None:
             _set_aside(trainer, path, problem)
@@ -138,9 +144,15 @@ def resume(trainer, load_models: Callable[[str | None], None]) -> str | None:
                 _set_aside(trainer, bad, reason)
             later = len(trainer.buffer) - saved["buffer_rows"]
             _truncate_logs(trainer, saved)
-            print(f"resumed from {path} at step {trainer.step}" + (
-                f" ({later} outcome rows written after it were dropped: the steps that wrote them run again and "
-                "write them anew)" if later > 0 and trainer.is_main else ""))
+            print(
+                f"resumed from {path} at step {trainer.step}"
+                + (
+                    f" ({later} outcome rows written after it were dropped: the steps that wrote them run again and "
+                    "write them anew)"
+                    if later > 0 and trainer.is_main
+                    else ""
+                )
+            )
             return path
         print(f"warning: cannot resume from {path}: {problem}; trying the checkpoint before it")
         failed.append((path, problem))
@@ -193,8 +205,10 @@ def _on_every_process(trainer, compute: Callable[[], object]) -> object:
 def _set_aside(trainer, path: str, problem: str) -> None:
     if trainer.is_main:
         moved = set_aside(path)
-        print(f"warning: checkpoint {path} is damaged: {problem}. Moved it to {moved} (delete it once you no "
-              "longer need it) and resuming from the checkpoint before it, if any.")
+        print(
+            f"warning: checkpoint {path} is damaged: {problem}. Moved it to {moved} (delete it once you no "
+            "longer need it) and resuming from the checkpoint before it, if any."
+        )
     trainer.accelerator.wait_for_everyone()
 
 
@@ -204,13 +218,15 @@ def _refuse_a_fresh_start(trainer, failed: list[tuple[str, str]]) -> None:
         reasons = "\n".join(f"  {path}: {problem}" for path, problem in failed)
         raise CheckpointError(
             f"no checkpoint in {trainer.output_dir} could be loaded:\n{reasons}\nIf the code or config changed "
-            "since they were written, resume with what wrote them; to start over, use a new --output-dir.")
+            "since they were written, resume with what wrote them; to start over, use a new --output-dir."
+        )
     damaged = set_aside_checkpoints(trainer.output_dir)
     if damaged:
         raise CheckpointError(
             f"every checkpoint in {trainer.output_dir} is damaged (set aside: {', '.join(damaged)}), and "
             "starting over would erase the logs of the run that wrote them. To start over anyway, use a new "
-            "--output-dir, or delete those directories.")
+            "--output-dir, or delete those directories."
+        )
 
 
 def set_aside_logs(trainer) -> str | None:
@@ -232,10 +248,12 @@ def set_aside_logs(trainer) -> str | None:
                 if os.path.exists(path):
                     os.remove(path)
             rows = len(OutcomeBuffer(os.path.join(moved, "outcomes.jsonl")))
-            print(f"{trainer.output_dir} held the logs of a run that stopped before its first checkpoint "
-                  f"({rows} verified outcomes): moved them to {moved} and starting at step 1. Its outcomes.jsonl "
-                  f"can train a reward model: python -m reward_model.train --data {moved}/outcomes.jsonl "
-                  "--output DIR, then --rm.init_from DIR")
+            print(
+                f"{trainer.output_dir} held the logs of a run that stopped before its first checkpoint "
+                f"({rows} verified outcomes): moved them to {moved} and starting at step 1. Its outcomes.jsonl "
+                f"can train a reward model: python -m reward_model.train --data {moved}/outcomes.jsonl "
+                "--output DIR, then --rm.init_from DIR"
+            )
     trainer.accelerator.wait_for_everyone()
     trainer.buffer.reindex()
     return moved

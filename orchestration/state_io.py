@@ -63,8 +63,12 @@ def _encode(value: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
         return {_TENSOR: key}
     if isinstance(value, (np.ndarray, np.generic)):  # small ones only (numpy's RNG state): kept in the JSON
         array = np.asarray(value)
-        return {_ARRAY: array.tolist(), "dtype": array.dtype.str, "shape": list(array.shape),
-                "scalar": isinstance(value, np.generic)}
+        return {
+            _ARRAY: array.tolist(),
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "scalar": isinstance(value, np.generic),
+        }
     if isinstance(value, tuple):
         return {_TUPLE: [_encode(v, f"{path}/{i}", tensors) for i, v in enumerate(value)]}
     if isinstance(value, list):
@@ -72,10 +76,13 @@ def _encode(value: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(value, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in value):
             return {k: _encode(v, f"{path}/{k}", tensors) for k, v in value.items()}
-        return {_DICT: [[_encode(k, f"{path}/key", tensors), _encode(v, f"{path}/{k}", tensors)]
-                        for k, v in value.items()]}
-    raise TypeError(f"cannot store a {type(value).__name__} at '{path or '/'}' in a checkpoint without pickle: "
-                    f"have its state_dict return tensors, numbers, strings, lists, tuples or dicts")
+        return {
+            _DICT: [[_encode(k, f"{path}/key", tensors), _encode(v, f"{path}/{k}", tensors)] for k, v in value.items()]
+        }
+    raise TypeError(
+        f"cannot store a {type(value).__name__} at '{path or '/'}' in a checkpoint without pickle: "
+        f"have its state_dict return tensors, numbers, strings, lists, tuples or dicts"
+    )
 
 
 def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -93,4 +100,3 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if _DICT in value:
         return {_decode(k, tensors): _decode(v, tensors) for k, v in value[_DICT]}
     return {k: _decode(v, tensors) for k, v in value.items()}
-

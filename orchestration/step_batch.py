@@ -38,7 +38,14 @@ class RMScores:
 
 # How a field is laid out per completion, and so how batches join and how groups are picked.
 ROWS, TENSOR, ROLLOUTS, TERMS, COUNTS, SCORES, STEP_SCORES = (
-    "rows", "tensor", "rollouts", "terms", "counts", "scores", "step_scores")
+    "rows",
+    "tensor",
+    "rollouts",
+    "terms",
+    "counts",
+    "scores",
+    "step_scores",
+)
 
 
 def _laid_out(layout: str, **kwargs):
@@ -70,15 +77,23 @@ class StepBatch:
     @staticmethod
     def concat(parts: list[StepBatch], pad_id: int) -> StepBatch:
         """The completions of `parts`, in order (refill rounds joined into one step's batch)."""
-        return StepBatch(**{f.name: _joined(f.metadata["layout"], [getattr(p, f.name) for p in parts], pad_id)
-                            for f in dataclasses.fields(StepBatch)})
+        return StepBatch(
+            **{
+                f.name: _joined(f.metadata["layout"], [getattr(p, f.name) for p in parts], pad_id)
+                for f in dataclasses.fields(StepBatch)
+            }
+        )
 
     def select_groups(self, groups: list[int]) -> StepBatch:
         """The completions of the groups numbered `groups`, in that order."""
         k = self.rollouts.group_size
         rows = [g * k + j for g in groups for j in range(k)]
-        return StepBatch(**{f.name: _selected(f.metadata["layout"], getattr(self, f.name), rows)
-                            for f in dataclasses.fields(StepBatch)})
+        return StepBatch(
+            **{
+                f.name: _selected(f.metadata["layout"], getattr(self, f.name), rows)
+                for f in dataclasses.fields(StepBatch)
+            }
+        )
 
 
 def _joined(layout: str, values: list, pad_id: int):
@@ -89,8 +104,12 @@ def _joined(layout: str, values: list, pad_id: int):
     if layout == TERMS:
         return {name: torch.cat([v[name] for v in values]) for name in values[0]}
     if layout in (SCORES, STEP_SCORES):
-        return RMScores(*(_joined(TENSOR if layout == SCORES else ROWS, [getattr(v, side) for v in values], pad_id)
-                          for side in ("live", "frozen")))
+        return RMScores(
+            *(
+                _joined(TENSOR if layout == SCORES else ROWS, [getattr(v, side) for v in values], pad_id)
+                for side in ("live", "frozen")
+            )
+        )
     if any(v is None for v in values):  # a part without them (e.g. no RM yet): the whole has none
         return None
     return torch.cat(values) if layout == TENSOR else [x for v in values for x in v]

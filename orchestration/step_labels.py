@@ -21,16 +21,22 @@ from verifiers.math import check_steps
 from verifiers.steps import LabelledStep, StepOutcome, mark_repeats, progress_rewards, repeated_claims
 
 
-def rule_step_labels(items: list[TaskItem], texts: list[str], outcomes: list[Outcome],
-                     timeout: float) -> list[list[StepOutcome]]:
+def rule_step_labels(
+    items: list[TaskItem], texts: list[str], outcomes: list[Outcome], timeout: float
+) -> list[list[StepOutcome]]:
     """Each math completion's steps judged by the rule checker (the step rule is the task's `meta["steps"]`,
     default one step per line); other tasks have none. The last step carries the completion's outcome, already
     verified (`check_steps` with a gold would verify it again). A true step whose claims all repeat earlier ones
     is labelled 0 (`verifiers.steps.mark_repeats`)."""
     judged = []
     for item, text, outcome in zip(items, texts, outcomes):
-        steps = check_steps(text, mode=item.meta.get("steps", "lines"), substitute=item.meta.get("substitute"),
-                            timeout=timeout) if item.verifier == "math" else []
+        steps = (
+            check_steps(
+                text, mode=item.meta.get("steps", "lines"), substitute=item.meta.get("substitute"), timeout=timeout
+            )
+            if item.verifier == "math"
+            else []
+        )
         steps = mark_repeats(steps, text)
         if steps:
             steps[-1] = replace(steps[-1], outcome=outcome)
@@ -38,17 +44,26 @@ def rule_step_labels(items: list[TaskItem], texts: list[str], outcomes: list[Out
     return judged
 
 
-def monte_carlo_step_labels(items: list[TaskItem], texts: list[str], outcomes: list[Outcome], model, tokenizer,
-                            cfg, seed: int) -> list[list[LabelledStep]]:
+def monte_carlo_step_labels(
+    items: list[TaskItem], texts: list[str], outcomes: list[Outcome], model, tokenizer, cfg, seed: int
+) -> list[list[LabelledStep]]:
     """Labels by Monte-Carlo rollouts (`orchestration.mc_labels`): `loop.mc_share` of the completions get
     `loop.mc_rollouts` continuations of `model` (the behaviour policy) from each step, hard or soft as
     `loop.step_labels` says; the last step of every completion is labelled by its verified outcome, the other
     steps of the rest get None."""
     spans = [verifier_steps.segment(text, mode=item.meta.get("steps", "lines")) for item, text in zip(items, texts)]
     continue_fn = mc_labels.policy_continue_fn(model, tokenizer, cfg.sampling, seed, chat=cfg.policy.use_chat_template)
-    mc = mc_labels.monte_carlo_step_labels(items, texts, spans, continue_fn, mc_labels.rule_verify_fn(
-        cfg.loop.verifier_timeout), m=cfg.loop.mc_rollouts, share=cfg.loop.mc_share, seed=seed,
-        outcomes=[o.correct if o.has_label else None for o in outcomes])
+    mc = mc_labels.monte_carlo_step_labels(
+        items,
+        texts,
+        spans,
+        continue_fn,
+        mc_labels.rule_verify_fn(cfg.loop.verifier_timeout),
+        m=cfg.loop.mc_rollouts,
+        share=cfg.loop.mc_share,
+        seed=seed,
+        outcomes=[o.correct if o.has_label else None for o in outcomes],
+    )
     hard = cfg.loop.step_labels == "mc_hard"
     judged = []
     for steps, labels, outcome in zip(spans, mc, outcomes):
@@ -72,35 +87,48 @@ def step_rewards(labels: list[list[float | None]], scores) -> list[list[float | 
     return [[None if math.isnan(x) else x for x in s.tolist()] for s in scores]
 
 
-def paid_step_rewards(raw: list[list[float | None]], steps: list[list], texts: list[str], items: list[TaskItem],
-                      max_rewarded_steps: int | None) -> tuple[list[list[float | None]], dict[str, float]]:
+def paid_step_rewards(
+    raw: list[list[float | None]],
+    steps: list[list],
+    texts: list[str],
+    items: list[TaskItem],
+    max_rewarded_steps: int | None,
+) -> tuple[list[list[float | None]], dict[str, float]]:
     """What each step is paid: `raw` with the progress rules applied (a step whose claims all repeat earlier ones
     earns nothing; at most `max_rewarded_steps`, else the task's own bound, keep a positive reward), and the
     `process/*` figures of what the rules did."""
-    repeated = [repeated_claims([text[s.start:s.end] for s in row]) for row, text in zip(steps, texts)]
-    paid = [progress_rewards(r, flags, max_rewarded_steps if max_rewarded_steps is not None
-                             else item.meta.get("max_rewarded_steps"))
-            for r, flags, item in zip(raw, repeated, items)]
+    repeated = [repeated_claims([text[s.start : s.end] for s in row]) for row, text in zip(steps, texts)]
+    paid = [
+        progress_rewards(
+            r, flags, max_rewarded_steps if max_rewarded_steps is not None else item.meta.get("max_rewarded_steps")
+        )
+        for r, flags, item in zip(raw, repeated, items)
+    ]
     return paid, progress_metrics(raw, paid, repeated)
 
 
-def progress_metrics(raw: list[list[float | None]], paid: list[list[float | None]],
-                     repeated: list[list[bool]]) -> dict[str, float]:
+def progress_metrics(
+    raw: list[list[float | None]], paid: list[list[float | None]], repeated: list[list[bool]]
+) -> dict[str, float]:
     """What process supervision paid for this step: steps per completion that kept a positive reward, the share of
     steps whose claims all repeat earlier ones, and the share whose positive reward the bound withheld."""
     pairs = [(r, p) for raw_row, paid_row in zip(raw, paid) for r, p in zip(raw_row, paid_row)]
     flags = [flag for row in repeated for flag in row]
     steps = len(pairs) or math.nan  # no step anywhere: the shares are unknown
     rewarded = sum(p is not None and p > 0 for _, p in pairs)
-    return {"process/rewarded_steps_per_completion": rewarded / max(len(paid), 1),
-            "process/repeated_steps": sum(flags) / steps,
-            "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / steps}
+    return {
+        "process/rewarded_steps_per_completion": rewarded / max(len(paid), 1),
+        "process/repeated_steps": sum(flags) / steps,
+        "process/withheld_steps": sum(r is not None and r > 0 and p is None for r, p in pairs) / steps,
+    }
 
 
 def step_label_metrics(labels: list[list[float | None]]) -> dict[str, float]:
     """Steps per completion, the share a rule (or the rollouts) labelled, and the share of those labelled good."""
     flat = [label for row in labels for label in row]
     known = [label for label in flat if label is not None]
-    return {"process/steps_per_completion": len(flat) / len(labels),
-            "process/labelled_fraction": len(known) / len(flat) if flat else math.nan,
-            "process/step_accuracy": sum(known) / len(known) if known else math.nan}
+    return {
+        "process/steps_per_completion": len(flat) / len(labels),
+        "process/labelled_fraction": len(known) / len(flat) if flat else math.nan,
+        "process/step_accuracy": sum(known) / len(known) if known else math.nan,
+    }

@@ -29,31 +29,50 @@ from orchestration.metrics import read_metrics  # noqa: E402
 from orchestration.study_arms import ARMS, DEFAULTS, data_overrides, is_finished, run_dir  # noqa: E402, F401
 
 TRAIN_LOOP = str(Path(__file__).resolve().parent / "train_loop.py")
+
+
 def has_initial_eval(path: str) -> bool:
     metrics = os.path.join(path, "metrics.jsonl")
     return os.path.isfile(metrics) and any("eval/initial_greedy_accuracy" in row for row in read_metrics(metrics))
 
 
 def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool) -> list[str]:
-    return [sys.executable, TRAIN_LOOP, "--output-dir", run_dir(output_dir, arm, seed), "--seed", str(seed),
-            *DEFAULTS, *ARMS[arm][1], "--loop.initial_eval", str(initial_eval).lower(), *overrides]
+    return [
+        sys.executable,
+        TRAIN_LOOP,
+        "--output-dir",
+        run_dir(output_dir, arm, seed),
+        "--seed",
+        str(seed),
+        *DEFAULTS,
+        *ARMS[arm][1],
+        "--loop.initial_eval",
+        str(initial_eval).lower(),
+        *overrides,
+    ]
 
 
 def code_commit() -> str:
     """The commit of the code the runs import (`-dirty` when tracked files differ from it), or "unknown"."""
     repo = str(Path(TRAIN_LOOP).resolve().parents[1])
     try:
-        commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
 
 
-def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool,
-            keep_models: bool = False) -> dict:
+def run_one(
+    output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool, keep_models: bool = False
+) -> dict:
     """Run (or resume) one arm and seed to the end; its output goes to `RUN_DIR/log.txt`, and the commit each
     invocation ran from to `RUN_DIR/commits.txt` (a resumed run may span several: the report refuses to mix
     them). Unless `keep_models`, a finished run's checkpoints/ and final/ are deleted (about 2 GB a run for
@@ -69,8 +88,14 @@ def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
         log.flush()
         result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     commits = list(dict.fromkeys(open(os.path.join(path, "commits.txt"), encoding="utf-8").read().split()))
-    record = {"arm": arm, "seed": seed, "returncode": result.returncode, "seconds": time.perf_counter() - start,
-              "commits": commits, "command": cmd}
+    record = {
+        "arm": arm,
+        "seed": seed,
+        "returncode": result.returncode,
+        "seconds": time.perf_counter() - start,
+        "commits": commits,
+        "command": cmd,
+    }
     if result.returncode == 0:
         with open(os.path.join(path, "study_run.json"), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
@@ -80,15 +105,26 @@ def run_one(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
     return record
 
 
-def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: list[str],
-              progress: bool = True, keep_models: bool = False) -> list[dict]:
+def run_study(
+    arms: list[str],
+    seeds: list[int],
+    output_dir: str,
+    overrides: list[str],
+    progress: bool = True,
+    keep_models: bool = False,
+) -> list[dict]:
     """Run every (arm, seed) not finished yet; returns one record per run that ran now."""
     from tqdm.auto import tqdm
 
     todo = [(arm, seed) for seed in seeds for arm in arms if not is_finished(run_dir(output_dir, arm, seed))]
     records = []
-    bar = tqdm(total=len(arms) * len(seeds), initial=len(arms) * len(seeds) - len(todo), desc="study",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(arms) * len(seeds),
+        initial=len(arms) * len(seeds) - len(todo),
+        desc="study",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for arm, seed in todo:
         bar.set_postfix_str(f"{arm} seed {seed}")
         others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm and data_overrides(a) == data_overrides(arm)]
@@ -96,8 +132,11 @@ def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: lis
         record = run_one(output_dir, arm, seed, overrides, initial_eval, keep_models)
         records.append(record)
         if record["returncode"]:
-            print(f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
-                  f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}", file=sys.stderr)
+            print(
+                f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
+                f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}",
+                file=sys.stderr,
+            )
         bar.update(1)
     bar.close()
     return records
@@ -105,19 +144,35 @@ def run_study(arms: list[str], seeds: list[int], output_dir: str, overrides: lis
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     arms_help = "\n".join(f"  {name:<11} {text}" for name, (text, _) in ARMS.items())
-    parser = argparse.ArgumentParser(description=__doc__ + "\narms:\n" + arms_help,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), metavar="ARM",
-                        help=f"arms to run (default: all: {' '.join(ARMS)})")
+    parser = argparse.ArgumentParser(
+        description=__doc__ + "\narms:\n" + arms_help, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        default=list(ARMS),
+        choices=list(ARMS),
+        metavar="ARM",
+        help=f"arms to run (default: all: {' '.join(ARMS)})",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--output-dir", default="runs/study", help="study directory (resumed if it exists)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar across runs")
-    parser.add_argument("--keep-models", action="store_true",
-                        help="keep each finished run's checkpoints/ and final/ (default: deleted, logs kept)")
-    parser.add_argument("--baseline", metavar="ARM",
-                        help="the arm the report's paired differences are taken against (default: the first arm)")
-    parser.add_argument("--allow-mixed-commits", action="store_true",
-                        help="report runs made from different commits in one table (refused by default)")
+    parser.add_argument(
+        "--keep-models",
+        action="store_true",
+        help="keep each finished run's checkpoints/ and final/ (default: deleted, logs kept)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="ARM",
+        help="the arm the report's paired differences are taken against (default: the first arm)",
+    )
+    parser.add_argument(
+        "--allow-mixed-commits",
+        action="store_true",
+        help="report runs made from different commits in one table (refused by default)",
+    )
     args, overrides = parser.parse_known_args(argv)
     if len(args.seeds) < 2:
         parser.error("--seeds: give at least two seeds; an interval needs them")
@@ -137,11 +192,18 @@ def main(argv: list[str] | None = None) -> dict:
             load_config(None, [*DEFAULTS, *ARMS[arm][1], *overrides])
         except (ConfigError, ValueError) as e:
             sys.exit(f"config error (arm {arm}): {e}")
-    records = run_study(args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress,
-                        keep_models=args.keep_models)
+    records = run_study(
+        args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress, keep_models=args.keep_models
+    )
     try:
-        results = write_report(args.output_dir, args.arms, args.seeds, argv if argv is not None else sys.argv[1:],
-                               args.baseline, args.allow_mixed_commits)
+        results = write_report(
+            args.output_dir,
+            args.arms,
+            args.seeds,
+            argv if argv is not None else sys.argv[1:],
+            args.baseline,
+            args.allow_mixed_commits,
+        )
     except MixedCommits as e:
         sys.exit(f"study report: {e}")
     print(f"study: {os.path.join(args.output_dir, 'report.md')}")

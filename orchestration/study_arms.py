@@ -12,69 +12,127 @@ import os
 # The multi-step task as the process-supervision arms run it (configs/process_supervision.yaml): level 1, the
 # worked example shown once in the prompt (the default for multistep), one calculation per line in 128 new tokens,
 # temperature 0.7: the base policy solves 31% of samples with 48% of groups mixed (docs/process_supervision.md).
-MULTISTEP = ["--data.source", "multistep", "--data.levels", "[1]", "--sampling.max_new_tokens", "128",
-             "--sampling.temperature", "0.7"]
+MULTISTEP = [
+    "--data.source",
+    "multistep",
+    "--data.levels",
+    "[1]",
+    "--sampling.max_new_tokens",
+    "128",
+    "--sampling.temperature",
+    "0.7",
+]
 PS = ["--loop.supervision", "process", *MULTISTEP]
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
-    "rm": ("GRPO on the online RM alone: re-trained every rm.update_every steps with 10% replay (the paper)",
-           ["--loop.reward_source", "rm"]),
-    "frozen_rm": ("GRPO on the RM's first version, never updated (the control for the online RM)",
-                  ["--loop.reward_source", "frozen_rm"]),
-    "mix": ("GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1] (+ 0.1 * format, as every GRPO arm with "
-            "outcome supervision)", ["--loop.reward_source", "mix"]),
-    "no_format": ("the mix arm without the format term (loop.format_weight 0): nothing rewards the asked \\boxed{}",
-                  ["--loop.reward_source", "mix", "--loop.format_weight", "0"]),
-    "online_rft": ("Online RFT: current-policy samples, coefficient 1 on verified-correct, 0 else",
-                   ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"]),
-    "rft": ("RFT: the same on samples from the initial policy",
-            ["--loop.algorithm", "rft", "--loop.reward_source", "verifier"]),
+    "rm": (
+        "GRPO on the online RM alone: re-trained every rm.update_every steps with 10% replay (the paper)",
+        ["--loop.reward_source", "rm"],
+    ),
+    "frozen_rm": (
+        "GRPO on the RM's first version, never updated (the control for the online RM)",
+        ["--loop.reward_source", "frozen_rm"],
+    ),
+    "mix": (
+        "GRPO on 0.5 * online RM + 0.5 * verifier, both in [0, 1] (+ 0.1 * format, as every GRPO arm with "
+        "outcome supervision)",
+        ["--loop.reward_source", "mix"],
+    ),
+    "no_format": (
+        "the mix arm without the format term (loop.format_weight 0): nothing rewards the asked \\boxed{}",
+        ["--loop.reward_source", "mix", "--loop.format_weight", "0"],
+    ),
+    "online_rft": (
+        "Online RFT: current-policy samples, coefficient 1 on verified-correct, 0 else",
+        ["--loop.algorithm", "online_rft", "--loop.reward_source", "verifier"],
+    ),
+    "rft": (
+        "RFT: the same on samples from the initial policy",
+        ["--loop.algorithm", "rft", "--loop.reward_source", "verifier"],
+    ),
     # The curriculum pair: levels 1 and 2 (held out on both, reported per level), verifier rewards.
-    "curriculum": ("GRPO (verifier) over levels 1-2 with the adaptive curriculum: level 1 first, level 2 once "
-                   "level 1 saturates", ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]",
-                                         "--data.curriculum", "true"]),
-    "mixed_levels": ("GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
-                     ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"]),
+    "curriculum": (
+        "GRPO (verifier) over levels 1-2 with the adaptive curriculum: level 1 first, level 2 once level 1 saturates",
+        ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]", "--data.curriculum", "true"],
+    ),
+    "mixed_levels": (
+        "GRPO (verifier) over levels 1-2 drawn in turn (the curriculum's control)",
+        ["--loop.reward_source", "verifier", "--data.levels", "[1, 2]"],
+    ),
     # The online RM on a stronger backbone: the policy's own base model (DeepSeekMath's choice), top 4 layers trained.
-    "rm_lm": ("GRPO on the online RM built on the policy's own base model (SmolLM2-135M, top 4 of 30 layers "
-              "trained) instead of MiniLM", ["--loop.reward_source", "rm", "--rm.encoder", "policy",
-                                             "--rm.train.trainable_layers", "4"]),
+    "rm_lm": (
+        "GRPO on the online RM built on the policy's own base model (SmolLM2-135M, top 4 of 30 layers "
+        "trained) instead of MiniLM",
+        ["--loop.reward_source", "rm", "--rm.encoder", "policy", "--rm.train.trainable_layers", "4"],
+    ),
     # LoRA beside full fine-tuning: the default reward (the `mix` arm) with configs/lora.yaml's adapters and lr.
-    "lora": ("GRPO on 0.5 * online RM + 0.5 * verifier (the `mix` arm) training LoRA adapters (r 16, alpha 32, "
-             "attention projections, lr 1e-4: configs/lora.yaml) instead of every weight",
-             ["--loop.reward_source", "mix", "--policy.lora", "{r: 16, alpha: 32}", "--grpo.lr", "1e-4"]),
+    "lora": (
+        "GRPO on 0.5 * online RM + 0.5 * verifier (the `mix` arm) training LoRA adapters (r 16, alpha 32, "
+        "attention projections, lr 1e-4: configs/lora.yaml) instead of every weight",
+        ["--loop.reward_source", "mix", "--policy.lora", "{r: 16, alpha: 32}", "--grpo.lr", "1e-4"],
+    ),
     # GRPO+PS against GRPO+OS (DeepSeekMath §4.1.3) on the multi-step task, both rewarded by rules: level 1, the
     # only level where the base policy ever reaches a verified answer (benchmarks/bench_base_policy.py, README).
-    "os": ("GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion (no format term, "
-           "as the PS arms have none)", ["--loop.reward_source", "verifier", "--loop.format_weight", "0", *MULTISTEP]),
-    "ps": ("GRPO+PS on the multi-step task (level 1): each step rewarded by the rule checker's label "
-           "(verifiers.math.check_steps; repeats earn nothing, the paid steps are bounded), a token credited with "
-           "the sum of the later steps' normalised rewards (§4.1.3)", ["--loop.reward_source", "verifier", *PS]),
-    "ps_min": ("ps with min-form credit: a token is worth the worst step it leads to",
-               ["--loop.reward_source", "verifier", "--grpo.process_credit", "min", *PS]),
-    "ps_delta": ("ps with step-to-step changes as rewards: the credit telescopes to the last step's reward",
-                 ["--loop.reward_source", "verifier", "--grpo.process_credit", "delta", *PS]),
-    "ps_outcome10": ("ps with a 10% share of the verified outcome's advantage mixed into every token's",
-                     ["--loop.reward_source", "verifier", "--loop.outcome_share", "0.1", *PS]),
-    "ps_rm": ("GRPO+PS rewarded by the online step RM's scores (the same protections)",
-              ["--loop.reward_source", "rm", *PS]),
-    "ps_frozen_rm": ("GRPO+PS rewarded by the step RM's first version, never updated: the control for ps_rm",
-                     ["--loop.reward_source", "frozen_rm", *PS]),
+    "os": (
+        "GRPO+OS on the multi-step task (level 1): one rule-verified reward per completion (no format term, "
+        "as the PS arms have none)",
+        ["--loop.reward_source", "verifier", "--loop.format_weight", "0", *MULTISTEP],
+    ),
+    "ps": (
+        "GRPO+PS on the multi-step task (level 1): each step rewarded by the rule checker's label "
+        "(verifiers.math.check_steps; repeats earn nothing, the paid steps are bounded), a token credited with "
+        "the sum of the later steps' normalised rewards (§4.1.3)",
+        ["--loop.reward_source", "verifier", *PS],
+    ),
+    "ps_min": (
+        "ps with min-form credit: a token is worth the worst step it leads to",
+        ["--loop.reward_source", "verifier", "--grpo.process_credit", "min", *PS],
+    ),
+    "ps_delta": (
+        "ps with step-to-step changes as rewards: the credit telescopes to the last step's reward",
+        ["--loop.reward_source", "verifier", "--grpo.process_credit", "delta", *PS],
+    ),
+    "ps_outcome10": (
+        "ps with a 10% share of the verified outcome's advantage mixed into every token's",
+        ["--loop.reward_source", "verifier", "--loop.outcome_share", "0.1", *PS],
+    ),
+    "ps_rm": (
+        "GRPO+PS rewarded by the online step RM's scores (the same protections)",
+        ["--loop.reward_source", "rm", *PS],
+    ),
+    "ps_frozen_rm": (
+        "GRPO+PS rewarded by the step RM's first version, never updated: the control for ps_rm",
+        ["--loop.reward_source", "frozen_rm", *PS],
+    ),
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
-DEFAULTS = ["--data.levels", "[2]", "--data.eval_size", "128", "--data.eval_samples", "1",
-            "--loop.max_steps", "16", "--loop.eval_every", "1000", "--loop.checkpoint_every", "4",
-            "--loop.keep_checkpoints", "1", "--logging.progress_bar", "false"]
+DEFAULTS = [
+    "--data.levels",
+    "[2]",
+    "--data.eval_size",
+    "128",
+    "--data.eval_samples",
+    "1",
+    "--loop.max_steps",
+    "16",
+    "--loop.eval_every",
+    "1000",
+    "--loop.checkpoint_every",
+    "4",
+    "--loop.keep_checkpoints",
+    "1",
+    "--logging.progress_bar",
+    "false",
+]
 
 
 def data_overrides(arm: str) -> list[str]:
     """The arm's data and sampling overrides: arms that share them share the held-out set and how it is
     sampled, so the base policy's figures."""
     args = ARMS[arm][1] if arm in ARMS else []
-    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2])
-            if key.startswith(("--data.", "--sampling."))]
+    return [f"{key}={value}" for key, value in zip(args[::2], args[1::2]) if key.startswith(("--data.", "--sampling."))]
 
 
 def run_dir(output_dir: str, arm: str, seed: int) -> str:

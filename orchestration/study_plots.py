@@ -1,10 +1,10 @@
 """A study's plots (`orchestration.study_report` writes them into DIR/plots/):
 
-    forest.png         each arm's held-out change (greedy, sampled) with its 95% interval, and beside it each
-                       arm's paired difference against the baseline arm: what a reader compares at a glance
-    arms.png           one small panel per arm over policy steps: the training batch's verified accuracy (mean over
-                       seeds, band clipped to [0, 1]) and the RM's held-out ranking accuracy, online and frozen
-                       (pair-weighted over seeds per step; no line where a step had no pair)
+forest.png         each arm's held-out change (greedy, sampled) with its 95% interval, and beside it each
+                   arm's paired difference against the baseline arm: what a reader compares at a glance
+arms.png           one small panel per arm over policy steps: the training batch's verified accuracy (mean over
+                   seeds, band clipped to [0, 1]) and the RM's held-out ranking accuracy, online and frozen
+                   (pair-weighted over seeds per step; no line where a step had no pair)
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def plot(runs: dict[tuple[str, int], dict], summary: dict, seeds: list[int], out
     import matplotlib.pyplot as plt
 
     os.makedirs(out_dir, exist_ok=True)
-    return [path for path in (_forest(plt, summary, out_dir), _small_multiples(plt, runs, summary, seeds, out_dir))
-            if path]
+    return [
+        path for path in (_forest(plt, summary, out_dir), _small_multiples(plt, runs, summary, seeds, out_dir)) if path
+    ]
 
 
 def _forest(plt, summary: dict, out_dir: str) -> str | None:
@@ -40,8 +41,16 @@ def _forest(plt, summary: dict, out_dir: str) -> str | None:
                 if not cell or not cell["n"] or math.isnan(cell["mean"]):
                     continue
                 low, high = (cell["low"], cell["high"]) if not math.isnan(cell["low"]) else (cell["mean"],) * 2
-                ax.errorbar(cell["mean"], y + offset, xerr=[[cell["mean"] - low], [high - cell["mean"]]], fmt="o",
-                            color=colour, capsize=3, markersize=4, label=name if y == 0 else None)
+                ax.errorbar(
+                    cell["mean"],
+                    y + offset,
+                    xerr=[[cell["mean"] - low], [high - cell["mean"]]],
+                    fmt="o",
+                    color=colour,
+                    capsize=3,
+                    markersize=4,
+                    label=name if y == 0 else None,
+                )
         ax.axvline(0.0, color="grey", linewidth=0.8)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("accuracy (mean, 95% interval over seeds)")
@@ -58,31 +67,43 @@ def _forest(plt, summary: dict, out_dir: str) -> str | None:
     return path
 
 
-def _small_multiples(plt, runs: dict[tuple[str, int], dict], summary: dict, seeds: list[int],
-                     out_dir: str) -> str | None:
+def _small_multiples(
+    plt, runs: dict[tuple[str, int], dict], summary: dict, seeds: list[int], out_dir: str
+) -> str | None:
     arms = [arm for arm in summary["arms"] if any((arm, seed) in runs for seed in seeds)]
     if not arms:
         return None
     columns = min(4, len(arms))
     rows = math.ceil(len(arms) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), sharex=True, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.2 * columns, 2.6 * rows), sharex=True, sharey=True, squeeze=False
+    )
     for ax, arm in zip(axes.flat, arms):
         mine = [runs[arm, seed] for seed in seeds if (arm, seed) in runs]
         length = max(len(r["train_accuracy"]) for r in mine)
         steps = list(range(1, length + 1))
-        cells = [interval([r["train_accuracy"][i] for r in mine if i < len(r["train_accuracy"])], (0.0, 1.0))
-                 for i in range(length)]
+        cells = [
+            interval([r["train_accuracy"][i] for r in mine if i < len(r["train_accuracy"])], (0.0, 1.0))
+            for i in range(length)
+        ]
         ax.plot(steps, [c["mean"] for c in cells], color="black", linewidth=1.5, label="training batch accuracy")
-        ax.fill_between(steps, [c["low"] if not math.isnan(c["low"]) else c["mean"] for c in cells],
-                        [c["high"] if not math.isnan(c["high"]) else c["mean"] for c in cells], color="black",
-                        alpha=0.1)
+        ax.fill_between(
+            steps,
+            [c["low"] if not math.isnan(c["low"]) else c["mean"] for c in cells],
+            [c["high"] if not math.isnan(c["high"]) else c["mean"] for c in cells],
+            color="black",
+            alpha=0.1,
+        )
         for prefix, style, label in (("rm", "-", "online RM held-out"), ("rm_frozen", "--", "frozen RM held-out")):
             per_step = []
             for i in range(length):
-                units = [(r[f"{prefix}_heldout"][i], r[f"{prefix}_pairs"][i]) for r in mine
-                         if i < len(r[f"{prefix}_heldout"]) and r[f"{prefix}_pairs"][i]
-                         and r[f"{prefix}_heldout"][i] is not None]
+                units = [
+                    (r[f"{prefix}_heldout"][i], r[f"{prefix}_pairs"][i])
+                    for r in mine
+                    if i < len(r[f"{prefix}_heldout"])
+                    and r[f"{prefix}_pairs"][i]
+                    and r[f"{prefix}_heldout"][i] is not None
+                ]
                 pairs = sum(p for _, p in units)
                 per_step.append(sum(a * p for a, p in units) / pairs if pairs else math.nan)
             if any(math.isfinite(v) for v in per_step):
@@ -90,7 +111,7 @@ def _small_multiples(plt, runs: dict[tuple[str, int], dict], summary: dict, seed
         ax.set_title(arm, fontsize=9)
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(arms):]:
+    for ax in axes.flat[len(arms) :]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("policy step")
@@ -98,8 +119,11 @@ def _small_multiples(plt, runs: dict[tuple[str, int], dict], summary: dict, seed
         ax.set_ylabel("accuracy")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle("Per arm: verified accuracy of each step's samples (band: 95% over seeds) and the RM's held-out "
-                 "ranking accuracy", fontsize=10)
+    fig.suptitle(
+        "Per arm: verified accuracy of each step's samples (band: 95% over seeds) and the RM's held-out "
+        "ranking accuracy",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path = os.path.join(out_dir, "arms.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -47,9 +47,12 @@ def eval_names(rows: list[dict]) -> list[str]:
 def summarize_run(path: str) -> dict:
     """One run's figures from its metrics.jsonl (and study_run.json for the commits it ran from)."""
     rows = read_metrics(os.path.join(path, "metrics.jsonl"))
-    run = {"steps": len(rows), "alarms": sum(1 for r in rows if r.get("rm/hacking_alarm")),
-           "train_accuracy": [r.get("verifier/accuracy") for r in rows],
-           "step_seconds": [r["timing/step"] for r in rows if isinstance(r.get("timing/step"), (int, float))]}
+    run = {
+        "steps": len(rows),
+        "alarms": sum(1 for r in rows if r.get("rm/hacking_alarm")),
+        "train_accuracy": [r.get("verifier/accuracy") for r in rows],
+        "step_seconds": [r["timing/step"] for r in rows if isinstance(r.get("timing/step"), (int, float))],
+    }
     for prefix in ("rm", "rm_frozen"):
         run[f"{prefix}_heldout"] = [r.get(f"{prefix}/heldout_ranking_accuracy") for r in rows]
         run[f"{prefix}_pairs"] = [r.get(f"{prefix}/heldout_pairs") or 0 for r in rows]
@@ -63,16 +66,25 @@ def summarize_run(path: str) -> dict:
     return run
 
 
-def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int],
-              baseline: str | None = None) -> dict:
+def aggregate(
+    runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int], baseline: str | None = None
+) -> dict:
     """Per arm: intervals over seeds of held-out accuracy before/after/change, paired differences against
     `baseline` (default: the first arm), pair-weighted RM held-out ranking accuracy (online and frozen), alarms
     and the median seconds per step."""
     baseline = baseline or arms[0]
 
     def base(arm: str, name: str, seed: int):  # evaluated once per seed, by one arm of those with its data
-        return next((runs[a, seed].get(f"before_{name}") for a in arms if (a, seed) in runs and data_overrides(a) == data_overrides(arm)
-                     and runs[a, seed].get(f"before_{name}") is not None), None)
+        return next(
+            (
+                runs[a, seed].get(f"before_{name}")
+                for a in arms
+                if (a, seed) in runs
+                and data_overrides(a) == data_overrides(arm)
+                and runs[a, seed].get(f"before_{name}") is not None
+            ),
+            None,
+        )
 
     table = {}
     for arm in arms:
@@ -83,13 +95,22 @@ def aggregate(runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[in
         for name in row["evals"]:
             row[f"before_{name}"] = interval([before[name, seed] for seed, _ in mine], (0.0, 1.0))
             row[f"after_{name}"] = interval([r.get(f"after_{name}") for _, r in mine], (0.0, 1.0))
-            row[f"change_{name}"] = interval([r[f"after_{name}"] - before[name, seed] for seed, r in mine
-                                              if r.get(f"after_{name}") is not None and before[name, seed] is not None],
-                                             (-1.0, 1.0))
+            row[f"change_{name}"] = interval(
+                [
+                    r[f"after_{name}"] - before[name, seed]
+                    for seed, r in mine
+                    if r.get(f"after_{name}") is not None and before[name, seed] is not None
+                ],
+                (-1.0, 1.0),
+            )
             if arm != baseline and data_overrides(arm) == data_overrides(baseline):
-                paired = [r[f"after_{name}"] - runs[baseline, seed][f"after_{name}"] for seed, r in mine
-                          if (baseline, seed) in runs and r.get(f"after_{name}") is not None
-                          and runs[baseline, seed].get(f"after_{name}") is not None]
+                paired = [
+                    r[f"after_{name}"] - runs[baseline, seed][f"after_{name}"]
+                    for seed, r in mine
+                    if (baseline, seed) in runs
+                    and r.get(f"after_{name}") is not None
+                    and runs[baseline, seed].get(f"after_{name}") is not None
+                ]
                 row[f"vs_baseline_{name}"] = interval(paired, (-1.0, 1.0))
         for prefix in ("rm", "rm_frozen"):
             units = [(acc, pairs) for _, r in mine for acc, pairs in zip(r[f"{prefix}_heldout"], r[f"{prefix}_pairs"])]
@@ -105,12 +126,15 @@ def check_commits(runs: dict[tuple[str, int], dict], allow_mixed: bool) -> list[
     """The commits the runs ran from; more than one is refused unless `allow_mixed`."""
     commits = sorted({c for run in runs.values() for c in run["commits"]})
     if len(commits) > 1 and not allow_mixed:
-        by_commit = {c: sorted(f"{arm}-seed{seed}" for (arm, seed), run in runs.items() if c in run["commits"])
-                     for c in commits}
-        raise MixedCommits("the study's runs ran from several commits, and one table should come from one: " +
-                           "; ".join(f"{c}: {', '.join(names)}" for c, names in by_commit.items()) +
-                           ". Re-run the odd ones from one commit (delete their run directories), or pass "
-                           "--allow-mixed-commits and say so wherever the table is quoted.")
+        by_commit = {
+            c: sorted(f"{arm}-seed{seed}" for (arm, seed), run in runs.items() if c in run["commits"]) for c in commits
+        }
+        raise MixedCommits(
+            "the study's runs ran from several commits, and one table should come from one: "
+            + "; ".join(f"{c}: {', '.join(names)}" for c, names in by_commit.items())
+            + ". Re-run the odd ones from one commit (delete their run directories), or pass "
+            "--allow-mixed-commits and say so wherever the table is quoted."
+        )
     return commits
 
 
@@ -125,56 +149,98 @@ def _fmt(cell: dict, digits: int = 3, signed: bool = False) -> str:
 
 def markdown(summary: dict, command: str, commits: list[str]) -> str:
     table, baseline = summary["arms"], summary["baseline"]
-    lines = ["# Study report", "", f"Command: `{command}`", "", f"Code: commit {', '.join(commits)}", "",
-             "Held-out verified accuracy, mean and 95% interval over seeds (Student t; accuracies clipped to "
-             "[0, 1], changes to [-1, 1]). `before` is the base policy (the same for every arm of a seed). RM "
-             "columns: within-group ranking accuracy of the online RM and of its frozen first version on each "
-             "step's fresh batch, before the RM trains on it, pair-weighted over the run, with a bootstrap "
-             "interval over steps; `pairs` is how many pairs it rests on.", "",
-             "| arm | seeds | greedy before | greedy after | greedy change | sampled before | sampled after | "
-             "sampled change | online RM held-out (pairs) | frozen RM held-out (pairs) | alarms | s/step (median) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Study report",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Code: commit {', '.join(commits)}",
+        "",
+        "Held-out verified accuracy, mean and 95% interval over seeds (Student t; accuracies clipped to "
+        "[0, 1], changes to [-1, 1]). `before` is the base policy (the same for every arm of a seed). RM "
+        "columns: within-group ranking accuracy of the online RM and of its frozen first version on each "
+        "step's fresh batch, before the RM trains on it, pair-weighted over the run, with a bootstrap "
+        "interval over steps; `pairs` is how many pairs it rests on.",
+        "",
+        "| arm | seeds | greedy before | greedy after | greedy change | sampled before | sampled after | "
+        "sampled change | online RM held-out (pairs) | frozen RM held-out (pairs) | alarms | s/step (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for arm, row in table.items():
-        cells = [_fmt(row[f"{kind}_{name}_accuracy"], signed=kind == "change") for name in EVALS
-                 for kind in ("before", "after", "change")]
+        cells = [
+            _fmt(row[f"{kind}_{name}_accuracy"], signed=kind == "change")
+            for name in EVALS
+            for kind in ("before", "after", "change")
+        ]
         rm = [f"{_fmt(row[key])} ({row[key]['n']})" for key in ("rm_heldout", "rm_frozen_heldout")]
-        lines.append(f"| `{arm}` | {len(row['seeds'])} | " + " | ".join(cells) + f" | {rm[0]} | {rm[1]} | "
-                     f"{row['alarms']} | {row['median_step_seconds']:.1f} |")
+        lines.append(
+            f"| `{arm}` | {len(row['seeds'])} | " + " | ".join(cells) + f" | {rm[0]} | {rm[1]} | "
+            f"{row['alarms']} | {row['median_step_seconds']:.1f} |"
+        )
     paired = {arm: row for arm, row in table.items() if any(k.startswith("vs_baseline_") for k in row)}
     if paired:
-        lines += ["", f"Paired differences against `{baseline}` (after training, same seed: arm minus `{baseline}`; "
-                  "mean and 95% t-interval over seeds):", "",
-                  "| arm | greedy | sampled |", "|---|---|---|"]
+        lines += [
+            "",
+            f"Paired differences against `{baseline}` (after training, same seed: arm minus `{baseline}`; "
+            "mean and 95% t-interval over seeds):",
+            "",
+            "| arm | greedy | sampled |",
+            "|---|---|---|",
+        ]
         for arm, row in paired.items():
-            lines.append(f"| `{arm}` | " + " | ".join(_fmt(row.get(f"vs_baseline_{name}_accuracy", {"n": 0}),
-                                                          signed=True) for name in EVALS) + " |")
+            lines.append(
+                f"| `{arm}` | "
+                + " | ".join(_fmt(row.get(f"vs_baseline_{name}_accuracy", {"n": 0}), signed=True) for name in EVALS)
+                + " |"
+            )
     parts = {arm: [n for n in row["evals"] if n not in (f"{e}_accuracy" for e in EVALS)] for arm, row in table.items()}
     if any(parts.values()):
-        lines += ["", "Per part of the held-out set (level, phrasing) and the share of answers in the asked format:",
-                  "", "| arm | figure | before | after | change |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Per part of the held-out set (level, phrasing) and the share of answers in the asked format:",
+            "",
+            "| arm | figure | before | after | change |",
+            "|---|---|---|---|---|",
+        ]
         for arm, names in parts.items():
             for name in names:
-                cells = " | ".join(_fmt(table[arm][f"{kind}_{name}"], signed=kind == "change")
-                                   for kind in ("before", "after", "change"))
+                cells = " | ".join(
+                    _fmt(table[arm][f"{kind}_{name}"], signed=kind == "change")
+                    for kind in ("before", "after", "change")
+                )
                 lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ').replace('_', ' ')} | {cells} |")
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"
 
 
-def write_report(output_dir: str, arms: list[str], seeds: list[int], argv: list[str], baseline: str | None = None,
-                 allow_mixed_commits: bool = False) -> dict:
+def write_report(
+    output_dir: str,
+    arms: list[str],
+    seeds: list[int],
+    argv: list[str],
+    baseline: str | None = None,
+    allow_mixed_commits: bool = False,
+) -> dict:
     """Summarize every finished run of the study; write report.md, results.json and plots/."""
     from orchestration.study_plots import plot
 
-    runs = {(arm, seed): summarize_run(run_dir(output_dir, arm, seed)) for arm in arms for seed in seeds
-            if is_finished(run_dir(output_dir, arm, seed))}
+    runs = {
+        (arm, seed): summarize_run(run_dir(output_dir, arm, seed))
+        for arm in arms
+        for seed in seeds
+        if is_finished(run_dir(output_dir, arm, seed))
+    }
     commits = check_commits(runs, allow_mixed_commits)
     summary = aggregate(runs, arms, seeds, baseline)
     command = "python -m orchestration.study " + " ".join(argv)
     with open(os.path.join(output_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown(summary, command, commits))
-    results = {"command": command, "commits": commits, **summary,
-               "runs": [{"arm": arm, "seed": seed, **run} for (arm, seed), run in runs.items()]}
+    results = {
+        "command": command,
+        "commits": commits,
+        **summary,
+        "runs": [{"arm": arm, "seed": seed, **run} for (arm, seed), run in runs.items()],
+    }
     with open(os.path.join(output_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2, allow_nan=True)
     plot(runs, summary, seeds, os.path.join(output_dir, "plots"))
@@ -187,13 +253,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arms", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
     parser.add_argument("--baseline", help="the arm paired differences are taken against (default: the first)")
-    parser.add_argument("--allow-mixed-commits", action="store_true",
-                        help="report runs made from different commits in one table")
+    parser.add_argument(
+        "--allow-mixed-commits", action="store_true", help="report runs made from different commits in one table"
+    )
     args = parser.parse_args(argv)
     try:
-        write_report(args.output_dir, args.arms, args.seeds,
-                     ["--output-dir", args.output_dir, "--arms", *args.arms, "--seeds", *map(str, args.seeds)],
-                     args.baseline, args.allow_mixed_commits)
+        write_report(
+            args.output_dir,
+            args.arms,
+            args.seeds,
+            ["--output-dir", args.output_dir, "--arms", *args.arms, "--seeds", *map(str, args.seeds)],
+            args.baseline,
+            args.allow_mixed_commits,
+        )
     except MixedCommits as e:
         raise SystemExit(f"study report: {e}") from None
     print(os.path.join(args.output_dir, "report.md"))

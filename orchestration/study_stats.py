@@ -20,8 +20,11 @@ def interval(values: list[float], bounds: tuple[float, float] | None = None) -> 
     if not values:
         return {"mean": math.nan, "low": math.nan, "high": math.nan, "n": 0}
     mean = statistics.fmean(values)
-    half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values)) \
-        if len(values) > 1 else math.nan
+    half = (
+        t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+        if len(values) > 1
+        else math.nan
+    )
     low, high = mean - half, mean + half
     if bounds is not None and not math.isnan(half):
         low, high = max(low, bounds[0]), min(high, bounds[1])
@@ -42,5 +45,9 @@ def pair_weighted(units: list[tuple[float, int]], seed: int = 0) -> dict[str, fl
 
     rng = random.Random(seed)
     draws = sorted(weighted(rng.choices(units, k=len(units))) for _ in range(BOOTSTRAP_SAMPLES))
-    return {"mean": weighted(units), "low": draws[int(0.025 * BOOTSTRAP_SAMPLES)],
-            "high": draws[int(0.975 * BOOTSTRAP_SAMPLES) - 1], "n": pairs}
+    return {
+        "mean": weighted(units),
+        "low": draws[int(0.025 * BOOTSTRAP_SAMPLES)],
+        "high": draws[int(0.975 * BOOTSTRAP_SAMPLES) - 1],
+        "n": pairs,
+    }

@@ -29,8 +29,9 @@ from verifiers.code import validate_tests
 Prompt = str | list[dict[str, str]]  # plain text, or chat messages [{role, content}, ...]
 VERIFIERS = ("math", "code", "none")  # "none": a prompt without gold or tests, rewarded by the RM alone
 MATH_FORMATS = ("auto", "gsm8k", "math", "plain")
-CODE_INSTRUCTION = ("Complete the following Python function. Reply with the whole function in one "
-                    "```python code block.\n\n")
+CODE_INSTRUCTION = (
+    "Complete the following Python function. Reply with the whole function in one ```python code block.\n\n"
+)
 
 
 class DataError(ValueError):
@@ -113,8 +114,10 @@ def read_rows(path: str, split: str = "train") -> Iterator[tuple[str, dict[str, 
         try:
             data = datasets.load_from_disk(path)
         except FileNotFoundError as e:
-            raise DataError(f"{path}: not a saved `datasets` directory ({e}); give a JSONL file or "
-                            "a directory written by Dataset.save_to_disk") from e
+            raise DataError(
+                f"{path}: not a saved `datasets` directory ({e}); give a JSONL file or "
+                "a directory written by Dataset.save_to_disk"
+            ) from e
     else:  # a hub name, for users who have a hub
         data = datasets.load_dataset(path)
     if isinstance(data, datasets.DatasetDict):
@@ -160,8 +163,11 @@ def _prompt(where: str, row: Mapping[str, Any], column: str) -> Prompt:
     value = _field(where, row, column, kind=(str, list))
     if isinstance(value, list):
         for j, message in enumerate(value):
-            if not (isinstance(message, Mapping) and isinstance(message.get("role"), str)
-                    and isinstance(message.get("content"), str)):
+            if not (
+                isinstance(message, Mapping)
+                and isinstance(message.get("role"), str)
+                and isinstance(message.get("content"), str)
+            ):
                 raise DataError(f"{where}: field {column!r} message {j} must be {{role: str, content: str}}")
         value = [{"role": m["role"], "content": m["content"]} for m in value]
     return value
@@ -195,8 +201,15 @@ def _guess_math_format(row: Mapping[str, Any], columns: Mapping[str, str]) -> st
     return "gsm8k" if isinstance(answer, str) and "####" in answer else "plain"
 
 
-def load_math(path: str, *, format: str = "auto", columns: Mapping[str, str] | None = None,
-              split: str = "train", limit: int | None = None, allow_unlabelled: bool = False) -> list[TaskItem]:
+def load_math(
+    path: str,
+    *,
+    format: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    split: str = "train",
+    limit: int | None = None,
+    allow_unlabelled: bool = False,
+) -> list[TaskItem]:
     """Math tasks from JSONL / `datasets`. `columns` maps our names (prompt, answer, id) to the data's.
 
     Defaults: prompt column `prompt`, else `question` (GSM8K) or `problem` (MATH), else chat `messages`;
@@ -213,14 +226,17 @@ def load_math(path: str, *, format: str = "auto", columns: Mapping[str, str] | N
             break
         fmt = _guess_math_format(row, columns) if format == "auto" else format
         prompt_col = columns.get("prompt") or next(
-            (c for c in ("prompt", "question", "problem", "messages") if c in row), "prompt")
+            (c for c in ("prompt", "question", "problem", "messages") if c in row), "prompt"
+        )
         answer_col = columns.get("answer") or ("solution" if fmt == "math" else "answer")
         prompt = _prompt(where, row, prompt_col)
         item_id = str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}"))
         if row.get(answer_col) in (None, ""):
             if not allow_unlabelled:
-                raise DataError(f"{where}: missing field {answer_col!r} (row has {sorted(row)}); to reward prompts "
-                                "without an answer by the reward model alone, set data.unlabelled true")
+                raise DataError(
+                    f"{where}: missing field {answer_col!r} (row has {sorted(row)}); to reward prompts "
+                    "without an answer by the reward model alone, set data.unlabelled true"
+                )
             items.append(TaskItem(id=item_id, prompt=prompt, verifier="none", meta={"format": "unlabelled"}))
             continue
         answer = str(_field(where, row, answer_col, kind=(str, int, float)))
@@ -252,15 +268,23 @@ def load_humaneval(path: str | None = None) -> list[TaskItem]:
     items = []
     for where, row in _read_jsonl(path):
         code_prompt = _field(where, row, "prompt")
-        items.append(TaskItem(
-            id=_field(where, row, "task_id"), prompt=CODE_INSTRUCTION + f"```python\n{code_prompt}```",
-            verifier="code", tests=_field(where, row, "test"), entry_point=_field(where, row, "entry_point"),
-            code_prompt=code_prompt, meta={"canonical_solution": row.get("canonical_solution")}))
+        items.append(
+            TaskItem(
+                id=_field(where, row, "task_id"),
+                prompt=CODE_INSTRUCTION + f"```python\n{code_prompt}```",
+                verifier="code",
+                tests=_field(where, row, "test"),
+                entry_point=_field(where, row, "entry_point"),
+                code_prompt=code_prompt,
+                meta={"canonical_solution": row.get("canonical_solution")},
+            )
+        )
     return items
 
 
-def load_code(path: str, *, columns: Mapping[str, str] | None = None, split: str = "train",
-              limit: int | None = None) -> list[TaskItem]:
+def load_code(
+    path: str, *, columns: Mapping[str, str] | None = None, split: str = "train", limit: int | None = None
+) -> list[TaskItem]:
     """Code tasks `{prompt, tests, entry_point?, id?}`: `tests` is assert source or a list of assert lines
     (MBPP's `test_list`); with `entry_point`, `tests` defines `check(candidate)` as in HumanEval."""
     columns = dict(columns or {})
@@ -281,9 +305,15 @@ def load_code(path: str, *, columns: Mapping[str, str] | None = None, split: str
             validate_tests(tests, entry_point)
         except ValueError as e:
             raise DataError(f"{where}: field {tests_col!r} cannot be run as tests: {e}") from e
-        items.append(TaskItem(id=str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}")),
-                              prompt=_prompt(where, row, prompt_col), verifier="code", tests=tests,
-                              entry_point=entry_point))
+        items.append(
+            TaskItem(
+                id=str(row.get(columns.get("id", "id"), f"{os.path.basename(path)}-{index}")),
+                prompt=_prompt(where, row, prompt_col),
+                verifier="code",
+                tests=tests,
+                entry_point=entry_point,
+            )
+        )
     if not items:
         raise DataError(f"{path}: no rows")
     return items
@@ -305,8 +335,11 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Show a task source: its size and first item.")
-    parser.add_argument("source", help="'humaneval', or a path (JSONL / datasets dir); the built-in generators "
-                                       "have their own: python -m orchestration.arithmetic / orchestration.multistep")
+    parser.add_argument(
+        "source",
+        help="'humaneval', or a path (JSONL / datasets dir); the built-in generators "
+        "have their own: python -m orchestration.arithmetic / orchestration.multistep",
+    )
     parser.add_argument("--kind", default="math", choices=VERIFIERS, help="verifier for a path source")
     args = parser.parse_args(argv)
     if args.source == "humaneval":

@@ -36,10 +36,14 @@ DEFAULT_OUTPUT_DIR = "runs/default"
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="config keys (override with --section.key VALUE):\n" + "\n".join(help_text(TrainConfig)))
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (override with --section.key VALUE):\n" + "\n".join(help_text(TrainConfig)),
+    )
     parser.add_argument("--config", help="YAML config file (defaults: the embedded CPU setup)")
-    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR, help="run directory (resumed if it has a checkpoint)")
+    parser.add_argument(
+        "--output-dir", default=DEFAULT_OUTPUT_DIR, help="run directory (resumed if it has a checkpoint)"
+    )
     parser.add_argument("--max-steps", type=int, help="shorthand for --loop.max_steps")
     parser.add_argument("--seed", type=int, help="shorthand for --loop.seed")
     args, overrides = parser.parse_known_args(argv)
@@ -75,8 +79,10 @@ def main(argv: list[str] | None = None) -> dict:
             sys.exit(f'config error: {key} needs peft: pip install -e ".[lora]" (or pip install peft)')
     for tracker in cfg.logging.report_to:
         if importlib.util.find_spec(TRACKER_PACKAGES[tracker]) is None:
-            sys.exit(f"config error: logging.report_to names {tracker}, which needs its package: "
-                     f"pip install {TRACKER_PACKAGES[tracker].replace('_', '-')}")
+            sys.exit(
+                f"config error: logging.report_to names {tracker}, which needs its package: "
+                f"pip install {TRACKER_PACKAGES[tracker].replace('_', '-')}"
+            )
     import transformers
     from accelerate import Accelerator
 
@@ -99,8 +105,13 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"run directory: {args.output_dir} (resolved config: {Path(args.output_dir, 'config.yaml')})")
             print(cfg.loop.reward_plan())
         if cfg.logging.report_to:  # each tracker writes under the run directory (TensorBoard: DIR/online-rm-grpo)
-            accelerator.init_trackers("online-rm-grpo", config=_flat(to_dict(cfg)), init_kwargs={
-                "wandb": {"dir": args.output_dir, "name": os.path.basename(os.path.abspath(args.output_dir))}})
+            accelerator.init_trackers(
+                "online-rm-grpo",
+                config=_flat(to_dict(cfg)),
+                init_kwargs={
+                    "wandb": {"dir": args.output_dir, "name": os.path.basename(os.path.abspath(args.output_dir))}
+                },
+            )
         try:
             trainer = OnlineTrainer(cfg, args.output_dir, accelerator)
             metrics = trainer.run()

@@ -66,7 +66,9 @@ def group_advantages(rewards: Tensor, group_size: int, scale: str = "group", eps
     if group_size < 2:
         raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
     if rewards.dim() != 1 or rewards.numel() % group_size:
-        raise ValueError(f"rewards must be 1-D with a length divisible by group_size={group_size}, got {tuple(rewards.shape)}")
+        raise ValueError(
+            f"rewards must be 1-D with a length divisible by group_size={group_size}, got {tuple(rewards.shape)}"
+        )
     rewards = rewards if rewards.is_floating_point() else rewards.float()
     grouped = rewards.view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
@@ -80,8 +82,9 @@ def group_advantages(rewards: Tensor, group_size: int, scale: str = "group", eps
     return centred.reshape(-1)
 
 
-def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int, eps: float = 1e-4, *,
-                       credit: str = "sum") -> Tensor:
+def process_advantages(
+    step_rewards: Tensor, step_ends: Tensor, group_size: int, eps: float = 1e-4, *, credit: str = "sum"
+) -> Tensor:
     """Process-supervision advantages (DeepSeekMath §4.1.3), one per completion token.
 
     step_rewards, step_ends: (N, T) over completion tokens, N = B * group_size, group-contiguous rows.
@@ -110,8 +113,10 @@ def process_advantages(step_rewards: Tensor, step_ends: Tensor, group_size: int,
     if credit not in PROCESS_CREDITS:
         raise ValueError(f"credit must be one of {PROCESS_CREDITS}, got {credit!r}")
     if step_rewards.shape != step_ends.shape or step_rewards.dim() != 2:
-        raise ValueError(f"step_rewards and step_ends must both be (N, T), got {tuple(step_rewards.shape)} "
-                         f"and {tuple(step_ends.shape)}")
+        raise ValueError(
+            f"step_rewards and step_ends must both be (N, T), got {tuple(step_rewards.shape)} "
+            f"and {tuple(step_ends.shape)}"
+        )
     if group_size < 2 or step_rewards.shape[0] % group_size:
         raise ValueError(f"N = {step_rewards.shape[0]} rows must be a multiple of group_size = {group_size} >= 2")
     ends = step_ends.bool()
@@ -149,8 +154,9 @@ def _all_equal(values: Tensor, ends: Tensor, group_size: int) -> Tensor:
     length = values.shape[1]
     grouped, grouped_ends = values.reshape(-1, group_size * length), ends.reshape(-1, group_size * length)
     big, small = torch.finfo(values.dtype).max, torch.finfo(values.dtype).min
-    equal = (torch.where(grouped_ends, grouped, small).amax(dim=1, keepdim=True)
-             == torch.where(grouped_ends, grouped, big).amin(dim=1, keepdim=True))
+    equal = torch.where(grouped_ends, grouped, small).amax(dim=1, keepdim=True) == torch.where(
+        grouped_ends, grouped, big
+    ).amin(dim=1, keepdim=True)
     return equal.repeat_interleave(group_size, dim=0)
 
 

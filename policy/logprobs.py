@@ -132,8 +132,13 @@ def _packed_chunk_logprobs(
     dtype = next(model.parameters()).dtype
     mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
     first = min(len(prompt) for prompt, _ in packs) - 1  # no logits are needed before this position
-    logits = model(input_ids=input_ids, attention_mask=mask[:, None], position_ids=positions, use_cache=False,
-                   logits_to_keep=width - first).logits
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=mask[:, None],
+        position_ids=positions,
+        use_cache=False,
+        logits_to_keep=width - first,
+    ).logits
     if temperature != 1.0:
         logits = logits / temperature
     pack_index = torch.tensor(gather_pack, dtype=torch.long, device=device)
@@ -178,8 +183,9 @@ def _packing_agrees(model: PreTrainedModel, config) -> bool:
     model.eval()
     try:
         packed = _packed_chunk_logprobs(model, *batch, 1.0)
-        separate = _chunk_logprobs(model, torch.cat([batch[0], batch[2]], 1), torch.cat([batch[1], batch[3]], 1),
-                                   batch[2], 1.0)
+        separate = _chunk_logprobs(
+            model, torch.cat([batch[0], batch[2]], 1), torch.cat([batch[1], batch[3]], 1), batch[2], 1.0
+        )
     finally:
         model.train(was_training)
     mask = batch[3].bool()
@@ -233,15 +239,22 @@ def completion_logprobs(
         left = int(prompt_mask[part].any(dim=0).long().argmax())
         right = max(1, int(lengths[part].max()))
         if packed:
-            logps = _packed_chunk_logprobs(model, prompt_ids[part, left:], prompt_mask[part, left:],
-                                           completion_ids[part, :right], completion_mask[part, :right], temperature)
+            logps = _packed_chunk_logprobs(
+                model,
+                prompt_ids[part, left:],
+                prompt_mask[part, left:],
+                completion_ids[part, :right],
+                completion_mask[part, :right],
+                temperature,
+            )
         else:
             input_ids = torch.cat([prompt_ids[part, left:], completion_ids[part, :right]], dim=1)
             # The completion mask also hides padding after the stop token; as it sits at the right end
             # of a causal sequence it cannot influence any kept position anyway.
             attention_mask = torch.cat([prompt_mask[part, left:], completion_mask[part, :right]], dim=1)
-            logps = _chunk_logprobs(model, input_ids, attention_mask.to(prompt_mask.dtype),
-                                    completion_ids[part, :right], temperature)
+            logps = _chunk_logprobs(
+                model, input_ids, attention_mask.to(prompt_mask.dtype), completion_ids[part, :right], temperature
+            )
         if out is None:  # zeros past each chunk's longest row: masked positions are meaningless anyway
             out = logps.new_zeros(rows, width)
         out[part, :right] = logps

@@ -137,13 +137,17 @@ def merged_state_dict(model) -> dict[str, torch.Tensor]:
             weight = module.get_base_layer().weight
             delta = module.get_delta_weight(DEFAULT)
             merged[f"{name}.base_layer.weight"] = (weight.detach().float() + delta.float()).to(weight.dtype)
-    return {key.replace(".base_layer.", "."): merged.get(key, value)
-            for key, value in base.state_dict().items() if ".lora_" not in key}
+    return {
+        key.replace(".base_layer.", "."): merged.get(key, value)
+        for key, value in base.state_dict().items()
+        if ".lora_" not in key
+    }
 
 
 def save_lora(model, directory: str) -> None:
     """`directory/policy_adapter/`: the adapters in peft's layout (the trained one, and `reference/` once a
     reset took one); `directory/policy/`: the merged model, loadable with `AutoModelForCausalLM.from_pretrained`."""
     model.save_pretrained(os.path.join(directory, ADAPTER_DIR), safe_serialization=True)
-    model.get_base_model().save_pretrained(os.path.join(directory, MERGED_DIR), state_dict=merged_state_dict(model),
-                                           safe_serialization=True)
+    model.get_base_model().save_pretrained(
+        os.path.join(directory, MERGED_DIR), state_dict=merged_state_dict(model), safe_serialization=True
+    )

@@ -32,12 +32,21 @@ Prompt = str | list[dict[str, str]]
 
 @dataclass
 class SamplingConfig:
-    max_new_tokens: int = field(default=128, metadata={"help": "completion length limit; longer ones are cut and flagged truncated"})
+    max_new_tokens: int = field(
+        default=128, metadata={"help": "completion length limit; longer ones are cut and flagged truncated"}
+    )
     temperature: float = field(default=1.0, metadata={"help": "softmax temperature; 0 means greedy decoding"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling: keep the smallest token set with this much probability (1 = off)"})
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "nucleus sampling: keep the smallest token set with this much probability (1 = off)"},
+    )
     top_k: int = field(default=0, metadata={"help": "keep only the k most likely tokens (0 = off)"})
-    max_batch_size: int = field(default=64, metadata={"help": "sequences decoded together (sub-batch bound on memory); groups are never split"})
-    stop_token_ids: tuple[int, ...] = field(default=(), metadata={"help": "token ids that end a completion, besides the tokenizer's and model's EOS"})
+    max_batch_size: int = field(
+        default=64, metadata={"help": "sequences decoded together (sub-batch bound on memory); groups are never split"}
+    )
+    stop_token_ids: tuple[int, ...] = field(
+        default=(), metadata={"help": "token ids that end a completion, besides the tokenizer's and model's EOS"}
+    )
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -72,8 +81,13 @@ class Rollouts:
         """The rollouts at `rows` (1-D long tensor); group_size is kept but groups may be split."""
         rows = rows.to(self.completion_ids.device)
         return Rollouts(
-            self.prompt_ids[rows], self.prompt_mask[rows], self.completion_ids[rows], self.completion_mask[rows],
-            [self.texts[i] for i in rows.tolist()], self.truncated[rows], self.group_size,
+            self.prompt_ids[rows],
+            self.prompt_mask[rows],
+            self.completion_ids[rows],
+            self.completion_mask[rows],
+            [self.texts[i] for i in rows.tolist()],
+            self.truncated[rows],
+            self.group_size,
         )
 
 
@@ -82,8 +96,9 @@ def user_message(text: str, system: str | None = None) -> list[dict[str, str]]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
 
 
-def chat_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[Prompt], use_chat_template: bool = True
-                 ) -> list[Prompt]:
+def chat_prompts(
+    tokenizer: PreTrainedTokenizerBase, prompts: list[Prompt], use_chat_template: bool = True
+) -> list[Prompt]:
     """Plain-text prompts wrapped as a user message when `use_chat_template` and the tokenizer has a chat
     template (what the loop samples from); chat prompts pass as they are."""
     chat = use_chat_template and getattr(tokenizer, "chat_template", None)
@@ -148,8 +163,9 @@ def cache_name(output) -> str:
 def _prefill(model, prompt_ids: Tensor, prompt_mask: Tensor, group_size: int):
     """Run each prompt once, then expand its KV cache and next-token logits to its k group members."""
     positions = sequence_positions(prompt_mask)
-    out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions,
-                use_cache=True, logits_to_keep=1)
+    out = model(
+        input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True, logits_to_keep=1
+    )
     name = cache_name(out)
     cache = out[name]
     cache.batch_repeat_interleave(group_size)
@@ -185,8 +201,17 @@ def _decode(model, prompt_ids, prompt_mask, group_size, cfg, stop_ids, pad_id, g
         if step == cfg.max_new_tokens - 1:
             break
         attention = torch.cat([attention, attention.new_ones(attention.shape[0], 1)], dim=1)
-        logits = model(input_ids=token[:, None], attention_mask=attention, position_ids=next_position,
-                       use_cache=True, **{name: cache}).logits[:, -1].float()
+        logits = (
+            model(
+                input_ids=token[:, None],
+                attention_mask=attention,
+                position_ids=next_position,
+                use_cache=True,
+                **{name: cache},
+            )
+            .logits[:, -1]
+            .float()
+        )
         next_position = next_position + 1
     lengths = torch.where(stopped, lengths, torch.full_like(lengths, step + 1))
     return tokens[:, : int(lengths.max())], lengths, ~stopped
@@ -234,10 +259,12 @@ def sample_groups(
     result is reproducible for a given `max_batch_size`; without one, torch's global RNG is used.
     `progress(n)` is called after each sub-batch with the number of prompts it finished (e.g. a bar's update)."""
     if group_size < 1 or not prompts:
-        raise ValueError(f"need at least one prompt and group_size >= 1, got {len(prompts)} prompts, "
-                         f"group_size={group_size}")
-    return _sample_encoded(model, tokenizer, [encode_prompt(tokenizer, p) for p in prompts], group_size, cfg, seed,
-                           progress)
+        raise ValueError(
+            f"need at least one prompt and group_size >= 1, got {len(prompts)} prompts, group_size={group_size}"
+        )
+    return _sample_encoded(
+        model, tokenizer, [encode_prompt(tokenizer, p) for p in prompts], group_size, cfg, seed, progress
+    )
 
 
 def sample_continuations(
@@ -259,13 +286,22 @@ def sample_continuations(
         raise ValueError(f"one prefix per prompt: got {len(prompts)} prompts and {len(prefixes)} prefixes")
     if k < 1 or not prompts:
         raise ValueError(f"need at least one prompt and k >= 1, got {len(prompts)} prompts, k={k}")
-    encoded = [encode_prompt(tokenizer, prompt) + tokenizer(prefix, add_special_tokens=False)["input_ids"]
-               for prompt, prefix in zip(prompts, prefixes)]
+    encoded = [
+        encode_prompt(tokenizer, prompt) + tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        for prompt, prefix in zip(prompts, prefixes)
+    ]
     return _sample_encoded(model, tokenizer, encoded, k, cfg, seed)
 
 
-def _sample_encoded(model, tokenizer, encoded: list[list[int]], group_size: int, cfg: SamplingConfig,
-                    seed: int | None, progress: Callable[[int], object] | None = None) -> Rollouts:
+def _sample_encoded(
+    model,
+    tokenizer,
+    encoded: list[list[int]],
+    group_size: int,
+    cfg: SamplingConfig,
+    seed: int | None,
+    progress: Callable[[int], object] | None = None,
+) -> Rollouts:
     """The shared path of `sample_groups` and `sample_continuations`: `group_size` completions of each
     encoded prompt, decoded in sub-batches of whole groups."""
     device = next(model.parameters()).device

@@ -28,20 +28,27 @@ def token_step_ends(tokenizer, completion_ids: list[int], steps: list[Step]) -> 
     for step in steps:
         while True:
             if t >= len(completion_ids):
-                raise ValueError(f"step ending at character {step.end} lies beyond the completion's "
-                                 f"{len(completion_ids)} tokens ({len(text)} characters)")
+                raise ValueError(
+                    f"step ending at character {step.end} lies beyond the completion's "
+                    f"{len(completion_ids)} tokens ({len(text)} characters)"
+                )
             while len(prefixes) <= t:
-                prefixes.append(tokenizer.decode(completion_ids[:len(prefixes) + 1], skip_special_tokens=True))
+                prefixes.append(tokenizer.decode(completion_ids[: len(prefixes) + 1], skip_special_tokens=True))
             # complete up to the step's end: as long, and the same text (a half-decoded character is not)
-            if prefixes[t][:step.end] == text[:step.end] and len(prefixes[t]) >= step.end:
+            if prefixes[t][: step.end] == text[: step.end] and len(prefixes[t]) >= step.end:
                 break
             t += 1
         ends.append(t)
     return ends
 
 
-def step_tensors(tokenizer, completion_ids: Tensor, completion_mask: Tensor, steps: list[list[Step]],
-                 rewards: list[list[float | None]]) -> tuple[Tensor, Tensor]:
+def step_tensors(
+    tokenizer,
+    completion_ids: Tensor,
+    completion_mask: Tensor,
+    steps: list[list[Step]],
+    rewards: list[list[float | None]],
+) -> tuple[Tensor, Tensor]:
     """(step_rewards, step_ends), both (N, T) over the completion tokens. `steps[i]` are completion i's steps and
     `rewards[i]` their rewards; a step whose reward is None (no label) is not a step end, so its tokens are
     credited by the steps after it."""

@@ -44,25 +44,65 @@ class GRPOConfig:
     lr: float = field(default=1e-6, metadata={"help": "AdamW learning rate (peak, after warm-up)"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW decoupled weight decay"})
     adam_betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={"help": "AdamW (beta1, beta2)"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "clip the global gradient norm to this (0 = no clipping)"})
-    beta: float = field(default=0.04, metadata={"help": "weight of the k3 KL to the frozen reference (paper: 0.04; 0 = no reference model)"})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "clip the global gradient norm to this (0 = no clipping)"}
+    )
+    beta: float = field(
+        default=0.04,
+        metadata={"help": "weight of the k3 KL to the frozen reference (paper: 0.04; 0 = no reference model)"},
+    )
     epsilon_low: float = field(default=0.2, metadata={"help": "ratio clip below: 1 - epsilon_low"})
-    epsilon_high: float = field(default=0.2, metadata={"help": "ratio clip above: 1 + epsilon_high (DAPO raises it to 0.28)"})
-    loss_agg: str = field(default="seq_mean", metadata={"help": "seq_mean (paper: per completion, then over completions) or token_mean (DAPO)"})
+    epsilon_high: float = field(
+        default=0.2, metadata={"help": "ratio clip above: 1 + epsilon_high (DAPO raises it to 0.28)"}
+    )
+    loss_agg: str = field(
+        default="seq_mean",
+        metadata={"help": "seq_mean (paper: per completion, then over completions) or token_mean (DAPO)"},
+    )
     num_iterations: int = field(default=1, metadata={"help": "mu: passes over each batch of rollouts"})
-    mini_batch_size: int = field(default=0, metadata={"help": "rollouts per optimizer step (0 = the whole batch: one step per pass)"})
-    micro_batch_size: int = field(default=8, metadata={"help": "rollouts per forward/backward; gradients accumulate up to mini_batch_size"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature the log-probs are computed at (match SamplingConfig.temperature)"})
-    lr_schedule: str = field(default="constant", metadata={"help": "after warm-up: constant, linear or cosine decay to 0 at total_steps"})
+    mini_batch_size: int = field(
+        default=0, metadata={"help": "rollouts per optimizer step (0 = the whole batch: one step per pass)"}
+    )
+    micro_batch_size: int = field(
+        default=8, metadata={"help": "rollouts per forward/backward; gradients accumulate up to mini_batch_size"}
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "sampling temperature the log-probs are computed at (match SamplingConfig.temperature)"},
+    )
+    lr_schedule: str = field(
+        default="constant", metadata={"help": "after warm-up: constant, linear or cosine decay to 0 at total_steps"}
+    )
     warmup_steps: int = field(default=0, metadata={"help": "optimizer steps of linear warm-up from 0"})
-    total_steps: int = field(default=0, metadata={"help": "optimizer steps the decay spans (needed by linear and cosine)"})
-    logprob_chunk_size: int = field(default=16, metadata={"help": "rollouts per no-grad forward when taking old and reference log-probs"})
+    total_steps: int = field(
+        default=0, metadata={"help": "optimizer steps the decay spans (needed by linear and cosine)"}
+    )
+    logprob_chunk_size: int = field(
+        default=16, metadata={"help": "rollouts per no-grad forward when taking old and reference log-probs"}
+    )
     shuffle: bool = field(default=True, metadata={"help": "shuffle rollouts before cutting mini-batches in each pass"})
     seed: int = field(default=0, metadata={"help": "seed of the mini-batch shuffling"})
     disable_dropout: bool = field(default=True, metadata={"help": "set dropout to 0 so ratio = 1 on-policy"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward: less memory, more compute (see benchmarks/bench_vs_trl.py)"})
-    mask_truncated_completions: bool = field(default=False, metadata={"help": "completions cut at max_new_tokens leave the loss (DAPO): their unfinished text is neither rewarded nor punished"})
-    share_prompts: bool = field(default=True, metadata={"help": "pack each micro-batch: every distinct prompt once, its completions after it under a 4-D mask (same log-probs, no padding, ~30% less compute; models that ignore 4-D masks fall back)"})
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={
+            "help": "recompute activations in backward: less memory, more compute (see benchmarks/bench_vs_trl.py)"
+        },
+    )
+    mask_truncated_completions: bool = field(
+        default=False,
+        metadata={
+            "help": "completions cut at max_new_tokens leave the loss (DAPO): their unfinished text is neither "
+            "rewarded nor punished"
+        },
+    )
+    share_prompts: bool = field(
+        default=True,
+        metadata={
+            "help": "pack each micro-batch: every distinct prompt once, its completions after it under a 4-D mask "
+            "(same log-probs, no padding, ~30% less compute; models that ignore 4-D masks fall back)"
+        },
+    )
 
     def __post_init__(self) -> None:
         checks = [
@@ -73,13 +113,22 @@ class GRPOConfig:
             (self.loss_agg in LOSS_AGGREGATIONS, f"loss_agg must be one of {LOSS_AGGREGATIONS}, got {self.loss_agg!r}"),
             (self.num_iterations >= 1, f"num_iterations must be >= 1, got {self.num_iterations}"),
             (self.micro_batch_size >= 1, f"micro_batch_size must be >= 1, got {self.micro_batch_size}"),
-            (self.mini_batch_size == 0 or self.mini_batch_size >= self.micro_batch_size,
-             f"mini_batch_size ({self.mini_batch_size}) must be 0 (whole batch) or >= micro_batch_size ({self.micro_batch_size})"),
-            (self.temperature > 0, f"temperature must be > 0 (log-probs of greedy decoding are not defined), got {self.temperature}"),
+            (
+                self.mini_batch_size == 0 or self.mini_batch_size >= self.micro_batch_size,
+                f"mini_batch_size ({self.mini_batch_size}) must be 0 (whole batch) or >= micro_batch_size "
+                f"({self.micro_batch_size})",
+            ),
+            (
+                self.temperature > 0,
+                f"temperature must be > 0 (log-probs of greedy decoding are not defined), got {self.temperature}",
+            ),
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"),
             (self.warmup_steps >= 0 and self.max_grad_norm >= 0, "warmup_steps and max_grad_norm must be >= 0"),
-            (self.lr_schedule == "constant" or self.total_steps > self.warmup_steps,
-             f"lr_schedule={self.lr_schedule!r} needs total_steps > warmup_steps ({self.warmup_steps}), got {self.total_steps}"),
+            (
+                self.lr_schedule == "constant" or self.total_steps > self.warmup_steps,
+                f"lr_schedule={self.lr_schedule!r} needs total_steps > warmup_steps ({self.warmup_steps}), "
+                f"got {self.total_steps}",
+            ),
             (self.logprob_chunk_size >= 1, f"logprob_chunk_size must be >= 1, got {self.logprob_chunk_size}"),
         ]
         for ok, message in checks:
@@ -125,8 +174,10 @@ class GRPOUpdater:
         if cfg.beta > 0 and ref_model is None:
             raise ValueError("GRPOConfig.beta > 0 needs ref_model=policy.model.make_reference(model), or set beta=0")
         if isinstance(ref_model, str) and (ref_model != SHARED_REFERENCE or not is_lora(model)):
-            raise ValueError(f"ref_model={ref_model!r}: only {SHARED_REFERENCE!r} is known, and it needs a LoRA policy "
-                             "(policy.lora.apply_lora)")
+            raise ValueError(
+                f"ref_model={ref_model!r}: only {SHARED_REFERENCE!r} is known, and it needs a LoRA policy "
+                "(policy.lora.apply_lora)"
+            )
         self.cfg, self.ref_model, self.accelerator = cfg, ref_model, accelerator
         if cfg.disable_dropout:
             for module in model.modules():
@@ -151,8 +202,13 @@ class GRPOUpdater:
     @torch.no_grad()
     def _logps(self, model, rollouts: Rollouts) -> Tensor:
         return completion_logprobs(
-            model, rollouts.prompt_ids, rollouts.prompt_mask, rollouts.completion_ids, rollouts.completion_mask,
-            temperature=self.cfg.temperature, chunk_size=self.cfg.logprob_chunk_size,
+            model,
+            rollouts.prompt_ids,
+            rollouts.prompt_mask,
+            rollouts.completion_ids,
+            rollouts.completion_mask,
+            temperature=self.cfg.temperature,
+            chunk_size=self.cfg.logprob_chunk_size,
             share_prompts=self.cfg.share_prompts,
         )
 
@@ -171,8 +227,10 @@ class GRPOUpdater:
         namespaced `policy/`."""
         cfg, rows = self.cfg, len(rollouts)
         if advantages.shape not in ((rows,), tuple(rollouts.completion_ids.shape)):
-            raise ValueError(f"advantages must have shape ({rows},) or {tuple(rollouts.completion_ids.shape)} like "
-                             f"the rollouts' completions, got {tuple(advantages.shape)}")
+            raise ValueError(
+                f"advantages must have shape ({rows},) or {tuple(rollouts.completion_ids.shape)} like "
+                f"the rollouts' completions, got {tuple(advantages.shape)}"
+            )
         mini_batch_size = cfg.mini_batch_size or rows
         if rows % mini_batch_size:
             raise ValueError(f"the batch of {rows} rollouts is not divisible by mini_batch_size={mini_batch_size}")
@@ -233,13 +291,25 @@ class GRPOUpdater:
             # Only the last micro-batch all-reduces gradients across processes.
             last = index == len(micro_batches) - 1
             with contextlib.nullcontext() if accelerator is None or last else accelerator.no_sync(self.model):
-                logps = completion_logprobs(self.model, rollouts.prompt_ids[at], rollouts.prompt_mask[at],
-                                            rollouts.completion_ids[at], mask[at], temperature=cfg.temperature,
-                                            share_prompts=cfg.share_prompts)
+                logps = completion_logprobs(
+                    self.model,
+                    rollouts.prompt_ids[at],
+                    rollouts.prompt_mask[at],
+                    rollouts.completion_ids[at],
+                    mask[at],
+                    temperature=cfg.temperature,
+                    share_prompts=cfg.share_prompts,
+                )
                 loss, micro_metrics = grpo_loss(
-                    logps, None if old_logps is None else old_logps[at], None if ref_logps is None else ref_logps[at],
-                    advantages[at], mask[at],
-                    epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=cfg.beta, loss_agg=cfg.loss_agg,
+                    logps,
+                    None if old_logps is None else old_logps[at],
+                    None if ref_logps is None else ref_logps[at],
+                    advantages[at],
+                    mask[at],
+                    epsilon_low=cfg.epsilon_low,
+                    epsilon_high=cfg.epsilon_high,
+                    beta=cfg.beta,
+                    loss_agg=cfg.loss_agg,
                 )
                 # Weighted so the accumulated gradient is that of the aggregated loss over all rows.
                 scaled = loss * (row_weights[micro].sum() / total_weight).item()

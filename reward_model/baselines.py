@@ -29,8 +29,9 @@ class TfidfBaseline:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                          token_pattern=r"(?u)\b\w+\b|[\\{}=?]")
+        self.vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w+\b|[\\{}=?]"
+        )
         self.classifier = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
 
     def fit(self, records: list[OutcomeRecord]) -> "TfidfBaseline":

@@ -71,6 +71,7 @@ class DataError(ValueError):
 
 # ---------------------------------------------------------------------------------------- loading
 
+
 def _rows(path: str) -> Iterator[tuple[int, object]]:
     """(1-based row number, parsed row) from a JSONL file or a saved `datasets` dataset directory."""
     if not os.path.exists(path):
@@ -114,8 +115,10 @@ def _outcome(row: dict, where: str) -> float:
     if isinstance(value, bool):
         return float(value)
     if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise DataError(f"{where}: field 'outcome' must be 1/0, true/false or a number in [0, 1], got {value!r:.60}"
-                        " (map -1/+1 labels to 0/1)")
+        raise DataError(
+            f"{where}: field 'outcome' must be 1/0, true/false or a number in [0, 1], got {value!r:.60}"
+            " (map -1/+1 labels to 0/1)"
+        )
     return float(value)
 
 
@@ -131,13 +134,16 @@ def _reference(row: dict, where: str, required: bool) -> str | None:
     value = row.get("reference")
     if value is None:
         if required:
-            raise DataError(f"{where}: missing field 'reference' (a reference-aware RM reads the gold answer beside "
-                            "each response: add it to every row, e.g. the loop's outcomes.jsonl has it, or train and "
-                            "evaluate without --reference)")
+            raise DataError(
+                f"{where}: missing field 'reference' (a reference-aware RM reads the gold answer beside "
+                "each response: add it to every row, e.g. the loop's outcomes.jsonl has it, or train and "
+                "evaluate without --reference)"
+            )
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)) or (isinstance(value, str) and not value):
-        raise DataError(f"{where}: field 'reference' must be the gold answer as a non-empty string (or a number), "
-                        f"got {value!r:.60}")
+        raise DataError(
+            f"{where}: field 'reference' must be the gold answer as a non-empty string (or a number), got {value!r:.60}"
+        )
     return str(value)
 
 
@@ -145,8 +151,13 @@ def _record(row: object, where: str, reference: bool = False) -> OutcomeRecord:
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object with prompt, response, outcome; got {row!r:.60}")
     group = _group(row, where)
-    return OutcomeRecord(prompt=_text(row, "prompt", where), response=_text(row, "response", where),
-                         outcome=_outcome(row, where), group=group, reference=_reference(row, where, reference))
+    return OutcomeRecord(
+        prompt=_text(row, "prompt", where),
+        response=_text(row, "response", where),
+        outcome=_outcome(row, where),
+        group=group,
+        reference=_reference(row, where, reference),
+    )
 
 
 def load_records(path: str, reference: bool = False) -> list[OutcomeRecord]:
@@ -174,13 +185,17 @@ def _step_record(row: object, where: str, reference: bool = False) -> StepRecord
         raise DataError(f"{where}: expected a JSON object with prompt and steps; got {row!r:.60}")
     prompt, steps = _text(row, "prompt", where), row.get("steps")
     if not isinstance(steps, list):
-        raise DataError(f"{where}: field 'steps' must be a list ([[start, end, label], ...] with 'response', or "
-                        f"step texts with 'labels'), got {steps!r:.60}")
+        raise DataError(
+            f"{where}: field 'steps' must be a list ([[start, end, label], ...] with 'response', or "
+            f"step texts with 'labels'), got {steps!r:.60}"
+        )
     if "labels" in row:
         labels = row["labels"]
         if not all(isinstance(t, str) for t in steps) or not isinstance(labels, list) or len(labels) != len(steps):
-            raise DataError(f"{where}: with 'labels', 'steps' must be a list of strings and 'labels' a list of the "
-                            f"same length (got {len(steps)} steps, labels {labels!r:.60})")
+            raise DataError(
+                f"{where}: with 'labels', 'steps' must be a list of strings and 'labels' a list of the "
+                f"same length (got {len(steps)} steps, labels {labels!r:.60})"
+            )
         spans, start = [], 0
         for text in steps:
             spans.append((start, start + len(text)))
@@ -192,14 +207,17 @@ def _step_record(row: object, where: str, reference: bool = False) -> StepRecord
         for i, step in enumerate(steps):
             ok = isinstance(step, list) and len(step) == 3 and all(type(x) is int for x in step[:2])
             if not ok or not last <= step[0] < step[1] <= len(response):
-                raise DataError(f"{where}: field 'steps'[{i}] must be [start, end, label] with increasing character "
-                                f"offsets inside the {len(response)}-character response, got {step!r:.60}")
+                raise DataError(
+                    f"{where}: field 'steps'[{i}] must be [start, end, label] with increasing character "
+                    f"offsets inside the {len(response)}-character response, got {step!r:.60}"
+                )
             spans.append((step[0], step[1]))
             labels.append(_step_label(step[2], f"{where} field 'steps'[{i}]"))
             last = step[1]
     outcome = _outcome(row, where) if "outcome" in row else None
-    return StepRecord(prompt, response, tuple(spans), tuple(labels), outcome, _group(row, where),
-                      _reference(row, where, reference))
+    return StepRecord(
+        prompt, response, tuple(spans), tuple(labels), outcome, _group(row, where), _reference(row, where, reference)
+    )
 
 
 def load_step_records(path: str, reference: bool = False) -> list[StepRecord]:
@@ -231,20 +249,29 @@ def load_eval_rows(path: str, reference: bool = False) -> list[OutcomeRecord] | 
         where = f"{path} row {number}"
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object with prompt, better, worse; got {row!r:.60}")
-        pairs.append(PreferencePair(_text(row, "prompt", where), _text(row, "better", where),
-                                    _text(row, "worse", where), _reference(row, where, reference)))
+        pairs.append(
+            PreferencePair(
+                _text(row, "prompt", where),
+                _text(row, "better", where),
+                _text(row, "worse", where),
+                _reference(row, where, reference),
+            )
+        )
     return pairs
 
 
 # ---------------------------------------------------------------------------------------- pairs, splits, batches
+
 
 def make_pairs(records: list[OutcomeRecord]) -> list[PreferencePair]:
     """Every within-group pair of records whose outcomes differ, the higher outcome as `better`."""
     from reward_model.metrics import pair_indices
 
     better, worse = pair_indices([r.outcome for r in records], [r.group_key for r in records])
-    return [PreferencePair(records[b].prompt, records[b].response, records[w].response, records[b].reference)
-            for b, w in zip(better.tolist(), worse.tolist())]
+    return [
+        PreferencePair(records[b].prompt, records[b].response, records[w].response, records[b].reference)
+        for b, w in zip(better.tolist(), worse.tolist())
+    ]
 
 
 def group_members(records: list[OutcomeRecord]) -> dict[str, list[int]]:
@@ -255,8 +282,9 @@ def group_members(records: list[OutcomeRecord]) -> dict[str, list[int]]:
     return members
 
 
-def split_by_group(records: list[OutcomeRecord], val_fraction: float,
-                   seed: int) -> tuple[list[OutcomeRecord], list[OutcomeRecord]]:
+def split_by_group(
+    records: list[OutcomeRecord], val_fraction: float, seed: int
+) -> tuple[list[OutcomeRecord], list[OutcomeRecord]]:
     """(train, validation) with whole groups on one side, so validation pairs are unseen prompts.
 
     Validation gets round(val_fraction * number of groups) groups, at least one when val_fraction > 0 and
@@ -270,15 +298,16 @@ def split_by_group(records: list[OutcomeRecord], val_fraction: float,
     return train, val
 
 
-def group_batches(groups: list[list[int]], lengths: list[int], batch_size: int, rng: random.Random,
-                  bucket_batches: int = 16) -> list[list[int]]:
+def group_batches(
+    groups: list[list[int]], lengths: list[int], batch_size: int, rng: random.Random, bucket_batches: int = 16
+) -> list[list[int]]:
     """Batches of indices that keep each group whole (so pairwise losses see its pairs) and hold groups of
     similar length together (less padding).
 
     Groups are shuffled, cut into buckets of about `bucket_batches` batches, sorted by length inside a
     bucket and packed; the batch order is shuffled again. A group larger than `batch_size` is split.
     """
-    chunks = [g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
+    chunks = [g[i : i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
     rng.shuffle(chunks)
     batches: list[list[int]] = []
     bucket_size = batch_size * bucket_batches

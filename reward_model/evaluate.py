@@ -91,8 +91,9 @@ def distribution_warnings(stats: dict[str, float]) -> list[str]:
     return []
 
 
-def baselines(responses: list[str], better: np.ndarray, worse: np.ndarray,
-              train_records: list[OutcomeRecord] | None) -> dict:
+def baselines(
+    responses: list[str], better: np.ndarray, worse: np.ndarray, train_records: list[OutcomeRecord] | None
+) -> dict:
     """Ranking accuracy of response length (in whichever direction is better) and, with training data, TF-IDF."""
     lengths = length_scores(responses)
     result = _length_baseline("length", pairwise_accuracy(lengths[better], lengths[worse])[0])
@@ -105,13 +106,20 @@ def baselines(responses: list[str], better: np.ndarray, worse: np.ndarray,
 
 def _length_baseline(name: str, longer: float) -> dict:
     """Length as a ranker, in whichever direction is better: `longer` is the accuracy of "longer is better"."""
-    return {name: max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
-            f"{name}_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better"}
+    return {
+        name: max(longer, 1.0 - longer) if not math.isnan(longer) else longer,
+        f"{name}_direction": "longer_is_better" if longer >= 0.5 else "shorter_is_better",
+    }
 
 
-def evaluate(model: ScalarRewardModel, records_or_pairs: list[OutcomeRecord] | list[PreferencePair],
-             train_records: list[OutcomeRecord] | None = None, batch_size: int = 64,
-             scores: torch.Tensor | None = None, tags: list[str | None] | None = None) -> dict:
+def evaluate(
+    model: ScalarRewardModel,
+    records_or_pairs: list[OutcomeRecord] | list[PreferencePair],
+    train_records: list[OutcomeRecord] | None = None,
+    batch_size: int = 64,
+    scores: torch.Tensor | None = None,
+    tags: list[str | None] | None = None,
+) -> dict:
     """The RM's ranking accuracy, AUC, calibration and score distribution, with baselines on the same pairs.
 
     `scores` (N,) may be passed when the caller has them already (then `model` is only used for its config).
@@ -125,16 +133,25 @@ def evaluate(model: ScalarRewardModel, records_or_pairs: list[OutcomeRecord] | l
     stats = reward_stats(s)
     trained_with = getattr(model, "trained_with", None)
     ece = expected_calibration_error(1.0 / (1.0 + np.exp(-s)), outcomes >= 0.5) if trained_with == "bce" else None
-    result = {"ranking_accuracy": accuracy, "n_pairs": n_pairs, "auc": auc(s, outcomes), "ece": ece,
-              "n_records": len(prompts), "reward": stats, "warnings": distribution_warnings(stats),
-              "baselines": baselines(responses, better, worse, train_records), "trained_with": trained_with}
+    result = {
+        "ranking_accuracy": accuracy,
+        "n_pairs": n_pairs,
+        "auc": auc(s, outcomes),
+        "ece": ece,
+        "n_records": len(prompts),
+        "reward": stats,
+        "warnings": distribution_warnings(stats),
+        "baselines": baselines(responses, better, worse, train_records),
+        "trained_with": trained_with,
+    }
     if tags is not None:
         result["by_tag"] = accuracy_by_tag(s, better, worse, tags)
     return result
 
 
-def accuracy_by_tag(scores: np.ndarray, better: np.ndarray, worse: np.ndarray,
-                    tags: list[str | None]) -> dict[str, dict[str, float]]:
+def accuracy_by_tag(
+    scores: np.ndarray, better: np.ndarray, worse: np.ndarray, tags: list[str | None]
+) -> dict[str, dict[str, float]]:
     """{tag: {"ranking_accuracy", "n_pairs"}} over the pairs whose worse record carries that tag."""
     pair_tags = np.asarray([str(tags[w]) for w in worse.tolist()])
     result = {}
@@ -149,20 +166,34 @@ def evaluate_steps(model, records: list[StepRecord], batch_size: int = 64) -> di
     """Step-level ranking accuracy and AUC of a `StepRewardModel`, the outcome-level accuracy of its aggregated
     step scores, and step length / position baselines on the same step pairs (module docstring)."""
     spans = [list(r.spans) for r in records]
-    step_scores = model.score_steps([r.prompt for r in records], [r.response for r in records], spans, batch_size,
-                                    references=[r.reference for r in records])
+    step_scores = model.score_steps(
+        [r.prompt for r in records],
+        [r.response for r in records],
+        spans,
+        batch_size,
+        references=[r.reference for r in records],
+    )
     labels, groups = [r.labels for r in records], [r.group_key for r in records]
     flat_scores, flat_labels, flat_groups = labelled_steps(step_scores, labels, groups)
     accuracy, n_pairs = ranking_accuracy(flat_scores, flat_labels, flat_groups)
     lengths = [torch.tensor([float(end - start) for start, end in r.spans]) for r in records]
     positions = [-torch.arange(len(r.spans), dtype=torch.float32) for r in records]
-    result = {"step_ranking_accuracy": accuracy, "n_step_pairs": n_pairs,
-              "step_auc": auc(flat_scores, flat_labels),
-              "n_records": len(records), "n_steps": sum(len(s) for s in spans), "n_labelled_steps": len(flat_scores),
-              "baselines": {**_length_baseline("step_length", step_ranking_accuracy(lengths, labels, groups)[0]),
-                            "position_later_is_worse": step_ranking_accuracy(positions, labels, groups)[0]}}
-    outcomes = [r.outcome if r.outcome is not None else min((v for v in r.labels if v is not None), default=None)
-                for r in records]
+    result = {
+        "step_ranking_accuracy": accuracy,
+        "n_step_pairs": n_pairs,
+        "step_auc": auc(flat_scores, flat_labels),
+        "n_records": len(records),
+        "n_steps": sum(len(s) for s in spans),
+        "n_labelled_steps": len(flat_scores),
+        "baselines": {
+            **_length_baseline("step_length", step_ranking_accuracy(lengths, labels, groups)[0]),
+            "position_later_is_worse": step_ranking_accuracy(positions, labels, groups)[0],
+        },
+    }
+    outcomes = [
+        r.outcome if r.outcome is not None else min((v for v in r.labels if v is not None), default=None)
+        for r in records
+    ]
     judged = [i for i, o in enumerate(outcomes) if o is not None]
     for how in AGGREGATES:
         scores = [aggregate_steps(step_scores[i], how).item() for i in judged]
@@ -174,21 +205,35 @@ def evaluate_steps(model, records: list[StepRecord], batch_size: int = 64) -> di
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m reward_model.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="a directory written by save_pretrained / reward_model.train")
-    parser.add_argument("--data", required=True, help="JSONL/datasets dir: {prompt, response, outcome} or "
-                                                      "{prompt, better, worse} rows")
+    parser.add_argument(
+        "--data", required=True, help="JSONL/datasets dir: {prompt, response, outcome} or {prompt, better, worse} rows"
+    )
     parser.add_argument("--train-data", default=None, help="training records, to fit the TF-IDF baseline on")
     parser.add_argument("--batch-size", type=int, default=64, help="scoring batch size")
-    parser.add_argument("--by", default=None, metavar="FIELD",
-                        help="also report ranking accuracy per value of this row field of the worse response")
-    parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
-                        help="step: evaluate a step-level RM on step-labelled rows (module docstring)")
-    parser.add_argument("--reference", action="store_true",
-                        help="check that the RM is reference-aware (it then reads each row's 'reference' either way)")
+    parser.add_argument(
+        "--by",
+        default=None,
+        metavar="FIELD",
+        help="also report ranking accuracy per value of this row field of the worse response",
+    )
+    parser.add_argument(
+        "--level",
+        choices=("outcome", "step"),
+        default="outcome",
+        help="step: evaluate a step-level RM on step-labelled rows (module docstring)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="check that the RM is reference-aware (it then reads each row's 'reference' either way)",
+    )
     args = parser.parse_args(argv)
     reference = saved_reference(args.model)
     if args.reference and not reference:
-        raise SystemExit(f"error: --reference, but {args.model} is not a reference-aware RM (its reward_model.json "
-                         "has no reference: true): drop --reference, or train one with reward_model.train --reference")
+        raise SystemExit(
+            f"error: --reference, but {args.model} is not a reference-aware RM (its reward_model.json "
+            "has no reference: true): drop --reference, or train one with reward_model.train --reference"
+        )
     if args.level == "step":
         return _main_steps(args, reference)
     try:
@@ -199,8 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         tags = load_tags(args.data, args.by) if args.by else None
     except DataError as e:
         raise SystemExit(f"error: {e}") from e
-    result = evaluate(ScalarRewardModel.from_pretrained(args.model), rows, train_records, args.batch_size,
-                      tags=tags)
+    result = evaluate(ScalarRewardModel.from_pretrained(args.model), rows, train_records, args.batch_size, tags=tags)
     for warning in result["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(_json_safe(result)))
@@ -216,8 +260,10 @@ def _main_steps(args, reference: bool) -> dict:
         raise SystemExit(f"error: {e}") from e
     model = ScalarRewardModel.from_pretrained(args.model)
     if model.level != "step":
-        raise SystemExit(f"error: {args.model} is an outcome-level RM; --level step needs one trained with "
-                         "`reward_model.train --level step`")
+        raise SystemExit(
+            f"error: {args.model} is an outcome-level RM; --level step needs one trained with "
+            "`reward_model.train --level step`"
+        )
     result = evaluate_steps(model, records, args.batch_size)
     print(json.dumps(_json_safe(result)))
     return result

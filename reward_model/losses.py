@@ -51,8 +51,9 @@ def within_group_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor) -> tuple
     return better, worse
 
 
-def bradley_terry_loss(scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor,
-                       margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+def bradley_terry_loss(
+    scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor, margin: float = 0.0
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean over within-group pairs of -logsigmoid(r_better - r_worse - margin).
 
     scores, outcomes, group_ids: (B,). Equal scores and margin 0 give log 2 per pair. A batch with no pair
@@ -64,8 +65,9 @@ def bradley_terry_loss(scores: torch.Tensor, outcomes: torch.Tensor, group_ids: 
     return pair_loss(scores[better], scores[worse], margin)
 
 
-def pair_loss(better_scores: torch.Tensor, worse_scores: torch.Tensor,
-              margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+def pair_loss(
+    better_scores: torch.Tensor, worse_scores: torch.Tensor, margin: float = 0.0
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean over pairs of -logsigmoid(better - worse - margin); better_scores, worse_scores: (P,), P >= 1.
     `pair_accuracy`: share of pairs with better > worse, a tie counting 1/2."""
     diff = better_scores - worse_scores
@@ -99,8 +101,9 @@ def to_unit_scale(scores: torch.Tensor, loss: str) -> torch.Tensor:
     raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
 
 
-def compute_loss(name: str, scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor,
-                 margin: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+def compute_loss(
+    name: str, scores: torch.Tensor, outcomes: torch.Tensor, group_ids: torch.Tensor, margin: float = 0.0
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Dispatch to the loss called `name` (one of LOSSES); all inputs (B,)."""
     if name == "mse":
         return mse_loss(scores, outcomes)

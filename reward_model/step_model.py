@@ -91,8 +91,9 @@ class StepRewardModel(ScalarRewardModel):
         """The response's steps when no spans are given: its non-blank lines; a blank response is one empty step."""
         return line_spans(response) or [(0, len(response))]
 
-    def encode_steps(self, prompts: list[str], responses: list[str], spans: list[Spans],
-                     references: list[str | None] | None = None) -> list[StepEncoding]:
+    def encode_steps(
+        self, prompts: list[str], responses: list[str], spans: list[Spans], references: list[str | None] | None = None
+    ) -> list[StepEncoding]:
         """One `StepEncoding` per response, at most `max_length` tokens (module docstring: what is cut first);
         `references` for a reference-aware RM."""
         if not len(prompts) == len(responses) == len(spans):
@@ -103,8 +104,10 @@ class StepRewardModel(ScalarRewardModel):
             last = 0
             for start, end in steps:
                 if not 0 <= last <= start <= end <= len(response):
-                    raise ValueError(f"response {i}: step span ({start}, {end}) is not increasing and inside the "
-                                     f"{len(response)}-character response")
+                    raise ValueError(
+                        f"response {i}: step span ({start}, {end}) is not increasing and inside the "
+                        f"{len(response)}-character response"
+                    )
                 pieces.append(response[last:end])
                 owner.append(i)
                 last = end
@@ -114,11 +117,14 @@ class StepRewardModel(ScalarRewardModel):
         for i, ids in zip(owner, piece_ids):
             per_response[i].append(ids)
         heads = self._reference_ids(references, len(prompts)) if prompts else []
-        return [self._layout(p, steps, budget, head[:budget // 2])
-                for head, p, steps in zip(heads, prompt_ids, per_response)]
+        return [
+            self._layout(p, steps, budget, head[: budget // 2])
+            for head, p, steps in zip(heads, prompt_ids, per_response)
+        ]
 
-    def _layout(self, prompt_ids: list[int], steps: list[list[int]], budget: int,
-                head: list[int] | None = None) -> StepEncoding:
+    def _layout(
+        self, prompt_ids: list[int], steps: list[list[int]], budget: int, head: list[int] | None = None
+    ) -> StepEncoding:
         head = head or []
         budget -= len(head)
         kept, used = len(steps), 0
@@ -126,9 +132,9 @@ class StepRewardModel(ScalarRewardModel):
             kept, used = kept - 1, used + len(steps[kept - 1]) + 1
         kept_steps = steps[kept:]
         if not kept_steps and steps:  # the last step alone is too long: keep its end
-            kept, kept_steps = len(steps) - 1, [steps[-1][len(steps[-1]) - (budget - 1):]]
+            kept, kept_steps = len(steps) - 1, [steps[-1][len(steps[-1]) - (budget - 1) :]]
             used = budget
-        first = self.template.prefix + head + prompt_ids[:budget - used] + self.template.middle
+        first = self.template.prefix + head + prompt_ids[: budget - used] + self.template.middle
         second, markers = [], []
         for ids in kept_steps:
             second += ids + [self.marker_id]
@@ -139,8 +145,13 @@ class StepRewardModel(ScalarRewardModel):
 
     # ------------------------------------------------------------------ scoring
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, step_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        step_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """input_ids, attention_mask, token_type_ids: (B, T); step_index: (S, 2) (row, marker position) of every
         step in the batch -> step scores (S,). Without `step_index`, the pooled outcome-level head as the base."""
         if step_index is None:
@@ -156,8 +167,14 @@ class StepRewardModel(ScalarRewardModel):
         return batch
 
     @torch.no_grad()
-    def score_steps(self, prompts: list[str], responses: list[str], spans: list[Spans] | None = None,
-                    batch_size: int = 32, references: list[str | None] | None = None) -> list[torch.Tensor]:
+    def score_steps(
+        self,
+        prompts: list[str],
+        responses: list[str],
+        spans: list[Spans] | None = None,
+        batch_size: int = 32,
+        references: list[str | None] | None = None,
+    ) -> list[torch.Tensor]:
         """Per response, its steps' raw scores (n_steps,) float32 on the CPU; NaN for steps cut away by the length
         limit. `spans` default: each response's lines (`spans_of`). Eval mode for the call."""
         spans = [self.spans_of(r) for r in responses] if spans is None else spans
@@ -168,25 +185,33 @@ class StepRewardModel(ScalarRewardModel):
         self.eval()
         try:
             for start in range(0, len(order), batch_size):
-                idx = [i for i in order[start:start + batch_size] if encoded[i].markers]
+                idx = [i for i in order[start : start + batch_size] if encoded[i].markers]
                 if not idx:
                     continue
                 scores = self(**self.collate_steps([encoded[i] for i in idx])).float().cpu()
                 offset = 0
                 for i in idx:
                     n = len(encoded[i].markers)
-                    out[i][encoded[i].first_kept:] = scores[offset:offset + n]
+                    out[i][encoded[i].first_kept :] = scores[offset : offset + n]
                     offset += n
         finally:
             self.train(was_training)
         return out
 
-    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32,
-              references: list[str | None] | None = None) -> torch.Tensor:
+    def score(
+        self, prompts: list[str], responses: list[str], batch_size: int = 32, references: list[str | None] | None = None
+    ) -> torch.Tensor:
         """(N,) outcome-level scores: each response's step scores (its lines) by `aggregate`."""
-        return torch.stack([aggregate_steps(s, self.aggregate) for s in
-                            self.score_steps(prompts, responses, None, batch_size, references)]) \
-            if prompts else torch.empty(0)
+        return (
+            torch.stack(
+                [
+                    aggregate_steps(s, self.aggregate)
+                    for s in self.score_steps(prompts, responses, None, batch_size, references)
+                ]
+            )
+            if prompts
+            else torch.empty(0)
+        )
 
 
 def aggregate_steps(step_scores: torch.Tensor, how: str = "min") -> torch.Tensor:

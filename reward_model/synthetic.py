@@ -48,15 +48,17 @@ def _problem(rng: random.Random) -> tuple[str, str, int]:
 
 
 def _correct(rng: random.Random, question: str, working: str, answer: int) -> str:
-    return rng.choice([
-        f"We compute {working} = {answer}.\n\nThe answer is \\boxed{{{answer}}}.",
-        f"{working} = {answer}\n\n\\boxed{{{answer}}}",
-        f"Let's solve this step by step.\nFirst, we evaluate {working}.\nThis gives {answer}.\n"
-        f"So the final answer is \\boxed{{{answer}}}.",
-        f"To answer \"{question}\", calculate {working}, which equals {answer}. Therefore the result is "
-        f"\\boxed{{{answer}}}.",
-        f"**Solution:** {working} = {answer}.\n**Answer:** \\boxed{{{answer}}}",
-    ])
+    return rng.choice(
+        [
+            f"We compute {working} = {answer}.\n\nThe answer is \\boxed{{{answer}}}.",
+            f"{working} = {answer}\n\n\\boxed{{{answer}}}",
+            f"Let's solve this step by step.\nFirst, we evaluate {working}.\nThis gives {answer}.\n"
+            f"So the final answer is \\boxed{{{answer}}}.",
+            f'To answer "{question}", calculate {working}, which equals {answer}. Therefore the result is '
+            f"\\boxed{{{answer}}}.",
+            f"**Solution:** {working} = {answer}.\n**Answer:** \\boxed{{{answer}}}",
+        ]
+    )
 
 
 def _slip(rng: random.Random, answer: int) -> int:
@@ -69,18 +71,22 @@ def _wrong(rng: random.Random, kind: str, question: str, working: str, answer: i
     if kind == "hedge":
         other = _slip(rng, answer)
         first, second = rng.sample([answer, other], 2)
-        return rng.choice([
-            f"{working} is either {first} or {second}. I think it is {other}, but it could be {answer}.\n"
-            f"\\boxed{{{other}}}",
-            f"Hmm, {working}... maybe {first}? Or {second}. Let me guess \\boxed{{{other}}}",
-        ])
+        return rng.choice(
+            [
+                f"{working} is either {first} or {second}. I think it is {other}, but it could be {answer}.\n"
+                f"\\boxed{{{other}}}",
+                f"Hmm, {working}... maybe {first}? Or {second}. Let me guess \\boxed{{{other}}}",
+            ]
+        )
     if kind == "unanswered":
-        return rng.choice([
-            f"The question asks: {question} We need to find the value.",
-            f"To solve this, we need to calculate {working}. Let's think about it carefully.",
-            "I'm not sure how to solve this problem.",
-            f"{question}\n{question}",
-        ])
+        return rng.choice(
+            [
+                f"The question asks: {question} We need to find the value.",
+                f"To solve this, we need to calculate {working}. Let's think about it carefully.",
+                "I'm not sure how to solve this problem.",
+                f"{question}\n{question}",
+            ]
+        )
     step = f"We need {working}. Let me break it down. "  # rambling: repeats and is cut off mid-sentence
     filler = rng.choice(["First we look at the digits", "Then we carry the tens", "Now we check the units"])
     return step + " ".join(f"{filler} again, and so on." for _ in range(rng.randint(6, 14))) + " So the"
@@ -98,8 +104,9 @@ def _cycle(kinds: tuple[str, ...], rng: random.Random):
         yield from rng.sample(kinds, len(kinds))
 
 
-def make_tagged_records(n_problems: int, seed: int, split: str = "train", group_size: int = 8,
-                        wrong_kinds: tuple[str, ...] = WRONG_KINDS) -> list[TaggedRecord]:
+def make_tagged_records(
+    n_problems: int, seed: int, split: str = "train", group_size: int = 8, wrong_kinds: tuple[str, ...] = WRONG_KINDS
+) -> list[TaggedRecord]:
     """`n_problems` distinct problems of `split` ("train" | "heldout"), one group of `group_size` responses
     each, 2 to group_size - 2 of them correct; the wrong ones cycle through `wrong_kinds`."""
     if split not in ("train", "heldout"):
@@ -116,10 +123,14 @@ def make_tagged_records(n_problems: int, seed: int, split: str = "train", group_
         n_correct = rng.randint(2, group_size - 2)
         for k in range(group_size):
             kind = "correct" if k < n_correct else next(kinds)
-            text = (_correct(rng, question, working, answer) if kind == "correct"
-                    else _wrong(rng, kind, question, working, answer))
-            record = OutcomeRecord(prompt, text, float(kind == "correct"), group=f"{split}:{seed}:{p}",
-                                   reference=str(answer))
+            text = (
+                _correct(rng, question, working, answer)
+                if kind == "correct"
+                else _wrong(rng, kind, question, working, answer)
+            )
+            record = OutcomeRecord(
+                prompt, text, float(kind == "correct"), group=f"{split}:{seed}:{p}", reference=str(answer)
+            )
             tagged.append(TaggedRecord(record, kind))
     rng.shuffle(tagged)
     return tagged
@@ -140,9 +151,19 @@ def main(argv: list[str] | None = None) -> None:
     for split, n in (("train", args.train_problems), ("heldout", args.heldout_problems)):
         with open(os.path.join(args.output_dir, f"{split}.jsonl"), "w", encoding="utf-8") as f:
             for t in make_tagged_records(n, args.seed, split):
-                f.write(json.dumps({"prompt": t.record.prompt, "response": t.record.response,
-                                    "outcome": t.record.outcome, "group": t.record.group, "kind": t.kind,
-                                    "reference": t.record.reference}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "prompt": t.record.prompt,
+                            "response": t.record.response,
+                            "outcome": t.record.outcome,
+                            "group": t.record.group,
+                            "kind": t.kind,
+                            "reference": t.record.reference,
+                        }
+                    )
+                    + "\n"
+                )
     print(f"wrote {args.output_dir}/train.jsonl and {args.output_dir}/heldout.jsonl")
 
 

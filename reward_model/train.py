@@ -53,29 +53,58 @@ def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reward_model.train", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m reward_model.train",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--data", required=True, help="JSONL file or datasets directory of {prompt, response, outcome}")
     parser.add_argument("--output", required=True, help="directory to save the trained reward model in")
-    parser.add_argument("--encoder", default=None,
-                        help="backbone: a BERT-style encoder or a causal LM, HF name or path; 'policy' = the "
-                             "embedded SmolLM2 policy's own base model (or --policy); default: embedded MiniLM")
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        help="backbone: a BERT-style encoder or a causal LM, HF name or path; 'policy' = the "
+        "embedded SmolLM2 policy's own base model (or --policy); default: embedded MiniLM",
+    )
     parser.add_argument("--policy", default=None, help="with --encoder policy: the policy checkpoint to build on")
-    parser.add_argument("--pooling", choices=POOLINGS, default=None,
-                        help="pooling for a fresh RM; default: cls for an encoder, last for a causal LM")
+    parser.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=None,
+        help="pooling for a fresh RM; default: cls for an encoder, last for a causal LM",
+    )
     parser.add_argument("--max-length", type=int, default=256, help="input tokens for a fresh RM")
-    parser.add_argument("--level", choices=("outcome", "step"), default="outcome",
-                        help="outcome: one score per response | step: one per reasoning step (process supervision)")
-    parser.add_argument("--aggregate", choices=AGGREGATES, default="min",
-                        help="a fresh step RM's outcome-level score: min or product over its steps")
-    parser.add_argument("--lora-r", type=int, default=None,
-                        help="a fresh RM trains LoRA adapters of this rank (and its head), its backbone frozen; "
-                             "needs peft. The adapters learn at --lr-encoder")
+    parser.add_argument(
+        "--level",
+        choices=("outcome", "step"),
+        default="outcome",
+        help="outcome: one score per response | step: one per reasoning step (process supervision)",
+    )
+    parser.add_argument(
+        "--aggregate",
+        choices=AGGREGATES,
+        default="min",
+        help="a fresh step RM's outcome-level score: min or product over its steps",
+    )
+    parser.add_argument(
+        "--lora-r",
+        type=int,
+        default=None,
+        help="a fresh RM trains LoRA adapters of this rank (and its head), its backbone frozen; "
+        "needs peft. The adapters learn at --lr-encoder",
+    )
     parser.add_argument("--lora-alpha", type=float, default=None, help="LoRA scaling numerator; default 2 * rank")
-    parser.add_argument("--lora-target-modules", nargs="+", default=["all-linear"],
-                        help="the backbone's linear layers that get adapters; all-linear = every one")
-    parser.add_argument("--reference", action="store_true",
-                        help="a reference-aware RM: it reads each row's gold answer ('reference') beside the response")
+    parser.add_argument(
+        "--lora-target-modules",
+        nargs="+",
+        default=["all-linear"],
+        help="the backbone's linear layers that get adapters; all-linear = every one",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="a reference-aware RM: it reads each row's gold answer ('reference') beside the response",
+    )
     parser.add_argument("--init-from", default=None, help="continue training this saved RM instead of a fresh one")
     parser.add_argument("--replay-data", default=None, help="older records to replay a sample of (train only)")
     parser.add_argument("--replay-fraction", type=float, default=0.1, help="share of --replay-data replayed")
@@ -86,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
     if args.init_from and (args.encoder or args.lora_r is not None):
-        raise SystemExit("error: --init-from excludes --encoder and --lora-r: a saved RM already has its backbone "
-                         "and its adapters")
+        raise SystemExit(
+            "error: --init-from excludes --encoder and --lora-r: a saved RM already has its backbone and its adapters"
+        )
     try:
         cfg = RMTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RMTrainConfig)})
         step = args.level == "step"
@@ -104,17 +134,32 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if args.init_from:
             model = model_cls.from_pretrained(args.init_from)
             if model.level != args.level:
-                raise ValueError(f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}")
+                raise ValueError(
+                    f"--init-from {args.init_from} is a {model.level}-level RM but --level is {args.level}"
+                )
             if args.reference and not model.reference:
-                raise ValueError(f"--reference, but --init-from {args.init_from} is a reference-free RM (its "
-                                 "reward_model.json has reference false); drop --reference or start a fresh RM")
+                raise ValueError(
+                    f"--reference, but --init-from {args.init_from} is a reference-free RM (its "
+                    "reward_model.json has reference false); drop --reference or start a fresh RM"
+                )
         else:
-            extra = {"aggregate": args.aggregate, "reference": args.reference} if step else {"reference": args.reference}
+            extra = (
+                {"aggregate": args.aggregate, "reference": args.reference} if step else {"reference": args.reference}
+            )
             if args.lora_r is not None:
-                extra["lora"] = {"r": args.lora_r, "alpha": args.lora_alpha or 2.0 * args.lora_r,
-                                 "target_modules": args.lora_target_modules}
-            model = model_cls.from_encoder(args.encoder, pooling=args.pooling, max_length=args.max_length,
-                                           seed=cfg.seed, policy=args.policy, **extra)
+                extra["lora"] = {
+                    "r": args.lora_r,
+                    "alpha": args.lora_alpha or 2.0 * args.lora_r,
+                    "target_modules": args.lora_target_modules,
+                }
+            model = model_cls.from_encoder(
+                args.encoder,
+                pooling=args.pooling,
+                max_length=args.max_length,
+                seed=cfg.seed,
+                policy=args.policy,
+                **extra,
+            )
         trainer = (StepRMTrainer if step else RMTrainer)(model, cfg)
     except (DataError, ValueError) as e:
         raise SystemExit(f"error: {e}") from e

@@ -50,43 +50,78 @@ from reward_model.model import ScalarRewardModel
 
 @dataclass
 class RMTrainConfig:
-    loss: Literal["mse", "bce", "bradley_terry"] = field(default="bce", metadata={
-        "help": "bce (pointwise P(correct) logit; default: uses every record and keeps scores on one scale "
-                "across prompts) | mse (regress 2*outcome-1) | bradley_terry (pairs within a group)"})
+    loss: Literal["mse", "bce", "bradley_terry"] = field(
+        default="bce",
+        metadata={
+            "help": "bce (pointwise P(correct) logit; default: uses every record and keeps scores on one scale "
+            "across prompts) | mse (regress 2*outcome-1) | bradley_terry (pairs within a group)"
+        },
+    )
     lr_encoder: float = field(default=5e-5, metadata={"help": "AdamW learning rate of the encoder"})
     lr_head: float = field(default=1e-3, metadata={"help": "AdamW learning rate of the scalar head"})
     epochs: int = field(default=2, metadata={"help": "passes over the records of one fit"})
-    max_steps: int | None = field(default=None, metadata={
-        "help": "optimizer steps per fit; overrides epochs (and min_steps) when set"})
-    min_steps: int = field(default=0, metadata={
-        "help": "at least this many optimizer steps per fit: epochs repeat until they are taken (a fit on few "
-                "records otherwise takes a handful of steps and learns nothing); 0 = epochs alone"})
+    max_steps: int | None = field(
+        default=None, metadata={"help": "optimizer steps per fit; overrides epochs (and min_steps) when set"}
+    )
+    min_steps: int = field(
+        default=0,
+        metadata={
+            "help": "at least this many optimizer steps per fit: epochs repeat until they are taken (a fit on few "
+            "records otherwise takes a handful of steps and learns nothing); 0 = epochs alone"
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "records per optimizer step (per process)"})
-    warmup_ratio: float = field(default=0.1, metadata={
-        "help": "linear warm-up over this share of the first fit's steps, then constant (online fits "
-                "continue at the full rate)"})
+    warmup_ratio: float = field(
+        default=0.1,
+        metadata={
+            "help": "linear warm-up over this share of the first fit's steps, then constant (online fits "
+            "continue at the full rate)"
+        },
+    )
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases, LayerNorm)"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm; 0 = off"})
     margin: float = field(default=0.0, metadata={"help": "bradley_terry margin: -logsigmoid(r_b - r_w - margin)"})
-    hard_negative_weight: float = field(default=1.0, metadata={
-        "help": "weight of the pairwise loss on hard negatives (a correct response against a rewrite of it with a "
-                "wrong answer) added to the pointwise loss; only used when a fit is given pairs"})
-    train_metrics: bool = field(default=True, metadata={
-        "help": "after a fit, score its own records (and pairs) once more: train_loss, constant_loss, "
-                "train_ranking_accuracy, train_accuracy, train_pair_accuracy"})
-    val_fraction: float = field(default=0.1, metadata={
-        "help": "share of groups held out of the new records for validation ranking accuracy; 0 = none"})
-    early_stop_patience: int = field(default=2, metadata={
-        "help": "stop after this many epochs without a better validation accuracy, keep the best; 0 = off"})
-    freeze_token_embeddings: bool = field(default=True, metadata={
-        "help": "keep the token embedding table fixed (12M of MiniLM's 22M weights): much cheaper AdamW "
-                "steps and less overfitting on small online batches"})
-    trainable_layers: int | None = field(default=None, metadata={
-        "help": "train only the top N transformer layers of the backbone (and what follows them, e.g. a final "
-                "norm) plus the head; null = every layer (token embeddings as freeze_token_embeddings says). "
-                "Cuts the update cost of a large backbone such as the policy's own"})
-    eval_batch_size: int = field(default=64, metadata={
-        "help": "batch size when scoring the validation split and, for train_metrics, the fit's own records"})
+    hard_negative_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "weight of the pairwise loss on hard negatives (a correct response against a rewrite of it with a "
+            "wrong answer) added to the pointwise loss; only used when a fit is given pairs"
+        },
+    )
+    train_metrics: bool = field(
+        default=True,
+        metadata={
+            "help": "after a fit, score its own records (and pairs) once more: train_loss, constant_loss, "
+            "train_ranking_accuracy, train_accuracy, train_pair_accuracy"
+        },
+    )
+    val_fraction: float = field(
+        default=0.1,
+        metadata={"help": "share of groups held out of the new records for validation ranking accuracy; 0 = none"},
+    )
+    early_stop_patience: int = field(
+        default=2,
+        metadata={"help": "stop after this many epochs without a better validation accuracy, keep the best; 0 = off"},
+    )
+    freeze_token_embeddings: bool = field(
+        default=True,
+        metadata={
+            "help": "keep the token embedding table fixed (12M of MiniLM's 22M weights): much cheaper AdamW "
+            "steps and less overfitting on small online batches"
+        },
+    )
+    trainable_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "train only the top N transformer layers of the backbone (and what follows them, e.g. a final "
+            "norm) plus the head; null = every layer (token embeddings as freeze_token_embeddings says). "
+            "Cuts the update cost of a large backbone such as the policy's own"
+        },
+    )
+    eval_batch_size: int = field(
+        default=64,
+        metadata={"help": "batch size when scoring the validation split and, for train_metrics, the fit's own records"},
+    )
     seed: int = field(default=0, metadata={"help": "seed of the split, batch order and dropout"})
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm bar during a fit"})
 
@@ -126,8 +161,10 @@ class RMTrainer:
             model.encoder.get_input_embeddings().weight.requires_grad_(False)
         if cfg.trainable_layers is not None:
             if model.lora is not None:
-                raise ValueError("trainable_layers and lora both choose what trains in the backbone (lora: only its "
-                                 "adapters); set one of them")
+                raise ValueError(
+                    "trainable_layers and lora both choose what trains in the backbone (lora: only its "
+                    "adapters); set one of them"
+                )
             freeze_lower_layers(model.encoder, cfg.trainable_layers)
         optimizer = torch.optim.AdamW(_param_groups(model, cfg), betas=(0.9, 0.999))
         # The schedule wraps the raw optimizer, not accelerate's (which would step it once per process).
@@ -140,8 +177,12 @@ class RMTrainer:
 
     # ------------------------------------------------------------------ one fit
 
-    def fit(self, records: list[OutcomeRecord], replay: list[OutcomeRecord] | None = None,
-            pairs: list[PreferencePair] | None = None) -> dict[str, float]:
+    def fit(
+        self,
+        records: list[OutcomeRecord],
+        replay: list[OutcomeRecord] | None = None,
+        pairs: list[PreferencePair] | None = None,
+    ) -> dict[str, float]:
         """Train on `records` (a validation share of whose groups is held out) plus `replay` (train only), and
         on `pairs` (hard negatives, train only: `better` correct, `worse` a wrong rewrite of it) pairwise.
 
@@ -155,8 +196,11 @@ class RMTrainer:
         train_records = train_records + list(replay or [])
         if cfg.loss == "bradley_terry":  # groups with one outcome give no pair: skip their forward passes
             train_records = _mixed_groups(train_records)
-        metrics = {"n_examples": float(len(train_records)), "n_replay": float(len(replay or [])),
-                   "hard_negatives": float(len(pairs))}
+        metrics = {
+            "n_examples": float(len(train_records)),
+            "n_replay": float(len(replay or [])),
+            "hard_negatives": float(len(pairs)),
+        }
         val_before, val_pairs = self._validate(val_records)
         metrics.update(val_ranking_accuracy_before=val_before, val_pairs=float(val_pairs))
         if not train_records:
@@ -185,18 +229,25 @@ class RMTrainer:
                     f"beside each response) but {len(missing)} of {len(rows)} {name}s have no reference, the first "
                     f"for prompt {missing[0].prompt[:80]!r}: give every row its 'reference' (the loop's buffer "
                     "writes it; a buffer written before that column cannot train a reference-aware RM) or use a "
-                    "reference-free RM")
+                    "reference-free RM"
+                )
 
-    def _epochs(self, records: list[OutcomeRecord], val_records: list[OutcomeRecord],
-                pairs: list[PreferencePair] | None = None) -> dict[str, float]:
+    def _epochs(
+        self, records: list[OutcomeRecord], val_records: list[OutcomeRecord], pairs: list[PreferencePair] | None = None
+    ) -> dict[str, float]:
         cfg, acc = self.cfg, self.accelerator
         rng = random.Random(f"{cfg.seed}:{self.fits}")
         encoded, groups, lengths, total = self._plan(records)
         pair_encoded = self._encode_pairs(pairs or [])
         keeper = _BestEpoch(cfg.early_stop_patience)
         losses, seen, step, epoch, val = [], 0, 0, 0, math.nan
-        bar = tqdm(total=total, desc="RM fit", leave=False, dynamic_ncols=True,
-                   disable=not (cfg.progress_bar and acc.is_main_process))
+        bar = tqdm(
+            total=total,
+            desc="RM fit",
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (cfg.progress_bar and acc.is_main_process),
+        )
         if cfg.max_steps is None:
             more = lambda: epoch < cfg.epochs or step < cfg.min_steps  # noqa: E731
         else:
@@ -204,7 +255,7 @@ class RMTrainer:
         while more() and not keeper.stopped:
             epoch += 1
             batches = group_batches(groups, lengths, cfg.batch_size, rng)
-            batches += batches[:(-len(batches)) % acc.num_processes]  # every process steps equally often
+            batches += batches[: (-len(batches)) % acc.num_processes]  # every process steps equally often
             pair_chunks = _spread(len(pair_encoded), len(batches), rng)
             for i in range(0, len(batches), acc.num_processes):
                 batch = batches[i + acc.process_index]
@@ -223,10 +274,16 @@ class RMTrainer:
         mean_loss = torch.tensor(sum(losses) / len(losses), device=self.model.device)
         if acc.num_processes > 1:  # each process saw its own batches
             mean_loss = acc.reduce(mean_loss, reduction="mean")
-        return {"loss": mean_loss.item(), "loss_last": losses[-1], "steps": float(step),
-                "epochs": float(epoch), "early_stopped": float(keeper.stopped), "examples_seen": float(seen),
-                "val_ranking_accuracy_after": keeper.restore_best(val, self),
-                "lr_encoder": self.scheduler.get_last_lr()[0]}
+        return {
+            "loss": mean_loss.item(),
+            "loss_last": losses[-1],
+            "steps": float(step),
+            "epochs": float(epoch),
+            "early_stopped": float(keeper.stopped),
+            "examples_seen": float(seen),
+            "val_ranking_accuracy_after": keeper.restore_best(val, self),
+            "lr_encoder": self.scheduler.get_last_lr()[0],
+        }
 
     def _plan(self, records: list[OutcomeRecord]):
         """Tokenise once per fit; batching units; the expected step count (sizes warm-up and the bar)."""
@@ -249,8 +306,9 @@ class RMTrainer:
 
     def _encode(self, records: list[OutcomeRecord]) -> list:
         """Each record's tokens (a sequence whose first element is its input ids)."""
-        return self.model.encode([r.prompt for r in records], [r.response for r in records],
-                                 [r.reference for r in records])
+        return self.model.encode(
+            [r.prompt for r in records], [r.response for r in records], [r.reference for r in records]
+        )
 
     def _encode_pairs(self, pairs: list[PreferencePair]) -> list[tuple]:
         """Each pair's (better, worse) tokens."""
@@ -260,8 +318,9 @@ class RMTrainer:
         worse = self.model.encode([p.prompt for p in pairs], [p.worse for p in pairs], [p.reference for p in pairs])
         return list(zip(better, worse))
 
-    def _batch_loss(self, batch: list[int], encoded, records: list[OutcomeRecord],
-                    pair_chunk: list[tuple] | None = None) -> torch.Tensor:
+    def _batch_loss(
+        self, batch: list[int], encoded, records: list[OutcomeRecord], pair_chunk: list[tuple] | None = None
+    ) -> torch.Tensor:
         """The configured loss on the batch's records, plus `hard_negative_weight` times the pairwise loss on
         `pair_chunk` (encoded (better, worse) pairs), the records and both sides of the pairs in one forward."""
         pair_chunk = pair_chunk or []
@@ -274,11 +333,12 @@ class RMTrainer:
         n, p = len(batch), len(pair_chunk)
         loss = compute_loss(self.cfg.loss, scores[:n], outcomes, group_ids, self.cfg.margin)[0]
         if p:
-            loss = loss + self.cfg.hard_negative_weight * pair_loss(scores[n:n + p], scores[n + p:])[0]
+            loss = loss + self.cfg.hard_negative_weight * pair_loss(scores[n : n + p], scores[n + p :])[0]
         return loss
 
-    def _step(self, batch: list[int], encoded, records: list[OutcomeRecord],
-              pair_chunk: list[tuple] | None = None) -> float:
+    def _step(
+        self, batch: list[int], encoded, records: list[OutcomeRecord], pair_chunk: list[tuple] | None = None
+    ) -> float:
         self.train_model.train()
         loss = self._batch_loss(batch, encoded, records, pair_chunk)
         self.accelerator.backward(loss)
@@ -297,8 +357,9 @@ class RMTrainer:
 
     def _score(self, records: list[OutcomeRecord]) -> torch.Tensor:
         extra = {"references": [r.reference for r in records]} if self.model.reference else {}
-        return self.model.score([r.prompt for r in records], [r.response for r in records],
-                                batch_size=self.cfg.eval_batch_size, **extra)
+        return self.model.score(
+            [r.prompt for r in records], [r.response for r in records], batch_size=self.cfg.eval_batch_size, **extra
+        )
 
     def _train_figures(self, records: list[OutcomeRecord], pairs: list[PreferencePair]) -> dict[str, float]:
         """The fit's own data scored once more, in eval mode (module docstring)."""
@@ -306,10 +367,12 @@ class RMTrainer:
         outcomes = torch.tensor([r.outcome for r in records])
         keys = {key: n for n, key in enumerate(dict.fromkeys(r.group_key for r in records))}
         group_ids = torch.tensor([keys[r.group_key] for r in records])
-        figures = {"train_loss": compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)[0].item(),
-                   "constant_loss": constant_loss(self.cfg.loss, outcomes),
-                   "train_ranking_accuracy": ranking_accuracy(scores, outcomes, [r.group_key for r in records])[0],
-                   "train_accuracy": ((scores > 0) == (outcomes >= 0.5)).float().mean().item()}
+        figures = {
+            "train_loss": compute_loss(self.cfg.loss, scores, outcomes, group_ids, self.cfg.margin)[0].item(),
+            "constant_loss": constant_loss(self.cfg.loss, outcomes),
+            "train_ranking_accuracy": ranking_accuracy(scores, outcomes, [r.group_key for r in records])[0],
+            "train_accuracy": ((scores > 0) == (outcomes >= 0.5)).float().mean().item(),
+        }
         if pairs:
             better = self._score([OutcomeRecord(p.prompt, p.better, 1.0, reference=p.reference) for p in pairs])
             worse = self._score([OutcomeRecord(p.prompt, p.worse, 0.0, reference=p.reference) for p in pairs])
@@ -320,8 +383,13 @@ class RMTrainer:
 
     def state_dict(self) -> dict:
         """Optimizer, schedule and counters (the weights go through `ScalarRewardModel.save_pretrained`)."""
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "global_step": self.global_step, "fits": self.fits, "warmup_steps": self.warmup_steps}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "global_step": self.global_step,
+            "fits": self.fits,
+            "warmup_steps": self.warmup_steps,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -346,14 +414,19 @@ class StepRMTrainer(RMTrainer):
         return super().fit([r for r in records if r.has_label], [r for r in replay or [] if r.has_label])
 
     def _encode(self, records: list[StepRecord]) -> list:
-        return [(e.input_ids, e) for e in self.model.encode_steps([r.prompt for r in records],
-                                                                  [r.response for r in records],
-                                                                  [list(r.spans) for r in records],
-                                                                  [r.reference for r in records])]
+        return [
+            (e.input_ids, e)
+            for e in self.model.encode_steps(
+                [r.prompt for r in records],
+                [r.response for r in records],
+                [list(r.spans) for r in records],
+                [r.reference for r in records],
+            )
+        ]
 
     def _batch_loss(self, batch: list[int], encoded, records: list[StepRecord], pair_chunk=None) -> torch.Tensor:
         encodings = [encoded[i][1] for i in batch]
-        labels = [v for i, e in zip(batch, encodings) for v in records[i].labels[e.first_kept:]]
+        labels = [v for i, e in zip(batch, encodings) for v in records[i].labels[e.first_kept :]]
         scores = self.train_model(**self.model.collate_steps(encodings)).float()
         known = torch.tensor([v is not None for v in labels], dtype=torch.bool, device=scores.device)
         targets = torch.tensor([0.0 if v is None else v for v in labels], device=scores.device)
@@ -364,24 +437,33 @@ class StepRMTrainer(RMTrainer):
     def _validate(self, records: list[StepRecord]) -> tuple[float, int]:
         if not records:
             return float("nan"), 0
-        return step_ranking_accuracy(self._step_scores(records), [r.labels for r in records],
-                                     [r.group_key for r in records])
+        return step_ranking_accuracy(
+            self._step_scores(records), [r.labels for r in records], [r.group_key for r in records]
+        )
 
     def _step_scores(self, records: list[StepRecord]) -> list[torch.Tensor]:
-        return self.model.score_steps([r.prompt for r in records], [r.response for r in records],
-                                      [list(r.spans) for r in records], batch_size=self.cfg.eval_batch_size,
-                                      references=[r.reference for r in records])
+        return self.model.score_steps(
+            [r.prompt for r in records],
+            [r.response for r in records],
+            [list(r.spans) for r in records],
+            batch_size=self.cfg.eval_batch_size,
+            references=[r.reference for r in records],
+        )
 
     def _train_figures(self, records: list[StepRecord], pairs) -> dict[str, float]:
         """The step-level figures of the fit's own labelled steps (BCE, its constant, ranking, accuracy)."""
-        scores, labels, groups = labelled_steps(self._step_scores(records), [r.labels for r in records],
-                                                [r.group_key for r in records])
+        scores, labels, groups = labelled_steps(
+            self._step_scores(records), [r.labels for r in records], [r.group_key for r in records]
+        )
         if not scores:
             return {}
         s, y = torch.tensor(scores), torch.tensor(labels)
-        return {"train_loss": torch.nn.functional.binary_cross_entropy_with_logits(s, y).item(),
-                "constant_loss": constant_loss("bce", y), "train_ranking_accuracy": ranking_accuracy(s, y, groups)[0],
-                "train_accuracy": ((s > 0) == (y >= 0.5)).float().mean().item()}
+        return {
+            "train_loss": torch.nn.functional.binary_cross_entropy_with_logits(s, y).item(),
+            "constant_loss": constant_loss("bce", y),
+            "train_ranking_accuracy": ranking_accuracy(s, y, groups)[0],
+            "train_accuracy": ((s > 0) == (y >= 0.5)).float().mean().item(),
+        }
 
 
 class _BestEpoch:
@@ -414,8 +496,13 @@ class _BestEpoch:
         return last_val
 
 
-def train(model: ScalarRewardModel, records: list[OutcomeRecord], cfg: RMTrainConfig | None = None,
-          replay: list[OutcomeRecord] | None = None, accelerator=None) -> dict[str, float]:
+def train(
+    model: ScalarRewardModel,
+    records: list[OutcomeRecord],
+    cfg: RMTrainConfig | None = None,
+    replay: list[OutcomeRecord] | None = None,
+    accelerator=None,
+) -> dict[str, float]:
     """One standalone fit of `model` on `records` (+ `replay`); returns the fit's metrics."""
     cfg = cfg or RMTrainConfig()
     return RMTrainer(model, cfg, accelerator=accelerator).fit(records, replay=replay)
@@ -429,8 +516,10 @@ def transformer_layers(backbone) -> torch.nn.ModuleList:
             module = getattr(module, name, None)
         if isinstance(module, torch.nn.ModuleList):
             return module
-    raise ValueError(f"trainable_layers: cannot find the transformer layers of a {type(backbone).__name__}; "
-                     "leave rm.train.trainable_layers null")
+    raise ValueError(
+        f"trainable_layers: cannot find the transformer layers of a {type(backbone).__name__}; "
+        "leave rm.train.trainable_layers null"
+    )
 
 
 def freeze_lower_layers(backbone, n: int) -> None:
@@ -444,7 +533,7 @@ def freeze_lower_layers(backbone, n: int) -> None:
     for p in backbone.parameters():
         if id(p) in in_stack or id(p) in embeddings:
             p.requires_grad_(False)
-    for layer in layers[len(layers) - n:]:
+    for layer in layers[len(layers) - n :]:
         layer.requires_grad_(True)
 
 
@@ -455,8 +544,10 @@ def _param_groups(model: ScalarRewardModel, cfg: RMTrainConfig) -> list[dict]:
         params = [p for p in module.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
-        groups += [{"params": decay, "lr": lr, "weight_decay": cfg.weight_decay, "name": name},
-                   {"params": no_decay, "lr": lr, "weight_decay": 0.0, "name": f"{name}_no_decay"}]
+        groups += [
+            {"params": decay, "lr": lr, "weight_decay": cfg.weight_decay, "name": name},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0, "name": f"{name}_no_decay"},
+        ]
     return groups
 
 
@@ -464,7 +555,7 @@ def _spread(n_items: int, n_chunks: int, rng: random.Random) -> list[list[int]]:
     """0..n_items-1 shuffled and cut into n_chunks near-equal chunks (some empty when n_items < n_chunks)."""
     order = list(range(n_items))
     rng.shuffle(order)
-    return [order[n_items * c // n_chunks:n_items * (c + 1) // n_chunks] for c in range(n_chunks)]
+    return [order[n_items * c // n_chunks : n_items * (c + 1) // n_chunks] for c in range(n_chunks)]
 
 
 def _mixed_groups(records: list[OutcomeRecord]) -> list[OutcomeRecord]:

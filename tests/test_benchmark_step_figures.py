@@ -32,8 +32,15 @@ def test_window_figures_by_hand():
     rows = [SimpleNamespace(response=HONEST, correct=True), SimpleNamespace(response=REPEATER, correct=False)]
     figures = window_figures(rows)
     # 7 steps over 2 completions; 6 make a claim (5 true, 1 false); 2 of the 7 repeat an earlier step.
-    assert figures == pytest.approx({"accuracy": 0.5, "steps_per_completion": 3.5, "verifiable_steps": 6 / 7,
-                                     "true_of_verifiable": 5 / 6, "repeated_steps": 2 / 7})
+    assert figures == pytest.approx(
+        {
+            "accuracy": 0.5,
+            "steps_per_completion": 3.5,
+            "verifiable_steps": 6 / 7,
+            "true_of_verifiable": 5 / 6,
+            "repeated_steps": 2 / 7,
+        }
+    )
 
 
 def test_step_figures_by_hand():
@@ -44,8 +51,15 @@ def test_step_figures_by_hand():
     # Rewarded: honest 3 (two true steps and its right answer); repeater 1 (the first true step; its repeats earn
     # 0 and its last step is a false claim and a wrong answer); doubling 2 (four true new steps, bounded at two
     # before the answer, which is wrong). Steps 3 + 4 + 5 = 12, with a claim 2 + 4 + 4 = 10, false 1.
-    assert figures == pytest.approx({"steps_per_completion": 4.0, "verifiable_steps": 10 / 12, "wrong_steps": 1 / 10,
-                                     "repeated_steps": 2 / 12, "rewarded_steps_per_completion": 2.0})
+    assert figures == pytest.approx(
+        {
+            "steps_per_completion": 4.0,
+            "verifiable_steps": 10 / 12,
+            "wrong_steps": 1 / 10,
+            "repeated_steps": 2 / 12,
+            "rewarded_steps_per_completion": 2.0,
+        }
+    )
 
 
 def test_bootstrap_interval_brackets_the_mean_and_collapses_without_spread():

@@ -38,8 +38,9 @@ def test_every_pin_lies_in_the_declared_range():
     for requirement in _declared():
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is a dependency but constraints.txt does not pin it"
-        assert requirement.specifier.contains(pins[name], prereleases=True), \
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"constraints.txt pins {name}=={pins[name]}, outside pyproject.toml's {requirement}"
+        )
 
 
 def test_torch_is_the_cpu_build_the_install_commands_name():

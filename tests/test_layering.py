@@ -94,7 +94,11 @@ def test_no_import_cycles():
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_each_package_imports_only_the_layers_below_it(package):
-    wrong = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                   if module.split(".")[0] == package for target in targets
-                   if target.split(".")[0] not in ALLOWED[package] | {package})
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if module.split(".")[0] == package
+        for target in targets
+        if target.split(".")[0] not in ALLOWED[package] | {package}
+    )
     assert wrong == []

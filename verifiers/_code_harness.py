@@ -40,21 +40,57 @@ __builtins__ = dict(vars(builtins))
 MODULE_TYPE = types.ModuleType
 QUOTE = json.encoder.encode_basestring_ascii  # captured: `json` may be patched by the program
 
-PRISTINE_MODULES = ("math", "re", "collections", "itertools", "functools", "heapq", "string", "random", "copy",
-                    "fractions", "decimal", "operator", "bisect", "statistics", "hashlib", "typing", "cmath")
+PRISTINE_MODULES = (
+    "math",
+    "re",
+    "collections",
+    "itertools",
+    "functools",
+    "heapq",
+    "string",
+    "random",
+    "copy",
+    "fractions",
+    "decimal",
+    "operator",
+    "bisect",
+    "statistics",
+    "hashlib",
+    "typing",
+    "cmath",
+)
 # Types are compared by identity (`is`), never by `in`/`==`: a metaclass can make any class hash and compare
 # equal to `int`. Flags are read through type's own descriptor, which a metaclass cannot shadow.
 PLAIN_TYPES = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
 TYPE_FLAGS = type.__dict__["__flags__"].__get__
 CONTAINERS = (list, tuple, set, frozenset, collections.deque)
-STDLIB_TYPES = (collections.OrderedDict, collections.defaultdict, collections.Counter, collections.deque,
-                fractions.Fraction, decimal.Decimal)
+STDLIB_TYPES = (
+    collections.OrderedDict,
+    collections.defaultdict,
+    collections.Counter,
+    collections.deque,
+    fractions.Fraction,
+    decimal.Decimal,
+)
 
 
-DENIED_EVENTS = frozenset({"sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys.settrace",
-                           "sys.setprofile", "sys.addaudithook", "gc.get_objects", "gc.get_referrers",
-                           "gc.get_referents", "code.__new__", "function.__new__", "marshal.loads",
-                           "marshal.load"})
+DENIED_EVENTS = frozenset(
+    {
+        "sys._getframe",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.addaudithook",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "code.__new__",
+        "function.__new__",
+        "marshal.loads",
+        "marshal.load",
+    }
+)
 HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
@@ -62,10 +98,15 @@ FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 def _numpy_data(kind, item):
     """numpy scalars and arrays of numbers or strings. Their types are C types, which Python code can neither
     define (every class statement makes a heap type) nor patch, so their comparisons are numpy's own."""
+
     def numpy_c_type(t):
         return not TYPE_FLAGS(t) & HEAP_TYPE and t.__module__ == "numpy"
-    return (numpy_c_type(kind) and any(numpy_c_type(base) and base.__name__ in ("generic", "ndarray")
-                                       for base in kind.__mro__) and item.dtype.kind in "biufcSUmM")
+
+    return (
+        numpy_c_type(kind)
+        and any(numpy_c_type(base) and base.__name__ in ("generic", "ndarray") for base in kind.__mro__)
+        and item.dtype.kind in "biufcSUmM"
+    )
 
 
 class UntrustedValue(Exception):
@@ -74,12 +115,14 @@ class UntrustedValue(Exception):
 
 def _encode(event):
     """JSON for our own flat events, without `json.dumps` (whose module globals the program could patch)."""
+
     def value(v):
         if v is None or type(v) is bool:
             return {None: "null", True: "true", False: "false"}[v]
         if type(v) is int:
             return int.__repr__(v)
         return QUOTE(v if type(v) is str else "?")
+
     return ("{" + ",".join(QUOTE(k) + ":" + value(v) for k, v in event.items()) + "}").encode()
 
 
@@ -124,8 +167,11 @@ class Guard:
             kind = type(item)
             if not any(kind is t for t in PLAIN_TYPES) and not _numpy_data(kind, item):
                 snapshot = next((snap for t, snap in self.type_dicts if kind is t), None)
-                if snapshot is None or vars(kind).keys() != snapshot.keys() or any(
-                        vars(kind)[key] is not attr for key, attr in snapshot.items()):
+                if (
+                    snapshot is None
+                    or vars(kind).keys() != snapshot.keys()
+                    or any(vars(kind)[key] is not attr for key, attr in snapshot.items())
+                ):
                     return f"{kind.__module__}.{kind.__qualname__}"
             if isinstance(item, CONTAINERS + (dict,)) and id(item) not in seen:
                 seen.add(id(item))

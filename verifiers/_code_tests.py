@@ -99,7 +99,13 @@ def _plan(nodes: list[ast.stmt], *, style: str, candidate_name: str | None, n_se
     if not any(counted):  # e.g. `check(add)` after a helper: statements that run code count instead
         counted = [index >= n_setup and isinstance(node, _RUNS_CODE) for index, node in enumerate(nodes)]
     if not any(counted):  # a bare `def check(...)` with nothing calling it would pass every program
-        raise ValueError("code tests contain nothing that can fail (no assert, no call); HumanEval-style "
-                         "tests need entry_point= so that `check(candidate)` is run")
-    return TestPlan(units=tuple(ast.unparse(node) for node in nodes), counted=tuple(counted), style=style,
-                    candidate_name=candidate_name)
+        raise ValueError(
+            "code tests contain nothing that can fail (no assert, no call); HumanEval-style "
+            "tests need entry_point= so that `check(candidate)` is run"
+        )
+    return TestPlan(
+        units=tuple(ast.unparse(node) for node in nodes),
+        counted=tuple(counted),
+        style=style,
+        candidate_name=candidate_name,
+    )

@@ -10,10 +10,23 @@ from fractions import Fraction
 
 import sympy
 
-_FUNCTIONS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
-              "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
-              "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log,
-              "log": sympy.log}
+_FUNCTIONS = {
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "cot": sympy.cot,
+    "sec": sympy.sec,
+    "csc": sympy.csc,
+    "arcsin": sympy.asin,
+    "arccos": sympy.acos,
+    "arctan": sympy.atan,
+    "sinh": sympy.sinh,
+    "cosh": sympy.cosh,
+    "tanh": sympy.tanh,
+    "exp": sympy.exp,
+    "ln": sympy.log,
+    "log": sympy.log,
+}
 _CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo}
 
 
@@ -29,8 +42,7 @@ def renamed(node, old: str, new: str):
     """`node` with every variable `old` renamed `new` (a sum's index)."""
     if node[0] == "sym":
         return ("sym", new) if node[1] == old else node
-    return (node[0], *(renamed(child, old, new) if isinstance(child, (list, tuple)) else child
-                       for child in node[1:]))
+    return (node[0], *(renamed(child, old, new) if isinstance(child, (list, tuple)) else child for child in node[1:]))
 
 
 def _sum(body, index: str, lower, upper):
@@ -51,9 +63,15 @@ def build(node) -> sympy.Expr:
         return _CONSTANTS[args[0]]
     if kind in ("add", "mul", "div", "pow", "binom", "root", "log"):
         left, right = build(args[0]), build(args[1])
-        return {"add": lambda: left + right, "mul": lambda: left * right, "div": lambda: left / right,
-                "pow": lambda: left ** right, "binom": lambda: sympy.binomial(left, right),
-                "root": lambda: sympy.root(left, right), "log": lambda: sympy.log(left, right)}[kind]()
+        return {
+            "add": lambda: left + right,
+            "mul": lambda: left * right,
+            "div": lambda: left / right,
+            "pow": lambda: left**right,
+            "binom": lambda: sympy.binomial(left, right),
+            "root": lambda: sympy.root(left, right),
+            "log": lambda: sympy.log(left, right),
+        }[kind]()
     if kind == "neg":
         return -build(args[0])
     if kind == "pct":

@@ -58,8 +58,9 @@ def _numbers_close(exact, decimal, tol, ulp=None) -> bool:
     va, vb = sympy.N(exact, 30), sympy.N(decimal, 30)
     if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo) or vb.has(sympy.nan, sympy.zoo):
         return False
-    if ulp is not None and not (va.is_real and vb.is_real and decimal_agrees(_fraction(exact), _fraction(decimal),
-                                                                              _fraction(ulp))):
+    if ulp is not None and not (
+        va.is_real and vb.is_real and decimal_agrees(_fraction(exact), _fraction(decimal), _fraction(ulp))
+    ):
         return False
     diff, scale = abs(va - vb), max(abs(va), abs(vb))
     return bool(diff <= tol * scale) if scale != 0 else True
@@ -71,8 +72,10 @@ def _random_points_agree(diff, symbols, scale_exprs, tol) -> bool | None:
     agreed = 0
     for trial in range(6):
         # Alternating signs, away from 0: |x| and x, or sqrt(x^2) and x, must differ somewhere.
-        point = {s: sympy.Rational((-1) ** (trial + j) * rng.randint(30, 250), 100)
-                 for j, s in enumerate(sorted(symbols, key=str))}
+        point = {
+            s: sympy.Rational((-1) ** (trial + j) * rng.randint(30, 250), 100)
+            for j, s in enumerate(sorted(symbols, key=str))
+        }
         value = sympy.N(diff.subs(point), 30)
         if not value.is_number or value.has(sympy.nan, sympy.zoo):
             continue
@@ -98,8 +101,11 @@ def scalars_equal(gold_node, pred_node, rel_tol: float) -> bool:
 def _sums_alike(gold, pred, rel_tol: float) -> bool:
     """Two sums written alike: the same bounds, and the same body once the index has the same name."""
     body = renamed(pred[1], pred[2], gold[2])
-    return (equivalent(gold[3], pred[3], rel_tol) and equivalent(gold[4], pred[4], rel_tol)
-            and scalars_equal(gold[1], body, rel_tol))
+    return (
+        equivalent(gold[3], pred[3], rel_tol)
+        and equivalent(gold[4], pred[4], rel_tol)
+        and scalars_equal(gold[1], body, rel_tol)
+    )
 
 
 def _values_equal(gold, pred, tol: float, gold_ulp=None, pred_ulp=None) -> bool:
@@ -146,8 +152,9 @@ def _relations_equal(gold, pred, rel_tol: float) -> bool:
         return gold[3][0] in _STRUCTURED and equivalent(gold[3], pred[3], rel_tol)  # `D = [0, 1)`, `x \in [0, 1)`
     if pred[1] == gold[1] and equivalent(gold[2], pred[2], rel_tol) and equivalent(gold[3], pred[3], rel_tol):
         return True
-    return _FLIPPED[pred[1]] == gold[1] and equivalent(gold[2], pred[3], rel_tol) and \
-        equivalent(gold[3], pred[2], rel_tol)
+    return (
+        _FLIPPED[pred[1]] == gold[1] and equivalent(gold[2], pred[3], rel_tol) and equivalent(gold[3], pred[2], rel_tol)
+    )
 
 
 def _unordered_equal(golds, preds, rel_tol: float) -> bool:
@@ -170,8 +177,11 @@ def _ordered_equal(golds, preds, rel_tol: float) -> bool:
 
 def _is_variable(node) -> bool:
     """`x`, `f(x)`, a tuple of variables such as `(x, y)`, or a geometric name (`AB`, `|AB|`, `\\frac{NO}{BO}`)."""
-    return node[0] == "sym" or (node[0] == "seq" and node[1] == "()" and all(c[0] == "sym" for c in node[2:])) \
+    return (
+        node[0] == "sym"
+        or (node[0] == "seq" and node[1] == "()" and all(c[0] == "sym" for c in node[2:]))
         or _is_named_quantity(node)
+    )
 
 
 def _is_named_quantity(node) -> bool:
@@ -208,7 +218,7 @@ def _expand_pm(node) -> list:
         return [node]
     if node[0] == "pm":
         lefts, rights = _expand_pm(node[1]), _expand_pm(node[2])
-        both = [("add", l, r) for l in lefts for r in rights] + [("add", l, ("neg", r)) for l in lefts for r in rights]
+        both = [("add", a, b) for a in lefts for b in rights] + [("add", a, ("neg", b)) for a in lefts for b in rights]
         return both[:_MAX_ITEMS]
     expansions = [[]]
     for child in node[1:]:
@@ -229,10 +239,13 @@ def _percent_options(node) -> list:
 
 
 def _set_elements(gold, pred):
-    """The elements of both sides when a set meets a set, a bare list or a `\\pm` (`\\{-2, 2\\}` and `\\pm 2`), else None."""
+    """The elements of both sides when a set meets a set, a bare list or a `\\pm` (`\\{-2, 2\\}` and `\\pm 2`),
+    else None."""
+
     def elements(node):
         items = node[1:] if node[0] in ("set", "list") else [node]
         return [expanded for item in items for expanded in _expand_pm(item)]
+
     golds, preds = elements(gold), elements(pred)
     other = pred if gold[0] == "set" else gold
     if other[0] in ("set", "list") or len(golds if other is gold else preds) > 1:
@@ -244,8 +257,9 @@ def _same_elements(golds, preds, rel_tol: float) -> bool:
     """Sets are equal when each element of one is in the other; repeats count once (`\\{1, 1, 2\\}` is `\\{1, 2\\}`)."""
     if len(golds) > _MAX_ITEMS or len(preds) > _MAX_ITEMS or (not golds) != (not preds):
         return False
-    return all(any(equivalent(g, p, rel_tol) for p in preds) for g in golds) and \
-        all(any(equivalent(g, p, rel_tol) for g in golds) for p in preds)
+    return all(any(equivalent(g, p, rel_tol) for p in preds) for g in golds) and all(
+        any(equivalent(g, p, rel_tol) for g in golds) for p in preds
+    )
 
 
 def _single_equivalent(gold, pred, rel_tol: float) -> bool:
@@ -254,8 +268,11 @@ def _single_equivalent(gold, pred, rel_tol: float) -> bool:
         tol = rel_tol if (_inexact(gold) or _inexact(pred)) else 0.0
         return matrices_equal(gold, pred, build, lambda g, p: _values_equal(g, p, tol))
     if gold[0] == "pct" or pred[0] == "pct":
-        return any(scalars_equal(g, p, rel_tol) if "pct" in (g[0], p[0]) else equivalent(g, p, rel_tol)
-                   for g in _percent_options(gold) for p in _percent_options(pred))
+        return any(
+            scalars_equal(g, p, rel_tol) if "pct" in (g[0], p[0]) else equivalent(g, p, rel_tol)
+            for g in _percent_options(gold)
+            for p in _percent_options(pred)
+        )
     kind = gold[0]
     if {kind, pred[0]} == {"matrix", "seq"}:  # a vector as `\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}` or `(2, -1)`
         golds, preds = _vector_entries(gold), _vector_entries(pred)
@@ -267,8 +284,9 @@ def _single_equivalent(gold, pred, rel_tol: float) -> bool:
     if kind == "seq":
         return gold[1] == pred[1] and _ordered_equal(gold[2:], pred[2:], rel_tol)
     if kind == "matrix":
-        return len(gold) == len(pred) and all(len(g) == len(p) and _ordered_equal(g[1:], p[1:], rel_tol)
-                                              for g, p in zip(gold[1:], pred[1:]))
+        return len(gold) == len(pred) and all(
+            len(g) == len(p) and _ordered_equal(g[1:], p[1:], rel_tol) for g, p in zip(gold[1:], pred[1:])
+        )
     if kind == "rel":
         return _relations_equal(gold, pred, rel_tol)
     if kind == "and":

@@ -37,14 +37,27 @@ MAX_ANSWERS = 16  # more boxed answers than this is a spray of guesses, not an a
 _TAIL_CHARS = 20_000  # phrases such as "The answer is" are searched for in this tail only
 
 _ANSWER_PHRASE = re.compile(
-    r"(?:the\s+final\s+answer\s+is|the\s+answer\s+is|final\s+answer\s*:|answer\s*:)[ \t:]*", re.IGNORECASE)
+    r"(?:the\s+final\s+answer\s+is|the\s+answer\s+is|final\s+answer\s*:|answer\s*:)[ \t:]*", re.IGNORECASE
+)
 _INLINE_MATH = re.compile(r"\$([^$\n]{1,1000})\$")
 _FINAL_PHRASE = re.compile(r"(?:the\s+final\s+answer\s+is|final\s+answer\s*:)[ \t:]*", re.IGNORECASE)
 # A value, not prose: a digit, and no run of 4+ letters outside a `\command` (`\frac`, `\sqrt` are fine).
 _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{4,}")
 # What a chat template or a base model's stop text leaves at the end of a completion; the first one ends it.
-STOP_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|end|>",
-                "<|start_header_id|>", "<|user|>", "<|assistant|>", "<end_of_turn>", "<start_of_turn>", "</s>")
+STOP_MARKERS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<|start_header_id|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<end_of_turn>",
+    "<start_of_turn>",
+    "</s>",
+)
 _LEADING_SPACE = re.compile(r"\s*")
 _MAX_LEADING_MARKERS = 4  # a leaked chat header has one or two; past these, a marker ends the answer again
 # "Final Answer: The volume of $ABCDEFGH$ is 120": a sentence that names what it gives is read after its verb.
@@ -62,7 +75,7 @@ def committed_text(text: str) -> str:
     up to the first stop marker after the answer began (markers before any text, a leaked header, are skipped)."""
     close = text.rfind("</think>")
     if close >= 0:
-        text = text[close + len("</think>"):]
+        text = text[close + len("</think>") :]
     elif "<think>" in text:
         return ""
     if "<" not in text:
@@ -76,7 +89,7 @@ def committed_text(text: str) -> str:
             if text.startswith(marker, start):
                 start, skipped = start + len(marker), True
     ends = [pos for pos in (text.find(marker, start) for marker in STOP_MARKERS) if pos >= 0]
-    return text[start:min(ends, default=len(text))]
+    return text[start : min(ends, default=len(text))]
 
 
 def _braced(text: str, start: int) -> str | None:
@@ -90,7 +103,7 @@ def _braced(text: str, start: int) -> str | None:
         elif ch == "}":
             depth -= 1
             if depth == 0:
-                return text[start + 1:i]
+                return text[start + 1 : i]
     return None
 
 
@@ -101,7 +114,7 @@ def _box_content(text: str, pos: int) -> str | None:
         i += 1
     if i < len(text) and text[i] == "{":
         return _braced(text, i)
-    word = text[i:i + MAX_ANSWER_CHARS].split(None, 1)
+    word = text[i : i + MAX_ANSWER_CHARS].split(None, 1)
     return word[0].rstrip("$.") if word else None
 
 
@@ -127,7 +140,7 @@ def _clean(answer: str) -> str | None:
     """Trim what surrounds an answer in prose: markdown bold, `$...$`, a final full stop."""
     answer = answer.strip()[:MAX_ANSWER_CHARS]
     math = _INLINE_MATH.search(answer)
-    if math and not answer[:math.start()].strip(" *"):  # the phrase is followed by a `$...$` formula
+    if math and not answer[: math.start()].strip(" *"):  # the phrase is followed by a `$...$` formula
         answer = math.group(1)
     answer = answer.strip().strip("*").strip()
     if answer.startswith("\\boxed") or answer.startswith("\\fbox"):
@@ -143,12 +156,12 @@ def _after_marker(text: str) -> str | None:
     pos = text.rfind("####")
     if pos < 0:
         return None
-    line = text[pos + 4:pos + 4 + MAX_ANSWER_CHARS].split("\n", 1)[0]
+    line = text[pos + 4 : pos + 4 + MAX_ANSWER_CHARS].split("\n", 1)[0]
     return _clean(line)
 
 
 def _after_phrase(tail: str, match: re.Match) -> str | None:
-    rest = tail[match.end():match.end() + MAX_ANSWER_CHARS]
+    rest = tail[match.end() : match.end() + MAX_ANSWER_CHARS]
     line = rest.split("\n", 1)[0]
     if not line.strip() and "\n" in rest:  # "Final answer:\n42"
         line = rest.lstrip().split("\n", 1)[0]
@@ -157,8 +170,8 @@ def _after_phrase(tail: str, match: re.Match) -> str | None:
     copula = None
     for copula in _COPULA.finditer(sentence):
         pass
-    if copula and _PROSE.search(sentence[:copula.start()]):  # "Final Answer: The volume of $V$ is 120"
-        sentence = sentence[copula.end():]
+    if copula and _PROSE.search(sentence[: copula.start()]):  # "Final Answer: The volume of $V$ is 120"
+        sentence = sentence[copula.end() :]
     return _clean(sentence)
 
 

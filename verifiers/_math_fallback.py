@@ -19,9 +19,9 @@ commits to (`fallback_answer`):
    `not`, `than`, `approximately`, `if`, ...) gives none, since its last number is not what it asserts.
    - If it ends with inline maths (`The probability is $\\frac{1}{2}$.`), the answer is that maths, or
      what follows its last top-level `=` (`$2 + 3 = 5$.` gives `5`), except that a named value or an implicit
-     equation stays whole (`$x = 5$`, `$y = 2x + 1$`, `$p = 1, p = 2$`, `$2x + 4y - 3 = 0$`). Maths holding a relation other than `=`
-     (`<`, `\\le`, `>=`, `\\neq`, `≥`, `\\in`, `\\subset`, ...) is the answer whole, compared as a relation:
-     `$x <= 5$` is never cut at the `=` of `<=` into `5`.
+     equation stays whole (`$x = 5$`, `$y = 2x + 1$`, `$p = 1, p = 2$`, `$2x + 4y - 3 = 0$`). Maths holding a
+     relation other than `=` (`<`, `\\le`, `>=`, `\\neq`, `≥`, `\\in`, `\\subset`, ...) is the answer whole,
+     compared as a relation: `$x <= 5$` is never cut at the `=` of `<=` into `5`.
    - Otherwise the answer is its last number (`1,250`, `1 250`, `6.02e23` count as one number; units
      such as `\\text{ cm}^2` or `m^2` are skipped), which must be a result, not an operand: not right
      after `+ - * / ^ _ {` or another number, and with no digit, operator, `=` or brace after it in the
@@ -47,31 +47,131 @@ _SENTENCE_BREAK = re.compile(r"[.!?]\s+")  # not `;`: `x = 1; x = 2` is one list
 _ENDS_ON_DIGIT = re.compile(r"\d[\s*$]*$")
 # Groups of three after commas or (thin) spaces belong to the number, and so does a power of ten
 # (`6.02e23`, `6.02 \times 10^{23}`, `6.02×10²³`). No nested quantifiers (linear).
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:[,\u2009\u202f\u00a0 ]\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:/\d+)?"
-                     r"(?:[eE][+-]?\d{1,4}|\s*(?:\\times|\\cdot|[×x*·])\s*10(?:\^\{?[+-]?\d{1,4}\}?|[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?"
-                     r"|-?\.\d+")
+_NUMBER = re.compile(
+    r"-?(?:\d{1,3}(?:[,\u2009\u202f\u00a0 ]\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:/\d+)?"
+    r"(?:[eE][+-]?\d{1,4}|\s*(?:\\times|\\cdot|[×x*·])\s*10(?:\^\{?[+-]?\d{1,4}\}?|[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?"
+    r"|-?\.\d+"
+)
 _OPERAND_BEFORE = set("+-*/^_{×÷·\\") | set("0123456789")
 _AFTER_RESULT = re.compile(r"[\d=+*/^×÷<>{}\\]|-\s*\d")
 # Units after a number (`12 \text{ cm}^2`, `12 m^2`) are neither the answer nor a computation.
 _UNIT_MARKUP = re.compile(r"\\(?:text|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d\}?)?|[A-Za-z]\^\{?\d\}?")
 # A relation other than `=`: its sides are not results, and its `=` (in `>=`, `\\leq`) is not an equals sign.
-RELATION = re.compile(r"[<>≤≥≠⩽⩾∈∉⊂⊆⊃⊇]|!=|\\(?:le|ge|leq|geq|leqslant|geqslant|lt|gt|ne|neq|in|notin|subset|"
-                      r"subseteq|supset|supseteq|approx|sim)(?![A-Za-z])")
+RELATION = re.compile(
+    r"[<>≤≥≠⩽⩾∈∉⊂⊆⊃⊇]|!=|\\(?:le|ge|leq|geq|leqslant|geqslant|lt|gt|ne|neq|in|notin|subset|"
+    r"subseteq|supset|supseteq|approx|sim)(?![A-Za-z])"
+)
 # Words that make a statement conditional, hedged or about something else than its last number.
-_HEDGE = re.compile(r"\b(?:or|either|maybe|perhaps|possibly|probably|might|could|not|than|unless|except|"
-                    r"approximately|about|around|roughly|nearly|almost|if|whether)\b", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"\b(?:or|either|maybe|perhaps|possibly|probably|might|could|not|than|unless|except|"
+    r"approximately|about|around|roughly|nearly|almost|if|whether)\b",
+    re.IGNORECASE,
+)
 # In the clause before a number, the last of these words says what the number is: an operand or a circumstance
 # (`after giving away 3`, `divided by 3`, `at $2`) or a result (`the total for the week is 70`).
-_NOT_A_RESULT = {"after", "before", "from", "to", "by", "per", "for", "at", "in", "on", "with", "without", "over",
-                 "under", "between", "within", "times", "minus", "plus", "divided", "multiplied", "out", "each",
-                 "every", "since", "until", "step", "part"}
-_RESULT = {"is", "are", "was", "were", "be", "equals", "equal", "gives", "give", "get", "gets", "got", "makes",
-           "make", "made", "has", "have", "had", "total", "totals", "costs", "cost", "needs", "need", "earns",
-           "earned", "pays", "paid", "spends", "spent", "left", "remain", "remains", "becomes", "yields", "so",
-           "thus", "hence", "therefore", "altogether", "sum", "result", "answer"}
-_TO_A_RESULT = {"up", "equal", "equals", "amounts", "amount", "comes", "come", "adds", "add", "rises", "rose",
-                "increases", "increased", "decreases", "decreased", "grows", "grew", "goes", "went", "drops", "dropped",
-                "results", "result", "resulting", "ends", "ended"}  # ... before `to` or `in`: `results in 11`
+_NOT_A_RESULT = {
+    "after",
+    "before",
+    "from",
+    "to",
+    "by",
+    "per",
+    "for",
+    "at",
+    "in",
+    "on",
+    "with",
+    "without",
+    "over",
+    "under",
+    "between",
+    "within",
+    "times",
+    "minus",
+    "plus",
+    "divided",
+    "multiplied",
+    "out",
+    "each",
+    "every",
+    "since",
+    "until",
+    "step",
+    "part",
+}
+_RESULT = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "equals",
+    "equal",
+    "gives",
+    "give",
+    "get",
+    "gets",
+    "got",
+    "makes",
+    "make",
+    "made",
+    "has",
+    "have",
+    "had",
+    "total",
+    "totals",
+    "costs",
+    "cost",
+    "needs",
+    "need",
+    "earns",
+    "earned",
+    "pays",
+    "paid",
+    "spends",
+    "spent",
+    "left",
+    "remain",
+    "remains",
+    "becomes",
+    "yields",
+    "so",
+    "thus",
+    "hence",
+    "therefore",
+    "altogether",
+    "sum",
+    "result",
+    "answer",
+}
+_TO_A_RESULT = {
+    "up",
+    "equal",
+    "equals",
+    "amounts",
+    "amount",
+    "comes",
+    "come",
+    "adds",
+    "add",
+    "rises",
+    "rose",
+    "increases",
+    "increased",
+    "decreases",
+    "decreased",
+    "grows",
+    "grew",
+    "goes",
+    "went",
+    "drops",
+    "dropped",
+    "results",
+    "result",
+    "resulting",
+    "ends",
+    "ended",
+}  # ... before `to` or `in`: `results in 11`
 # The left side of `x = 5`, `f(x) = 2x`, `a_1 = 3`, `AB = 4`, `|AB| = 1`: a name whose value the answer states.
 _LABEL = re.compile(r"[A-Za-z](?:_\{?[A-Za-z0-9]{1,4}\}?)?(?:\([A-Za-z]\))?|[A-Z]{2,4}|\|[A-Z]{2,4}\|")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
@@ -106,11 +206,11 @@ def _closing_math(statement: str) -> str | None:
     `=` stays whole); None if it ends otherwise or the maths ends a list (`$2$ and $3$`)."""
     for opening, closing in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if statement.endswith(closing):
-            body = statement[:-len(closing)].rstrip("$")
+            body = statement[: -len(closing)].rstrip("$")
             start = body.rfind(opening)
             if start < 0 or _LIST_BEFORE.search(body[:start].rstrip("$ *")):
                 return None
-            math = body[start + len(opening):].strip("$ ")
+            math = body[start + len(opening) :].strip("$ ")
             return math if RELATION.search(math) else _stated_value(math)
     return None
 
@@ -142,7 +242,13 @@ def _bare_answer(text: str) -> str | None:
     """A response that is one short line of maths (`\\frac{10}{9}`, `28 percent`, `x >= 5`) is its own answer; not
     a computation (`11 + 4 = 15` must visibly end), a hedge or prose."""
     line = text.strip()
-    if not line or "\n" in line or len(line) > MAX_BARE_CHARS or "=" in re.sub(r"[<>!]=", "", line) or _HEDGE.search(line):
+    if (
+        not line
+        or "\n" in line
+        or len(line) > MAX_BARE_CHARS
+        or "=" in re.sub(r"[<>!]=", "", line)
+        or _HEDGE.search(line)
+    ):
         return None
     line = line.rstrip(".").strip()
     words = set(_WORDS.findall(_COMMAND.sub(" ", line))) - WORDS
@@ -159,11 +265,12 @@ def _last_result(statement: str) -> str | None:
         pass
     if last is None:
         return None
-    before = statement[:last.start()].rstrip()
-    if before and (before[-1] in _OPERAND_BEFORE or (last.group()[0] == "-" and (before[-1].isalnum() or
-                                                                                before[-1] in ")}"))):
+    before = statement[: last.start()].rstrip()
+    if before and (
+        before[-1] in _OPERAND_BEFORE or (last.group()[0] == "-" and (before[-1].isalnum() or before[-1] in ")}"))
+    ):
         return None
-    if _AFTER_RESULT.search(statement[last.end():]) or _LIST_BEFORE.search(before.rstrip("$ *")):
+    if _AFTER_RESULT.search(statement[last.end() :]) or _LIST_BEFORE.search(before.rstrip("$ *")):
         return None
     if _says_circumstance(before):
         return None
@@ -185,7 +292,7 @@ def fallback_answer(text: str, complete: bool = False) -> str | None:
     """The answer the final statement of `text` commits to (rules in the module docstring), or None.
 
     `complete`: the response ended on its own (not cut at a length limit), see rule 2."""
-    bare = _bare_answer(text[-MAX_BARE_CHARS - 1:]) if len(text.strip()) <= MAX_BARE_CHARS else None
+    bare = _bare_answer(text[-MAX_BARE_CHARS - 1 :]) if len(text.strip()) <= MAX_BARE_CHARS else None
     if bare is not None:
         return bare
     statement = _final_statement(text, complete)

@@ -76,7 +76,7 @@ def magnitude(node) -> float | None:
 def _power_magnitude(base_magnitude: float, exponent_magnitude: float, node) -> float:
     if exponent_magnitude > 8:
         raise TooLarge("exponent too large")
-    digits = max(base_magnitude, 1.0) * 10.0 ** exponent_magnitude
+    digits = max(base_magnitude, 1.0) * 10.0**exponent_magnitude
     if digits > MAX_RESULT_DIGITS:
         raise TooLarge(f"power with about {digits:.3g} digits")
     return digits
@@ -101,7 +101,7 @@ def _factorial(node) -> float | None:
         return None
     if n > math.log10(MAX_RESULT_DIGITS):  # n! for n > 10^4 has more than ~35,000 digits
         raise TooLarge("factorial too large")
-    bound = 10.0 ** n
+    bound = 10.0**n
     return bound * max(math.log10(bound), 1.0)
 
 
@@ -110,9 +110,9 @@ def _binomial(node) -> float | None:
     n, k = magnitude(node[1]), magnitude(node[2])
     if n is None or k is None:
         return None
-    if n > 8 or 10.0 ** n * math.log10(2.0) > MAX_RESULT_DIGITS:
+    if n > 8 or 10.0**n * math.log10(2.0) > MAX_RESULT_DIGITS:
         raise TooLarge("binomial coefficient too large")
-    return max(10.0 ** n * math.log10(2.0), 1.0)
+    return max(10.0**n * math.log10(2.0), 1.0)
 
 
 def guard(tree) -> None:

@@ -20,22 +20,70 @@ import re
 
 # Order matters: `\left` before `\le`, `\leq` before `\le`, `\dfrac` before `\frac`.
 _REPLACEMENTS = (
-    ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""), ("\\Bigr", ""),
-    ("\\displaystyle", ""), ("\\angle", " "), ("\\measuredangle", " "),
-    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
-    ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\qquad", " "), ("\\quad", " "),
-    ("~", " "), ("{,}", ","), ("\\%", "%"), ("\\$", ""), ("$", ""),
-    ("\\cdots", ""), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"), ("×", "*"), ("÷", "/"),
-    ("−", "-"), ("\\leq", "<="), ("\\geq", ">="), ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="),
-    ("\\lt", "<"), ("\\gt", ">"), ("≤", "<="), ("≥", ">="), ("\\lvert", "|"), ("\\rvert", "|"),
-    ("\\vert", "|"), ("\\mid", "|"), ("\\varnothing", "\\emptyset"), ("\\dots", ""), ("\\ldots", ""),
-    ("\\infinity", "\\infty"), ("π", "\\pi"), ("∞", "\\infty"), ("√", "\\sqrt"),
-    ("\\mathbb{R}", "(-\\infty, \\infty)"), ("\\mathbb R", "(-\\infty, \\infty)"), ("ℝ", "(-\\infty, \\infty)"),
-    ("½", "\\frac{1}{2}"), ("⅓", "\\frac{1}{3}"), ("⅔", "\\frac{2}{3}"), ("¼", "\\frac{1}{4}"), ("¾", "\\frac{3}{4}"),
+    ("\\left", ""),
+    ("\\right", ""),
+    ("\\bigl", ""),
+    ("\\bigr", ""),
+    ("\\Bigl", ""),
+    ("\\Bigr", ""),
+    ("\\displaystyle", ""),
+    ("\\angle", " "),
+    ("\\measuredangle", " "),
+    ("\\dfrac", "\\frac"),
+    ("\\tfrac", "\\frac"),
+    ("\\cfrac", "\\frac"),
+    ("\\dbinom", "\\binom"),
+    ("\\tbinom", "\\binom"),
+    ("\\qquad", " "),
+    ("\\quad", " "),
+    ("~", " "),
+    ("{,}", ","),
+    ("\\%", "%"),
+    ("\\$", ""),
+    ("$", ""),
+    ("\\cdots", ""),
+    ("\\cdot", "*"),
+    ("\\times", "*"),
+    ("\\ast", "*"),
+    ("\\div", "/"),
+    ("×", "*"),
+    ("÷", "/"),
+    ("−", "-"),
+    ("\\leq", "<="),
+    ("\\geq", ">="),
+    ("\\le", "<="),
+    ("\\ge", ">="),
+    ("\\neq", "!="),
+    ("\\ne", "!="),
+    ("\\lt", "<"),
+    ("\\gt", ">"),
+    ("≤", "<="),
+    ("≥", ">="),
+    ("\\lvert", "|"),
+    ("\\rvert", "|"),
+    ("\\vert", "|"),
+    ("\\mid", "|"),
+    ("\\varnothing", "\\emptyset"),
+    ("\\dots", ""),
+    ("\\ldots", ""),
+    ("\\infinity", "\\infty"),
+    ("π", "\\pi"),
+    ("∞", "\\infty"),
+    ("√", "\\sqrt"),
+    ("\\mathbb{R}", "(-\\infty, \\infty)"),
+    ("\\mathbb R", "(-\\infty, \\infty)"),
+    ("ℝ", "(-\\infty, \\infty)"),
+    ("½", "\\frac{1}{2}"),
+    ("⅓", "\\frac{1}{3}"),
+    ("⅔", "\\frac{2}{3}"),
+    ("¼", "\\frac{1}{4}"),
+    ("¾", "\\frac{3}{4}"),
 )
-_TEXT_MACRO = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|textup|mathrm|mathbf|mathit|"
-                         r"mathsf|mathtt|mathnormal|mbox|hbox|operatorname|boldsymbol|overline)\s*"
-                         r"\{([^{}]*)\}")
+_TEXT_MACRO = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textnormal|textsf|texttt|textup|mathrm|mathbf|mathit|"
+    r"mathsf|mathtt|mathnormal|mbox|hbox|operatorname|boldsymbol|overline)\s*"
+    r"\{([^{}]*)\}"
+)
 _DELIMITERS = re.compile(r"(?<!\\)\\[()\[\]]")  # `\(`, `\)`, `\[`, `\]` (not the `\\` of a matrix row)
 _THIN = r"(?:\\[,;: ]|[~\u2009\u202f\u00a0\u2007])"
 _THIN_GROUPS = re.compile(r"(?<![\d.])\d{1,3}(?:" + _THIN + r"\d{3})+(?![\d])")  # 1\,000\,000
@@ -47,8 +95,10 @@ _SPACING = re.compile(r"\\\\|\\[ ,;:!]")
 _SUPERSCRIPT = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 # `30^\circ`, `30°`, `15^{\circ}\text{C}`, `98.6 °F`: the degree sign, and a Celsius/Fahrenheit letter after it.
-_DEGREES = re.compile(r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree)\s*"
-                      r"(?:\\(?:text|mathrm)\s*\{\s*[CF]\s*\}|[CF](?![A-Za-z]))?")
+_DEGREES = re.compile(
+    r"(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree)\s*"
+    r"(?:\\(?:text|mathrm)\s*\{\s*[CF]\s*\}|[CF](?![A-Za-z]))?"
+)
 _UNIT_POWER = re.compile(r"([A-Za-z]) +\^")  # `cm ^2` (after \text{cm} is unwrapped) -> `cm^2`
 _FRAC_DIGITS = re.compile(r"\\frac(\d)(\d)")  # \frac12 -> \frac{1}{2}
 _BINOM_DIGITS = re.compile(r"\\binom(\d)(\d)")
@@ -101,7 +151,8 @@ def _spacing(s: str) -> str:
 
 
 def _binomials(s: str) -> str:
-    """`{n \\choose k}` and a whole-answer `C(n, k)` as `\\binom{n}{k}`; a whole-answer binomial of literals evaluated."""
+    """`{n \\choose k}` and a whole-answer `C(n, k)` as `\\binom{n}{k}`; a whole-answer binomial of literals
+    evaluated."""
     if "choose" in s:
         s = _CHOOSE.sub(r"\\binom{\1}{\2}", s)
         if m := _BARE_CHOOSE.fullmatch(s):
@@ -150,7 +201,7 @@ def normalize(answer: str) -> str:
         s = s.replace("{,}", ",").replace("$", "")
     for word in _PERCENT_WORDS:
         if s.endswith(word):
-            s = s[:-len(word)] + "%"
+            s = s[: -len(word)] + "%"
     if ";" in s:
         s = _SEMICOLON.sub(", ", s)
     s = _SPACES.sub(" ", s).strip()
@@ -172,6 +223,6 @@ def normalize(answer: str) -> str:
 def strip_variable(s: str) -> str:
     """`x = 5` -> `5` (only a single variable on the left; `x + y = 5` is kept as an equation)."""
     m = _LHS.match(s)
-    if m and "=" not in s[m.end():] and not s[m.end():].startswith("="):
-        return s[m.end():].strip()
+    if m and "=" not in s[m.end() :] and not s[m.end() :].startswith("="):
+        return s[m.end() :].strip()
     return s

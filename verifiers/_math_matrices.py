@@ -1,5 +1,6 @@
-"""Matrix arithmetic in answers: `\\begin{pmatrix}1\\\\2\\end{pmatrix} + \\begin{pmatrix}3\\\\4\\end{pmatrix}` is the matrix
-it evaluates to. Runs only inside the worker child process.
+"""Matrix arithmetic in answers:
+`\\begin{pmatrix}1\\\\2\\end{pmatrix} + \\begin{pmatrix}3\\\\4\\end{pmatrix}` is the matrix it evaluates to.
+Runs only inside the worker child process.
 
 A node that adds, subtracts, scales or multiplies matrices (`A + B`, `2A`, `A/2`, `-A`, `AB` with matching
 shapes) is evaluated with sympy matrices and compared entry by entry; anything else about it (a matrix plus a
@@ -14,8 +15,7 @@ _ARITHMETIC = {"add", "mul", "div", "neg"}
 
 
 def _contains_matrix(node) -> bool:
-    return node[0] == "matrix" or any(_contains_matrix(child) for child in node[1:]
-                                      if isinstance(child, (list, tuple)))
+    return node[0] == "matrix" or any(_contains_matrix(child) for child in node[1:] if isinstance(child, (list, tuple)))
 
 
 def has_matrix_arithmetic(node) -> bool:

@@ -35,8 +35,10 @@ _SLASH = re.compile(r"([+-]?)\s*\(?(\d+)\)?/\(?(\d+)\)?")
 _FRAC = re.compile(r"([+-]?)\s*\\frac\{([+-]?)(\d+)\}\{(\d+)\}")
 _MIXED = re.compile(r"([+-]?)\s*(\d+)(?: |\\frac\{)(\d+)(?:/|\}\{)(\d+)\}?")
 # `6.02e23`, `6.02*10^{23}` (`\times`, `\cdot` and `×` are `*` after normalize), `6.02 x 10^23`, `10^{-3}`.
-_SCIENTIFIC = re.compile(r"([+-]?)\s*(?:" + _DECIMAL + r"\s*(?:[eE]|(?:\*|\s+x\s+)\s*10\s*\^)|10\s*\^)"
-                         r"\s*\{?\s*([+-]?\d{1,4})\s*\}?")
+_SCIENTIFIC = re.compile(
+    r"([+-]?)\s*(?:" + _DECIMAL + r"\s*(?:[eE]|(?:\*|\s+x\s+)\s*10\s*\^)|10\s*\^)"
+    r"\s*\{?\s*([+-]?\d{1,4})\s*\}?"
+)
 
 
 def _places(digits: str) -> int:

@@ -93,16 +93,27 @@ class _Parser:
         while self.at("+", "-", "pm", "mp"):
             op = self.advance()[1]
             right = self.term()
-            left = ("add", left, right) if op == "+" else ("add", left, ("neg", right)) if op == "-" \
-                else ("pm", left, right) if op == "pm" else ("pm", left, ("neg", right))
+            left = (
+                ("add", left, right)
+                if op == "+"
+                else ("add", left, ("neg", right))
+                if op == "-"
+                else ("pm", left, right)
+                if op == "pm"
+                else ("pm", left, ("neg", right))
+            )
         return left
 
     def _starts_factor(self) -> bool:
         kind, value = self.peek()
         if kind == "num" and self.tokens[self.pos - 1][0] == "num":
             return False  # `2 21` is not 42: two numbers side by side are an error, not a product
-        return kind in _STARTS_FACTOR or kind == "begin" or (kind == "op" and value in "({") or \
-            (kind == "cmd" and value in _IMPLICIT_COMMANDS)
+        return (
+            kind in _STARTS_FACTOR
+            or kind == "begin"
+            or (kind == "op" and value in "({")
+            or (kind == "cmd" and value in _IMPLICIT_COMMANDS)
+        )
 
     def term(self):
         left = self.unary()
@@ -232,8 +243,11 @@ class _Parser:
                 index = self.sum()
                 self.expect("]")
             radicand = self.argument()
-            return ("root", radicand, index) if index is not None else ("pow", radicand, ("div", ("num", "1"),
-                                                                                            ("num", "2")))
+            return (
+                ("root", radicand, index)
+                if index is not None
+                else ("pow", radicand, ("div", ("num", "1"), ("num", "2")))
+            )
         if name in FUNCTIONS:
             return self._function(name)
         if name == "sum":

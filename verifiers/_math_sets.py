@@ -52,8 +52,9 @@ def _as_set(node, build):
     kind = node[0]
     if kind == "seq" and len(node) == 4 and node[1] in _BRACKETS:
         low, high = build(node[2]), build(node[3])
-        if not (low.is_number and high.is_number and low.is_extended_real and high.is_extended_real) or \
-                not bool(low < high):
+        if not (low.is_number and high.is_number and low.is_extended_real and high.is_extended_real) or not bool(
+            low < high
+        ):
             return None
         return sympy.Interval(low, high, *_BRACKETS[node[1]])
     if kind == "rel" and node[1] in _INEQUALITIES:
@@ -81,8 +82,10 @@ def sets_equal(gold, pred, build) -> bool | None:
     gold_set, pred_set = _as_set(gold, build), _as_set(pred, build)
     if gold_set is None or pred_set is None:
         return None
-    return bool(sympy.Complement(gold_set, pred_set) == sympy.EmptySet
-                and sympy.Complement(pred_set, gold_set) == sympy.EmptySet)
+    return bool(
+        sympy.Complement(gold_set, pred_set) == sympy.EmptySet
+        and sympy.Complement(pred_set, gold_set) == sympy.EmptySet
+    )
 
 
 def inequalities_equal(gold, pred, build) -> bool:

@@ -25,8 +25,10 @@ MAX_STEP_CHARS = 400  # a step is read up to here: hostile text stays bounded
 MAX_CLAIMS = 8  # equalities checked per step
 _MAX_EXPONENT = 64
 
-_ATOM = (r"(?:\\frac\{\d{1,12}\}\{\d{1,12}\}|\\sqrt\{\d{1,12}\}|\d{1,12}(?:\.\d{1,12})?(?:[a-z](?![A-Za-z]))?"
-         r"|(?<![A-Za-z\\])[a-z](?![A-Za-z]))")
+_ATOM = (
+    r"(?:\\frac\{\d{1,12}\}\{\d{1,12}\}|\\sqrt\{\d{1,12}\}|\d{1,12}(?:\.\d{1,12})?(?:[a-z](?![A-Za-z]))?"
+    r"|(?<![A-Za-z\\])[a-z](?![A-Za-z]))"
+)
 _OP = r"(?:[-+*/×·÷^]|\\times|\\cdot|\\div)"
 # Every run of blanks has one place it can go (after an opening bracket, a minus, an operator, before a closing
 # bracket or an operator): a pattern with two optional blank runs side by side backtracks exponentially.
@@ -143,7 +145,7 @@ def _symbols(node) -> set[str]:
 
 
 def judge_pair(left: str, right: str, variables: dict[str, Fraction], deadline: float, compare) -> str:
-    """"true" | "false" | "unverifiable" for the claim `left = right`. `compare(left, right)` is the sympy path
+    """ "true" | "false" | "unverifiable" for the claim `left = right`. `compare(left, right)` is the sympy path
     for symbol-free sides that are not plain arithmetic: it returns True, False or None (could not decide)."""
     try:
         trees = [parse(side, deadline=deadline) for side in (left, right)]

@@ -12,8 +12,10 @@ from verifiers._math_tokens import WORDS
 # A run of 4+ letters that is not a function name (nor a `\command` or `\begin{env}` name) is a word:
 # such answers are compared as text, since as a product of variables "Mondya" would equal "Monday".
 # So are the short answer words yes / no / odd (as products, "Yes" and "yes" would differ).
-WORD = re.compile(r"(?<![\\A-Za-z{])(?:(?!(?:" + "|".join(sorted(WORDS)) + r")(?![A-Za-z]))[A-Za-z]{4,}"
-                  r"|(?i:yes|no|odd)(?![A-Za-z]))")
+WORD = re.compile(
+    r"(?<![\\A-Za-z{])(?:(?!(?:" + "|".join(sorted(WORDS)) + r")(?![A-Za-z]))[A-Za-z]{4,}"
+    r"|(?i:yes|no|odd)(?![A-Za-z]))"
+)
 
 # Multiple choice: a gold `C` / `(C)` / `\\textbf{(C)}` is answered by `C`, `(C)` or `(C) 12` (the option's value
 # after its letter; no second option may follow, so "(C) 12, (D) 14" is not a choice).
@@ -33,8 +35,10 @@ def distinct_values(texts: list[str], rel_tol: float) -> list[str]:
     kept: list[tuple[str, Number | None]] = []
     for text in texts:
         number = parse_number(text)
-        if not any(text == seen or (number and seen_number and numbers_match(seen_number, number, rel_tol))
-                   for seen, seen_number in kept):
+        if not any(
+            text == seen or (number and seen_number and numbers_match(seen_number, number, rel_tol))
+            for seen, seen_number in kept
+        ):
             kept.append((text, number))
     return [text for text, _ in kept]
 

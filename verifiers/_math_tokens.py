@@ -31,7 +31,8 @@ class VerifierTimeout(BaseException):
     """
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<num>\d+(?:\.\d+)?|\.\d+)
   | (?P<begin>\\begin\{[a-z]+\*?\}(?:\{[clr|]*\})?)
@@ -39,16 +40,67 @@ _TOKEN = re.compile(r"""
   | (?P<cmd>\\[a-zA-Z]+|\\\{|\\\}|\\\\)
   | (?P<word>[a-zA-Z]+)
   | (?P<op><=|>=|!=|\*\*|[-+*/^_()\[\]{},=<>!%&|])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
-FUNCTIONS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-             "exp", "ln", "log"}
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
-         "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi",
-         "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega"}
+FUNCTIONS = {
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "exp",
+    "ln",
+    "log",
+}
+GREEK = {
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+}
 CONSTANTS = {"pi": "pi", "infty": "oo", "inf": "oo", "oo": "oo", "emptyset": "emptyset"}
-_COMMANDS = FUNCTIONS | GREEK | set(CONSTANTS) | {"frac", "binom", "sqrt", "pm", "mp", "cup", "in", "sum", "{", "}",
-                                                        "\\"}
+_COMMANDS = (
+    FUNCTIONS | GREEK | set(CONSTANTS) | {"frac", "binom", "sqrt", "pm", "mp", "cup", "in", "sum", "{", "}", "\\"}
+)
 WORDS = FUNCTIONS | {"sqrt", "pi", "inf", "infty", "oo"}  # plain-text spellings, e.g. `sqrt(2)`, `pi/2`
 _MATRICES = {"pmatrix", "bmatrix", "matrix", "array", "smallmatrix"}
 

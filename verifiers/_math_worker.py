@@ -32,8 +32,10 @@ _MEMORY_LIMIT_BYTES = 4 << 30
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The child imports this very `verifiers` package (not another one on the path), and never a module from
 # its working directory: a stray `math.py` or `json.py` there must not be imported in its place.
-_CHILD_CODE = (f"import sys; sys.path[:] = [{_PACKAGE_ROOT!r}] + [p for p in sys.path if p not in ('', '.')]; "
-               "from verifiers._math_worker import main; main(int(sys.argv[1]))")
+_CHILD_CODE = (
+    f"import sys; sys.path[:] = [{_PACKAGE_ROOT!r}] + [p for p in sys.path if p not in ('', '.')]; "
+    "from verifiers._math_worker import main; main(int(sys.argv[1]))"
+)
 
 
 class WorkerError(RuntimeError):
@@ -44,8 +46,12 @@ class _Worker:
     """One child process and a line reader over its stdout."""
 
     def __init__(self, memory_limit_bytes: int):
-        self.proc = subprocess.Popen([sys.executable, "-c", _CHILD_CODE, str(memory_limit_bytes)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD_CODE, str(memory_limit_bytes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.buffer = b""
         try:  # the child says "ready" once sympy is imported
             ready = json.loads(self.read_line(time.monotonic() + _STARTUP_TIMEOUT_S))
@@ -127,8 +133,11 @@ class WorkerPool:
             with self.lock:
                 first, self.memory_limit_error = self.memory_limit_error is None, worker.memory_limit_error
             if first:  # once per pool, not once per child
-                warnings.warn(f"math verifier workers run without a memory limit: {worker.memory_limit_error}",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"math verifier workers run without a memory limit: {worker.memory_limit_error}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return worker
 
     def shutdown(self) -> None:
@@ -147,6 +156,7 @@ def _limit_memory(limit_bytes: int) -> str | None:
     """Cap this process's address space; the reason it could not be done, or None."""
     try:
         import resource
+
         resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
     except Exception as e:  # not available here (the host's time limit still applies): report it, go on
         return f"{type(e).__name__}: {e}"[:200]
@@ -176,6 +186,7 @@ def main(memory_limit_bytes: int = _MEMORY_LIMIT_BYTES) -> None:
     _exit_with_parent()
     sys.setrecursionlimit(5000)
     from verifiers._math_compare import equivalent
+
     out.write(json.dumps({"ready": True, "memory_limit_error": memory_limit_error}) + "\n")
     out.flush()
     for line in sys.stdin:

@@ -57,8 +57,12 @@ def main():
     if report["network"] != "namespace":
         _block_sockets()
     os.write(channel, json.dumps({"sandbox": report}).encode() + b"\n")
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__,
-                 "SANDBOX_PAYLOAD": cfg.pop("payload").encode("latin-1"), "SANDBOX_CHANNEL": channel}
+    namespace = {
+        "__name__": "__main__",
+        "__builtins__": __builtins__,
+        "SANDBOX_PAYLOAD": cfg.pop("payload").encode("latin-1"),
+        "SANDBOX_CHANNEL": channel,
+    }
     source = cfg.pop("source")
     del cfg  # keep the payload (it may hold a secret) out of this frame's locals while the source runs
     exec(compile(source, "<sandbox>", "exec"), namespace)

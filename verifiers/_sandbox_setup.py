@@ -21,6 +21,7 @@ Without root it does what an ordinary user can (a user+network namespace if the 
 step fails, or the interpreter cannot be started, it writes `{"sandbox_error": why}` as the first line of
 the channel (nothing untrusted has run, so the host trusts it) and exits 71.
 """
+
 import ctypes
 import json
 import os
@@ -44,8 +45,12 @@ def _check(result, what):
 
 
 def _mount(source, target, fstype, flags, data):
-    _check(libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
-                      data and data.encode()), f"mount {target}")
+    _check(
+        libc.mount(
+            source and source.encode(), target.encode(), fstype and fstype.encode(), flags, data and data.encode()
+        ),
+        f"mount {target}",
+    )
 
 
 def _hidden_ancestor(path):
@@ -152,8 +157,13 @@ def _isolate_as_root(cfg, report):
     report["masked"] = masked
     report["exposed"] = _expose_python(targets, barriers, masked, 1 << 20)
     os.makedirs(cfg["workdir"], mode=0o700, exist_ok=True)
-    _mount("tmpfs", cfg["workdir"], "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={cfg['tmpfs_bytes']},mode=0700,uid={cfg['uid']},gid={cfg['uid']}")
+    _mount(
+        "tmpfs",
+        cfg["workdir"],
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={cfg['tmpfs_bytes']},mode=0700,uid={cfg['uid']},gid={cfg['uid']}",
+    )
     return True
 
 
@@ -167,9 +177,13 @@ def _isolate_unprivileged(report):
 
 
 def _set_limits(cfg):
-    limits = {resource.RLIMIT_CPU: cfg["cpu_seconds"], resource.RLIMIT_AS: cfg["memory_bytes"],
-              resource.RLIMIT_FSIZE: cfg["file_size_bytes"], resource.RLIMIT_NOFILE: cfg["nofile"],
-              resource.RLIMIT_CORE: 0}
+    limits = {
+        resource.RLIMIT_CPU: cfg["cpu_seconds"],
+        resource.RLIMIT_AS: cfg["memory_bytes"],
+        resource.RLIMIT_FSIZE: cfg["file_size_bytes"],
+        resource.RLIMIT_NOFILE: cfg["nofile"],
+        resource.RLIMIT_CORE: 0,
+    }
     if cfg["uid"] is not None:  # RLIMIT_NPROC counts per real uid, and root ignores it: only a dropped uid
         limits[resource.RLIMIT_NPROC] = cfg["nproc"]
     for which, value in limits.items():
@@ -183,7 +197,7 @@ def _stage_two_config(cfg, report, channel):
     fd = os.memfd_create("sandbox-config", 0)  # no MFD_CLOEXEC: the next image inherits it
     data = memoryview(json.dumps(stage_two).encode())
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 

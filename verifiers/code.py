@@ -65,7 +65,7 @@ def extract_code(response: str, prompt: str | None = None, *, entry_point: str |
     entry_point = entry_point or _last_def_name(prompt)
     if entry_point and re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE):
         header = re.search(rf"^def\s+{re.escape(entry_point)}\s*\(", prompt, re.MULTILINE)
-        return (prompt[:header.start()] if header else "") + code
+        return (prompt[: header.start()] if header else "") + code
     first = next((line for line in code.splitlines() if line.strip()), "")
     if first and not first[0].isspace():  # a body written flush left
         code = "\n".join("    " + line if line.strip() else line for line in code.splitlines()) + "\n"
@@ -78,7 +78,7 @@ def _last_code_block(response: str) -> str:
         return blocks[-1].strip("\n").rstrip() + "\n"
     opened = list(_OPEN_FENCE.finditer(response))
     if opened and response.count("```") % 2 == 1:  # an unterminated block (the sample hit max tokens)
-        return response[opened[-1].end():].strip("\n").rstrip() + "\n"
+        return response[opened[-1].end() :].strip("\n").rstrip() + "\n"
     return response.strip("\n").rstrip() + "\n"
 
 
@@ -94,8 +94,14 @@ def validate_tests(tests: str | Sequence[str], entry_point: str | None = None) -
     plan_tests(tests, entry_point)
 
 
-def check(program: str, tests: str | Sequence[str], *, entry_point: str | None = None, timeout: float = 10.0,
-          limits: SandboxLimits | None = None) -> Outcome:
+def check(
+    program: str,
+    tests: str | Sequence[str],
+    *,
+    entry_point: str | None = None,
+    timeout: float = 10.0,
+    limits: SandboxLimits | None = None,
+) -> Outcome:
     """Run `program` against `tests` in the sandbox. Never raises because of the program; raises
     ValueError when the tests themselves do not parse (a data error)."""
     plan = plan_tests(tests, entry_point)
@@ -103,8 +109,13 @@ def check(program: str, tests: str | Sequence[str], *, entry_point: str | None =
         return Outcome(False, 0.0, f"no_program: expected a string, got {type(program).__name__}")
     limits = limits or SandboxLimits(wall_seconds=timeout, cpu_seconds=max(1, math.ceil(timeout)))
     nonce = secrets.token_hex(16)
-    payload = {"nonce": nonce, "program": program, "units": list(plan.units), "entry_point": entry_point,
-               "candidate_name": plan.candidate_name}
+    payload = {
+        "nonce": nonce,
+        "program": program,
+        "units": list(plan.units),
+        "entry_point": entry_point,
+        "candidate_name": plan.candidate_name,
+    }
     try:
         result = run_python(_harness_source(), limits=limits, payload=json.dumps(payload).encode())
     except OSError as e:  # the host could not start a sandbox (out of processes, memory): not the model's fault
@@ -112,20 +123,30 @@ def check(program: str, tests: str | Sequence[str], *, entry_point: str | None =
     return _verdict(plan, result, nonce)
 
 
-def check_batch(programs: Sequence[str], tests: Sequence[str | Sequence[str]],
-                entry_points: Sequence[str | None] | None = None, *, timeout: float = 10.0,
-                max_workers: int | None = None, limits: SandboxLimits | None = None) -> list[Outcome]:
+def check_batch(
+    programs: Sequence[str],
+    tests: Sequence[str | Sequence[str]],
+    entry_points: Sequence[str | None] | None = None,
+    *,
+    timeout: float = 10.0,
+    max_workers: int | None = None,
+    limits: SandboxLimits | None = None,
+) -> list[Outcome]:
     """`check` over many programs in parallel (at most `max_workers`, default the CPU count); input order."""
     if len(programs) != len(tests) or (entry_points is not None and len(entry_points) != len(programs)):
-        raise ValueError(f"check_batch: got {len(programs)} programs, {len(tests)} tests and "
-                         f"{'no' if entry_points is None else len(entry_points)} entry points; lengths must match")
+        raise ValueError(
+            f"check_batch: got {len(programs)} programs, {len(tests)} tests and "
+            f"{'no' if entry_points is None else len(entry_points)} entry points; lengths must match"
+        )
     entry_points = list(entry_points) if entry_points is not None else [None] * len(programs)
     if not programs:
         return []
     workers = max(1, min(len(programs), max_workers or os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="code-verifier") as pool:
-        futures = [pool.submit(check, p, t, entry_point=e, timeout=timeout, limits=limits)
-                   for p, t, e in zip(programs, tests, entry_points)]
+        futures = [
+            pool.submit(check, p, t, entry_point=e, timeout=timeout, limits=limits)
+            for p, t, e in zip(programs, tests, entry_points)
+        ]
         return [f.result() for f in futures]
 
 
@@ -147,17 +168,24 @@ def _read_events(channel: bytes, nonce: str) -> tuple[list[dict[str, Any]], bool
             clean = False
             continue
         try:
-            events.append(json.loads(line[len(prefix):]))
+            events.append(json.loads(line[len(prefix) :]))
         except ValueError:
             clean = False
     return events, clean and (not channel or channel.endswith(b"\n"))
 
 
 def _verdict(plan: TestPlan, result: SandboxResult, nonce: str) -> Outcome:
-    details = {"tests_passed": 0, "tests_total": plan.n_tests, "style": plan.style,
-               "seconds": round(result.seconds, 3), "stdout": _clip(result.stdout), "stderr": _clip(result.stderr),
-               "returncode": result.returncode, "network": result.isolation.get("network", "unknown"),
-               "sandbox_uid": result.isolation.get("uid")}
+    details = {
+        "tests_passed": 0,
+        "tests_total": plan.n_tests,
+        "style": plan.style,
+        "seconds": round(result.seconds, 3),
+        "stdout": _clip(result.stdout),
+        "stderr": _clip(result.stderr),
+        "returncode": result.returncode,
+        "network": result.isolation.get("network", "unknown"),
+        "sandbox_uid": result.isolation.get("uid"),
+    }
     if result.setup_error is not None:  # no test ran: this says nothing about the program, all about the host
         details.update(sandbox_error=True, stderr=_clip(result.stderr, tail=True))
         return Outcome(False, 0.0, f"sandbox_error: {result.setup_error}", details)
@@ -178,16 +206,26 @@ def _verdict(plan: TestPlan, result: SandboxResult, nonce: str) -> Outcome:
 def _failure_reason(plan, result, program, units, done, clean) -> str:
     if program is not None and not program.get("ok"):
         error = str(program.get("error"))
-        kind = "syntax_error" if error.startswith(("SyntaxError", "IndentationError", "TabError")) else (
-            "missing_entry_point" if error.startswith("MissingEntryPoint") else "program_error")
+        kind = (
+            "syntax_error"
+            if error.startswith(("SyntaxError", "IndentationError", "TabError"))
+            else ("missing_entry_point" if error.startswith("MissingEntryPoint") else "program_error")
+        )
         return f"{kind}: {error}"
     # the first failed test says most about the program; a later timeout or crash is a consequence
     for index in range(len(plan.units)):
         unit = units.get(index)
         if unit is not None and not unit.get("ok"):
             error = str(unit.get("error"))
-            kind = ("assertion" if error.startswith("AssertionError") else "memory" if error.startswith(
-                "MemoryError") else "untrusted_value" if error.startswith("UntrustedValue") else "exception")
+            kind = (
+                "assertion"
+                if error.startswith("AssertionError")
+                else "memory"
+                if error.startswith("MemoryError")
+                else "untrusted_value"
+                if error.startswith("UntrustedValue")
+                else "exception"
+            )
             return f"{kind}: {error} in `{plan.units[index][:160]}`"
     if result.timed_out:
         return f"timeout: still running after {result.seconds:.1f}s ({len(units)}/{len(plan.units)} units done)"
@@ -204,8 +242,14 @@ def _failure_reason(plan, result, program, units, done, clean) -> str:
 
 def _signal_hint(signum: int) -> str:
     import signal
-    hints = {signal.SIGXCPU: "CPU time limit", signal.SIGKILL: "killed", signal.SIGSEGV: "segfault, e.g. "
-             "stack overflow", signal.SIGXFSZ: "file size limit", signal.SIGABRT: "abort"}
+
+    hints = {
+        signal.SIGXCPU: "CPU time limit",
+        signal.SIGKILL: "killed",
+        signal.SIGSEGV: "segfault, e.g. stack overflow",
+        signal.SIGXFSZ: "file size limit",
+        signal.SIGABRT: "abort",
+    }
     return hints.get(signum, signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else "?")
 
 

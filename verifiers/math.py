@@ -51,21 +51,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from verifiers._math_extract import (MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers,
-                                    gold_boxes)
+from verifiers._math_extract import MAX_ANSWER_CHARS, MAX_ANSWERS, Answers, extract_answer, extract_answers, gold_boxes
 from verifiers._math_guard import guard
 from verifiers._math_latex import normalize, strip_variable
 from verifiers._math_number import Number, numbers_match, parse_number
 from verifiers._math_parse import parse
-from verifiers._math_text import (CHOICE, CHOSEN, WORD, comma_number, decimal_comma, distinct_values,
-                                 numeric_list)
+from verifiers._math_text import CHOICE, CHOSEN, WORD, comma_number, decimal_comma, distinct_values, numeric_list
 from verifiers._math_tokens import ParseError, TooLarge, VerifierTimeout
 from verifiers._math_worker import POOL
 from verifiers.outcome import Outcome
 from verifiers.steps import StepOutcome, segment
 
-__all__ = ["DEFAULT_TIMEOUT_S", "POOL", "StepOutcome", "VerifierTimeout", "check", "check_batch", "check_steps",
-           "extract_answer", "extract_answers", "shutdown_workers"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "POOL",
+    "StepOutcome",
+    "VerifierTimeout",
+    "check",
+    "check_batch",
+    "check_steps",
+    "extract_answer",
+    "extract_answers",
+    "shutdown_workers",
+]
 
 DEFAULT_TIMEOUT_S = 3.0
 DEFAULT_REL_TOL = 1e-6
@@ -82,6 +90,7 @@ class _Gold:
 @dataclass
 class _Pending:
     """A check that needs sympy: both trees, and what to report."""
+
     gold_tree: Any
     pred_tree: Any
     details: dict
@@ -117,12 +126,21 @@ def _wrong(details: dict, start: float) -> Outcome:
 def _read_answers(response: str, extract: bool, fallback_last_number: bool, complete: bool) -> Answers:
     text = response if isinstance(response, str) else ""
     if not extract:
-        return Answers((text.strip()[:MAX_ANSWER_CHARS + 1],) if text.strip() else ())
+        return Answers((text.strip()[: MAX_ANSWER_CHARS + 1],) if text.strip() else ())
     return extract_answers(text, fallback_last_number=fallback_last_number, complete=complete)
 
 
-def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_tol: float,
-                fallback_last_number: bool, complete: bool, start: float) -> Outcome | _Pending:
+def _host_stage(
+    response: str,
+    gold: str,
+    *,
+    timeout: float,
+    extract: bool,
+    rel_tol: float,
+    fallback_last_number: bool,
+    complete: bool,
+    start: float,
+) -> Outcome | _Pending:
     """Everything that is cheap and safe in-process; returns a verdict or the sympy job still to do."""
     gold = str(gold)
     details = {"gold": gold[:_SHOWN_CHARS], "extracted": None, "method": None}
@@ -144,8 +162,9 @@ def _host_stage(response: str, gold: str, *, timeout: float, extract: bool, rel_
     return _judge(expected, ", ".join(texts), details, rel_tol=rel_tol, deadline=start + timeout, start=start)
 
 
-def _judge(expected: _Gold, text: str, details: dict, *, rel_tol: float, deadline: float,
-           start: float) -> Outcome | _Pending:
+def _judge(
+    expected: _Gold, text: str, details: dict, *, rel_tol: float, deadline: float, start: float
+) -> Outcome | _Pending:
     """Compare a normalised answer with the gold: as text, as plain numbers, or (returned) as a sympy job."""
     verdict = numeric_list(expected.number, text, rel_tol)
     if verdict is not None:
@@ -207,8 +226,16 @@ def _guarded(stage, started: float, *args, **kwargs) -> Outcome | _Pending:
         return _outcome(False, f"internal_error: {type(e).__name__}: {str(e)[:200]}", {}, started)
 
 
-def check(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT_S, extract: bool = True,
-          rel_tol: float = DEFAULT_REL_TOL, fallback_last_number: bool = True, complete: bool = False) -> Outcome:
+def check(
+    response: str,
+    gold: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    extract: bool = True,
+    rel_tol: float = DEFAULT_REL_TOL,
+    fallback_last_number: bool = True,
+    complete: bool = False,
+) -> Outcome:
     """Whether the answer in `response` equals `gold`. Never raises; `timeout` bounds the whole check.
 
     `extract=False` treats `response` as the bare answer. Several different final answers are one list
@@ -225,16 +252,34 @@ def check(response: str, gold: str, *, timeout: float = DEFAULT_TIMEOUT_S, extra
     full stop counts as finished (the loop passes it for every completion that was not truncated).
     """
     start = time.monotonic()
-    result = _guarded(_host_stage, start, response, gold, timeout=timeout, extract=extract, rel_tol=rel_tol,
-                      fallback_last_number=fallback_last_number, complete=complete, start=start)
+    result = _guarded(
+        _host_stage,
+        start,
+        response,
+        gold,
+        timeout=timeout,
+        extract=extract,
+        rel_tol=rel_tol,
+        fallback_last_number=fallback_last_number,
+        complete=complete,
+        start=start,
+    )
     if isinstance(result, _Pending):
         result = _guarded(_sympy_stage, start, result, rel_tol, start)
     return result
 
 
-def check_batch(responses: list[str], golds: list[str], *, timeout: float = DEFAULT_TIMEOUT_S,
-                max_workers: int | None = None, extract: bool = True, rel_tol: float = DEFAULT_REL_TOL,
-                fallback_last_number: bool = True, complete: bool | list[bool] = False) -> list[Outcome]:
+def check_batch(
+    responses: list[str],
+    golds: list[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_workers: int | None = None,
+    extract: bool = True,
+    rel_tol: float = DEFAULT_REL_TOL,
+    fallback_last_number: bool = True,
+    complete: bool | list[bool] = False,
+) -> list[Outcome]:
     """`check` over many pairs, in input order. Numeric answers are decided in-process; the ones that
     need sympy run concurrently on up to `max_workers` child processes (default: the CPU count).
     `complete` is one flag for all responses or one per response."""
@@ -247,9 +292,20 @@ def check_batch(responses: list[str], golds: list[str], *, timeout: float = DEFA
     starts = []
     for response, gold, ended in zip(responses, golds, completes):
         starts.append(time.monotonic())
-        results.append(_guarded(_host_stage, starts[-1], response, gold, timeout=timeout, extract=extract,
-                                rel_tol=rel_tol, fallback_last_number=fallback_last_number, complete=ended,
-                                start=starts[-1]))
+        results.append(
+            _guarded(
+                _host_stage,
+                starts[-1],
+                response,
+                gold,
+                timeout=timeout,
+                extract=extract,
+                rel_tol=rel_tol,
+                fallback_last_number=fallback_last_number,
+                complete=ended,
+                start=starts[-1],
+            )
+        )
     pending = [i for i, result in enumerate(results) if isinstance(result, _Pending)]
     workers = max(1, min(len(pending), max_workers or os.cpu_count() or 1))
     if workers == 1:
@@ -257,16 +313,24 @@ def check_batch(responses: list[str], golds: list[str], *, timeout: float = DEFA
             results[i] = _guarded(_sympy_stage, starts[i], results[i], rel_tol, starts[i])
         return results
     with ThreadPoolExecutor(workers, thread_name_prefix="math-verifier") as executor:
-        futures = {i: executor.submit(_guarded, _sympy_stage, starts[i], results[i], rel_tol, starts[i])
-                   for i in pending}
+        futures = {
+            i: executor.submit(_guarded, _sympy_stage, starts[i], results[i], rel_tol, starts[i]) for i in pending
+        }
         for i, future in futures.items():
             results[i] = future.result()
     return results
 
 
-def check_steps(response: str, gold: str | None = None, *, mode: str = "lines",
-                substitute: dict[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                fallback_last_number: bool = True, complete: bool = False) -> list[StepOutcome]:
+def check_steps(
+    response: str,
+    gold: str | None = None,
+    *,
+    mode: str = "lines",
+    substitute: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    fallback_last_number: bool = True,
+    complete: bool = False,
+) -> list[StepOutcome]:
     """Each step of `response` (`verifiers.steps.segment`, `mode`) judged by the claims it makes.
 
     A step is "true" when every equality it writes (`8 * 3 = 24`, chains `a = b = c`) holds, "false" when one

@@ -53,5 +53,9 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Outcome":
-        return cls(correct=bool(d["correct"]), score=float(d["score"]), reason=str(d["reason"]),
-                   details=dict(d.get("details") or {}))
+        return cls(
+            correct=bool(d["correct"]),
+            score=float(d["score"]),
+            reason=str(d["reason"]),
+            details=dict(d.get("details") or {}),
+        )

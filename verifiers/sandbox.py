@@ -66,7 +66,9 @@ class SandboxLimits:
     cpu_seconds: int = field(default=10, metadata={"help": "RLIMIT_CPU of each process"})
     memory_bytes: int = field(default=1 << 30, metadata={"help": "RLIMIT_AS (address space) of each process"})
     file_size_bytes: int = field(default=16 << 20, metadata={"help": "RLIMIT_FSIZE: largest file it may write"})
-    tmpfs_bytes: int = field(default=64 << 20, metadata={"help": "size of its private working dir and /tmp (root only)"})
+    tmpfs_bytes: int = field(
+        default=64 << 20, metadata={"help": "size of its private working dir and /tmp (root only)"}
+    )
     nproc: int = field(default=32, metadata={"help": "RLIMIT_NPROC: processes and threads of its uid (root only)"})
     nofile: int = field(default=128, metadata={"help": "RLIMIT_NOFILE: open file descriptors per process"})
     max_output_bytes: int = field(default=1 << 20, metadata={"help": "stdout+stderr kept; killed past it"})
@@ -76,8 +78,16 @@ class SandboxLimits:
     def __post_init__(self):
         if not self.wall_seconds > 0:
             raise ValueError(f"SandboxLimits.wall_seconds must be > 0, got {self.wall_seconds}")
-        for name in ("cpu_seconds", "memory_bytes", "file_size_bytes", "tmpfs_bytes", "nproc", "nofile",
-                     "max_output_bytes", "uid_count"):
+        for name in (
+            "cpu_seconds",
+            "memory_bytes",
+            "file_size_bytes",
+            "tmpfs_bytes",
+            "nproc",
+            "nofile",
+            "max_output_bytes",
+            "uid_count",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"SandboxLimits.{name} must be >= 1, got {getattr(self, name)}")
         if self.uid_base < 1000:
@@ -98,8 +108,9 @@ class SandboxResult:
     setup_error: str | None = None  # why the sandbox failed before running the source (not the source's fault)
 
 
-def run_python(source: str, *, stdin: bytes = b"", limits: SandboxLimits | None = None,
-               payload: bytes = b"") -> SandboxResult:
+def run_python(
+    source: str, *, stdin: bytes = b"", limits: SandboxLimits | None = None, payload: bytes = b""
+) -> SandboxResult:
     """Run `source` as `__main__` of a sandboxed child; never raises because of what the source does.
 
     The source sees two globals: `SANDBOX_PAYLOAD` (the `payload` bytes) and `SANDBOX_CHANNEL` (a write-only
@@ -108,10 +119,19 @@ def run_python(source: str, *, stdin: bytes = b"", limits: SandboxLimits | None 
     limits = limits or SandboxLimits()
     start = time.monotonic()
     with claim_uid(limits.uid_base, limits.uid_count) as uid, _workdir(uid) as workdir:
-        config = {"uid": uid, "workdir": workdir, "parent_pid": os.getpid(), "cpu_seconds": limits.cpu_seconds,
-                  "memory_bytes": limits.memory_bytes, "file_size_bytes": limits.file_size_bytes,
-                  "tmpfs_bytes": limits.tmpfs_bytes, "nproc": limits.nproc, "nofile": limits.nofile,
-                  "source": source, "payload": payload.decode("latin-1")}
+        config = {
+            "uid": uid,
+            "workdir": workdir,
+            "parent_pid": os.getpid(),
+            "cpu_seconds": limits.cpu_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "file_size_bytes": limits.file_size_bytes,
+            "tmpfs_bytes": limits.tmpfs_bytes,
+            "nproc": limits.nproc,
+            "nofile": limits.nofile,
+            "source": source,
+            "payload": payload.decode("latin-1"),
+        }
         proc, channel_read = _spawn(config, workdir)
         try:
             streams = _pump(proc, channel_read, stdin, limits, start)
@@ -128,10 +148,18 @@ def run_python(source: str, *, stdin: bytes = b"", limits: SandboxLimits | None 
     code = proc.returncode
     if not reported and not (timed_out or overflow):
         setup_error = _silent_setup_failure(code, stderr)
-    return SandboxResult(returncode=None if (timed_out or overflow) else code, stdout=stdout, stderr=stderr,
-                         channel=rest if reported else channel, timed_out=timed_out, output_overflow=overflow,
-                         killed_by_signal=-code if code is not None and code < 0 else None,
-                         seconds=time.monotonic() - start, isolation=isolation, setup_error=setup_error)
+    return SandboxResult(
+        returncode=None if (timed_out or overflow) else code,
+        stdout=stdout,
+        stderr=stderr,
+        channel=rest if reported else channel,
+        timed_out=timed_out,
+        output_overflow=overflow,
+        killed_by_signal=-code if code is not None and code < 0 else None,
+        seconds=time.monotonic() - start,
+        isolation=isolation,
+        setup_error=setup_error,
+    )
 
 
 def _stage_source(name: str) -> str:
@@ -185,14 +213,27 @@ def _spawn(config: dict, workdir: str) -> tuple[subprocess.Popen, int]:
     with tempfile.TemporaryFile() as cfg_file:  # unlinked; readable only through the inherited fd
         cfg_file.write(json.dumps(config).encode())
         cfg_file.seek(0)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
-               "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": workdir,
+            "TMPDIR": workdir,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _stage_source("_sandbox_setup.py"),
-                                     str(cfg_file.fileno())],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    pass_fds=(cfg_file.fileno(), channel_write), env=env, cwd=workdir,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _stage_source("_sandbox_setup.py"), str(cfg_file.fileno())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(cfg_file.fileno(), channel_write),
+                env=env,
+                cwd=workdir,
+                start_new_session=True,
+            )
         except BaseException:
             os.close(channel_read)
             raise
@@ -257,7 +298,7 @@ def _pump(proc: subprocess.Popen, channel_read: int, stdin: bytes, limits: Sandb
 def _feed(proc: subprocess.Popen, poller: select.poll, pending: memoryview) -> memoryview:
     """Write what the pipe takes now; close stdin once everything is written or the child stopped reading."""
     try:
-        pending = pending[os.write(proc.stdin.fileno(), pending):]
+        pending = pending[os.write(proc.stdin.fileno(), pending) :]
     except BlockingIOError:
         return pending
     except BrokenPipeError:
@@ -293,10 +334,14 @@ def _parse_first_line(line: bytes) -> tuple[dict[str, Any], str | None]:
 def _silent_setup_failure(returncode: int | None, stderr: bytes) -> str:
     """The child ended before reporting, e.g. the interpreter found no stdlib: say so, with its last words."""
     last_line = next((line for line in reversed(stderr.decode(errors="replace").splitlines()) if line.strip()), "")
-    how = f"was killed by signal {-returncode}" if returncode is not None and returncode < 0 else (
-        f"exited (status {returncode})")
-    return (f"the sandboxed interpreter {sys.executable} {how} before running the source"
-            + (f": {last_line.strip()[:300]}" if last_line else ""))
+    how = (
+        f"was killed by signal {-returncode}"
+        if returncode is not None and returncode < 0
+        else (f"exited (status {returncode})")
+    )
+    return f"the sandboxed interpreter {sys.executable} {how} before running the source" + (
+        f": {last_line.strip()[:300]}" if last_line else ""
+    )
 
 
 @contextmanager

@@ -118,12 +118,13 @@ def repeated_claims(texts: list[str]) -> list[bool]:
 def mark_repeats(steps: list[StepOutcome], response: str) -> list[StepOutcome]:
     """The rule's verdicts on `response`'s steps (`verifiers.math.check_steps`) with each step's `repeated` set, so
     that a true step saying again what an earlier one said is labelled 0.0 (the final step keeps its outcome)."""
-    flags = repeated_claims([response[s.start:s.end] for s in steps])
+    flags = repeated_claims([response[s.start : s.end] for s in steps])
     return [replace(step, repeated=flag) for step, flag in zip(steps, flags)]
 
 
-def progress_rewards(rewards: list[float | None], repeated: list[bool],
-                     max_rewarded: int | None = None) -> list[float | None]:
+def progress_rewards(
+    rewards: list[float | None], repeated: list[bool], max_rewarded: int | None = None
+) -> list[float | None]:
     """One response's step rewards (None: no reward), made to pay for progress, not length. The last step, which
     carries the answer, keeps its reward. Before it:
     - a step that `repeated` earlier claims gets 0.0 in place of a positive reward (the rule's labels already

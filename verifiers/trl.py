@@ -32,25 +32,46 @@ def completion_text(completion: str | Sequence[dict[str, Any]]) -> str:
     return str(content)
 
 
-def math_reward(prompts: Sequence, completions: Sequence, answer: Sequence, *, timeout: float = 5.0,
-                fallback_last_number: bool = True, **kwargs) -> list[float]:
+def math_reward(
+    prompts: Sequence,
+    completions: Sequence,
+    answer: Sequence,
+    *,
+    timeout: float = 5.0,
+    fallback_last_number: bool = True,
+    **kwargs,
+) -> list[float]:
     """1.0 where the completion's final answer equals `answer` (sympy-checked, `verifiers.math.check`), else 0.0."""
     _same_length(completions, answer=answer)
-    outcomes = math_verifier.check_batch([completion_text(c) for c in completions], [str(a) for a in answer],
-                                         timeout=timeout, fallback_last_number=fallback_last_number)
+    outcomes = math_verifier.check_batch(
+        [completion_text(c) for c in completions],
+        [str(a) for a in answer],
+        timeout=timeout,
+        fallback_last_number=fallback_last_number,
+    )
     return [o.score for o in outcomes]
 
 
-def code_reward(prompts: Sequence, completions: Sequence, tests: Sequence, entry_point: Sequence | None = None,
-                code_prompt: Sequence | None = None, *, timeout: float = 10.0, **kwargs) -> list[float]:
+def code_reward(
+    prompts: Sequence,
+    completions: Sequence,
+    tests: Sequence,
+    entry_point: Sequence | None = None,
+    code_prompt: Sequence | None = None,
+    *,
+    timeout: float = 10.0,
+    **kwargs,
+) -> list[float]:
     """The fraction of `tests` (asserts, or HumanEval `check(candidate)` with `entry_point`) the completion's
     program passes in the sandbox (`verifiers.code.check`). A `code_prompt` column (HumanEval's signature and
     docstring, as code) lets a body-only completion be joined to it, as in the online loop."""
     _same_length(completions, tests=tests, entry_point=entry_point, code_prompt=code_prompt)
     entry_points = list(entry_point) if entry_point is not None else [None] * len(completions)
     code_prompts = list(code_prompt) if code_prompt is not None else [None] * len(completions)
-    programs = [code_verifier.extract_code(completion_text(c), p, entry_point=e)
-                for c, p, e in zip(completions, code_prompts, entry_points)]
+    programs = [
+        code_verifier.extract_code(completion_text(c), p, entry_point=e)
+        for c, p, e in zip(completions, code_prompts, entry_points)
+    ]
     outcomes = code_verifier.check_batch(programs, list(tests), entry_points, timeout=timeout)
     return [o.score for o in outcomes]
 
@@ -58,5 +79,7 @@ def code_reward(prompts: Sequence, completions: Sequence, tests: Sequence, entry
 def _same_length(completions: Sequence, **columns: Sequence | None) -> None:
     for name, values in columns.items():
         if values is not None and len(values) != len(completions):
-            raise ValueError(f"{len(completions)} completions but {len(values)} values in column {name!r}: "
-                             "TRL passes one value per completion")
+            raise ValueError(
+                f"{len(completions)} completions but {len(values)} values in column {name!r}: "
+                "TRL passes one value per completion"
+            )

@@ -58,8 +58,9 @@ def fixed_batch(tokenizer, seed: int = 0):
     ends = torch.nonzero(~truncated).squeeze(1)
     completion_ids[ends, lengths[ends] - 1] = tokenizer.eos_token_id  # finished rows end with the stop token
     completion_ids[completion_mask == 0] = tokenizer.pad_token_id
-    rollouts = Rollouts(prompt_ids, prompt_mask, completion_ids, completion_mask, [""] * len(LENGTHS), truncated,
-                        GROUP_SIZE)
+    rollouts = Rollouts(
+        prompt_ids, prompt_mask, completion_ids, completion_mask, [""] * len(LENGTHS), truncated, GROUP_SIZE
+    )
     rewards = torch.rand(len(LENGTHS), generator=generator, dtype=torch.float64)
     return rollouts, group_advantages(rewards, GROUP_SIZE)
 
@@ -80,8 +81,14 @@ def update_once(model, rollouts, advantages, cfg, accelerator=None) -> dict:
     updater = GRPOUpdater(model, cfg, ref_model=reference, accelerator=accelerator)
     masked = mask_truncated(rollouts) if cfg.mask_truncated_completions else rollouts
     with torch.no_grad():
-        ref_logps = completion_logprobs(reference, masked.prompt_ids, masked.prompt_mask, masked.completion_ids,
-                                        masked.completion_mask, temperature=cfg.temperature)
+        ref_logps = completion_logprobs(
+            reference,
+            masked.prompt_ids,
+            masked.prompt_mask,
+            masked.completion_ids,
+            masked.completion_mask,
+            temperature=cfg.temperature,
+        )
     updater.accumulate_gradients(masked, torch.arange(len(masked)), advantages, ref_logps=ref_logps)
     module = model if accelerator is None else accelerator.unwrap_model(updater.model)
     grads = {name: _full(p.grad) for name, p in module.named_parameters()}
@@ -129,9 +136,13 @@ def policy_steps(build_model, rollouts, advantages, accelerator) -> dict:
         losses.append(metrics["policy/loss"])
         grad_norms.append(metrics["policy/grad_norm"])
     state_dict = accelerator.get_state_dict(updater.model)
-    return {"losses": losses, "grad_norms": grad_norms, "model_type": type(updater.model).__name__,
-            "state_dict": {name: _full(value) for name, value in state_dict.items()},
-            "params": {name: _full(p) for name, p in updater.model.named_parameters()}}
+    return {
+        "losses": losses,
+        "grad_norms": grad_norms,
+        "model_type": type(updater.model).__name__,
+        "state_dict": {name: _full(value) for name, value in state_dict.items()},
+        "params": {name: _full(p) for name, p in updater.model.named_parameters()},
+    }
 
 
 def fsdp1_attempts(build_model, accelerator) -> dict[str, str]:
@@ -177,8 +188,9 @@ def main(mode: str, out_dir: str) -> None:
     rollouts, advantages = rollouts.select(share), advantages[share]
     for case, kwargs in CASES.items():
         accelerator = make_accelerator(mode)[0]
-        result = update_once(build_tiny_model(tokenizer, dtype=torch.float64), rollouts, advantages,
-                             GRPOConfig(**kwargs), accelerator)
+        result = update_once(
+            build_tiny_model(tokenizer, dtype=torch.float64), rollouts, advantages, GRPOConfig(**kwargs), accelerator
+        )
         result.update(chosen=chosen, used=str(accelerator.distributed_type), world=world)
         torch.save(result, os.path.join(out_dir, f"{mode}-{case}-rank{rank}.pt"))
     if mode == "fsdp":

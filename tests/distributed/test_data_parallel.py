@@ -30,8 +30,17 @@ pytestmark = pytest.mark.timeout(240)  # two torchrun launches of ~15 s each on 
 
 def _launch(mode: str, out_dir) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", WORKER, mode,
-           str(out_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        WORKER,
+        mode,
+        str(out_dir),
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
     assert result.returncode == 0, result.stderr[-4000:]
     return str(out_dir)
@@ -74,8 +83,9 @@ def _compare(ranks: list[dict], reference: dict) -> None:
 
 def _one_process(make_tiny_model, tokenizer, case: str) -> dict:
     rollouts, advantages = worker.fixed_batch(tokenizer)
-    return worker.update_once(make_tiny_model(dtype=torch.float64), rollouts, advantages,
-                              GRPOConfig(**worker.CASES[case]))
+    return worker.update_once(
+        make_tiny_model(dtype=torch.float64), rollouts, advantages, GRPOConfig(**worker.CASES[case])
+    )
 
 
 @pytest.mark.parametrize("case", list(worker.CASES))
@@ -132,5 +142,7 @@ def test_fsdp1_on_cpu(fsdp_dir):
         return
     failed = {name: outcome for name, outcome in outcomes.items() if outcome != "ok"}
     assert all(re.match(r"\w+: ", outcome) for outcome in failed.values()), failed  # "ErrorType: message"
-    pytest.xfail("accelerate's FSDP1 cannot run on CPU: " + "; ".join(
-        f"{name}: {outcome.splitlines()[0]}" for name, outcome in failed.items()))
+    pytest.xfail(
+        "accelerate's FSDP1 cannot run on CPU: "
+        + "; ".join(f"{name}: {outcome.splitlines()[0]}" for name, outcome in failed.items())
+    )

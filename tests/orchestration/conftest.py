@@ -18,16 +18,32 @@ def tiny_run_args(tiny_policy_dir, tiny_encoder_dir):
 
     def make(**extra) -> list[str]:
         args = {
-            "policy.name_or_path": tiny_policy_dir, "sampling.max_new_tokens": 8, "grpo.lr": 1e-3,
-            "grpo.micro_batch_size": 8, "rm.encoder": tiny_encoder_dir, "rm.max_length": 64, "rm.update_every": 2,
-            "rm.train.epochs": 1, "rm.train.batch_size": 8,
-            "data.eval_size": 2, "data.eval_samples": 1, "loop.max_steps": 4, "loop.prompts_per_step": 2,
-            "loop.group_size": 4, "loop.eval_every": 2, "loop.checkpoint_every": 2, "loop.keep_checkpoints": 2,
+            "policy.name_or_path": tiny_policy_dir,
+            "sampling.max_new_tokens": 8,
+            "grpo.lr": 1e-3,
+            "grpo.micro_batch_size": 8,
+            "rm.encoder": tiny_encoder_dir,
+            "rm.max_length": 64,
+            "rm.update_every": 2,
+            "rm.train.epochs": 1,
+            "rm.train.batch_size": 8,
+            "data.eval_size": 2,
+            "data.eval_samples": 1,
+            "loop.max_steps": 4,
+            "loop.prompts_per_step": 2,
+            "loop.group_size": 4,
+            "loop.eval_every": 2,
+            "loop.checkpoint_every": 2,
+            "loop.keep_checkpoints": 2,
             "logging.progress_bar": False,
-            "loop.reward_source": "rm", **extra,
+            "loop.reward_source": "rm",
+            **extra,
         }
-        return [item for key, value in args.items()
-                for item in (f"--{key}", value if isinstance(value, str) else json.dumps(value))]
+        return [
+            item
+            for key, value in args.items()
+            for item in (f"--{key}", value if isinstance(value, str) else json.dumps(value))
+        ]
 
     return make
 

@@ -14,8 +14,9 @@ MAX_TOKENS = 8  # the tiny policy's tokens are characters
 
 def _short_is_right(responses, golds, **kwargs):
     """The planted rule: an answer of at most 3 characters is right (a stand-in for a task brevity solves)."""
-    return [Outcome(len(r) <= 3, float(len(r) <= 3), "correct" if len(r) <= 3 else "wrong_answer: long")
-            for r in responses]
+    return [
+        Outcome(len(r) <= 3, float(len(r) <= 3), "correct" if len(r) <= 3 else "wrong_answer: long") for r in responses
+    ]
 
 
 def _run(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch, prefers_long: bool):
@@ -23,16 +24,40 @@ def _run(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch, prefers_long:
 
     rm_dir = str(tmp_path / "rm")
     ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=0).save_pretrained(rm_dir)
-    monkeypatch.setattr(ScalarRewardModel, "reward", lambda self, prompts, responses, batch_size=32: __import__(
-        "torch").tensor([min(len(r), MAX_TOKENS) / MAX_TOKENS if prefers_long else 1 - min(len(r), MAX_TOKENS) /
-                         MAX_TOKENS for r in responses]))
-    args = {"policy.name_or_path": tiny_policy_dir, "rm.init_from": rm_dir, "rm.update_every": 1000,
-            "sampling.max_new_tokens": MAX_TOKENS, "grpo.lr": 3e-3, "grpo.beta": 0.0, "loop.reward_source": "rm",
-            "loop.max_steps": 12, "loop.prompts_per_step": 4, "loop.group_size": 8, "loop.hacking_window": 8,
-            "loop.eval_every": 1000, "loop.initial_eval": False, "loop.checkpoint_every": 1000,
-            "data.eval_size": 1, "data.eval_samples": 1, "logging.progress_bar": False}
-    overrides = [item for key, value in args.items() for item in (f"--{key}", str(value).lower()
-                                                                   if isinstance(value, bool) else str(value))]
+    monkeypatch.setattr(
+        ScalarRewardModel,
+        "reward",
+        lambda self, prompts, responses, batch_size=32: __import__("torch").tensor(
+            [
+                min(len(r), MAX_TOKENS) / MAX_TOKENS if prefers_long else 1 - min(len(r), MAX_TOKENS) / MAX_TOKENS
+                for r in responses
+            ]
+        ),
+    )
+    args = {
+        "policy.name_or_path": tiny_policy_dir,
+        "rm.init_from": rm_dir,
+        "rm.update_every": 1000,
+        "sampling.max_new_tokens": MAX_TOKENS,
+        "grpo.lr": 3e-3,
+        "grpo.beta": 0.0,
+        "loop.reward_source": "rm",
+        "loop.max_steps": 12,
+        "loop.prompts_per_step": 4,
+        "loop.group_size": 8,
+        "loop.hacking_window": 8,
+        "loop.eval_every": 1000,
+        "loop.initial_eval": False,
+        "loop.checkpoint_every": 1000,
+        "data.eval_size": 1,
+        "data.eval_samples": 1,
+        "logging.progress_bar": False,
+    }
+    overrides = [
+        item
+        for key, value in args.items()
+        for item in (f"--{key}", str(value).lower() if isinstance(value, bool) else str(value))
+    ]
     trainer = OnlineTrainer(load_config(None, overrides), str(tmp_path / "run"))  # start-up checks: the real rule
     monkeypatch.setattr(verifiers.math, "check_batch", _short_is_right)
     trainer.run()
@@ -45,8 +70,9 @@ def _halves(metrics, key):
 
 
 @pytest.mark.parametrize("prefers_long", [True, False], ids=["rm_rewards_length", "sound_rm"])
-def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(prefers_long, tiny_policy_dir, tiny_encoder_dir,
-                                                                  tmp_path, monkeypatch):
+def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(
+    prefers_long, tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch
+):
     metrics = _run(tiny_policy_dir, tiny_encoder_dir, tmp_path, monkeypatch, prefers_long)
     reward_before, reward_after = _halves(metrics, "rm/reward_mean")
     accuracy_before, accuracy_after = _halves(metrics, "verifier/accuracy")
@@ -58,14 +84,17 @@ def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(prefers_long,
         assert accuracy_after > accuracy_before and not alarms
 
 
-@pytest.mark.parametrize("overrides, watched", [
-    (["--loop.reward_source", "rm"], 0.9),
-    (["--loop.reward_source", "mix"], 0.9),
-    (["--loop.reward_source", "frozen_rm"], 0.2),  # the frozen RM's reward, not the live monitor's
-    (["--loop.reward_source", "verifier"], None),  # no RM rewards this run: nothing it could be hacking
-    (["--loop.algorithm", "online_rft"], None),
-    (["--loop.reward_terms", "[{name: verifier}, {name: rm, weight: 0.0}]"], None),  # logged only
-])
+@pytest.mark.parametrize(
+    "overrides, watched",
+    [
+        (["--loop.reward_source", "rm"], 0.9),
+        (["--loop.reward_source", "mix"], 0.9),
+        (["--loop.reward_source", "frozen_rm"], 0.2),  # the frozen RM's reward, not the live monitor's
+        (["--loop.reward_source", "verifier"], None),  # no RM rewards this run: nothing it could be hacking
+        (["--loop.algorithm", "online_rft"], None),
+        (["--loop.reward_terms", "[{name: verifier}, {name: rm, weight: 0.0}]"], None),  # logged only
+    ],
+)
 def test_the_alarm_watches_only_the_rm_that_rewards(overrides, watched):
     from types import SimpleNamespace
 

@@ -20,8 +20,15 @@ PROMPTS, K = 6, 4
 
 
 def warm_args(tiny_run_args, out, **extra):
-    return ["--output-dir", str(out), "--prompts", str(PROMPTS), "--val-fraction", "0.5",
-            *tiny_run_args(**{"data.levels": [2], "loop.group_size": K, **extra})]
+    return [
+        "--output-dir",
+        str(out),
+        "--prompts",
+        str(PROMPTS),
+        "--val-fraction",
+        "0.5",
+        *tiny_run_args(**{"data.levels": [2], "loop.group_size": K, **extra}),
+    ]
 
 
 def test_warm_start_end_to_end(tiny_run_args, tmp_path, monkeypatch):
@@ -50,8 +57,9 @@ def test_warm_start_end_to_end(tiny_run_args, tmp_path, monkeypatch):
     monkeypatch.undo()
     # the loop starts from it, both the online RM and the frozen control, and records so
     run_dir = tmp_path / "run"
-    run_cfg = load_config(None, tiny_run_args(**{"rm.init_from": str(out / "rm"), "loop.max_steps": 2,
-                                                  "loop.eval_every": 100}))
+    run_cfg = load_config(
+        None, tiny_run_args(**{"rm.init_from": str(out / "rm"), "loop.max_steps": 2, "loop.eval_every": 100})
+    )
     OnlineTrainer(run_cfg, str(run_dir)).run()
     assert all(m["rm/warm_started"] == 1.0 for m in read_metrics(str(run_dir / "metrics.jsonl")))
     for saved in ("rm", "rm_frozen"):
@@ -72,12 +80,19 @@ def test_reference_aware_warm_start_and_a_mismatched_loop(tiny_run_args, tmp_pat
     out = tmp_path / "warm"
     bootstrap.main(warm_args(tiny_run_args, out, **{"rm.reference": True}))
     assert ScalarRewardModel.from_pretrained(str(out / "rm")).reference is True
-    ok = load_config(None, tiny_run_args(**{"rm.init_from": str(out / "rm"), "rm.reference": True,
-                                            "loop.max_steps": 1, "loop.eval_every": 100}))
+    ok = load_config(
+        None,
+        tiny_run_args(
+            **{"rm.init_from": str(out / "rm"), "rm.reference": True, "loop.max_steps": 1, "loop.eval_every": 100}
+        ),
+    )
     OnlineTrainer(ok, str(tmp_path / "ok")).run()  # scores with each prompt's gold answer
     bad = load_config(None, tiny_run_args(**{"rm.init_from": str(out / "rm"), "loop.max_steps": 1}))
-    with pytest.raises(ValueError, match=r"reads the gold answer \(reference-aware\) .* but rm.reference is false: "
-                                         r"set rm.reference true"):
+    with pytest.raises(
+        ValueError,
+        match=r"reads the gold answer \(reference-aware\) .* but rm.reference is false: "
+        r"set rm.reference true",
+    ):
         OnlineTrainer(bad, str(tmp_path / "bad"))
 
 
@@ -99,20 +114,37 @@ def test_problem_key_drops_the_phrasing():
 
 
 def _row(group, response, correct, truncated=False):
-    return OutcomeRow(step=0, task_id="t", group=group, prompt="What is 9 * 7?", response=response,
-                      outcome=float(correct), correct=correct, reason="correct" if correct else "wrong_answer",
-                      verifier="math", reference="63", truncated=truncated)
+    return OutcomeRow(
+        step=0,
+        task_id="t",
+        group=group,
+        prompt="What is 9 * 7?",
+        response=response,
+        outcome=float(correct),
+        correct=correct,
+        reason="correct" if correct else "wrong_answer",
+        verifier="math",
+        reference="63",
+        truncated=truncated,
+    )
 
 
 def test_ranking_report_by_kind():
-    rows = [_row("g", "\\boxed{63}", True), _row("g", "\\boxed{64}", False),
-            _row("g", "9 * 7 is 9 sevens, so we add 7 and", False, truncated=True),
-            _row("h", "It is 63.", True), _row("h", "\\boxed{16}", False)]
+    rows = [
+        _row("g", "\\boxed{63}", True),
+        _row("g", "\\boxed{64}", False),
+        _row("g", "9 * 7 is 9 sevens, so we add 7 and", False, truncated=True),
+        _row("h", "It is 63.", True),
+        _row("h", "\\boxed{16}", False),
+    ]
     # scores: the near miss beats the correct answer; the truncated and the other-operation answers do not
     report = bootstrap.ranking_report([1.0, 2.0, 0.0, 1.0, 0.0], rows)
     assert report["n_pairs"] == 3 and report["ranking_accuracy"] == pytest.approx(2 / 3)
     assert {k: (v["ranking_accuracy"], v["n_pairs"]) for k, v in report["by_kind"].items()} == {
-        "near_miss": (0.0, 1), "truncated": (1.0, 1), "other_operation": (1.0, 1)}
+        "near_miss": (0.0, 1),
+        "truncated": (1.0, 1),
+        "other_operation": (1.0, 1),
+    }
     # shorter is better: a tie on g's near miss (both 10 characters), right on the truncated one and on h
     assert report["baselines"]["shorter_is_better"] == pytest.approx((0.5 + 1 + 1) / 3)
     assert report["baselines"]["not_truncated_is_better"] == pytest.approx((0.5 + 1 + 0.5) / 3)

@@ -6,8 +6,20 @@ from orchestration.buffer import OutcomeBuffer, OutcomeRow
 
 
 def _rows(step, n):
-    return [OutcomeRow(step=step, task_id=f"t{i}", group=f"{step}:{i // 2}", prompt="p\u00e9", response=f"r{i}",
-                       outcome=float(i % 2), correct=bool(i % 2), reason="ok", verifier="math") for i in range(n)]
+    return [
+        OutcomeRow(
+            step=step,
+            task_id=f"t{i}",
+            group=f"{step}:{i // 2}",
+            prompt="p\u00e9",
+            response=f"r{i}",
+            outcome=float(i % 2),
+            correct=bool(i % 2),
+            reason="ok",
+            verifier="math",
+        )
+        for i in range(n)
+    ]
 
 
 def test_append_read_and_reopen(tmp_path):

@@ -22,6 +22,7 @@ def _write(tag):
     def write(path):
         with open(os.path.join(path, "state.json"), "w") as f:
             json.dump({"tag": tag}, f)
+
     return write
 
 
@@ -55,15 +56,20 @@ def _write_model(path):
     _write("x")(path)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda c: os.truncate(os.path.join(c, "policy", "model.safetensors"), 100),  # disk full, copy cut short
-     "policy/model.safetensors holds 100 bytes, the manifest says 10240"),
-    (lambda c: os.remove(os.path.join(c, "state.json")), "state.json is missing"),
-    (lambda c: os.remove(os.path.join(c, MANIFEST)), "MANIFEST.json is missing"),
-    (lambda c: Path(c, MANIFEST).write_text('{"files": {"state.json": '), "MANIFEST.json is unreadable"),
-    (lambda c: Path(c, MANIFEST).write_text('{"files": []}'), "MANIFEST.json is unreadable"),
-    (lambda c: _flip_a_byte(os.path.join(c, "policy", "model.safetensors")), "does not match its checksum"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda c: os.truncate(os.path.join(c, "policy", "model.safetensors"), 100),  # disk full, copy cut short
+            "policy/model.safetensors holds 100 bytes, the manifest says 10240",
+        ),
+        (lambda c: os.remove(os.path.join(c, "state.json")), "state.json is missing"),
+        (lambda c: os.remove(os.path.join(c, MANIFEST)), "MANIFEST.json is missing"),
+        (lambda c: Path(c, MANIFEST).write_text('{"files": {"state.json": '), "MANIFEST.json is unreadable"),
+        (lambda c: Path(c, MANIFEST).write_text('{"files": []}'), "MANIFEST.json is unreadable"),
+        (lambda c: _flip_a_byte(os.path.join(c, "policy", "model.safetensors")), "does not match its checksum"),
+    ],
+)
 def test_a_damaged_checkpoint_fails_verification_saying_what_is_wrong(tmp_path, damage, message):
     path = save_checkpoint(str(tmp_path), 4, _write_model, keep=2)
     assert verify_checkpoint(path) is None

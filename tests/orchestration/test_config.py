@@ -37,8 +37,9 @@ def test_grpo_temperature_and_total_steps_are_derived():
     assert cfg.grpo.temperature == 0.9
     assert load_config(None, ["--sampling.temperature", "0.9", "--grpo.temperature", "0.9"]) == cfg
     # 24 policy steps x 2 passes x (4 prompts x 8 completions / 8 per mini-batch) optimizer steps.
-    cfg = load_config(None, ["--grpo.num_iterations", "2", "--grpo.mini_batch_size", "8", "--grpo.lr_schedule",
-                             "cosine"])
+    cfg = load_config(
+        None, ["--grpo.num_iterations", "2", "--grpo.mini_batch_size", "8", "--grpo.lr_schedule", "cosine"]
+    )
     assert cfg.grpo.total_steps == 24 * 2 * 4
     assert load_config(None, ["--loop.max_steps", "10"]).grpo.total_steps == 10  # whole batch: one step a pass
     assert load_config(None, ["--grpo.total_steps", "7"]).grpo.total_steps == 7
@@ -52,7 +53,12 @@ def test_the_loop_has_no_inert_rm_train_keys():
         with pytest.raises(ConfigError, match=f"unknown config key 'rm.train.{key}'"):
             load_config(None, [f"--rm.train.{key}", "0"])
     trainer = load_config(None, ["--rm.train.epochs", "3"]).rm.train.trainer_config()
-    assert (trainer.val_fraction, trainer.early_stop_patience, trainer.progress_bar, trainer.epochs) == (0.0, 0, False, 3)
+    assert (trainer.val_fraction, trainer.early_stop_patience, trainer.progress_bar, trainer.epochs) == (
+        0.0,
+        0,
+        False,
+        3,
+    )
 
 
 def test_resolved_config_reloads_to_itself(tmp_path):
@@ -70,7 +76,18 @@ def test_command_line_overrides_win_over_the_file():
 
 def test_cross_component_invariants_name_the_keys():
     with pytest.raises(ConfigError, match=r"loop.prompts_per_step \* loop.group_size = 9 .* grpo.mini_batch_size = 4"):
-        load_config(None, ["--loop.prompts_per_step", "3", "--loop.group_size", "3", "--grpo.mini_batch_size", "4",
-                           "--grpo.micro_batch_size", "4"])
+        load_config(
+            None,
+            [
+                "--loop.prompts_per_step",
+                "3",
+                "--loop.group_size",
+                "3",
+                "--grpo.mini_batch_size",
+                "4",
+                "--grpo.micro_batch_size",
+                "4",
+            ],
+        )
     with pytest.raises(ConfigError, match="rm: replay_fraction must be in"):
         load_config(None, ["--rm.replay_fraction", "1.5"])

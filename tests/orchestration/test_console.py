@@ -25,12 +25,20 @@ def test_format_seconds():
 
 
 def test_eval_line_gives_each_part_and_the_asked_format():
-    metrics = {"eval/greedy_accuracy": 0.875, "eval/greedy_accuracy_bare": 1.0, "eval/greedy_accuracy_word": 0.75,
-               "eval/sampled_accuracy": 0.5, "eval/greedy_format": 0.25, "eval/sampled_format": 0.125,
-               "eval/greedy_verifier_errors": 1.0}
+    metrics = {
+        "eval/greedy_accuracy": 0.875,
+        "eval/greedy_accuracy_bare": 1.0,
+        "eval/greedy_accuracy_word": 0.75,
+        "eval/sampled_accuracy": 0.5,
+        "eval/greedy_format": 0.25,
+        "eval/sampled_format": 0.125,
+        "eval/greedy_verifier_errors": 1.0,
+    }
     line = eval_line(8, metrics)
-    assert line == ("[eval, step 8] greedy 0.875 (bare 1.00, word 0.75) | sampled 0.500 | "
-                    "in the asked format: greedy 0.25, sampled 0.12")
+    assert line == (
+        "[eval, step 8] greedy 0.875 (bare 1.00, word 0.75) | sampled 0.500 | "
+        "in the asked format: greedy 0.25, sampled 0.12"
+    )
     initial = {"eval/initial_greedy_accuracy": 0.5}
     assert eval_line(0, initial, "eval/initial_") == "[eval, step 0] greedy 0.500"
 

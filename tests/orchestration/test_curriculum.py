@@ -56,10 +56,13 @@ def test_draws_are_deterministic_and_resume_from_the_state():
     assert len(ids) == 40 and all(item_id.startswith("arith-2:") for item_id in ids)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["--data.curriculum", "true", "--data.source", "humaneval"], "has none"),
-    (["--data.curriculum", "true", "--data.curriculum_band", "[0.2]"], r"must be \[low, high\]"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["--data.curriculum", "true", "--data.source", "humaneval"], "has none"),
+        (["--data.curriculum", "true", "--data.curriculum_band", "[0.2]"], r"must be \[low, high\]"),
+    ],
+)
 def test_curriculum_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
@@ -71,8 +74,16 @@ def level_one_is_easy(self, items, rollouts):
 
 def test_a_loop_run_moves_on_to_level_two_and_resumes_exactly(tiny_run_args, tmp_path, monkeypatch):
     monkeypatch.setattr(OnlineTrainer, "_verify", level_one_is_easy)
-    args = tiny_run_args(**{"data.levels": [1, 2], "data.curriculum": True, "data.curriculum_window": 3,
-                            "data.eval_size": 4, "loop.reward_source": "verifier", "loop.max_steps": 4})
+    args = tiny_run_args(
+        **{
+            "data.levels": [1, 2],
+            "data.curriculum": True,
+            "data.curriculum_window": 3,
+            "data.eval_size": 4,
+            "loop.reward_source": "verifier",
+            "loop.max_steps": 4,
+        }
+    )
     full, split = tmp_path / "full", tmp_path / "split"
     OnlineTrainer(load_config(None, args), str(full)).run()
     rows = read_metrics(str(full / "metrics.jsonl"))

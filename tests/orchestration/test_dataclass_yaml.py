@@ -35,16 +35,19 @@ def test_nested_build_with_coercion():
     assert isinstance(cfg.inner.lr, float)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"stpes": 3}, r"unknown config key 'stpes'; did you mean 'steps'\?"),
-    ({"inner": {"lrr": 1}}, r"unknown config key 'inner.lrr'; did you mean 'inner.lr'\?"),
-    ({"steps": "many"}, r"steps: expected int, got 'many'"),
-    ({"steps": True}, r"steps: expected int"),
-    ({"inner": {"mode": "c"}}, r"inner.mode: must be one of \['a', 'b'\], got 'c'"),
-    ({"inner": {"levels": [1, "x"]}}, r"inner.levels\[1\]: expected int"),
-    ({"inner": {"lr": -1.0}}, r"inner: lr must be > 0, got -1.0; set it to e.g. 1e-6"),
-    ({"inner": 3}, r"inner: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"stpes": 3}, r"unknown config key 'stpes'; did you mean 'steps'\?"),
+        ({"inner": {"lrr": 1}}, r"unknown config key 'inner.lrr'; did you mean 'inner.lr'\?"),
+        ({"steps": "many"}, r"steps: expected int, got 'many'"),
+        ({"steps": True}, r"steps: expected int"),
+        ({"inner": {"mode": "c"}}, r"inner.mode: must be one of \['a', 'b'\], got 'c'"),
+        ({"inner": {"levels": [1, "x"]}}, r"inner.levels\[1\]: expected int"),
+        ({"inner": {"lr": -1.0}}, r"inner: lr must be > 0, got -1.0; set it to e.g. 1e-6"),
+        ({"inner": 3}, r"inner: expected a mapping"),
+    ],
+)
 def test_errors_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(Outer, data)
@@ -58,11 +61,14 @@ def test_overrides_parse_yaml_scalars_and_round_trip(tmp_path):
     assert from_dict(Outer, load_yaml(tmp_path / "c.yaml")) == cfg
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["steps", "1"], "expected an override like --section.key VALUE"),
-    (["--steps"], "override --steps has no value"),
-    (["--steps.x", "1"], "'steps' is not a section"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["steps", "1"], "expected an override like --section.key VALUE"),
+        (["--steps"], "override --steps has no value"),
+        (["--steps.x", "1"], "'steps' is not a section"),
+    ],
+)
 def test_bad_overrides(overrides, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides({"steps": 1}, overrides)

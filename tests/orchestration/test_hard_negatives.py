@@ -38,22 +38,53 @@ def test_each_kind_of_rewrite():
         assert check(text, "63").reason.startswith("wrong_answer")
 
 
-@pytest.mark.parametrize("response, gold, prompt, expected", [
-    # the answer is also an operand of the question: only its last statement changes
-    ("12 - 0 = 12", "12", "What is 12 - 0?", {("13", "12 - 0 = 13"), ("11", "12 - 0 = 11"), ("21", "12 - 0 = 21"),
-                                              ("-12", "12 - 0 = -12"), ("0", "12 - 0 = 0")}),
-    # a word problem without a box: the rule reads the final statement, and so do the rewrites
-    ("Mia has 3 + 5 = 8 marbles.", "8", "Mia has 3 marbles and finds 5 more. How many marbles does Mia have now?",
-     {("9", "Mia has 3 + 5 = 9 marbles."), ("7", "Mia has 3 + 5 = 7 marbles."), ("2", "Mia has 3 + 5 = 2 marbles."),
-      ("-2", "Mia has 3 + 5 = -2 marbles."), ("15", "Mia has 3 + 5 = 15 marbles."),
-      ("-8", "Mia has 3 + 5 = -8 marbles.")}),
-    # 63 inside 163 or 6.3 is another number and stays
-    ("163 is not it; 6.3 is not it; \\boxed{63}", "63", "What is 60 + 3?",
-     {("64", "163 is not it; 6.3 is not it; \\boxed{64}"), ("62", "163 is not it; 6.3 is not it; \\boxed{62}"),
-      ("36", "163 is not it; 6.3 is not it; \\boxed{36}"), ("57", "163 is not it; 6.3 is not it; \\boxed{57}"),
-      ("-57", "163 is not it; 6.3 is not it; \\boxed{-57}"), ("180", "163 is not it; 6.3 is not it; \\boxed{180}"),
-      ("-63", "163 is not it; 6.3 is not it; \\boxed{-63}")}),
-])
+@pytest.mark.parametrize(
+    "response, gold, prompt, expected",
+    [
+        # the answer is also an operand of the question: only its last statement changes
+        (
+            "12 - 0 = 12",
+            "12",
+            "What is 12 - 0?",
+            {
+                ("13", "12 - 0 = 13"),
+                ("11", "12 - 0 = 11"),
+                ("21", "12 - 0 = 21"),
+                ("-12", "12 - 0 = -12"),
+                ("0", "12 - 0 = 0"),
+            },
+        ),
+        # a word problem without a box: the rule reads the final statement, and so do the rewrites
+        (
+            "Mia has 3 + 5 = 8 marbles.",
+            "8",
+            "Mia has 3 marbles and finds 5 more. How many marbles does Mia have now?",
+            {
+                ("9", "Mia has 3 + 5 = 9 marbles."),
+                ("7", "Mia has 3 + 5 = 7 marbles."),
+                ("2", "Mia has 3 + 5 = 2 marbles."),
+                ("-2", "Mia has 3 + 5 = -2 marbles."),
+                ("15", "Mia has 3 + 5 = 15 marbles."),
+                ("-8", "Mia has 3 + 5 = -8 marbles."),
+            },
+        ),
+        # 63 inside 163 or 6.3 is another number and stays
+        (
+            "163 is not it; 6.3 is not it; \\boxed{63}",
+            "63",
+            "What is 60 + 3?",
+            {
+                ("64", "163 is not it; 6.3 is not it; \\boxed{64}"),
+                ("62", "163 is not it; 6.3 is not it; \\boxed{62}"),
+                ("36", "163 is not it; 6.3 is not it; \\boxed{36}"),
+                ("57", "163 is not it; 6.3 is not it; \\boxed{57}"),
+                ("-57", "163 is not it; 6.3 is not it; \\boxed{-57}"),
+                ("180", "163 is not it; 6.3 is not it; \\boxed{180}"),
+                ("-63", "163 is not it; 6.3 is not it; \\boxed{-63}"),
+            },
+        ),
+    ],
+)
 def test_rewrite_table(response, gold, prompt, expected):
     assert {(r.answer, r.response) for r in rewrite_answers(response, gold, prompt)} == expected
 
@@ -69,12 +100,15 @@ def test_rewrites_the_rule_would_accept_are_dropped():
     assert "0" not in {r.answer for r in rewrite_answers("\\boxed{0}", "0", "What is 5 - 5?")}  # no -0 either
 
 
-@pytest.mark.parametrize("response", [
-    "9 * 7 is a product and so on, and",  # no final answer (it stops mid-sentence)
-    "",
-    "The answer is \\boxed{\\frac{1}{2}}",  # not an integer
-    "I think 63 or 64. \\boxed{63} \\boxed{64}",  # two different answers: nothing single to rewrite
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "9 * 7 is a product and so on, and",  # no final answer (it stops mid-sentence)
+        "",
+        "The answer is \\boxed{\\frac{1}{2}}",  # not an integer
+        "I think 63 or 64. \\boxed{63} \\boxed{64}",  # two different answers: nothing single to rewrite
+    ],
+)
 def test_no_final_integer_answer_gives_no_rewrite(response):
     assert rewrite_answers(response, "63", Q) == []
 
@@ -82,8 +116,12 @@ def test_no_final_integer_answer_gives_no_rewrite(response):
 def test_candidates_and_digit_swap():
     assert digit_swap(63) == 36 and digit_swap(108) == 180 and digit_swap(-42) == -24
     assert digit_swap(7) is None and digit_swap(55) is None and digit_swap(40) is None  # no 04
-    assert candidates(0, [3, 3]) == [(1, "off_by_one"), (-1, "off_by_one"), (6, "other_operation"),
-                                     (9, "other_operation")]  # 3 - 3 = 0 is the answer itself; no -0
+    assert candidates(0, [3, 3]) == [
+        (1, "off_by_one"),
+        (-1, "off_by_one"),
+        (6, "other_operation"),
+        (9, "other_operation"),
+    ]  # 3 - 3 = 0 is the answer itself; no -0
 
 
 def test_pick_spreads_over_kinds():
@@ -94,26 +132,32 @@ def test_pick_spreads_over_kinds():
 
 
 def test_hard_negative_pairs_from_correct_records_only():
-    records = [OutcomeRecord(Q, "\\boxed{63}", 1.0, "g", "63"), OutcomeRecord(Q, "\\boxed{62}", 0.0, "g", "63"),
-               OutcomeRecord(Q, "\\boxed{63}", 1.0, "h", None),  # no gold: nothing to confirm a rewrite against
-               OutcomeRecord(Q, "It is 63.", 1.0, "i", "63")]
+    records = [
+        OutcomeRecord(Q, "\\boxed{63}", 1.0, "g", "63"),
+        OutcomeRecord(Q, "\\boxed{62}", 0.0, "g", "63"),
+        OutcomeRecord(Q, "\\boxed{63}", 1.0, "h", None),  # no gold: nothing to confirm a rewrite against
+        OutcomeRecord(Q, "It is 63.", 1.0, "i", "63"),
+    ]
     pairs, kinds = hard_negative_pairs(records, 1, random.Random(0))
     assert [(p.better, p.reference) for p in pairs] == [("\\boxed{63}", "63"), ("It is 63.", "63")]
     assert all(not check(p.worse, "63").correct for p in pairs) and sum(kinds.values()) == 2
     assert hard_negative_pairs(records, 0, random.Random(0))[0] == []
 
 
-@pytest.mark.parametrize("response, truncated, expected", [
-    ("9 * 7 = 64", False, "near_miss"),
-    ("\\boxed{73}", False, "near_miss"),  # 10 off: a carry
-    ("\\boxed{36}", False, "near_miss"),  # digits swapped
-    ("\\boxed{-63}", False, "near_miss"),
-    ("\\boxed{16}", False, "other_operation"),  # 9 + 7
-    ("\\boxed{2}", False, "other_operation"),
-    ("\\boxed{640}", False, "implausible"),
-    ("\\boxed{x + 1}", False, "non_integer"),
-    ("Let me think about", False, "no_answer"),
-    ("9 * 7 = 64 and then 9 * 7 = 6", True, "truncated"),
-])
+@pytest.mark.parametrize(
+    "response, truncated, expected",
+    [
+        ("9 * 7 = 64", False, "near_miss"),
+        ("\\boxed{73}", False, "near_miss"),  # 10 off: a carry
+        ("\\boxed{36}", False, "near_miss"),  # digits swapped
+        ("\\boxed{-63}", False, "near_miss"),
+        ("\\boxed{16}", False, "other_operation"),  # 9 + 7
+        ("\\boxed{2}", False, "other_operation"),
+        ("\\boxed{640}", False, "implausible"),
+        ("\\boxed{x + 1}", False, "non_integer"),
+        ("Let me think about", False, "no_answer"),
+        ("9 * 7 = 64 and then 9 * 7 = 6", True, "truncated"),
+    ],
+)
 def test_wrong_kind(response, truncated, expected):
     assert wrong_kind(response, "63", Q, truncated) == expected

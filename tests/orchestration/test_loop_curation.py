@@ -25,11 +25,14 @@ def brevity(prompts, completions, completion_ids, task_id, **kwargs):
 
 
 def test_a_loop_run_with_every_reward_term(tiny_run_args, tmp_path):
-    terms = ("[{name: rm, weight: 0.5}, {name: verifier, weight: 0.5}, {name: format, weight: 0.1}, "
-             "{name: length, weight: 0.3, buffer: 4}, {name: repetition, weight: 0.2, ngram: 1}, "
-             f"{{name: {__name__}.brevity, weight: 0.4}}]")
-    cfg = load_config(None, tiny_run_args(**{"loop.reward_source": None, "loop.max_steps": 3}) + [
-        "--loop.reward_terms", terms])
+    terms = (
+        "[{name: rm, weight: 0.5}, {name: verifier, weight: 0.5}, {name: format, weight: 0.1}, "
+        "{name: length, weight: 0.3, buffer: 4}, {name: repetition, weight: 0.2, ngram: 1}, "
+        f"{{name: {__name__}.brevity, weight: 0.4}}]"
+    )
+    cfg = load_config(
+        None, tiny_run_args(**{"loop.reward_source": None, "loop.max_steps": 3}) + ["--loop.reward_terms", terms]
+    )
     assert cfg.loop.source == "mix"
     OnlineTrainer(cfg, str(tmp_path)).run()
     weights = {term.name: term.weight for term in cfg.loop.terms}
@@ -53,57 +56,83 @@ def fake_verify(signal_per_round):
     def verify(self, items, rollouts):
         signal = signal_per_round[len(calls)]
         calls.append(len(items))
-        return [Outcome(i // K < signal and i % 2 == 0, float(i // K < signal and i % 2 == 0), "x")
-                for i in range(len(items))]
+        return [
+            Outcome(i // K < signal and i % 2 == 0, float(i // K < signal and i % 2 == 0), "x")
+            for i in range(len(items))
+        ]
 
     return verify
 
 
-@pytest.mark.parametrize("refill_rounds, signal_per_round, rounds_used, trained_groups", [
-    (3, [0, 1, 2, 2], 2, [2, 4]),  # 0 + 1 + 2 groups with a signal after two rounds: the first two of them
-    (1, [0, 1, 2], 1, [0, 2]),  # the cap: one refill finds one such group; a uniform one (masked) fills the batch
-    (2, [2, 2, 2], 0, [0, 1]),  # the first batch is full of signal: no refill
-])
-def test_refill_rounds_sample_until_the_batch_has_signal(tiny_run_args, tmp_path, monkeypatch, refill_rounds,
-                                                         signal_per_round, rounds_used, trained_groups):
+@pytest.mark.parametrize(
+    "refill_rounds, signal_per_round, rounds_used, trained_groups",
+    [
+        (3, [0, 1, 2, 2], 2, [2, 4]),  # 0 + 1 + 2 groups with a signal after two rounds: the first two of them
+        (1, [0, 1, 2], 1, [0, 2]),  # the cap: one refill finds one such group; a uniform one (masked) fills the batch
+        (2, [2, 2, 2], 0, [0, 1]),  # the first batch is full of signal: no refill
+    ],
+)
+def test_refill_rounds_sample_until_the_batch_has_signal(
+    tiny_run_args, tmp_path, monkeypatch, refill_rounds, signal_per_round, rounds_used, trained_groups
+):
     seen = []
     step = GRPOUpdater.step
-    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
-        seen.append((rollouts, advantages)), step(self, rollouts, advantages))[1])
+    monkeypatch.setattr(
+        GRPOUpdater,
+        "step",
+        lambda self, rollouts, advantages: (seen.append((rollouts, advantages)), step(self, rollouts, advantages))[1],
+    )
     monkeypatch.setattr(OnlineTrainer, "_verify", fake_verify(signal_per_round))
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.reward_source": "verifier", "loop.drop_uniform_groups": True, "loop.refill_rounds": refill_rounds,
-        "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "loop.reward_source": "verifier",
+                "loop.drop_uniform_groups": True,
+                "loop.refill_rounds": refill_rounds,
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     metrics = trainer.train_step()
     sampled = (rounds_used + 1) * B
     assert metrics["loop/refill_rounds"] == rounds_used
     assert trainer.state.data_position == sampled  # the refill prompts are fresh ones
-    assert metrics["loop/uniform_groups_dropped"] == pytest.approx(1 - sum(signal_per_round[:rounds_used + 1]) / sampled)
+    assert metrics["loop/uniform_groups_dropped"] == pytest.approx(
+        1 - sum(signal_per_round[: rounds_used + 1]) / sampled
+    )
     stored = read_rows(tmp_path)
     assert len(stored) == sampled * K  # every round's outcomes are kept (they train the RM)
-    (rollouts, advantages), = seen
+    ((rollouts, advantages),) = seen
     assert len(rollouts) == B * K  # the update always sees B groups
     expected = [stored[g * K + j].response for g in trained_groups for j in range(K)]
     assert rollouts.texts == expected
     for slot, group in enumerate(trained_groups):  # groups without a signal stay masked out of the loss
         has_signal = group % B < signal_per_round[group // B]
-        rows = rollouts.completion_mask[slot * K:(slot + 1) * K]
+        rows = rollouts.completion_mask[slot * K : (slot + 1) * K]
         assert bool(rows.any()) == has_signal
-        assert bool(advantages[slot * K:(slot + 1) * K].abs().sum() > 0) == has_signal
+        assert bool(advantages[slot * K : (slot + 1) * K].abs().sum() > 0) == has_signal
 
 
 def test_refill_rounds_log_into_a_whole_run(tiny_run_args, tmp_path):
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.reward_source": "rm", "loop.drop_uniform_groups": True, "loop.refill_rounds": 1,
-        "loop.max_steps": 3}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "loop.reward_source": "rm",
+                "loop.drop_uniform_groups": True,
+                "loop.refill_rounds": 1,
+                "loop.max_steps": 3,
+            }
+        ),
+    )
     OnlineTrainer(cfg, str(tmp_path)).run()
     rows = read_metrics(str(tmp_path / "metrics.jsonl"))
     # The tiny policy is always wrong: until the RM exists every group is uniform, so each step refills once.
     assert [m["loop/refill_rounds"] for m in rows[:2]] == [1.0, 1.0]
     assert [m["loop/uniform_groups_dropped"] for m in rows[:2]] == [1.0, 1.0]
-    assert len(read_rows(tmp_path)) == sum(
-        (1 + m["loop/refill_rounds"]) * B * K for m in rows)
+    assert len(read_rows(tmp_path)) == sum((1 + m["loop/refill_rounds"]) * B * K for m in rows)
     assert torch.isfinite(torch.tensor([m["reward/mean"] for m in rows])).all()
 
 

@@ -42,30 +42,39 @@ def test_a_resumed_lora_run_equals_the_uninterrupted_one(tiny_run_args, tiny_pol
     interrupted = str(tmp_path / "resumed")
     # A run finished at step 2, then extended: its last checkpoint keeps the optimizer state, as every checkpoint
     # before the end of a run does (loop.final_optimizer_state).
-    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
-                  interrupted).run()
+    OnlineTrainer(
+        load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
+        interrupted,
+    ).run()
     assert os.path.isdir(os.path.join(interrupted, "checkpoints", "step-000002", ADAPTER_DIR, "reference")) == reset
     resumed = OnlineTrainer(load_config(None, tiny_run_args(**extra)), interrupted)
     assert resumed.state.step == 2 and resumed.state.reference_reset == reset
     resumed.run()
     assert Path(interrupted, "outcomes.jsonl").read_text() == Path(full.output_dir, "outcomes.jsonl").read_text()
-    assert _comparable(os.path.join(interrupted, "metrics.jsonl")) == \
-        _comparable(os.path.join(full.output_dir, "metrics.jsonl"))
+    assert _comparable(os.path.join(interrupted, "metrics.jsonl")) == _comparable(
+        os.path.join(full.output_dir, "metrics.jsonl")
+    )
     # Adapters (the reset's snapshot too), Adam's moments, schedule and counters: the same to the bit.
     same_state(_adapters(full), _adapters(resumed))
     same_state(full.updater.state_dict(), resumed.updater.state_dict())
-    same_state(load_file(os.path.join(full.output_dir, "final", ADAPTER_DIR, "adapter_model.safetensors")),
-               load_file(os.path.join(interrupted, "final", ADAPTER_DIR, "adapter_model.safetensors")))
+    same_state(
+        load_file(os.path.join(full.output_dir, "final", ADAPTER_DIR, "adapter_model.safetensors")),
+        load_file(os.path.join(interrupted, "final", ADAPTER_DIR, "adapter_model.safetensors")),
+    )
     # The base weights never moved: they are the starting checkpoint's.
     start = AutoModelForCausalLM.from_pretrained(tiny_policy_dir).state_dict()
-    base = {k.replace(".base_layer.", "."): v for k, v in resumed.model.get_base_model().state_dict().items()
-            if ".lora_" not in k}
+    base = {
+        k.replace(".base_layer.", "."): v
+        for k, v in resumed.model.get_base_model().state_dict().items()
+        if ".lora_" not in k
+    }
     same_state(dict(start), base)
 
 
 @pytest.mark.filterwarnings("error")
-def test_a_lora_run_saves_adapters_and_a_merged_model_without_warnings(tiny_run_args, tiny_policy_dir, tmp_path,
-                                                                       caplog):
+def test_a_lora_run_saves_adapters_and_a_merged_model_without_warnings(
+    tiny_run_args, tiny_policy_dir, tmp_path, caplog
+):
     import logging
 
     from orchestration.train_loop import main
@@ -90,8 +99,13 @@ def test_a_lora_run_saves_adapters_and_a_merged_model_without_warnings(tiny_run_
 
 
 def test_rft_with_lora_samples_from_the_base_weights(tiny_run_args, tiny_policy_dir, tmp_path):
-    cfg = load_config(None, tiny_run_args(**LORA, **{
-        "loop.algorithm": "rft", "loop.reward_source": "verifier", "grpo.beta": 0.0, "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **LORA,
+            **{"loop.algorithm": "rft", "loop.reward_source": "verifier", "grpo.beta": 0.0, "loop.initial_eval": False},
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     assert trainer.reference is None
     with torch.no_grad():
@@ -114,12 +128,16 @@ def test_lora_config_shape_and_errors():
     assert load_config(None, ["--policy.lora.r", "8"]).policy.lora == LoraConfig(r=8)
     assert load_config(None, ["--policy.lora", "{}"]).policy.lora == LoraConfig()
     # A file that switches it off, and a command line that switches it on with one key.
-    assert from_dict(TrainConfig, apply_overrides({"policy": {"lora": None}}, ["--policy.lora.alpha", "8"])) \
-        .policy.lora == LoraConfig(alpha=8.0)
+    assert from_dict(
+        TrainConfig, apply_overrides({"policy": {"lora": None}}, ["--policy.lora.alpha", "8"])
+    ).policy.lora == LoraConfig(alpha=8.0)
     with pytest.raises(ConfigError, match=r"policy.lora: lora.r must be an integer >= 1"):
         load_config(None, ["--policy.lora.r", "0"])
-    with pytest.raises(ConfigError, match=r"unknown config key 'policy.lora.rank'; known keys: \['alpha', 'dropout', "
-                                          r"'r', 'target_modules'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown config key 'policy.lora.rank'; known keys: \['alpha', 'dropout', "
+        r"'r', 'target_modules'\]",
+    ):
         load_config(None, ["--policy.lora.rank", "8"])
     with pytest.raises(ConfigError, match=r"policy.lora.target_modules: expected a list"):
         load_config(None, ["--policy.lora.target_modules", "q_proj"])
@@ -151,16 +169,20 @@ def test_rm_lora_run_resumes_exactly_and_saves_the_adapters(tiny_run_args, tmp_p
     interrupted = str(tmp_path / "resumed")
     # A run finished at step 2, then extended: its last checkpoint keeps the optimizer state, as every checkpoint
     # before the end of a run does (loop.final_optimizer_state).
-    OnlineTrainer(load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
-                  interrupted).run()
+    OnlineTrainer(
+        load_config(None, tiny_run_args(**extra, **{"loop.max_steps": 2, "loop.final_optimizer_state": True})),
+        interrupted,
+    ).run()
     resumed = OnlineTrainer(load_config(None, tiny_run_args(**extra)), interrupted)
     assert resumed.state.step == 2
     resumed.run()
-    assert _comparable(os.path.join(interrupted, "metrics.jsonl")) == \
-        _comparable(os.path.join(full.output_dir, "metrics.jsonl"))
+    assert _comparable(os.path.join(interrupted, "metrics.jsonl")) == _comparable(
+        os.path.join(full.output_dir, "metrics.jsonl")
+    )
     same_state(full.rm.trainer.state_dict(), resumed.rm.trainer.state_dict())
     rm = ScalarRewardModel.from_pretrained(os.path.join(interrupted, "final", "rm"))
     assert rm.lora["r"] == 2 and rm.lora["target_modules"] == ["all-linear"]
     same_state(dict(full.rm.model.state_dict()), dict(rm.state_dict()))
-    assert {n for n, p in rm.named_parameters() if p.requires_grad} == \
-        {n for n, _ in rm.named_parameters() if ".lora_" in n or n.startswith("head.")}
+    assert {n for n, p in rm.named_parameters() if p.requires_grad} == {
+        n for n, _ in rm.named_parameters() if ".lora_" in n or n.startswith("head.")
+    }

@@ -35,8 +35,17 @@ def verify_ending(items, texts):
 
 
 def labels_for(responses, policy, m=4, share=1.0, seed=0, outcomes=None, verify_fn=verify_ending):
-    return monte_carlo_step_labels([ITEM] * len(responses), responses, [segment(r) for r in responses], policy,
-                                   verify_fn, m, share, seed, outcomes=outcomes)
+    return monte_carlo_step_labels(
+        [ITEM] * len(responses),
+        responses,
+        [segment(r) for r in responses],
+        policy,
+        verify_fn,
+        m,
+        share,
+        seed,
+        outcomes=outcomes,
+    )
 
 
 def test_hand_derived_labels_and_the_last_step_shortcut():
@@ -61,8 +70,13 @@ def test_without_outcomes_the_last_step_is_sampled_too():
 
 def test_verified_texts_are_prefix_plus_continuation():
     seen = []
-    labels_for(["p\nq"], lambda items, prefixes, m: ["A", "B"] * len(prefixes), m=2, outcomes=[True],
-               verify_fn=lambda items, texts: seen.extend(texts) or [False] * len(texts))
+    labels_for(
+        ["p\nq"],
+        lambda items, prefixes, m: ["A", "B"] * len(prefixes),
+        m=2,
+        outcomes=[True],
+        verify_fn=lambda items, texts: seen.extend(texts) or [False] * len(texts),
+    )
     assert seen == ["p\nA", "p\nB"]
 
 
@@ -77,7 +91,7 @@ def test_the_share_budget_is_exact_seeded_and_reproducible():
     assert all(len(labels[i]) == len(segment(responses[i])) for i in chosen)
     assert chosen == choose_completions([segment(r) for r in responses], 0.3, seed=7)
     # m continuations per labelled step but the last: m * (S - 1) per chosen completion, in one call.
-    (_, prefixes, m), = policy.calls
+    ((_, prefixes, m),) = policy.calls
     assert len(prefixes) * m == 2 * sum(len(segment(responses[i])) - 1 for i in chosen)
     again = labels_for(responses, FakePolicy({}), m=2, share=0.3, seed=7, outcomes=[True] * 12)
     assert again == labels
@@ -90,7 +104,10 @@ def test_the_share_budget_is_exact_seeded_and_reproducible():
 def test_completions_with_nothing_to_sample_cost_nothing():
     policy = FakePolicy({})
     assert labels_for(["", "\n\n", "only one step"], policy, outcomes=[False, False, True]) == [
-        [], [], [MCLabel(1.0, 1.0, 1, 1)]]
+        [],
+        [],
+        [MCLabel(1.0, 1.0, 1, 1)],
+    ]
     assert labels_for([], policy) == []
     assert policy.calls == []
 
@@ -98,15 +115,25 @@ def test_completions_with_nothing_to_sample_cost_nothing():
 def test_unjudged_rollouts_leave_a_step_unlabelled():
     # A verdict of None (verifier broke) does not count; a step whose rollouts all went unjudged has no label.
     verdicts = iter([None, True, None, None, None])
-    labels = labels_for(["a\nb\nc"], FakePolicy({}), m=2, outcomes=[None],
-                        verify_fn=lambda items, texts: [next(verdicts) for _ in texts])
+    labels = labels_for(
+        ["a\nb\nc"],
+        FakePolicy({}),
+        m=2,
+        outcomes=[None],
+        verify_fn=lambda items, texts: [next(verdicts) for _ in texts],
+    )
     assert labels == [[MCLabel(1.0, 1.0, 1, 1), None, None]]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"share": 0.0}, "share must be in"), ({"share": 1.5}, "share must be in"), ({"m": 0}, "m .* must be >= 1"),
-    ({"outcomes": [True, False]}, "one item, response"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"share": 0.0}, "share must be in"),
+        ({"share": 1.5}, "share must be in"),
+        ({"m": 0}, "m .* must be >= 1"),
+        ({"outcomes": [True, False]}, "one item, response"),
+    ],
+)
 def test_bad_arguments_say_what_to_change(kwargs, message):
     with pytest.raises(ValueError, match=message):
         labels_for(["a\nb"], FakePolicy({}), **kwargs)
@@ -122,8 +149,17 @@ def test_end_to_end_on_the_tiny_policy_with_the_rule_verifier(tiny_model, tokeni
     responses = ["4 + 7 = 11\n11 * 7 = 77\nThe answer is \\boxed{77}.", "4 + 7 = 12\n12 * 7 = 84", "", "\\boxed{5}"]
     steps = [segment(r) for r in responses]
     continue_fn = policy_continue_fn(tiny_model, tokenizer, SamplingConfig(max_new_tokens=8), seed=0)
-    labels = monte_carlo_step_labels([item] * 4, responses, steps, continue_fn, rule_verify_fn(timeout=5.0),
-                                     m=3, share=1.0, seed=0, outcomes=[True, False, False, False])
+    labels = monte_carlo_step_labels(
+        [item] * 4,
+        responses,
+        steps,
+        continue_fn,
+        rule_verify_fn(timeout=5.0),
+        m=3,
+        share=1.0,
+        seed=0,
+        outcomes=[True, False, False, False],
+    )
     assert [len(label) for label in labels] == [3, 2, 0, 1]
     for completion in labels:
         for k, label in enumerate(completion):
@@ -140,7 +176,9 @@ def test_policy_continue_fn_sees_the_prompt_the_loop_samples_from(tiny_model, to
     direct = sample_continuations(tiny_model, tokenizer, [user_message(item.prompt)], ["4 + 7 = 11\n"], 2, cfg)
     assert texts == direct.texts
     plain = sample_continuations(tiny_model, tokenizer, [item.prompt], ["4 + 7 = 11\n"], 2, cfg)
-    assert policy_continue_fn(tiny_model, tokenizer, cfg, seed=0, chat=False)([item], ["4 + 7 = 11\n"], 2) == plain.texts
+    assert (
+        policy_continue_fn(tiny_model, tokenizer, cfg, seed=0, chat=False)([item], ["4 + 7 = 11\n"], 2) == plain.texts
+    )
 
 
 def test_the_rule_verifier_judges_prefix_and_continuation_together():
@@ -150,7 +188,14 @@ def test_the_rule_verifier_judges_prefix_and_continuation_together():
     response = "4 + 7 = 11\n11 * 7 = 77\n\\boxed{77}"
     verdicts = rule_verify_fn(timeout=5.0)([item] * 2, [response + "\n\\boxed{3}", response])
     assert verdicts == [False, True]
-    labels = monte_carlo_step_labels([item], [response], [segment(response)],
-                                     lambda items, prefixes, m: ["\\boxed{77}", "\\boxed{3}"] * len(prefixes),
-                                     rule_verify_fn(timeout=5.0), m=2, share=1.0, seed=0)
+    labels = monte_carlo_step_labels(
+        [item],
+        [response],
+        [segment(response)],
+        lambda items, prefixes, m: ["\\boxed{77}", "\\boxed{3}"] * len(prefixes),
+        rule_verify_fn(timeout=5.0),
+        m=2,
+        share=1.0,
+        seed=0,
+    )
     assert labels == [[MCLabel(1.0, 0.5, 1, 2)] * 3]

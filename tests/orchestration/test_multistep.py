@@ -18,7 +18,7 @@ def test_problems_are_deterministic_split_and_their_golds_right(level):
         question = prompt_text(item)  # the last user turn: the problem, after the worked example
         assert item.meta["level"] == level and "one calculation per line" in question and "\\boxed{}" in question
         assert item.meta["max_rewarded_steps"] == OPERATIONS[level] + 1
-        claim = question.split(": ", 1)[1] if level == 4 else question[len("Compute "):].split(". ")[0]
+        claim = question.split(": ", 1)[1] if level == 4 else question[len("Compute ") :].split(". ")[0]
         claim = claim.split(". ")[0].rstrip(".")
         if level == 4:  # the equation holds at the gold solution, and not one off it
             assert [s.verdict for s in check_steps(claim, substitute=item.meta["substitute"])] == ["true"]
@@ -30,15 +30,20 @@ def test_problems_are_deterministic_split_and_their_golds_right(level):
 
 def test_an_honest_step_by_step_answer_is_labelled_good_throughout():
     item = MultiStepTasks(3, "train").item(0)  # ((a + b) * c - d) / e
-    expression = prompt_text(item)[len("Compute "):].split(". ")[0]
+    expression = prompt_text(item)[len("Compute ") :].split(". ")[0]
     a_b = expression.split(")")[0].lstrip("(")
     a, b = (int(x) for x in a_b.split(" + "))
     rest = expression.split(")", 1)[1]
     c = int(rest.split("*")[1].split("-")[0])
     d = int(rest.split("-")[1].split(")")[0])
     e = int(rest.split("/")[1])
-    lines = [f"{a} + {b} = {a + b}", f"{a + b} * {c} = {(a + b) * c}", f"{(a + b) * c} - {d} = {(a + b) * c - d}",
-             f"{(a + b) * c - d} / {e} = {((a + b) * c - d) // e}", f"The answer is \\boxed{{{item.gold}}}."]
+    lines = [
+        f"{a} + {b} = {a + b}",
+        f"{a + b} * {c} = {(a + b) * c}",
+        f"{(a + b) * c} - {d} = {(a + b) * c - d}",
+        f"{(a + b) * c - d} / {e} = {((a + b) * c - d) // e}",
+        f"The answer is \\boxed{{{item.gold}}}.",
+    ]
     judged = check_steps("\n".join(lines), item.gold, substitute=item.meta.get("substitute"))
     assert [s.label for s in judged] == [1.0] * 5
 

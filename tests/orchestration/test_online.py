@@ -70,7 +70,9 @@ def test_buffer_rows_rm_versions_and_outputs(spied_run):
     assert trainer.state.rm_version == 2  # an update every N = 2 steps, after the step's rewards
     # The frozen snapshot is version 1; while the live RM is still version 1 both judge alike.
     for m in metrics[2:]:
-        assert m["rm_frozen/heldout_auc"] == m["rm/heldout_auc"] and m["rm_frozen/heldout_pairs"] == m["rm/heldout_pairs"]
+        assert (
+            m["rm_frozen/heldout_auc"] == m["rm/heldout_auc"] and m["rm_frozen/heldout_pairs"] == m["rm/heldout_pairs"]
+        )
     assert not any(key.startswith("rm_frozen/") for key in metrics[1])
     assert all({"verifier/accuracy", "reward/mean", "rm/version"} <= set(m) for m in metrics)
     assert "eval/initial_greedy_accuracy" in metrics[0] and "eval/greedy_accuracy" in metrics[1]
@@ -93,7 +95,8 @@ def test_rm_monitor_scores_each_batch_before_the_rm_trains_on_it(spied_run):
         assert trained_before and not (set(batch) & trained_before)
         # and the buffer's held-out rm_score is what that call returned, on the [0, 1] scale (bce: sigmoid)
         assert [r.rm_score for r in rows if r.step == step] == pytest.approx(
-            torch.sigmoid(torch.tensor(events[monitor][2])).tolist())
+            torch.sigmoid(torch.tensor(events[monitor][2])).tolist()
+        )
     metrics = {m["step"]: m for m in read_metrics(os.path.join(out, "metrics.jsonl"))}
     assert "rm/heldout_ranking_accuracy" not in metrics[2] and "rm/heldout_auc" in metrics[3]
 
@@ -111,8 +114,7 @@ def test_reward_source_rm_uses_verifier_until_first_update(spied_run):
 
 
 def test_reward_source_verifier(tiny_run_args, tmp_path):
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.reward_source": "verifier", "loop.max_steps": 2}))
+    cfg = load_config(None, tiny_run_args(**{"loop.reward_source": "verifier", "loop.max_steps": 2}))
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):
         assert m["reward/mean"] == pytest.approx(m["verifier/score_mean"])
@@ -121,19 +123,24 @@ def test_reward_source_verifier(tiny_run_args, tmp_path):
 def test_reward_source_mix_is_the_default_and_blends(tiny_run_args, tmp_path):
     args = tiny_run_args(**{"loop.max_steps": 3})
     at = args.index("--loop.reward_source")
-    del args[at:at + 2]  # the default
+    del args[at : at + 2]  # the default
     cfg = load_config(None, args)
     assert (cfg.loop.reward_source, cfg.loop.mix_weight, cfg.loop.format_weight) == ("mix", 0.5, 0.1)
     OnlineTrainer(cfg, str(tmp_path)).run()
     metrics = {m["step"]: m for m in read_metrics(str(tmp_path / "metrics.jsonl"))}
     # no RM yet: the rm term reads the verifier
-    assert metrics[1]["reward/mean"] == pytest.approx(metrics[1]["verifier/score_mean"] + 0.1 * metrics[1]["reward/format"])
+    assert metrics[1]["reward/mean"] == pytest.approx(
+        metrics[1]["verifier/score_mean"] + 0.1 * metrics[1]["reward/format"]
+    )
     # Step 3 has no RM update, so its rewards use the scores the monitor logged: 0.5 * RM + 0.5 * verifier + 0.1 *
     # format (the tiny model's answers never box, so the format term is 0 here; tests/orchestration/test_reward_terms.py
     # checks its values).
     assert metrics[3]["reward/mean"] == pytest.approx(
-        0.5 * metrics[3]["rm/reward_mean"] + 0.5 * metrics[3]["verifier/score_mean"] + 0.1 * metrics[3]["reward/format"],
-        abs=1e-6)
+        0.5 * metrics[3]["rm/reward_mean"]
+        + 0.5 * metrics[3]["verifier/score_mean"]
+        + 0.1 * metrics[3]["reward/format"],
+        abs=1e-6,
+    )
 
 
 def test_non_finite_rewards_skip_the_policy_step(tiny_run_args, tmp_path, monkeypatch):
@@ -153,8 +160,7 @@ def test_non_finite_rewards_skip_the_policy_step(tiny_run_args, tmp_path, monkey
 
 
 def _cli(out, args):
-    return [sys.executable, os.path.join(REPO, "orchestration", "train_loop.py"), "--output-dir", out,
-            *args]
+    return [sys.executable, os.path.join(REPO, "orchestration", "train_loop.py"), "--output-dir", out, *args]
 
 
 def _comparable(path):
@@ -166,8 +172,9 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tiny_run_args, tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
     subprocess.run(_cli(full, tiny_run_args()), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(_cli(killed, tiny_run_args()), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(killed, tiny_run_args()), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     outcomes = os.path.join(killed, "outcomes.jsonl")
     deadline = time.time() + 300
     # Kill mid step 3: after the step-2 checkpoint, once step 3 has written its outcomes.
@@ -191,16 +198,31 @@ def test_one_seed_repeats_exactly_and_two_seeds_differ(tiny_run_args, tmp_path):
     stayed 0 in every run once), the same seed repeats a run bit for bit, another seed gives another run."""
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        cfg = load_config(None, tiny_run_args(**{"loop.max_steps": 2, "rm.update_every": 1, "grpo.mini_batch_size": 4,
-                                                 "grpo.micro_batch_size": 4, "loop.seed": seed}))
+        cfg = load_config(
+            None,
+            tiny_run_args(
+                **{
+                    "loop.max_steps": 2,
+                    "rm.update_every": 1,
+                    "grpo.mini_batch_size": 4,
+                    "grpo.micro_batch_size": 4,
+                    "loop.seed": seed,
+                }
+            ),
+        )
         trainer = OnlineTrainer(cfg, str(tmp_path / name))
         trainer.run()
         assert trainer.updater.cfg.seed == seed and trainer.rm.trainer.cfg.seed == seed
-        runs[name] = (_comparable(str(tmp_path / name / "metrics.jsonl")),
-                      open(tmp_path / name / "outcomes.jsonl").read(),
-                      {k: v.clone() for k, v in trainer.model.state_dict().items()})
-    (metrics_a, outcomes_a, weights_a), (metrics_b, outcomes_b, weights_b), (metrics_c, outcomes_c, weights_c) = \
-        runs["a"], runs["b"], runs["c"]
+        runs[name] = (
+            _comparable(str(tmp_path / name / "metrics.jsonl")),
+            open(tmp_path / name / "outcomes.jsonl").read(),
+            {k: v.clone() for k, v in trainer.model.state_dict().items()},
+        )
+    (metrics_a, outcomes_a, weights_a), (metrics_b, outcomes_b, weights_b), (_, outcomes_c, weights_c) = (
+        runs["a"],
+        runs["b"],
+        runs["c"],
+    )
     assert metrics_a == metrics_b and outcomes_a == outcomes_b
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert outcomes_a != outcomes_c
@@ -215,11 +237,15 @@ def test_bad_config_fails_before_any_model_loads(tmp_path, monkeypatch):
 
     cases = [
         (["--loop.group_size", "1"], "group_size must be >= 2"),
-        (["--loop.prompts_per_step", "3", "--loop.group_size", "3", "--grpo.mini_batch_size", "8"],
-         "must be divisible by grpo.mini_batch_size"),
+        (
+            ["--loop.prompts_per_step", "3", "--loop.group_size", "3", "--grpo.mini_batch_size", "8"],
+            "must be divisible by grpo.mini_batch_size",
+        ),
         (["--loop.reward_sorce", "rm"], "did you mean 'loop.reward_source'"),
-        (["--sampling.temperature", "0.9", "--grpo.temperature", "0.7"],
-         "grpo.temperature .* must equal sampling.temperature"),
+        (
+            ["--sampling.temperature", "0.9", "--grpo.temperature", "0.7"],
+            "grpo.temperature .* must equal sampling.temperature",
+        ),
         (["--data.source", "math"], "needs data.path"),
     ]
     import importlib.util
@@ -270,9 +296,18 @@ def test_two_process_data_parallel_run(tiny_run_args, tmp_path, lora):
     # completions get distinct rewards and the policy moves whatever the tiny model's answers were (the
     # verifier alone, during step 1's warm-up, rewards a random model's answers all alike).
     extra = {"policy.lora": {"r": 2}, "rm.lora": {"r": 2}} if lora else {}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29533 + lora),
-           *_cli(out, tiny_run_args(**{"loop.max_steps": 3, "rm.update_every": 1, "loop.checkpoint_every": 2},
-                                    **extra))[1:]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(29533 + lora),
+        *_cli(out, tiny_run_args(**{"loop.max_steps": 3, "rm.update_every": 1, "loop.checkpoint_every": 2}, **extra))[
+            1:
+        ],
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
@@ -280,14 +315,16 @@ def test_two_process_data_parallel_run(tiny_run_args, tmp_path, lora):
     assert len(rows) == 3 * B * K * 2  # steps x prompts x group size x processes
     assert {r.group.split(":")[1] for r in rows} == {"0", "1"}  # both processes' groups, written once
     step1 = [r.task_id for r in rows if r.step == 1]
-    assert step1[: B * K] != step1[B * K:]  # the two processes drew different prompts
+    assert step1[: B * K] != step1[B * K :]  # the two processes drew different prompts
     step2 = [r for r in rows if r.step == 2]
     assert {r.rm_version for r in step2} == {1}
     groups = {group: {r.reward for r in step2 if r.group == group} for group in {r.group for r in step2}}
     assert all(len(rewards) > 1 for rewards in groups.values()), groups  # every group carried a signal
     metrics = read_metrics(os.path.join(out, "metrics.jsonl"))
     assert [m["step"] for m in metrics] == [1, 2, 3] and metrics[-1]["rm/updated"] == 1.0
-    assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(os.path.join(out, "checkpoints", "step-000002"))
+    assert os.path.isdir(os.path.join(out, "final", "rm")) and os.path.isdir(
+        os.path.join(out, "checkpoints", "step-000002")
+    )
     assert metrics[-1]["policy/kl"] > 0  # step 2 moved the policy away from its reference
     if lora:
         assert os.path.isdir(os.path.join(out, "final", "policy_adapter"))
@@ -295,16 +332,20 @@ def test_two_process_data_parallel_run(tiny_run_args, tmp_path, lora):
 
 
 def test_progress_bar_shows_each_steps_own_figures(tiny_run_args, tmp_path, capfd):
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.max_steps": 3, "logging.progress_bar": True, "rm.update_every": 1}))  # RM rewards from step 2
+    cfg = load_config(
+        None, tiny_run_args(**{"loop.max_steps": 3, "logging.progress_bar": True, "rm.update_every": 1})
+    )  # RM rewards from step 2
     OnlineTrainer(cfg, str(tmp_path)).run()
     rewards = [f"reward={m['reward/mean']:.3f}" for m in read_metrics(str(tmp_path / "metrics.jsonl"))]
     assert len(set(rewards)) == 3  # distinct per step, so a bar lagging one step behind would show
     frames = [f for f in capfd.readouterr().err.split("\r") if f.startswith("GRPO")]
     # tqdm draws when an update finds 0.1 s passed since its last frame, and once more on close. Every frame
     # that shows a reward must show the reward of the step its counter says, not the step before.
-    seen = [(int(re.search(r"\| (\d)/3 \[", f).group(1)), re.search(r"reward=[-0-9.]+", f).group(0))
-            for f in frames if "reward=" in f]
+    seen = [
+        (int(re.search(r"\| (\d)/3 \[", f).group(1)), re.search(r"reward=[-0-9.]+", f).group(0))
+        for f in frames
+        if "reward=" in f
+    ]
     assert seen and seen[-1] == (3, rewards[-1])
     assert all(shown == rewards[n - 1] for n, shown in seen), seen
 
@@ -321,8 +362,9 @@ def _break_math_verifier(monkeypatch, from_call: int, broken_share: float):
         if len(calls) < from_call:
             return outcomes
         n_broken = round(broken_share * len(outcomes))
-        return [Outcome(False, 0.0, "internal_error: RuntimeError: worker died") for _ in range(n_broken)] \
-            + outcomes[n_broken:]
+        return [Outcome(False, 0.0, "internal_error: RuntimeError: worker died") for _ in range(n_broken)] + outcomes[
+            n_broken:
+        ]
 
     monkeypatch.setattr(verifiers.math, "check_batch", flaky)
     return calls
@@ -341,8 +383,14 @@ def test_start_up_check_fails_before_any_model_loads(tiny_run_args, tmp_path, mo
 def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_run_args, tmp_path, monkeypatch, capsys):
     fitted = []
     fit = RMTrainer.fit
-    monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
-        fitted.append(len(records) + len(replay or [])), fit(self, records, replay))[1])
+    monkeypatch.setattr(
+        RMTrainer,
+        "fit",
+        lambda self, records, replay=None: (
+            fitted.append(len(records) + len(replay or [])),
+            fit(self, records, replay),
+        )[1],
+    )
     cfg = load_config(None, tiny_run_args(**{"loop.max_steps": 2}))
     trainer = OnlineTrainer(cfg, str(tmp_path))  # the start-up check runs on the real verifier
     # One in four outcomes of each training step breaks (the held-out evaluation batches too).
@@ -351,7 +399,9 @@ def test_some_verifier_errors_are_counted_and_kept_out_of_rm_training(tiny_run_a
     metrics = read_metrics(str(tmp_path / "metrics.jsonl"))
     assert [m["verifier/errors"] for m in metrics] == [B * K / 4] * 2
     assert [m["verifier/error_fraction"] for m in metrics] == [0.25] * 2
-    assert "verifier errors in 2/8 outcomes; first: internal_error: RuntimeError: worker died" in capsys.readouterr().out
+    assert (
+        "verifier errors in 2/8 outcomes; first: internal_error: RuntimeError: worker died" in capsys.readouterr().out
+    )
     rows = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
     assert len(rows) == 2 * B * K  # nothing lost: error rows stay in the buffer ...
     assert fitted == [2 * B * K * 3 // 4]  # ... but the RM never trains on them
@@ -388,12 +438,30 @@ def test_rft_algorithms_learn_from_verified_correct_completions_only(algorithm, 
 
     seen = []
     step, sample = GRPOUpdater.step, orchestration.online.sample_groups
-    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
-        seen.append(("advantages", advantages.clone())), step(self, rollouts, advantages))[1])
-    monkeypatch.setattr(orchestration.online, "sample_groups", lambda model, *a, **k: (
-        seen.append(("sampler", model)), sample(model, *a, **k))[1])
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.algorithm": algorithm, "loop.reward_source": "verifier", "loop.max_steps": 2, "loop.eval_every": 10}))
+    monkeypatch.setattr(
+        GRPOUpdater,
+        "step",
+        lambda self, rollouts, advantages: (
+            seen.append(("advantages", advantages.clone())),
+            step(self, rollouts, advantages),
+        )[1],
+    )
+    monkeypatch.setattr(
+        orchestration.online,
+        "sample_groups",
+        lambda model, *a, **k: (seen.append(("sampler", model)), sample(model, *a, **k))[1],
+    )
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "loop.algorithm": algorithm,
+                "loop.reward_source": "verifier",
+                "loop.max_steps": 2,
+                "loop.eval_every": 10,
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.run()
@@ -415,14 +483,22 @@ def test_algorithm_config_errors(tmp_path):
     with pytest.raises(ValueError, match="algorithm=online_rft learns from verified-correct completions only"):
         load_config(None, ["--loop.algorithm", "online_rft", "--loop.reward_source", "rm"])
     with pytest.raises(ValueError, match="reset_reference_on_rm_update must be false"):
-        load_config(None, ["--loop.algorithm", "rft", "--loop.reward_source", "verifier",
-                           "--loop.reset_reference_on_rm_update", "true"])
+        load_config(
+            None,
+            [
+                "--loop.algorithm",
+                "rft",
+                "--loop.reward_source",
+                "verifier",
+                "--loop.reset_reference_on_rm_update",
+                "true",
+            ],
+        )
 
 
 def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_run_args, tmp_path):
     extra = {"loop.reset_reference_on_rm_update": True, "loop.reward_source": "mix"}
-    trainer = OnlineTrainer(load_config(None, tiny_run_args(**extra)),
-                            str(tmp_path / "steps"))
+    trainer = OnlineTrainer(load_config(None, tiny_run_args(**extra)), str(tmp_path / "steps"))
     initial = {k: v.clone() for k, v in trainer.reference.state_dict().items()}
     trainer.train_step()  # no RM update: the reference is still the initial policy
     assert all(torch.equal(v, initial[k]) for k, v in trainer.reference.state_dict().items())
@@ -436,32 +512,55 @@ def test_reset_reference_on_rm_update_and_resume_after_a_reset(tiny_run_args, tm
     # Resuming after a reset (from the step-2 checkpoint, which holds reference/) continues exactly.
     full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
     OnlineTrainer(load_config(None, tiny_run_args(**extra)), full).run()
-    OnlineTrainer(load_config(None, tiny_run_args(**{
-        **extra, "loop.max_steps": 3, "loop.checkpoint_every": 2})), resumed).run()
+    OnlineTrainer(
+        load_config(None, tiny_run_args(**{**extra, "loop.max_steps": 3, "loop.checkpoint_every": 2})), resumed
+    ).run()
     assert os.path.isdir(os.path.join(resumed, "checkpoints", "step-000002", "reference"))
     OnlineTrainer(load_config(None, tiny_run_args(**extra)), resumed).run()
     assert open(os.path.join(resumed, "outcomes.jsonl")).read() == open(os.path.join(full, "outcomes.jsonl")).read()
     # (the shorter run also evaluated at its last step, 3: held-out figures aside, every row is the same)
-    without_eval = [[{k: v for k, v in row.items() if not k.startswith("eval/")} for row in _comparable(path)]
-                    for path in (os.path.join(resumed, "metrics.jsonl"), os.path.join(full, "metrics.jsonl"))]
+    without_eval = [
+        [{k: v for k, v in row.items() if not k.startswith("eval/")} for row in _comparable(path)]
+        for path in (os.path.join(resumed, "metrics.jsonl"), os.path.join(full, "metrics.jsonl"))
+    ]
     assert without_eval[0] == without_eval[1]
 
 
-def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny_run_args, tiny_encoder_dir, tmp_path,
-                                                                            monkeypatch):
+def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(
+    tiny_run_args, tiny_encoder_dir, tmp_path, monkeypatch
+):
     data = tmp_path / "data.jsonl"
-    rows = [{"question": f"What is {i} + 1?", "answer": str(i + 1)} if i % 2 else {"question": f"Tell a story {i}."}
-            for i in range(40)]
+    rows = [
+        {"question": f"What is {i} + 1?", "answer": str(i + 1)} if i % 2 else {"question": f"Tell a story {i}."}
+        for i in range(40)
+    ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rm_dir = str(tmp_path / "rm")
     ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=0).save_pretrained(rm_dir)
     fitted = []
     fit = RMTrainer.fit
-    monkeypatch.setattr(RMTrainer, "fit", lambda self, records, replay=None: (
-        fitted.extend(r.prompt for r in list(records) + list(replay or [])), fit(self, records, replay))[1])
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "math", "data.path": str(data), "data.unlabelled": True, "data.eval_fraction": 0.3,
-        "rm.init_from": rm_dir, "loop.max_steps": 2, "loop.reward_source": "verifier"}))
+    monkeypatch.setattr(
+        RMTrainer,
+        "fit",
+        lambda self, records, replay=None: (
+            fitted.extend(r.prompt for r in list(records) + list(replay or [])),
+            fit(self, records, replay),
+        )[1],
+    )
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "math",
+                "data.path": str(data),
+                "data.unlabelled": True,
+                "data.eval_fraction": 0.3,
+                "rm.init_from": rm_dir,
+                "loop.max_steps": 2,
+                "loop.reward_source": "verifier",
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path / "run"))
     assert trainer.eval_items and all(item.verifier == "math" for item in trainer.eval_items)
     trainer.run()
@@ -483,8 +582,7 @@ def test_unlabelled_prompts_are_rewarded_by_the_rm_alone_and_never_train_it(tiny
 
 
 def test_loop_with_truncated_completions_masked(tiny_run_args, tmp_path):
-    cfg = load_config(None, tiny_run_args(**{
-        "grpo.mask_truncated_completions": True, "loop.max_steps": 2}))
+    cfg = load_config(None, tiny_run_args(**{"grpo.mask_truncated_completions": True, "loop.max_steps": 2}))
     OnlineTrainer(cfg, str(tmp_path)).run()
     for m in read_metrics(str(tmp_path / "metrics.jsonl")):  # the tiny policy's 8-token completions: mostly cut
         assert m["policy/truncated_masked"] == pytest.approx(m["completion/truncated_fraction"] * B * K)
@@ -495,10 +593,17 @@ def test_drop_uniform_groups_masks_groups_without_a_signal(tiny_run_args, tmp_pa
 
     seen = []
     step = GRPOUpdater.step
-    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
-        seen.append((rollouts.completion_mask.clone(), advantages.clone())), step(self, rollouts, advantages))[1])
-    cfg = load_config(None, tiny_run_args(**{
-        "loop.drop_uniform_groups": True, "loop.reward_source": "mix", "loop.max_steps": 3}))
+    monkeypatch.setattr(
+        GRPOUpdater,
+        "step",
+        lambda self, rollouts, advantages: (
+            seen.append((rollouts.completion_mask.clone(), advantages.clone())),
+            step(self, rollouts, advantages),
+        )[1],
+    )
+    cfg = load_config(
+        None, tiny_run_args(**{"loop.drop_uniform_groups": True, "loop.reward_source": "mix", "loop.max_steps": 3})
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     first = trainer.train_step()  # verifier rewards (no RM yet) and an always-wrong tiny policy: all uniform

@@ -41,7 +41,8 @@ def _wait_for_rows(proc, path, n, timeout=300):
 
 
 def test_sigterm_checkpoints_the_step_under_way_and_the_resumed_run_equals_an_uninterrupted_one(
-        tiny_run_args, tmp_path):
+    tiny_run_args, tmp_path
+):
     # No checkpoint but the last: only the signal can make one mid-run.
     args = tiny_run_args(**{"loop.max_steps": 6, "loop.checkpoint_every": 100, "loop.eval_every": 3})
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -75,8 +76,13 @@ def test_sigterm_checkpoints_the_step_under_way_and_the_resumed_run_equals_an_un
 def test_a_second_signal_exits_at_once(tiny_run_args, tmp_path):
     args = tiny_run_args(**{"loop.max_steps": 50, "loop.checkpoint_every": 100})
     out = str(tmp_path / "run")
-    proc = subprocess.Popen(_cli(out, args), env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cli(out, args),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for_rows(proc, os.path.join(out, "metrics.jsonl"), 1)
     proc.send_signal(signal.SIGINT)
     # Two signals that arrive before Python runs its handler count as one: wait until the first was handled.
@@ -103,8 +109,7 @@ def _signal_during_sampling(monkeypatch, trainer, on_call: int):
     monkeypatch.setattr(trainer, "_sample", sample)
 
 
-def test_a_signal_during_the_initial_evaluation_stops_before_anything_is_written(tiny_run_args, tmp_path,
-                                                                                  monkeypatch):
+def test_a_signal_during_the_initial_evaluation_stops_before_anything_is_written(tiny_run_args, tmp_path, monkeypatch):
     trainer = OnlineTrainer(load_config(None, tiny_run_args()), str(tmp_path))
     _signal_during_sampling(monkeypatch, trainer, on_call=1)  # the initial evaluation's greedy pass
     with pytest.raises(Preempted) as stopped:
@@ -115,8 +120,9 @@ def test_a_signal_during_the_initial_evaluation_stops_before_anything_is_written
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the run's handler is gone with it
 
 
-def test_a_signal_during_a_later_evaluation_abandons_it_and_the_resumed_run_does_it_first(tiny_run_args, tmp_path,
-                                                                                          monkeypatch):
+def test_a_signal_during_a_later_evaluation_abandons_it_and_the_resumed_run_does_it_first(
+    tiny_run_args, tmp_path, monkeypatch
+):
     """The step's row waits in the checkpoint for its evaluation; the resumed run evaluates, logs it, goes on,
     and its rows equal an uninterrupted run's."""
     args = tiny_run_args(**{"loop.initial_eval": False, "loop.eval_every": 2, "loop.checkpoint_every": 100})

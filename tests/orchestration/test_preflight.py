@@ -31,9 +31,15 @@ def test_verifier_kinds_of_a_run():
 
 
 def _broken_code_batch(programs, tests, entry_points, timeout):
-    return [Outcome(correct=False, score=0.0, reason="sandbox_error: cannot start the interpreter /x/python",
-                    details={"stderr": "FileNotFoundError: [Errno 2] No such file or directory: '/x/python'"})
-            for _ in programs]
+    return [
+        Outcome(
+            correct=False,
+            score=0.0,
+            reason="sandbox_error: cannot start the interpreter /x/python",
+            details={"stderr": "FileNotFoundError: [Errno 2] No such file or directory: '/x/python'"},
+        )
+        for _ in programs
+    ]
 
 
 def test_a_sandbox_that_cannot_start_stops_the_run_with_what_to_do(monkeypatch):
@@ -52,8 +58,11 @@ def test_a_sandbox_that_cannot_start_stops_the_run_with_what_to_do(monkeypatch):
 def test_a_verifier_that_accepts_everything_is_caught(monkeypatch):
     import verifiers.math
 
-    monkeypatch.setattr(verifiers.math, "check_batch", lambda responses, golds, **kw: [
-        Outcome(correct=True, score=1.0, reason="correct") for _ in responses])
+    monkeypatch.setattr(
+        verifiers.math,
+        "check_batch",
+        lambda responses, golds, **kw: [Outcome(correct=True, score=1.0, reason="correct") for _ in responses],
+    )
     with pytest.raises(VerifierUnavailable, match="math verifier .* a known-wrong answer was judged correct"):
         check_verifiers({"math"}, timeout=5.0)
 
@@ -66,14 +75,20 @@ def test_a_dead_sympy_worker_is_caught(monkeypatch):
         raise RuntimeError("sympy worker died")
 
     monkeypatch.setattr(_math_worker.POOL, "compare", dead)
-    with pytest.raises(VerifierUnavailable, match=r"(?s)math verifier.*internal_error: RuntimeError: sympy worker died"):
+    with pytest.raises(
+        VerifierUnavailable, match=r"(?s)math verifier.*internal_error: RuntimeError: sympy worker died"
+    ):
         check_verifiers({"math"}, timeout=5.0)
 
 
 def test_verifier_errors_counts_only_broken_verifiers():
-    outcomes = [Outcome(False, 0.0, "wrong_answer: got 1, expected 2"), Outcome(False, 0.0, "timeout: 3 s"),
-                Outcome(False, 0.0, "verifier_error: RuntimeError: boom"), Outcome(True, 1.0, "correct"),
-                Outcome(False, 0.0, "internal_error: KeyError: 'x'")]
+    outcomes = [
+        Outcome(False, 0.0, "wrong_answer: got 1, expected 2"),
+        Outcome(False, 0.0, "timeout: 3 s"),
+        Outcome(False, 0.0, "verifier_error: RuntimeError: boom"),
+        Outcome(True, 1.0, "correct"),
+        Outcome(False, 0.0, "internal_error: KeyError: 'x'"),
+    ]
     assert verifier_errors(outcomes) == (2, "verifier_error: RuntimeError: boom")
     assert verifier_errors(outcomes[:2]) == (0, None)
     # A verifier that raises becomes error outcomes through the same path the loop uses.

@@ -9,8 +9,8 @@ from orchestration.config import load_config
 from orchestration.dataclass_yaml import ConfigError
 from orchestration.metrics import read_metrics
 from orchestration.online import OnlineTrainer
-from orchestration.step_batch import RMScores
 from orchestration.online_rm import OnlineRM
+from orchestration.step_batch import RMScores
 from policy.grpo import process_advantages
 from policy.update import GRPOUpdater
 from reward_model import ScalarRewardModel
@@ -23,16 +23,31 @@ K = 4
 def spy_updates(monkeypatch):
     seen = []
     step = GRPOUpdater.step
-    monkeypatch.setattr(GRPOUpdater, "step", lambda self, rollouts, advantages: (
-        seen.append((rollouts, advantages.clone())), step(self, rollouts, advantages))[1])
+    monkeypatch.setattr(
+        GRPOUpdater,
+        "step",
+        lambda self, rollouts, advantages: (
+            seen.append((rollouts, advantages.clone())),
+            step(self, rollouts, advantages),
+        )[1],
+    )
     return seen
 
 
 def test_process_supervision_run_on_multistep_problems(tiny_run_args, tmp_path, monkeypatch):
     seen = spy_updates(monkeypatch)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "data.levels": [2], "loop.supervision": "process",
-        "loop.reward_source": "verifier", "loop.max_steps": 2}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "data.levels": [2],
+                "loop.supervision": "process",
+                "loop.reward_source": "verifier",
+                "loop.max_steps": 2,
+            }
+        ),
+    )
     OnlineTrainer(cfg, str(tmp_path)).run()
     rows = read_metrics(str(tmp_path / "metrics.jsonl"))
     assert all("process/steps_per_completion" in m and "process/labelled_fraction" in m for m in rows)
@@ -53,15 +68,25 @@ def test_step_labels_become_token_advantages(tiny_run_args, tmp_path, monkeypatc
     seen = spy_updates(monkeypatch)
 
     def one_step_each(self, items, rollouts, outcomes):
-        return [[StepOutcome(0, len(text), "true" if i % 2 else "false", 1, "")] if text else []
-                for i, text in enumerate(rollouts.texts)]
+        return [
+            [StepOutcome(0, len(text), "true" if i % 2 else "false", 1, "")] if text else []
+            for i, text in enumerate(rollouts.texts)
+        ]
 
     monkeypatch.setattr(OnlineTrainer, "_check_steps", one_step_each)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "loop.supervision": "process", "loop.reward_source": "verifier",
-        "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "loop.supervision": "process",
+                "loop.reward_source": "verifier",
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     OnlineTrainer(cfg, str(tmp_path)).train_step()
-    (rollouts, advantages), = seen
+    ((rollouts, advantages),) = seen
     lengths, checked = rollouts.completion_mask.sum(dim=1), 0
     for g in range(len(rollouts) // K):
         rows = range(g * K, (g + 1) * K)
@@ -72,18 +97,28 @@ def test_step_labels_become_token_advantages(tiny_run_args, tmp_path, monkeypatc
         for r, i in zip(normalised.tolist(), [i for i in rows if rollouts.texts[i]]):
             last = int(lengths[i]) - 1  # the step ends on the completion's last text token or before it
             assert advantages[i, 0].item() == pytest.approx(r, abs=1e-5)
-            assert (advantages[i, last + 1:] == 0).all()
+            assert (advantages[i, last + 1 :] == 0).all()
             checked += 1
     assert checked >= 2
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["--loop.supervision", "process", "--loop.reward_source", "mix"], "it needs algorithm=grpo, one of those sources"),
-    (["--loop.supervision", "process", "--loop.reward_source", "rm", "--rm.train.loss", "mse"],
-     "trains a step-level RM with rm.train.loss=bce"),
-    (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.drop_uniform_groups", "true"],
-     "use it with supervision=outcome"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["--loop.supervision", "process", "--loop.reward_source", "mix"],
+            "it needs algorithm=grpo, one of those sources",
+        ),
+        (
+            ["--loop.supervision", "process", "--loop.reward_source", "rm", "--rm.train.loss", "mse"],
+            "trains a step-level RM with rm.train.loss=bce",
+        ),
+        (
+            ["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.drop_uniform_groups", "true"],
+            "use it with supervision=outcome",
+        ),
+    ],
+)
 def test_process_supervision_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
@@ -93,17 +128,28 @@ def alternating_verdicts(self, items, rollouts, outcomes):
     """Each non-blank line a step, judged true and false in turn (the tiny random policy makes no checkable claim)."""
     from verifiers.steps import segment
 
-    return [[StepOutcome(s.start, s.end, ("false", "true")[(i + j) % 2], 1, "") for j, s in enumerate(segment(t))]
-            for i, t in enumerate(rollouts.texts)]
+    return [
+        [StepOutcome(s.start, s.end, ("false", "true")[(i + j) % 2], 1, "") for j, s in enumerate(segment(t))]
+        for i, t in enumerate(rollouts.texts)
+    ]
 
 
 def test_step_rm_trains_online_scores_steps_and_resumes(tiny_run_args, tmp_path, monkeypatch):
     """reward_source=rm: rule labels until the step RM's first version (after step 1), its step scores after;
     prm/heldout_* from step 2 on; the checkpoint holds a step-level RM and a resumed run continues from it."""
     monkeypatch.setattr(OnlineTrainer, "_check_steps", alternating_verdicts)
-    args = tiny_run_args(**{"data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
-                            "loop.reward_source": "rm", "rm.update_every": 1, "loop.max_steps": 2,
-                            "loop.checkpoint_every": 1, "loop.initial_eval": False})
+    args = tiny_run_args(
+        **{
+            "data.source": "multistep",
+            "data.levels": [1],
+            "loop.supervision": "process",
+            "loop.reward_source": "rm",
+            "rm.update_every": 1,
+            "loop.max_steps": 2,
+            "loop.checkpoint_every": 1,
+            "loop.initial_eval": False,
+        }
+    )
     OnlineTrainer(load_config(None, args), str(tmp_path)).run()
     rows = read_metrics(str(tmp_path / "metrics.jsonl"))
     assert "prm/heldout_ranking_accuracy" not in rows[0] and rows[0]["rm/updated"] == 1.0
@@ -125,36 +171,61 @@ def test_step_rm_scores_become_token_advantages(tiny_run_args, tmp_path, monkeyp
 
     def fake_step_scores(self, prompts, responses, spans):
         calls.append(spans)
-        steps = [torch.tensor([0.1 * (i % 5) + 0.05 * j if j else float("nan") for j in range(len(s))])
-                 for i, s in enumerate(spans)]
+        steps = [
+            torch.tensor([0.1 * (i % 5) + 0.05 * j if j else float("nan") for j in range(len(s))])
+            for i, s in enumerate(spans)
+        ]
         outcome = torch.tensor([0.5] * len(spans))
         return RMScores(steps, steps), RMScores(outcome, outcome)
 
     monkeypatch.setattr(OnlineRM, "step_scores", fake_step_scores)
     one_step_per_char = lambda self, items, rollouts, outcomes: [  # noqa: E731
         [StepOutcome(j, j + 1, "unverifiable", 0, "") for j in range(min(len(t), 3)) if not t[j].isspace()]
-        for t in rollouts.texts]
+        for t in rollouts.texts
+    ]
     monkeypatch.setattr(OnlineTrainer, "_check_steps", one_step_per_char)
-    cfg = load_config(None, tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process",
-                                              "loop.reward_source": "rm", "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "loop.supervision": "process",
+                "loop.reward_source": "rm",
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     trainer.train_step()
-    (rollouts, advantages), = seen
+    ((rollouts, advantages),) = seen
     from policy.steps import step_tensors
+
     spans = calls[0]
     steps = [[StepOutcome(a, b, "unverifiable", 0, "") for a, b in s] for s in spans]
     rewards = [[None if j == 0 else 0.1 * (i % 5) + 0.05 * j for j in range(len(s))] for i, s in enumerate(spans)]
-    expected = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                                steps, rewards), K)
+    expected = process_advantages(
+        *step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask, steps, rewards), K
+    )
     torch.testing.assert_close(advantages, expected)
     assert advantages.abs().sum() > 0
 
 
 def test_process_run_refuses_an_outcome_rm(tiny_run_args, tiny_encoder_dir, tmp_path):
     ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64).save_pretrained(str(tmp_path / "outcome_rm"))
-    cfg = load_config(None, tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process",
-                                              "loop.reward_source": "rm", "rm.init_from": str(tmp_path / "outcome_rm")}))
-    with pytest.raises(ValueError, match="holds a reward model of level .outcome.; loop.supervision=process needs a step"):
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "loop.supervision": "process",
+                "loop.reward_source": "rm",
+                "rm.init_from": str(tmp_path / "outcome_rm"),
+            }
+        ),
+    )
+    with pytest.raises(
+        ValueError, match="holds a reward model of level .outcome.; loop.supervision=process needs a step"
+    ):
         OnlineTrainer(cfg, str(tmp_path / "run"))
 
 
@@ -170,6 +241,7 @@ def test_monte_carlo_step_labels_in_the_loop(kind, tiny_run_args, tmp_path, monk
         def verify_fn(items, texts):
             calls.append(len(texts))
             return [i % 2 == 0 for i in range(len(texts))]
+
         return verify_fn
 
     def three_steps(text, mode="lines"):  # the tiny random policy writes no lines to speak of
@@ -177,10 +249,21 @@ def test_monte_carlo_step_labels_in_the_loop(kind, tiny_run_args, tmp_path, monk
 
     monkeypatch.setattr(mc, "rule_verify_fn", half_right)
     monkeypatch.setattr(steps_module, "segment", three_steps)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "loop.supervision": "process", "loop.reward_source": "verifier",
-        "loop.step_labels": kind, "loop.mc_rollouts": 2, "loop.mc_share": 0.5, "loop.initial_eval": False,
-        "sampling.max_new_tokens": 24}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "loop.supervision": "process",
+                "loop.reward_source": "verifier",
+                "loop.step_labels": kind,
+                "loop.mc_rollouts": 2,
+                "loop.mc_share": 0.5,
+                "loop.initial_eval": False,
+                "sampling.max_new_tokens": 24,
+            }
+        ),
+    )
     OnlineTrainer(cfg, str(tmp_path)).train_step()
     buffer = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
     rows = buffer.read(range(len(buffer)))
@@ -212,10 +295,29 @@ def test_process_supervision_with_the_step_rm_on_two_processes(tiny_run_args, tm
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = str(tmp_path / "dp")
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    args = tiny_run_args(**{"data.source": "multistep", "loop.supervision": "process", "loop.reward_source": "rm",
-                            "rm.update_every": 1, "loop.max_steps": 2, "loop.initial_eval": False})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
-           os.path.join(repo, "orchestration", "train_loop.py"), "--output-dir", out, *args]
+    args = tiny_run_args(
+        **{
+            "data.source": "multistep",
+            "loop.supervision": "process",
+            "loop.reward_source": "rm",
+            "rm.update_every": 1,
+            "loop.max_steps": 2,
+            "loop.initial_eval": False,
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29541",
+        os.path.join(repo, "orchestration", "train_loop.py"),
+        "--output-dir",
+        out,
+        *args,
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     buffer = OutcomeBuffer(os.path.join(out, "outcomes.jsonl"))
@@ -242,11 +344,13 @@ def scripted_completions(item):
         slip       [1, 0, 0]"""
     a, b, c = (int(x) for x in item.id.split(":")[1].replace("(", "").replace(")", "").replace("+", "*").split("*"))
     s, gold = a + b, (a + b) * c
-    return [f"{a} + {b} = {s}\n{s} * {c} = {gold}\n\\boxed{{{gold}}}",
-            f"{a} + {b} = {s}\n" * 6 + "\\boxed{0}",
-            f"{a} + {b} = {s}\n{s} + {s} = {2 * s}\n{2 * s} + {2 * s} = {4 * s}\n{4 * s} + {4 * s} = {8 * s}\n"
-            f"\\boxed{{{8 * s + 1}}}",
-            f"{a} + {b} = {s}\n{s} * {c} = {gold + 1}\n\\boxed{{{gold + 1}}}"]
+    return [
+        f"{a} + {b} = {s}\n{s} * {c} = {gold}\n\\boxed{{{gold}}}",
+        f"{a} + {b} = {s}\n" * 6 + "\\boxed{0}",
+        f"{a} + {b} = {s}\n{s} + {s} = {2 * s}\n{2 * s} + {2 * s} = {4 * s}\n{4 * s} + {4 * s} = {8 * s}\n"
+        f"\\boxed{{{8 * s + 1}}}",
+        f"{a} + {b} = {s}\n{s} * {c} = {gold + 1}\n\\boxed{{{gold + 1}}}",
+    ]
 
 
 EXPECTED_PAID = [[1.0, 1.0, 1.0], [1.0] + [0.0] * 6, [1.0, 1.0, None, None, 0.0], [1.0, 0.0, 0.0]]
@@ -265,15 +369,21 @@ def script_sampling(monkeypatch, tokenizer):
         length = max(map(len, ids))
         completion_ids = torch.tensor([row + [tokenizer.pad_token_id] * (length - len(row)) for row in ids])
         mask = torch.tensor([[1] * len(row) + [0] * (length - len(row)) for row in ids])
-        return replace(rollouts, completion_ids=completion_ids, completion_mask=mask, texts=texts,
-                       truncated=torch.zeros(len(texts), dtype=torch.bool))
+        return replace(
+            rollouts,
+            completion_ids=completion_ids,
+            completion_mask=mask,
+            texts=texts,
+            truncated=torch.zeros(len(texts), dtype=torch.bool),
+        )
 
     monkeypatch.setattr(OnlineTrainer, "_sample", scripted)
 
 
 @pytest.mark.parametrize("credit, share", [("sum", 0.0), ("min", 0.0), ("delta", 0.0), ("sum", 0.1)])
-def test_the_loop_pays_progress_by_credit_mode_and_outcome_share(credit, share, tiny_run_args, tmp_path,
-                                                                 monkeypatch, tokenizer):
+def test_the_loop_pays_progress_by_credit_mode_and_outcome_share(
+    credit, share, tiny_run_args, tmp_path, monkeypatch, tokenizer
+):
     """End to end on scripted completions: the rule's labels with repeats marked go to the buffer, the bound
     withholds the doubling chain's extra steps, and the advantages are exactly process_advantages(credit) of
     those rewards mixed with the verified outcome's group advantage. Under every mode the honest solution's
@@ -284,19 +394,32 @@ def test_the_loop_pays_progress_by_credit_mode_and_outcome_share(credit, share, 
 
     seen = spy_updates(monkeypatch)
     script_sampling(monkeypatch, tokenizer)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
-        "loop.reward_source": "verifier", "grpo.process_credit": credit, "loop.outcome_share": share,
-        "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "data.levels": [1],
+                "loop.supervision": "process",
+                "loop.reward_source": "verifier",
+                "grpo.process_credit": credit,
+                "loop.outcome_share": share,
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     metrics = trainer.train_step()
-    (rollouts, advantages), = seen
+    ((rollouts, advantages),) = seen
     buffer = OutcomeBuffer(str(tmp_path / "outcomes.jsonl"))
     labels = [[label for _, _, label in row.steps] for row in buffer.read(range(len(buffer)))]
     assert labels == [[1.0, 1.0, 1.0], [1.0] + [0.0] * 6, [1.0, 1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0]] * 2
     steps = [segment(text) for text in rollouts.texts]
-    process = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                               steps, EXPECTED_PAID * 2), K, credit=credit)
+    process = process_advantages(
+        *step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask, steps, EXPECTED_PAID * 2),
+        K,
+        credit=credit,
+    )
     verified = group_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0] * 2), K)
     torch.testing.assert_close(advantages, mix_advantages(process, verified, share))
     assert torch.all(advantages[0::K, 0] > advantages[1::K, 0])  # honest beats the repeater in both groups
@@ -311,9 +434,19 @@ def test_loop_max_rewarded_steps_overrides_the_tasks_bound(tiny_run_args, tmp_pa
     next three true steps withheld), slip 1: 5 / 4 per completion, 4 withheld of 18 steps."""
     seen = spy_updates(monkeypatch)
     script_sampling(monkeypatch, tokenizer)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process",
-        "loop.reward_source": "verifier", "loop.max_rewarded_steps": 2, "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "data.levels": [1],
+                "loop.supervision": "process",
+                "loop.reward_source": "verifier",
+                "loop.max_rewarded_steps": 2,
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     metrics = OnlineTrainer(cfg, str(tmp_path)).train_step()
     assert metrics["process/rewarded_steps_per_completion"] == pytest.approx(5 / 4)
     assert metrics["process/withheld_steps"] == pytest.approx(4 / 18)
@@ -334,16 +467,26 @@ def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypa
         return RMScores(steps, steps), RMScores(torch.full((len(spans),), 0.9), torch.full((len(spans),), 0.9))
 
     monkeypatch.setattr(OnlineRM, "step_scores", flat_scores)
-    cfg = load_config(None, tiny_run_args(**{
-        "data.source": "multistep", "data.levels": [1], "loop.supervision": "process", "loop.reward_source": "rm",
-        "loop.initial_eval": False}))
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "multistep",
+                "data.levels": [1],
+                "loop.supervision": "process",
+                "loop.reward_source": "rm",
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     trainer = OnlineTrainer(cfg, str(tmp_path))
     metrics = trainer.train_step()
-    (rollouts, advantages), = seen
+    ((rollouts, advantages),) = seen
     paid = [[0.9, 0.9, 0.9], [0.9] + [0.0] * 5 + [0.9], [0.9, 0.9, None, None, 0.9], [0.9, 0.9, 0.9]]
     steps = [segment(text) for text in rollouts.texts]
-    expected = process_advantages(*step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask,
-                                                steps, paid * 2), K)
+    expected = process_advantages(
+        *step_tensors(trainer.tokenizer, rollouts.completion_ids, rollouts.completion_mask, steps, paid * 2), K
+    )
     torch.testing.assert_close(advantages, expected)
     assert torch.all(advantages[1::K, 0] < 0)  # the repeater's lines now cost it
     # The held-out monitor by step position: every score is 0.9; labels are 1 at step 1 everywhere, so the
@@ -352,16 +495,23 @@ def test_the_step_rm_gets_the_same_protections(tiny_run_args, tmp_path, monkeypa
     assert metrics["prm/heldout_score_step3"] == pytest.approx(0.9)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["--grpo.process_credit", "min"], "grpo.process_credit=min assigns step rewards to tokens under"),
-    (["--grpo.process_credit", "mean"], "process_credit must be one of"),
-    (["--loop.outcome_share", "0.1"], "outcome_share=0.1 mixes the outcome advantage into process"),
-    (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.outcome_share", "1.5"],
-     "outcome_share must be in \\[0, 1\\]"),
-    (["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.max_rewarded_steps", "0"],
-     "max_rewarded_steps=0 bounds the rewarded steps"),
-    (["--loop.max_rewarded_steps", "3"], "it needs loop.supervision=process"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["--grpo.process_credit", "min"], "grpo.process_credit=min assigns step rewards to tokens under"),
+        (["--grpo.process_credit", "mean"], "process_credit must be one of"),
+        (["--loop.outcome_share", "0.1"], "outcome_share=0.1 mixes the outcome advantage into process"),
+        (
+            ["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.outcome_share", "1.5"],
+            "outcome_share must be in \\[0, 1\\]",
+        ),
+        (
+            ["--loop.supervision", "process", "--loop.reward_source", "verifier", "--loop.max_rewarded_steps", "0"],
+            "max_rewarded_steps=0 bounds the rewarded steps",
+        ),
+        (["--loop.max_rewarded_steps", "3"], "it needs loop.supervision=process"),
+    ],
+)
 def test_credit_and_share_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
@@ -378,8 +528,15 @@ def test_step_monitor_by_step_position():
     scores = [[0.8, 0.9, 0.6, nan, nan, 0.7, 0.2], [0.3, nan]]
     labels = [[1.0, 0.0, None, 1.0, None, 0.0, 0.0], [1.0, 1.0]]
     metrics = step_monitor(scores, labels, ["g", "g"])
-    expected = {"accuracy_step1": 0.5, "score_step1": 0.55, "accuracy_step2": 0.0, "score_step2": 0.9,
-                "score_step3": 0.6, "accuracy_step5plus": 0.5, "score_step5plus": 0.45}
+    expected = {
+        "accuracy_step1": 0.5,
+        "score_step1": 0.55,
+        "accuracy_step2": 0.0,
+        "score_step2": 0.9,
+        "score_step3": 0.6,
+        "accuracy_step5plus": 0.5,
+        "score_step5plus": 0.45,
+    }
     for key, value in expected.items():
         assert metrics[f"prm/heldout_{key}"] == pytest.approx(value), key
     for key in ("accuracy_step3", "accuracy_step4", "score_step4"):

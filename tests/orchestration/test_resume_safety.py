@@ -135,8 +135,11 @@ def test_run_state_needs_only_its_declared_interface(finished, tmp_path, same_st
     import types
 
     trainer, _, args = finished
-    members = [name for name in run_state.Checkpointable.__annotations__] + ["state_dict", "load_state_dict",
-                                                                             "save_models"]
+    members = [name for name in run_state.Checkpointable.__annotations__] + [
+        "state_dict",
+        "load_state_dict",
+        "save_models",
+    ]
     out = _copy(finished, tmp_path)  # the logs, without its checkpoints
     shutil.rmtree(os.path.join(out, "checkpoints"))
     stand_in = types.SimpleNamespace(**{name: getattr(trainer, name) for name in members})

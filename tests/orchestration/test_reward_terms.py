@@ -27,8 +27,16 @@ OUTCOMES = [Outcome(True, 1.0, "correct"), Outcome(False, 0.0, "wrong_answer"), 
 
 def batch(outcomes=OUTCOMES, live=None, frozen=None, items=None, texts=None, lengths=None, max_new_tokens=64):
     n = len(outcomes)
-    return TermBatch(items or [MATH] * n, texts or ["x"] * n, [[1] * m for m in (lengths or [3] * n)],
-                     [False] * n, outcomes, live, frozen, max_new_tokens)
+    return TermBatch(
+        items or [MATH] * n,
+        texts or ["x"] * n,
+        [[1] * m for m in (lengths or [3] * n)],
+        [False] * n,
+        outcomes,
+        live,
+        frozen,
+        max_new_tokens,
+    )
 
 
 def rewards(source, live, mix_weight=0.5, outcomes=OUTCOMES):
@@ -56,7 +64,9 @@ def test_unlabelled_prompts_get_the_rm_score_whatever_the_source():
     assert rewards("rm", None, outcomes=outcomes).tolist() == [1.0, 0.0]  # no RM yet: no signal
     unlabelled = TaskItem(id="u", prompt="Write a haiku.", verifier="none")
     assert [o.reason for o in verify([unlabelled, MATH], ["a haiku", "\\boxed{5}"], timeout=5.0)] == [
-        UNLABELLED, "correct"]
+        UNLABELLED,
+        "correct",
+    ]
 
 
 def test_the_frozen_rm_term_reads_the_frozen_scores():
@@ -89,20 +99,29 @@ def test_repetition_penalty_by_hand():
 
 def test_format_term_wants_the_box_for_math_and_a_fence_for_code():
     texts = ["so \\boxed{5}.", "so 5.", "```python\ndef inc(x):\n    return x + 1\n```", "def inc(x): return x + 1"]
-    values = term_values(RewardTermConfig("format"), batch(OUTCOMES + [OUTCOMES[0]], items=[MATH, MATH, CODE, CODE],
-                                                          texts=texts))
+    values = term_values(
+        RewardTermConfig("format"), batch(OUTCOMES + [OUTCOMES[0]], items=[MATH, MATH, CODE, CODE], texts=texts)
+    )
     assert values.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
 def test_combine_terms_weights_each_term():
-    terms = [RewardTermConfig("verifier", 1.0), RewardTermConfig("format", 0.1),
-             RewardTermConfig("length", 0.5, buffer=4), RewardTermConfig("repetition", 0.0)]
+    terms = [
+        RewardTermConfig("verifier", 1.0),
+        RewardTermConfig("format", 0.1),
+        RewardTermConfig("length", 0.5, buffer=4),
+        RewardTermConfig("repetition", 0.0),
+    ]
     texts = ["\\boxed{5}", "no box", "a b c a b c"]
     total, values = combine_terms(terms, batch(texts=texts, lengths=[2, 62, 64]))
     # verifier [1, 0, 0.5]; format [1, 0, 0]; length (max 64, buffer 4) [0, -0.5, -1]; repetition weight 0
     assert total.tolist() == pytest.approx([1.1, -0.25, 0.0])
-    expected = {"verifier": [1.0, 0.0, 0.5], "format": [1.0, 0.0, 0.0], "length": [0.0, -0.5, -1.0],
-                "repetition": [0.0, 0.0, -0.25]}
+    expected = {
+        "verifier": [1.0, 0.0, 0.5],
+        "format": [1.0, 0.0, 0.0],
+        "length": [0.0, -0.5, -1.0],
+        "repetition": [0.0, 0.0, -0.25],
+    }
     assert list(values) == list(expected)
     for name, v in values.items():
         assert v.tolist() == pytest.approx(expected[name]), name
@@ -145,16 +164,26 @@ def test_implied_source():
         implied_source(terms("rm", "frozen_rm"))
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["--loop.reward_terms", "[{name: verifier}]", "--loop.reward_source", "rm"],
-     r"reward_source=rm disagrees with reward_terms \['verifier'\], which amount to reward_source=verifier"),
-    (["--loop.reward_terms", "[{name: nosuchpackage.fn}]"],
-     r"loop.reward_terms\[0\]: reward term 'nosuchpackage.fn': cannot import it"),
-    (["--loop.reward_terms", "[{name: brevity}]"], "neither a built-in"),
-    (["--loop.reward_terms", "[{name: format}, {name: format, weight: 2}]"], r"names \['format'\] more than once"),
-    (["--loop.reward_terms", "[{name: length, buffer: 0}]"], "buffer must be >= 1"),
-    (["--loop.reward_terms", "[{name: format}]", "--loop.algorithm", "online_rft"], "reward_terms would be ignored"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["--loop.reward_terms", "[{name: verifier}]", "--loop.reward_source", "rm"],
+            r"reward_source=rm disagrees with reward_terms \['verifier'\], which amount to reward_source=verifier",
+        ),
+        (
+            ["--loop.reward_terms", "[{name: nosuchpackage.fn}]"],
+            r"loop.reward_terms\[0\]: reward term 'nosuchpackage.fn': cannot import it",
+        ),
+        (["--loop.reward_terms", "[{name: brevity}]"], "neither a built-in"),
+        (["--loop.reward_terms", "[{name: format}, {name: format, weight: 2}]"], r"names \['format'\] more than once"),
+        (["--loop.reward_terms", "[{name: length, buffer: 0}]"], "buffer must be >= 1"),
+        (
+            ["--loop.reward_terms", "[{name: format}]", "--loop.algorithm", "online_rft"],
+            "reward_terms would be ignored",
+        ),
+    ],
+)
 def test_reward_term_config_errors(overrides, message):
     from orchestration.dataclass_yaml import ConfigError
 
@@ -167,31 +196,43 @@ def _plan(overrides):
     return cfg.reward_source, cfg.format_weight, [(t.name, t.weight) for t in cfg.terms]
 
 
-@pytest.mark.parametrize("overrides, plan", [
-    ([], ("mix", 0.1, [("rm", 0.5), ("verifier", 0.5), ("format", 0.1)])),  # the default
-    (["--loop.reward_source", "rm"], ("rm", 0.1, [("rm", 1.0), ("format", 0.1)])),
-    (["--loop.format_weight", "0"], ("mix", 0.0, [("rm", 0.5), ("verifier", 0.5)])),
-    (["--loop.reward_source", "verifier", "--loop.format_weight", "0.3"],
-     ("verifier", 0.3, [("verifier", 1.0), ("format", 0.3)])),
-    # what the algorithm needs, when the user chose nothing: no complaint about a default they never set
-    (["--loop.algorithm", "online_rft"], ("verifier", 0.0, [("verifier", 1.0)])),
-    (["--loop.algorithm", "rft"], ("verifier", 0.0, [("verifier", 1.0)])),
-    (["--loop.supervision", "process", "--data.source", "multistep"], ("verifier", 0.0, [("verifier", 1.0)])),
-    # terms given: they are the reward, and reward_source says what they amount to
-    (["--loop.reward_terms", "[{name: verifier}, {name: format, weight: 0.1}]"],
-     ("verifier", 0.0, [("verifier", 1.0), ("format", 0.1)])),
-])
+@pytest.mark.parametrize(
+    "overrides, plan",
+    [
+        ([], ("mix", 0.1, [("rm", 0.5), ("verifier", 0.5), ("format", 0.1)])),  # the default
+        (["--loop.reward_source", "rm"], ("rm", 0.1, [("rm", 1.0), ("format", 0.1)])),
+        (["--loop.format_weight", "0"], ("mix", 0.0, [("rm", 0.5), ("verifier", 0.5)])),
+        (
+            ["--loop.reward_source", "verifier", "--loop.format_weight", "0.3"],
+            ("verifier", 0.3, [("verifier", 1.0), ("format", 0.3)]),
+        ),
+        # what the algorithm needs, when the user chose nothing: no complaint about a default they never set
+        (["--loop.algorithm", "online_rft"], ("verifier", 0.0, [("verifier", 1.0)])),
+        (["--loop.algorithm", "rft"], ("verifier", 0.0, [("verifier", 1.0)])),
+        (["--loop.supervision", "process", "--data.source", "multistep"], ("verifier", 0.0, [("verifier", 1.0)])),
+        # terms given: they are the reward, and reward_source says what they amount to
+        (
+            ["--loop.reward_terms", "[{name: verifier}, {name: format, weight: 0.1}]"],
+            ("verifier", 0.0, [("verifier", 1.0), ("format", 0.1)]),
+        ),
+    ],
+)
 def test_unset_reward_keys_resolve_to_what_the_config_needs(overrides, plan):
     assert _plan(overrides) == plan
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["--loop.algorithm", "online_rft", "--loop.reward_source", "mix"], "set reward_source=verifier"),
-    (["--loop.algorithm", "online_rft", "--loop.format_weight", "0.1"], "set format_weight 0"),
-    (["--loop.reward_terms", "[{name: verifier}]", "--loop.format_weight", "0.1"],
-     "list {name: format, weight: ...} among them"),
-    (["--loop.format_weight", ".nan"], "format_weight must be finite"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["--loop.algorithm", "online_rft", "--loop.reward_source", "mix"], "set reward_source=verifier"),
+        (["--loop.algorithm", "online_rft", "--loop.format_weight", "0.1"], "set format_weight 0"),
+        (
+            ["--loop.reward_terms", "[{name: verifier}]", "--loop.format_weight", "0.1"],
+            "list {name: format, weight: ...} among them",
+        ),
+        (["--loop.format_weight", ".nan"], "format_weight must be finite"),
+    ],
+)
 def test_a_reward_conflict_the_user_wrote_stays_an_error(overrides, message):
     from orchestration.dataclass_yaml import ConfigError
 
@@ -221,6 +262,15 @@ def test_reward_source_and_terms_resolve_to_one_reward():
     cfg = load_config(None, []).loop
     assert cfg.source == "mix"
     # the shorthand written out in full agrees with it, even where a zero weight hides a term
-    cfg = load_config(None, ["--loop.reward_source", "mix", "--loop.mix_weight", "1.0", "--loop.reward_terms",
-                             "[{name: rm, weight: 1.0}, {name: verifier, weight: 0.0}]"]).loop
+    cfg = load_config(
+        None,
+        [
+            "--loop.reward_source",
+            "mix",
+            "--loop.mix_weight",
+            "1.0",
+            "--loop.reward_terms",
+            "[{name: rm, weight: 1.0}, {name: verifier, weight: 0.0}]",
+        ],
+    ).loop
     assert cfg.source == "mix"

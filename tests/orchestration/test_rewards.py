@@ -8,15 +8,24 @@ from orchestration.tasks import TaskItem
 from verifiers import Outcome
 
 MATH = TaskItem(id="m", prompt="What is 2 + 3? Put your final answer in \\boxed{}.", verifier="math", gold="5")
-CODE = TaskItem(id="c", prompt="Write inc.", verifier="code", code_prompt="def inc(x):\n    \"\"\"x + 1\"\"\"\n",
-                tests="def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n",
-                entry_point="inc")
+CODE = TaskItem(
+    id="c",
+    prompt="Write inc.",
+    verifier="code",
+    code_prompt='def inc(x):\n    """x + 1"""\n',
+    tests="def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n",
+    entry_point="inc",
+)
 
 
 def test_verify_routes_math_and_code_in_input_order():
     items = [MATH, CODE, MATH, CODE]
-    responses = ["So \\boxed{5}.", "```python\ndef inc(x):\n    return x + 1\n```", "I think 6.",
-                 "    return x + 2\n"]  # body-only completion, joined to the prompt's signature
+    responses = [
+        "So \\boxed{5}.",
+        "```python\ndef inc(x):\n    return x + 1\n```",
+        "I think 6.",
+        "    return x + 2\n",
+    ]  # body-only completion, joined to the prompt's signature
     outcomes = verify(items, responses, timeout=10.0)
     assert [o.correct for o in outcomes] == [True, True, False, False]
     assert outcomes[3].score == 0.0 and outcomes[2].reason.startswith("wrong_answer")
@@ -43,8 +52,12 @@ def test_a_broken_verifier_becomes_outcomes_not_a_crash(monkeypatch):
 
 
 def test_prompt_text_of_chat_prompts():
-    chat = TaskItem(id="x", prompt=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "1+1?"}],
-                    verifier="math", gold="2")
+    chat = TaskItem(
+        id="x",
+        prompt=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "1+1?"}],
+        verifier="math",
+        gold="2",
+    )
     assert prompt_text(chat) == "1+1?" and prompt_text(MATH) == MATH.prompt
 
 
@@ -52,8 +65,11 @@ def test_rm_monitor_leaves_out_broken_verifiers_and_survives_a_broken_rm():
     outcomes = [Outcome(True, 1.0, ""), Outcome(False, 0.0, ""), Outcome(False, 0.0, "internal_error: boom")]
     # Without the error row (which the RM ranks above the right answer) the one pair is ranked right.
     metrics = rm_monitor(torch.tensor([0.6, 0.1, 0.9]), outcomes, ["a"] * 3, prefix="rm_frozen")
-    assert metrics == {"rm_frozen/heldout_ranking_accuracy": 1.0, "rm_frozen/heldout_pairs": 1,
-                       "rm_frozen/heldout_auc": 1.0}
+    assert metrics == {
+        "rm_frozen/heldout_ranking_accuracy": 1.0,
+        "rm_frozen/heldout_pairs": 1,
+        "rm_frozen/heldout_auc": 1.0,
+    }
     broken = rm_monitor(torch.tensor([math.nan, 0.1, 0.2]), outcomes, ["a"] * 3)
     assert broken["rm/heldout_pairs"] == 0 and math.isnan(broken["rm/heldout_auc"])
 
@@ -61,8 +77,13 @@ def test_rm_monitor_leaves_out_broken_verifiers_and_survives_a_broken_rm():
 def test_rm_monitor_against_hand_counts():
     # group a: correct 0.9 vs wrong 0.1 (right) and 0.95 (wrong order); group b: a tie (counts half)
     scores = torch.tensor([0.9, 0.1, 0.95, 0.3, 0.3])
-    outcomes = [Outcome(True, 1.0, ""), Outcome(False, 0.0, ""), Outcome(False, 0.0, ""),
-                Outcome(True, 1.0, ""), Outcome(False, 0.0, "")]
+    outcomes = [
+        Outcome(True, 1.0, ""),
+        Outcome(False, 0.0, ""),
+        Outcome(False, 0.0, ""),
+        Outcome(True, 1.0, ""),
+        Outcome(False, 0.0, ""),
+    ]
     metrics = rm_monitor(scores, outcomes, ["a", "a", "a", "b", "b"])
     assert metrics["rm/heldout_pairs"] == 3
     assert metrics["rm/heldout_ranking_accuracy"] == pytest.approx((1 + 0 + 0.5) / 3)

@@ -28,13 +28,25 @@ def _rows(n_groups: int) -> list[OutcomeRow]:
     for g in range(n_groups):
         a, b = 3 + g, 4
         gold = str(a * b)
-        for k, response in enumerate([f"{a} * {b} = {gold}. \\boxed{{{gold}}}", f"\\boxed{{{a * b + 1}}}",
-                                      f"It is {gold}.", "I do not know"]):
+        for k, response in enumerate(
+            [f"{a} * {b} = {gold}. \\boxed{{{gold}}}", f"\\boxed{{{a * b + 1}}}", f"It is {gold}.", "I do not know"]
+        ):
             correct = k in (0, 2)
-            rows.append(OutcomeRow(step=1, task_id=f"t{g}", group=f"1:0:{g}", prompt=f"What is {a} * {b}?",
-                                   response=response, outcome=float(correct), correct=correct,
-                                   reason="correct" if correct else "wrong_answer", verifier="math", reference=gold,
-                                   truncated=False))
+            rows.append(
+                OutcomeRow(
+                    step=1,
+                    task_id=f"t{g}",
+                    group=f"1:0:{g}",
+                    prompt=f"What is {a} * {b}?",
+                    response=response,
+                    outcome=float(correct),
+                    correct=correct,
+                    reason="correct" if correct else "wrong_answer",
+                    verifier="math",
+                    reference=gold,
+                    truncated=False,
+                )
+            )
     return rows
 
 
@@ -47,8 +59,9 @@ def test_update_trains_hard_negatives_and_reports_its_own_fit(tiny_run_args, tmp
     expected, kinds = hard_negative_pairs(outcome_records(rows), 2, random.Random(f"{cfg.loop.seed}:hard-negatives:0"))
     assert metrics["rm/update/hard_negatives"] == len(expected) == 12  # 2 correct completions x 3 groups x 2
     assert sum(v for k, v in metrics.items() if k.startswith("rm/update/hard_negatives_")) == 12
-    assert {k.removeprefix("rm/update/hard_negatives_") for k in metrics if k.startswith("rm/update/hard_negatives_")} \
-        == set(kinds)
+    assert {
+        k.removeprefix("rm/update/hard_negatives_") for k in metrics if k.startswith("rm/update/hard_negatives_")
+    } == set(kinds)
     assert metrics["rm/update/constant_loss"] == pytest.approx(0.693147, abs=1e-6)  # half correct: H(1/2)
     for key in ("train_loss", "train_ranking_accuracy", "train_accuracy", "train_pair_accuracy"):
         assert 0.0 <= metrics[f"rm/update/{key}"] < 10.0
@@ -65,9 +78,23 @@ def test_a_fit_refuses_an_old_buffer_without_references_for_a_reference_aware_rm
 
 def test_old_buffer_rows_load_without_the_new_columns(tmp_path):
     path = tmp_path / "outcomes.jsonl"
-    path.write_text(json.dumps({"step": 1, "task_id": "t", "group": "g", "prompt": "p", "response": "r",
-                                "outcome": 1.0, "correct": True, "reason": "correct", "verifier": "math"}) + "\n")
-    row, = OutcomeBuffer(str(path)).read([0])
+    path.write_text(
+        json.dumps(
+            {
+                "step": 1,
+                "task_id": "t",
+                "group": "g",
+                "prompt": "p",
+                "response": "r",
+                "outcome": 1.0,
+                "correct": True,
+                "reason": "correct",
+                "verifier": "math",
+            }
+        )
+        + "\n"
+    )
+    (row,) = OutcomeBuffer(str(path)).read([0])
     assert row.reference is None and row.truncated is None
 
 
@@ -88,9 +115,23 @@ def test_run_writes_gold_and_truncation_and_reward_spread(tiny_run_args, tmp_pat
 
 def test_reference_aware_rm_stops_on_a_prompt_without_gold(tiny_run_args, tmp_path):
     data = tmp_path / "math.jsonl"
-    data.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"What is {i} + 1?",
-                                        "answer": None if i % 2 else str(i + 1)}) + "\n" for i in range(20)))
-    cfg = load_config(None, tiny_run_args(**{"data.source": "math", "data.path": str(data), "data.unlabelled": True,
-                                             "rm.reference": True, "loop.initial_eval": False}))
+    data.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "prompt": f"What is {i} + 1?", "answer": None if i % 2 else str(i + 1)}) + "\n"
+            for i in range(20)
+        )
+    )
+    cfg = load_config(
+        None,
+        tiny_run_args(
+            **{
+                "data.source": "math",
+                "data.path": str(data),
+                "data.unlabelled": True,
+                "rm.reference": True,
+                "loop.initial_eval": False,
+            }
+        ),
+    )
     with pytest.raises(ValueError, match=r"rm.reference is true .* but task q\d+ has none .* set rm.reference false"):
         OnlineTrainer(cfg, str(tmp_path / "run")).run()

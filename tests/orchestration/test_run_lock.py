@@ -14,8 +14,10 @@ from orchestration.run_lock import LOCK_FILE, RunDirectoryInUse, hold_run_lock
 from orchestration.train_loop import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HOLD = ("import sys, time; sys.path.insert(0, sys.argv[1]); from orchestration.run_lock import hold_run_lock\n"
-        "with hold_run_lock(sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(600)")
+HOLD = (
+    "import sys, time; sys.path.insert(0, sys.argv[1]); from orchestration.run_lock import hold_run_lock\n"
+    "with hold_run_lock(sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(600)"
+)
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(tmp_path):

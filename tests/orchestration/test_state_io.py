@@ -40,8 +40,14 @@ def test_optimizer_scheduler_and_rng_states_round_trip_exactly(tmp_path, fused, 
         "scheduler": scheduler.state_dict(),
         "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
         "alarm": {"history": [(0.1, 0.5), (float("nan"), float("inf"))]},
-        "odd": {"__tuple__": 1, 7: "int key", "bf16": torch.arange(6, dtype=torch.bfloat16).reshape(2, 3),
-                "strided": torch.arange(12.0).reshape(3, 4).t(), "empty": torch.zeros(0, 3), "np": np.float32(2.5)},
+        "odd": {
+            "__tuple__": 1,
+            7: "int key",
+            "bf16": torch.arange(6, dtype=torch.bfloat16).reshape(2, 3),
+            "strided": torch.arange(12.0).reshape(3, 4).t(),
+            "empty": torch.zeros(0, 3),
+            "np": np.float32(2.5),
+        },
         "none": None,
     }
     save_state(state, str(tmp_path / "s"))
@@ -52,8 +58,10 @@ def test_optimizer_scheduler_and_rng_states_round_trip_exactly(tmp_path, fused, 
 def test_a_restored_optimizer_continues_exactly(tmp_path):
     model, optimizer, scheduler = trained_optimizer(fused=False)
     train(model, optimizer, scheduler, 3, seed=1)
-    save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict()}, str(tmp_path / "s"))
+    save_state(
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        str(tmp_path / "s"),
+    )
     train(model, optimizer, scheduler, 2, seed=2)  # the uninterrupted run
 
     resumed, resumed_optimizer, resumed_scheduler = trained_optimizer(fused=False)

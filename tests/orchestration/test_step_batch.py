@@ -16,16 +16,30 @@ def _batch(tag: str, groups: int, *, scored: bool = True, steps: bool = True) ->
     n = groups * K
     rows = [f"{tag}{i}" for i in range(n)]
     values = torch.arange(n, dtype=torch.float32) + (100 if tag == "b" else 0)
-    rollouts = Rollouts(prompt_ids=torch.ones(n, 2, dtype=torch.long), prompt_mask=torch.ones(n, 2, dtype=torch.long),
-                        completion_ids=values.long()[:, None], completion_mask=torch.ones(n, 1, dtype=torch.long),
-                        texts=rows, truncated=torch.zeros(n, dtype=torch.bool), group_size=K)
+    rollouts = Rollouts(
+        prompt_ids=torch.ones(n, 2, dtype=torch.long),
+        prompt_mask=torch.ones(n, 2, dtype=torch.long),
+        completion_ids=values.long()[:, None],
+        completion_mask=torch.ones(n, 1, dtype=torch.long),
+        texts=rows,
+        truncated=torch.zeros(n, dtype=torch.bool),
+        group_size=K,
+    )
     step_rows = [[LabelledStep(0, 1, float(i % 2))] for i in range(n)] if steps else None
     step_values = [torch.tensor([v]) for v in values.tolist()] if scored and steps else None
-    return StepBatch(items=rows, rollouts=rollouts, outcomes=[Outcome(True, 1.0, r) for r in rows], prompts=rows,
-                     groups=[f"{tag}{i // K}" for i in range(n)],
-                     scores=RMScores(values if scored else None, values + 0.5 if scored else None),
-                     rewards=values, terms={"verifier": values * 2}, verifier_errors=(1, n), steps=step_rows,
-                     step_scores=RMScores(step_values, None))
+    return StepBatch(
+        items=rows,
+        rollouts=rollouts,
+        outcomes=[Outcome(True, 1.0, r) for r in rows],
+        prompts=rows,
+        groups=[f"{tag}{i // K}" for i in range(n)],
+        scores=RMScores(values if scored else None, values + 0.5 if scored else None),
+        rewards=values,
+        terms={"verifier": values * 2},
+        verifier_errors=(1, n),
+        steps=step_rows,
+        step_scores=RMScores(step_values, None),
+    )
 
 
 def test_concat_joins_every_field_in_order():

@@ -23,21 +23,39 @@ def test_interval_hand_computed():
 
 
 def _run(before, after, rm, alarms=0, step_seconds=(2.0, 4.0, 3.0), pairs=None):
-    return {"evals": ["greedy_accuracy", "sampled_accuracy"], "before_greedy_accuracy": before,
-            "before_sampled_accuracy": before, "after_greedy_accuracy": after, "after_sampled_accuracy": after,
-            "rm_heldout": rm, "rm_pairs": pairs or [0 if v is None else 4 for v in rm],
-            "rm_frozen_heldout": [None, 0.5, 0.5], "rm_frozen_pairs": [0, 2, 2], "alarms": alarms,
-            "step_seconds": list(step_seconds), "train_accuracy": [0.5, 0.6, 0.7], "commits": ["abc"]}
+    return {
+        "evals": ["greedy_accuracy", "sampled_accuracy"],
+        "before_greedy_accuracy": before,
+        "before_sampled_accuracy": before,
+        "after_greedy_accuracy": after,
+        "after_sampled_accuracy": after,
+        "rm_heldout": rm,
+        "rm_pairs": pairs or [0 if v is None else 4 for v in rm],
+        "rm_frozen_heldout": [None, 0.5, 0.5],
+        "rm_frozen_pairs": [0, 2, 2],
+        "alarms": alarms,
+        "step_seconds": list(step_seconds),
+        "train_accuracy": [0.5, 0.6, 0.7],
+        "commits": ["abc"],
+    }
 
 
 def test_aggregate_takes_before_from_the_seed_and_changes_per_seed():
-    runs = {("a", 0): _run(0.4, 0.6, [None, 1.0, 0.5]), ("b", 0): _run(None, 0.5, [None, None, None], alarms=2),
-            ("a", 1): _run(None, 0.8, [None, 0.25, 0.25]), ("b", 1): _run(0.6, 0.7, [None, None, None])}
+    runs = {
+        ("a", 0): _run(0.4, 0.6, [None, 1.0, 0.5]),
+        ("b", 0): _run(None, 0.5, [None, None, None], alarms=2),
+        ("a", 1): _run(None, 0.8, [None, 0.25, 0.25]),
+        ("b", 1): _run(0.6, 0.7, [None, None, None]),
+    }
     summary = aggregate(runs, ["a", "b"], [0, 1])
     table = summary["arms"]
     assert summary["baseline"] == "a"
     # seed 0's base policy comes from arm a, seed 1's from arm b: both arms share them
-    assert table["a"]["before_greedy_accuracy"]["mean"] == table["b"]["before_greedy_accuracy"]["mean"] == pytest.approx(0.5)
+    assert (
+        table["a"]["before_greedy_accuracy"]["mean"]
+        == table["b"]["before_greedy_accuracy"]["mean"]
+        == pytest.approx(0.5)
+    )
     assert table["a"]["change_greedy_accuracy"]["mean"] == pytest.approx(((0.6 - 0.4) + (0.8 - 0.6)) / 2)
     assert table["b"]["change_sampled_accuracy"]["mean"] == pytest.approx(((0.5 - 0.4) + (0.7 - 0.6)) / 2)
     # pair-weighted: 4 pairs at each of 1.0, 0.5, 0.25, 0.25 -> 2.0 / 4
@@ -46,8 +64,9 @@ def test_aggregate_takes_before_from_the_seed_and_changes_per_seed():
     assert table["a"]["median_step_seconds"] == 3.0
     # paired: b - a per seed (0.5 - 0.6, 0.7 - 0.8) = -0.1 twice: mean -0.1, no spread
     assert table["b"]["vs_baseline_greedy_accuracy"]["mean"] == pytest.approx(-0.1)
-    assert table["b"]["vs_baseline_greedy_accuracy"]["high"] - table["b"]["vs_baseline_greedy_accuracy"]["low"] \
-        == pytest.approx(0.0, abs=1e-12)
+    assert table["b"]["vs_baseline_greedy_accuracy"]["high"] - table["b"]["vs_baseline_greedy_accuracy"][
+        "low"
+    ] == pytest.approx(0.0, abs=1e-12)
     assert "vs_baseline_greedy_accuracy" not in table["a"]
 
 
@@ -59,8 +78,12 @@ def test_rm_figures_weigh_every_pair_once_with_a_bootstrap_interval():
     assert cell["mean"] == pytest.approx(0.95) and cell["n"] == 40
     assert 0.0 <= cell["low"] <= cell["mean"] <= cell["high"] <= 1.0
     assert pair_weighted([(0.5, 0), (None, 3)])["n"] == 0
-    assert pair_weighted([(0.7, 5)] * 3) == {"mean": pytest.approx(0.7), "low": pytest.approx(0.7),
-                                              "high": pytest.approx(0.7), "n": 15}
+    assert pair_weighted([(0.7, 5)] * 3) == {
+        "mean": pytest.approx(0.7),
+        "low": pytest.approx(0.7),
+        "high": pytest.approx(0.7),
+        "n": 15,
+    }
 
 
 def test_accuracy_intervals_stay_inside_their_range():
@@ -116,10 +139,20 @@ def test_arms_share_the_base_policy_only_with_arms_of_the_same_data():
 def test_per_level_figures_get_their_own_table(tmp_path):
     from orchestration.study_report import markdown, summarize_run
 
-    rows = [{"eval/initial_greedy_accuracy": 0.5, "eval/initial_greedy_accuracy_level1": 0.75,
-             "eval/initial_greedy_accuracy_level2": 0.25, "verifier/accuracy": 0.5},
-            {"eval/greedy_accuracy": 0.625, "eval/greedy_accuracy_level1": 1.0, "eval/greedy_accuracy_level2": 0.25,
-             "verifier/accuracy": 0.75}]
+    rows = [
+        {
+            "eval/initial_greedy_accuracy": 0.5,
+            "eval/initial_greedy_accuracy_level1": 0.75,
+            "eval/initial_greedy_accuracy_level2": 0.25,
+            "verifier/accuracy": 0.5,
+        },
+        {
+            "eval/greedy_accuracy": 0.625,
+            "eval/greedy_accuracy_level1": 1.0,
+            "eval/greedy_accuracy_level2": 0.25,
+            "verifier/accuracy": 0.75,
+        },
+    ]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     run = summarize_run(str(tmp_path))
     assert run["evals"] == ["greedy_accuracy", "sampled_accuracy", "greedy_accuracy_level1", "greedy_accuracy_level2"]
@@ -137,21 +170,54 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     from orchestration.study import main
 
     out = str(tmp_path / "study")
-    tiny = ["--policy.name_or_path", tiny_policy_dir, "--rm.encoder", tiny_encoder_dir, "--sampling.max_new_tokens",
-            "8", "--rm.max_length", "64", "--rm.train.epochs", "1", "--data.eval_size", "3",
-            "--loop.max_steps", "2", "--loop.prompts_per_step", "2", "--loop.group_size", "4", "--rm.update_every", "1"]
+    tiny = [
+        "--policy.name_or_path",
+        tiny_policy_dir,
+        "--rm.encoder",
+        tiny_encoder_dir,
+        "--sampling.max_new_tokens",
+        "8",
+        "--rm.max_length",
+        "64",
+        "--rm.train.epochs",
+        "1",
+        "--data.eval_size",
+        "3",
+        "--loop.max_steps",
+        "2",
+        "--loop.prompts_per_step",
+        "2",
+        "--loop.group_size",
+        "4",
+        "--rm.update_every",
+        "1",
+    ]
     argv = ["--arms", "verifier", "frozen_rm", "--seeds", "0", "1", "--output-dir", out, "--no-progress", *tiny]
     results = main(argv)
-    assert sorted(os.listdir(os.path.join(out, "runs"))) == ["frozen_rm-seed0", "frozen_rm-seed1",
-                                                             "verifier-seed0", "verifier-seed1"]
+    assert sorted(os.listdir(os.path.join(out, "runs"))) == [
+        "frozen_rm-seed0",
+        "frozen_rm-seed1",
+        "verifier-seed0",
+        "verifier-seed1",
+    ]
     # The base policy is evaluated once per seed: in the first arm run for it.
-    initial = {name: any("eval/initial_greedy_accuracy" in json.loads(line) for line in
-                         open(os.path.join(out, "runs", name, "metrics.jsonl")))
-               for name in os.listdir(os.path.join(out, "runs"))}
-    assert initial == {"verifier-seed0": True, "verifier-seed1": True, "frozen_rm-seed0": False,
-                       "frozen_rm-seed1": False}
+    initial = {
+        name: any(
+            "eval/initial_greedy_accuracy" in json.loads(line)
+            for line in open(os.path.join(out, "runs", name, "metrics.jsonl"))
+        )
+        for name in os.listdir(os.path.join(out, "runs"))
+    }
+    assert initial == {
+        "verifier-seed0": True,
+        "verifier-seed1": True,
+        "frozen_rm-seed0": False,
+        "frozen_rm-seed1": False,
+    }
     table = results["arms"]
-    assert table["verifier"]["after_greedy_accuracy"]["n"] == 2 and table["frozen_rm"]["before_greedy_accuracy"]["n"] == 2
+    assert (
+        table["verifier"]["after_greedy_accuracy"]["n"] == 2 and table["frozen_rm"]["before_greedy_accuracy"]["n"] == 2
+    )
     # RM version 1 (trained after step 1) is the frozen RM: it scores step 2 (NaN when the tiny policy's
     # batch holds no right-and-wrong pair), and the frozen monitor shows the same figure.
     for seed in (0, 1):
@@ -160,7 +226,9 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
         assert rows[1]["rm/heldout_pairs"] == rows[1]["rm_frozen/heldout_pairs"]
         assert rows[1]["rm/heldout_auc"] == rows[1]["rm_frozen/heldout_auc"]  # None in JSON when NaN
     report = open(os.path.join(out, "report.md")).read()
-    assert "| `verifier` | 2 |" in report and "| `frozen_rm` | 2 |" in report and "python -m orchestration.study" in report
+    assert (
+        "| `verifier` | 2 |" in report and "| `frozen_rm` | 2 |" in report and "python -m orchestration.study" in report
+    )
     assert sorted(os.listdir(os.path.join(out, "plots"))) == ["arms.png", "forest.png"]
     kept = set(os.listdir(os.path.join(out, "runs", "verifier-seed0")))  # logs kept, models deleted
     assert {"metrics.jsonl", "outcomes.jsonl", "config.yaml", "log.txt", "study_run.json", "commits.txt"} <= kept

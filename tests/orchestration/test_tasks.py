@@ -122,10 +122,13 @@ def test_task_item_validates_verifier_fields():
 
 
 def test_load_gsm8k_style(tmp_path):
-    path = _write_jsonl(tmp_path / "gsm.jsonl", [
-        {"question": "Tom has 3 apples and buys 1,200 more. How many?", "answer": "3 + 1200 = 1203\n#### 1,203"},
-        {"question": "What is 2+2?", "answer": "2+2=4 #### 4"},
-    ])
+    path = _write_jsonl(
+        tmp_path / "gsm.jsonl",
+        [
+            {"question": "Tom has 3 apples and buys 1,200 more. How many?", "answer": "3 + 1200 = 1203\n#### 1,203"},
+            {"question": "What is 2+2?", "answer": "2+2=4 #### 4"},
+        ],
+    )
     items = load_math(path)
     assert [i.gold for i in items] == ["1203", "4"]
     assert items[0].prompt.startswith("Tom has") and "\\boxed{}" in items[0].prompt
@@ -133,18 +136,26 @@ def test_load_gsm8k_style(tmp_path):
 
 
 def test_load_math_style_takes_last_boxed_answer(tmp_path):
-    path = _write_jsonl(tmp_path / "math.jsonl", [
-        {"problem": "Compute $\\frac{1}{2}+\\frac{1}{4}$.",
-         "solution": "We have $\\boxed{\\frac{1}{2}}$ plus a quarter, so $\\boxed{\\frac{3}{4}}$."},
-    ])
+    path = _write_jsonl(
+        tmp_path / "math.jsonl",
+        [
+            {
+                "problem": "Compute $\\frac{1}{2}+\\frac{1}{4}$.",
+                "solution": "We have $\\boxed{\\frac{1}{2}}$ plus a quarter, so $\\boxed{\\frac{3}{4}}$.",
+            },
+        ],
+    )
     (item,) = load_math(path)
     assert item.gold == "\\frac{3}{4}" and item.meta["format"] == "math"
 
 
 def test_load_plain_chat_and_column_mapping(tmp_path):
-    path = _write_jsonl(tmp_path / "chat.jsonl", [
-        {"uid": "p1", "messages": [{"role": "user", "content": "1+1? Answer in \\boxed{}"}], "target": 2},
-    ])
+    path = _write_jsonl(
+        tmp_path / "chat.jsonl",
+        [
+            {"uid": "p1", "messages": [{"role": "user", "content": "1+1? Answer in \\boxed{}"}], "target": 2},
+        ],
+    )
     (item,) = load_math(path, columns={"prompt": "messages", "answer": "target", "id": "uid"})
     assert item.prompt == [{"role": "user", "content": "1+1? Answer in \\boxed{}"}]
     assert item.gold == "2" and item.id == "p1"
@@ -158,15 +169,20 @@ def test_load_math_from_saved_datasets_directory(tmp_path):
     assert item.gold == "7"
 
 
-@pytest.mark.parametrize("rows, message", [
-    (['{"question": "q", "answer": "#### 1"}', "{not json"], r"bad\.jsonl:2: not valid JSON"),
-    ([{"question": "q"}], r"bad\.jsonl:1: missing field 'answer'"),
-    ([{"question": "q", "answer": "#### 1"}, {"question": "q", "answer": "no marker"}],
-     r"bad\.jsonl:2: field 'answer' must end in '#### <answer>'"),
-    ([{"question": 5, "answer": "1"}], r"bad\.jsonl:1: field 'question' must be str or list, got int"),
-    ([{"messages": [{"role": "user"}], "answer": "1"}], r"bad\.jsonl:1: field 'messages' message 0"),
-    ([[1, 2]], r"bad\.jsonl:1: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (['{"question": "q", "answer": "#### 1"}', "{not json"], r"bad\.jsonl:2: not valid JSON"),
+        ([{"question": "q"}], r"bad\.jsonl:1: missing field 'answer'"),
+        (
+            [{"question": "q", "answer": "#### 1"}, {"question": "q", "answer": "no marker"}],
+            r"bad\.jsonl:2: field 'answer' must end in '#### <answer>'",
+        ),
+        ([{"question": 5, "answer": "1"}], r"bad\.jsonl:1: field 'question' must be str or list, got int"),
+        ([{"messages": [{"role": "user"}], "answer": "1"}], r"bad\.jsonl:1: field 'messages' message 0"),
+        ([[1, 2]], r"bad\.jsonl:1: expected a JSON object"),
+    ],
+)
 def test_malformed_math_rows_name_file_row_and_field(tmp_path, rows, message):
     path = _write_jsonl(tmp_path / "bad.jsonl", rows)
     with pytest.raises(DataError, match=message):
@@ -174,9 +190,14 @@ def test_malformed_math_rows_name_file_row_and_field(tmp_path, rows, message):
 
 
 def test_rows_without_an_answer_are_unlabelled_prompts_only_when_allowed(tmp_path):
-    path = _write_jsonl(tmp_path / "mixed.jsonl", [{"question": "2 + 2?", "answer": "4"},
-                                                   {"question": "Write a haiku about sums."},
-                                                   {"question": "Is 7 lucky?", "answer": None}])
+    path = _write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            {"question": "2 + 2?", "answer": "4"},
+            {"question": "Write a haiku about sums."},
+            {"question": "Is 7 lucky?", "answer": None},
+        ],
+    )
     with pytest.raises(DataError, match=r"mixed\.jsonl:2: missing field 'answer'.*set data.unlabelled true"):
         load_math(path)
     labelled, haiku, lucky = load_math(path, allow_unlabelled=True)
@@ -203,12 +224,21 @@ def test_humaneval_bundled_problems():
 
 
 def test_load_code_mbpp_style(tmp_path):
-    path = _write_jsonl(tmp_path / "mbpp.jsonl", [
-        {"task_id": 11, "text": "Write a function add(a, b).", "test_list": ["assert add(1, 2) == 3",
-                                                                             "assert add(0, 0) == 0"]},
-        {"prompt": "Write inc(x).", "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
-         "entry_point": "inc"},
-    ])
+    path = _write_jsonl(
+        tmp_path / "mbpp.jsonl",
+        [
+            {
+                "task_id": 11,
+                "text": "Write a function add(a, b).",
+                "test_list": ["assert add(1, 2) == 3", "assert add(0, 0) == 0"],
+            },
+            {
+                "prompt": "Write inc(x).",
+                "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
+                "entry_point": "inc",
+            },
+        ],
+    )
     first, second = load_code(path, columns={"id": "task_id"})
     assert first.id == "11" and first.tests == "assert add(1, 2) == 3\nassert add(0, 0) == 0"
     assert first.entry_point is None and second.entry_point == "inc"
@@ -235,12 +265,17 @@ def test_a_worked_example_opens_the_prompt_and_is_never_drawn():
         assert [item.id for item in plain] == [item.id for item in shown]  # the same problems, another prompt
         key, question, answer = WORKED_EXAMPLES[level]
         for item, bare in zip(shown, plain):
-            assert item.prompt == [{"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"},
-                                   {"role": "assistant", "content": answer},
-                                   {"role": "user", "content": bare.prompt}]
+            assert item.prompt == [
+                {"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"},
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": bare.prompt},
+            ]
         assert "\\boxed{" in answer  # it shows the asked format
-    drawn = {item.id for split in ("train", "test") for item in
-             ArithmeticTasks(1, split, seed=0, held_out_fraction=0.3, worked_example=True).take(400)}
+    drawn = {
+        item.id
+        for split in ("train", "test")
+        for item in ArithmeticTasks(1, split, seed=0, held_out_fraction=0.3, worked_example=True).take(400)
+    }
     assert "arith-1:2+3" not in drawn and len(drawn) > 60  # every other one-digit sum, never the worked one
 
 

@@ -58,7 +58,9 @@ def random_batch(dtype, rows=6, length=7, seed=0):
 def test_loss_matches_naive_loop(dtype, loss_agg, beta):
     logps, old, ref, adv, mask = random_batch(dtype)
     loss, _ = grpo_loss(logps, old, ref, adv, mask, epsilon_low=0.2, epsilon_high=0.28, beta=beta, loss_agg=loss_agg)
-    expected = naive_loss(logps.tolist(), old.tolist(), ref.tolist(), adv.tolist(), mask.tolist(), 0.2, 0.28, beta, loss_agg)
+    expected = naive_loss(
+        logps.tolist(), old.tolist(), ref.tolist(), adv.tolist(), mask.tolist(), 0.2, 0.28, beta, loss_agg
+    )
     assert loss.dtype == dtype
     assert_close(loss, torch.tensor(expected, dtype=dtype))
 
@@ -118,8 +120,8 @@ def test_clipping_fires_exactly_where_expected():
     old = torch.zeros(1, 4)
     mask = torch.ones(1, 4)
     for advantage, low, high, expected_loss in [
-        (1.0, 0.0, 0.25, -(0.5 + 0.9 + 1.1 + 1.2) / 4),   # A > 0: min(r, clip(r)) = 0.5, 0.9, 1.1, 1.2
-        (-1.0, 0.25, 0.0, (0.8 + 0.9 + 1.1 + 1.5) / 4),   # A < 0: max(r, clip(r)) = 0.8, 0.9, 1.1, 1.5
+        (1.0, 0.0, 0.25, -(0.5 + 0.9 + 1.1 + 1.2) / 4),  # A > 0: min(r, clip(r)) = 0.5, 0.9, 1.1, 1.2
+        (-1.0, 0.25, 0.0, (0.8 + 0.9 + 1.1 + 1.5) / 4),  # A < 0: max(r, clip(r)) = 0.8, 0.9, 1.1, 1.5
     ]:
         logps = torch.log(ratios).requires_grad_()
         loss, metrics = grpo_loss(logps, old, None, torch.tensor([advantage]), mask, epsilon_low=0.2, epsilon_high=0.2)
@@ -152,8 +154,13 @@ def test_masked_and_padded_tokens_change_nothing(loss_agg):
     # Extra all-padding columns on the right as well.
     pad = lambda x, v: torch.cat([x, torch.full((x.shape[0], 3), v, dtype=x.dtype)], dim=1)  # noqa: E731
     loss2, metrics2 = grpo_loss(
-        pad(poisoned, float("nan")), pad(garbage(old), 5.0), pad(garbage(ref), -7.0), adv,
-        pad(mask, False), beta=0.04, loss_agg=loss_agg,
+        pad(poisoned, float("nan")),
+        pad(garbage(old), 5.0),
+        pad(garbage(ref), -7.0),
+        adv,
+        pad(mask, False),
+        beta=0.04,
+        loss_agg=loss_agg,
     )
     (grad2,) = torch.autograd.grad(loss2, poisoned)
     assert_close(loss2, loss)
@@ -246,8 +253,12 @@ def test_process_advantages_hand_computed():
     same = process_advantages(torch.full((2, 3), 0.3), torch.ones(2, 3, dtype=torch.bool), 2)
     assert torch.equal(same, torch.zeros(2, 3))
     # A truncated last step (no end marked after t=1): the tokens after the last end get 0.
-    cut = process_advantages(torch.tensor([[1.0, nan, nan], [0.0, nan, nan]]),
-                             torch.tensor([[True, False, False], [True, False, False]]), 2, eps=0.0)
+    cut = process_advantages(
+        torch.tensor([[1.0, nan, nan], [0.0, nan, nan]]),
+        torch.tensor([[True, False, False], [True, False, False]]),
+        2,
+        eps=0.0,
+    )
     s = 1 / math.sqrt(0.5)  # R = {1, 0}: mean 0.5, std sqrt(0.5)
     assert_close(cut, torch.tensor([[0.5 * s, 0, 0], [-0.5 * s, 0, 0]]))
 
@@ -275,12 +286,13 @@ def test_per_token_advantages_equal_to_a_broadcast_give_the_same_loss_and_gradie
     assert grads[0][2] == grads[1][2]
     # and per-token advantages are used token by token: the naive loop with a per-token A
     per_token = torch.randn(logps.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    loss, _ = grpo_loss(logps, old, ref, per_token, mask, epsilon_low=0.2, epsilon_high=0.28, beta=0.04,
-                        loss_agg=loss_agg)
-    expected = naive_loss(logps.tolist(), old.tolist(), ref.tolist(), per_token.tolist(), mask.tolist(),
-                          0.2, 0.28, 0.04, loss_agg)
+    loss, _ = grpo_loss(
+        logps, old, ref, per_token, mask, epsilon_low=0.2, epsilon_high=0.28, beta=0.04, loss_agg=loss_agg
+    )
+    expected = naive_loss(
+        logps.tolist(), old.tolist(), ref.tolist(), per_token.tolist(), mask.tolist(), 0.2, 0.28, 0.04, loss_agg
+    )
     assert_close(loss, torch.tensor(expected, dtype=torch.float64))
-
 
 
 # ----------------------------------------------------------------------------- credit modes: min and delta
@@ -335,8 +347,10 @@ def test_sum_credit_is_the_default_and_the_naive_section_4_1_3_loop():
 
     rewards, ends = random_steps(torch.float64, seed=4)
     assert torch.equal(process_advantages(rewards, ends, 3), process_advantages(rewards, ends, 3, credit="sum"))
-    assert_close(process_advantages(rewards, ends, 3, credit="sum"),
-                 torch.tensor(naive_process_advantages(rewards.tolist(), ends.tolist(), 3, 1e-4), dtype=torch.float64))
+    assert_close(
+        process_advantages(rewards, ends, 3, credit="sum"),
+        torch.tensor(naive_process_advantages(rewards.tolist(), ends.tolist(), 3, 1e-4), dtype=torch.float64),
+    )
 
 
 def test_min_and_delta_credit_hand_computed():
@@ -348,14 +362,18 @@ def test_min_and_delta_credit_hand_computed():
     rewards = torch.tensor([[nan, 1.0, nan, 0.0], [0.5, nan, nan, nan]])
     ends = torch.tensor([[False, True, False, True], [True, False, False, False]])
     # min: t=0,1 lead to steps {1, -1} -> -1; t=2,3 to {-1} -> -1; completion 1: t=0 -> 0, after it 0.
-    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="min"),
-                 torch.tensor([[-1.0, -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]]))
+    assert_close(
+        process_advantages(rewards, ends, 2, eps=0.0, credit="min"),
+        torch.tensor([[-1.0, -1.0, -1.0, -1.0], [0.0, 0.0, 0.0, 0.0]]),
+    )
     # delta: d = {1 - 0, 0 - 1} = {1, -1} and {0.5 - 0} = {0.5}. D = {1, -1, 0.5}: mean 1/6, centred
     # {5/6, -7/6, 1/3}, unbiased variance (25 + 49 + 4) / 36 / 2 = 13/12, so d~ = {5/6, -7/6, 1/3} / sqrt(13/12).
     # Completion 0: t=0,1 get d~_1 + d~_2 = -1/3 / s; t=2,3 get -7/6 / s. Completion 1: t=0 gets 1/3 / s.
     s = math.sqrt(13 / 12)
-    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="delta"),
-                 torch.tensor([[-1 / 3 / s, -1 / 3 / s, -7 / 6 / s, -7 / 6 / s], [1 / 3 / s, 0.0, 0.0, 0.0]]))
+    assert_close(
+        process_advantages(rewards, ends, 2, eps=0.0, credit="delta"),
+        torch.tensor([[-1 / 3 / s, -1 / 3 / s, -7 / 6 / s, -7 / 6 / s], [1 / 3 / s, 0.0, 0.0, 0.0]]),
+    )
 
 
 def test_credit_modes_on_a_repeater_against_an_honest_solution():
@@ -372,8 +390,9 @@ def test_credit_modes_on_a_repeater_against_an_honest_solution():
     # sum: the repeater's first token collects 3 * 0.408 - 2.041 = -0.816, the honest one's 2 * 0.408 = 0.816.
     assert_close(summed[:, 0], torch.tensor([3 * up + down, 2 * up]))
     # min: the repeater's every token is worth its wrong last step; the honest one's +0.408 throughout.
-    assert_close(process_advantages(rewards, ends, 2, eps=0.0, credit="min"),
-                 torch.tensor([[down] * 4, [up, up, 0.0, 0.0]]))
+    assert_close(
+        process_advantages(rewards, ends, 2, eps=0.0, credit="min"), torch.tensor([[down] * 4, [up, up, 0.0, 0.0]])
+    )
     # delta: d = {1, 0, 0, -1} and {1, 0}; D mean 1/6, centred {5/6, -1/6, -1/6, -7/6, 5/6, -1/6}, unbiased
     # variance (25 + 1 + 1 + 49 + 25 + 1) / 36 / 5 = 17/30. First tokens: (5 - 1 - 1 - 7) / 6 = -2/3 and
     # (5 - 1) / 6 = 2/3 over sqrt(17/30): the repeater's three true steps telescope away.
@@ -389,8 +408,12 @@ def test_credit_mode_invariants(credit):
     nan = math.nan
     # Equal step rewards in a group, at any lengths: exactly zero (delta's d = {0.3, 0, 0} and {0.3} differ,
     # yet the group's rewards say nothing about which completion is better).
-    same = process_advantages(torch.tensor([[0.3, 0.3, 0.3], [0.3, nan, nan]]),
-                              torch.tensor([[True, True, True], [True, False, False]]), 2, credit=credit)
+    same = process_advantages(
+        torch.tensor([[0.3, 0.3, 0.3], [0.3, nan, nan]]),
+        torch.tensor([[True, True, True], [True, False, False]]),
+        2,
+        credit=credit,
+    )
     assert torch.equal(same, torch.zeros(2, 3))
     # Tokens after a completion's last step end get 0, and values off the step ends (NaN) change nothing.
     rewards, ends = random_steps(torch.float64, seed=5)
@@ -402,8 +425,9 @@ def test_credit_mode_invariants(credit):
     filled = torch.where(ends, rewards, torch.tensor(123.0, dtype=torch.float64))
     assert torch.equal(process_advantages(filled, ends, 3, credit=credit), advantages)
     # A group holding one step in all: 0.
-    one = process_advantages(torch.tensor([[0.7, 0.0], [0.0, 0.0]]), torch.tensor([[True, False], [False, False]]), 2,
-                             credit=credit)
+    one = process_advantages(
+        torch.tensor([[0.7, 0.0], [0.0, 0.0]]), torch.tensor([[True, False], [False, False]]), 2, credit=credit
+    )
     assert torch.equal(one, torch.zeros(2, 2))
 
 

@@ -43,8 +43,9 @@ def _advantages(rollouts):
 
 def _logps(model, rollouts):
     with torch.no_grad():
-        return completion_logprobs(model, rollouts.prompt_ids, rollouts.prompt_mask, rollouts.completion_ids,
-                                   rollouts.completion_mask)
+        return completion_logprobs(
+            model, rollouts.prompt_ids, rollouts.prompt_mask, rollouts.completion_ids, rollouts.completion_mask
+        )
 
 
 def _base_weights(model) -> dict[str, torch.Tensor]:
@@ -59,8 +60,9 @@ def _adapter_weights(model) -> dict[str, torch.Tensor]:
 def test_only_the_adapters_train_and_the_base_weights_stay_bit_identical(make_tiny_model, tokenizer, checkpointing):
     model = apply_lora(make_tiny_model(), LoraConfig(r=4))
     base, adapters = _base_weights(model), _adapter_weights(model)
-    updater = GRPOUpdater(model, GRPOConfig(beta=0.04, lr=1e-2, gradient_checkpointing=checkpointing),
-                          ref_model=SHARED_REFERENCE)
+    updater = GRPOUpdater(
+        model, GRPOConfig(beta=0.04, lr=1e-2, gradient_checkpointing=checkpointing), ref_model=SHARED_REFERENCE
+    )
     # The optimizer holds the adapters and nothing else: 2 layers x 4 projections x (A, B).
     optimized = {id(p) for group in updater.optimizer.param_groups for p in group["params"]}
     assert optimized == {id(p) for k, p in model.named_parameters() if ".lora_" in k} and len(optimized) == 16
@@ -131,8 +133,9 @@ def test_saved_merged_model_computes_what_the_adapted_model_does(make_tiny_model
     # The adapter directory over a fresh base model is the policy exactly, and trains the same parameters.
     reloaded = load_lora(_base(make_tiny_model, tied), str(tmp_path / ADAPTER_DIR))
     assert torch.equal(_logps(reloaded, rollouts), adapted)
-    assert [k for k, p in reloaded.named_parameters() if p.requires_grad] == \
-        [k for k, p in model.named_parameters() if p.requires_grad]
+    assert [k for k, p in reloaded.named_parameters() if p.requires_grad] == [
+        k for k, p in model.named_parameters() if p.requires_grad
+    ]
 
 
 def test_a_reset_freezes_a_copy_of_the_adapter_as_the_reference(make_tiny_model, tokenizer, tmp_path):
@@ -157,12 +160,15 @@ def test_a_reset_freezes_a_copy_of_the_adapter_as_the_reference(make_tiny_model,
     assert sum(p.requires_grad for p in reloaded.parameters()) == 16
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"r": 0}, r"lora.r must be an integer >= 1"),
-    ({"alpha": 0.0}, r"lora.alpha must be > 0"),
-    ({"dropout": 1.0}, r"lora.dropout must be in \[0, 1\)"),
-    ({"target_modules": []}, r"lora.target_modules must list at least one layer name"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"r": 0}, r"lora.r must be an integer >= 1"),
+        ({"alpha": 0.0}, r"lora.alpha must be > 0"),
+        ({"dropout": 1.0}, r"lora.dropout must be in \[0, 1\)"),
+        ({"target_modules": []}, r"lora.target_modules must list at least one layer name"),
+    ],
+)
 def test_bad_lora_values_are_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         LoraConfig(**fields)

@@ -46,8 +46,9 @@ def test_completion_logprobs_ignore_padding(tiny_model, temperature):
     completion_ids = torch.tensor([c + [0] * (T - len(c)) for c in completions])
     completion_mask = torch.tensor([[1] * len(c) + [0] * (T - len(c)) for c in completions])
     with torch.no_grad():
-        out = completion_logprobs(model, prompt_ids, prompt_mask, completion_ids, completion_mask,
-                                  temperature=temperature, chunk_size=2)
+        out = completion_logprobs(
+            model, prompt_ids, prompt_mask, completion_ids, completion_mask, temperature=temperature, chunk_size=2
+        )
         expected = naive_completion_logprobs(model, prompts, completions, temperature)
     assert out.shape == (3, T)
     for row, (c, e) in enumerate(zip(completions, expected)):
@@ -65,10 +66,12 @@ def test_completion_logprobs_carry_gradients(tiny_model):
 def grouped_batch(prompts, completions):
     """Left-padded prompts and right-padded completions, as the sampler lays them out."""
     P, T = max(map(len, prompts)), max(map(len, completions))
-    return (torch.tensor([[0] * (P - len(p)) + p for p in prompts]),
-            torch.tensor([[0] * (P - len(p)) + [1] * len(p) for p in prompts]),
-            torch.tensor([c + [0] * (T - len(c)) for c in completions]),
-            torch.tensor([[1] * len(c) + [0] * (T - len(c)) for c in completions]))
+    return (
+        torch.tensor([[0] * (P - len(p)) + p for p in prompts]),
+        torch.tensor([[0] * (P - len(p)) + [1] * len(p) for p in prompts]),
+        torch.tensor([c + [0] * (T - len(c)) for c in completions]),
+        torch.tensor([[1] * len(c) + [0] * (T - len(c)) for c in completions]),
+    )
 
 
 # Two prompts of different lengths, each continued by several completions (one of a single token),
@@ -104,8 +107,9 @@ def count_forward_rows(model):
     """Record (rows, columns) of every forward's input_ids, after the one-off packing check has run."""
     prompt_packing(model)
     seen = []
-    model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)),
-                                    with_kwargs=True)
+    model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
     return seen
 
 
@@ -168,8 +172,9 @@ def test_eager_attention_packs_too(tiny_model):
     assert prompt_packing(model)
     with torch.no_grad():
         out = completion_logprobs(model, *batch, temperature=0.7)
-    for row, (c, e) in enumerate(zip(GROUP_COMPLETIONS, naive_completion_logprobs(model, GROUP_PROMPTS,
-                                                                                   GROUP_COMPLETIONS, 0.7))):
+    for row, (c, e) in enumerate(
+        zip(GROUP_COMPLETIONS, naive_completion_logprobs(model, GROUP_PROMPTS, GROUP_COMPLETIONS, 0.7))
+    ):
         assert_close(out[row, : len(c)].double(), e, rtol=1e-5, atol=1e-5)
 
 
@@ -190,8 +195,9 @@ def test_a_model_that_ignores_4d_masks_is_not_packed(tiny_model):
     batch = grouped_batch(GROUP_PROMPTS, GROUP_COMPLETIONS)
     with torch.no_grad():
         out = completion_logprobs(blind, *batch, share_prompts=True)
-    for row, (c, e) in enumerate(zip(GROUP_COMPLETIONS, naive_completion_logprobs(blind, GROUP_PROMPTS,
-                                                                                   GROUP_COMPLETIONS, 1.0))):
+    for row, (c, e) in enumerate(
+        zip(GROUP_COMPLETIONS, naive_completion_logprobs(blind, GROUP_PROMPTS, GROUP_COMPLETIONS, 1.0))
+    ):
         assert_close(out[row, : len(c)], e)
 
 
@@ -200,7 +206,11 @@ def test_prompt_order_groups_rows_by_first_appearance():
     prompt_mask = torch.tensor([[0, 1], [1, 1], [0, 1], [1, 1], [1, 1]])
     assert prompt_order(prompt_ids, prompt_mask).tolist() == [0, 2, 1, 3, 4]
     # Same ids, different padding: different prompts.
-    assert prompt_order(torch.tensor([[0, 7], [0, 7], [0, 7]]), torch.tensor([[1, 1], [0, 1], [1, 1]])).tolist() == [0, 2, 1]
+    assert prompt_order(torch.tensor([[0, 7], [0, 7], [0, 7]]), torch.tensor([[1, 1], [0, 1], [1, 1]])).tolist() == [
+        0,
+        2,
+        1,
+    ]
 
 
 def test_long_groups_are_cut_into_several_packs(tiny_model, monkeypatch):
@@ -212,6 +222,7 @@ def test_long_groups_are_cut_into_several_packs(tiny_model, monkeypatch):
         out = completion_logprobs(model, *batch, temperature=0.7)
     # Prompt [5..9] (5 tokens) + completions of 3, 1, 5 tokens: 5+3 (+1 would pass 8), 5+1, 5+5 (alone: always allowed).
     assert seen == [(6, 10)]
-    for row, (c, e) in enumerate(zip(GROUP_COMPLETIONS, naive_completion_logprobs(model, GROUP_PROMPTS,
-                                                                                   GROUP_COMPLETIONS, 0.7))):
+    for row, (c, e) in enumerate(
+        zip(GROUP_COMPLETIONS, naive_completion_logprobs(model, GROUP_PROMPTS, GROUP_COMPLETIONS, 0.7))
+    ):
         assert_close(out[row, : len(c)], e)

@@ -21,6 +21,7 @@ def _slow_build(final_dir: str, marker: str) -> None:
         for i in range(5):  # a partial cache must never be visible
             (out / f"part{i}").write_text(marker)
             time.sleep(0.02)
+
     build_once(Path(final_dir), build)
 
 
@@ -45,6 +46,7 @@ def test_failed_build_leaves_nothing(tmp_path):
     def broken(out: Path) -> None:
         (out / "half").write_text("x")
         raise RuntimeError("disk full")
+
     with pytest.raises(RuntimeError, match="disk full"):
         build_once(tmp_path / "m", broken)
     assert os.listdir(tmp_path) == []

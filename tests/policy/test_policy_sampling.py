@@ -34,7 +34,9 @@ def test_masks_end_at_the_stop_token(tiny_model, tokenizer):
     stop_set = set(stops) | {tokenizer.eos_token_id}
     assert rollouts.completion_ids.shape[0] == len(PROMPTS) * 8
     assert rollouts.truncated.any() and (~rollouts.truncated).any()
-    for row, mask, truncated in zip(rollouts.completion_ids.tolist(), rollouts.completion_mask.tolist(), rollouts.truncated):
+    for row, mask, truncated in zip(
+        rollouts.completion_ids.tolist(), rollouts.completion_mask.tolist(), rollouts.truncated
+    ):
         length = sum(mask)
         assert mask == [1] * length + [0] * (len(mask) - length)  # a prefix
         assert not stop_set & set(row[: length - 1])  # no stop token before the last one
@@ -52,7 +54,11 @@ def test_left_padding_does_not_change_greedy_completions(make_tiny_model, tokeni
     alone = [rows for p in PROMPTS for rows in completion_rows(sample_groups(model, tokenizer, [p], 2, cfg))]
     assert batched == alone
     # Sub-batches (one prompt's group each) give the same completions too.
-    small = completion_rows(sample_groups(model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=10, temperature=0.0, max_batch_size=2)))
+    small = completion_rows(
+        sample_groups(
+            model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=10, temperature=0.0, max_batch_size=2)
+        )
+    )
     assert small == batched
 
 
@@ -65,7 +71,10 @@ def test_layout_prompts_and_texts(tiny_model, tokenizer):
             assert ids == expected
             assert rollouts.prompt_mask[row, -1] == 1
     chat = tokenizer.apply_chat_template(PROMPTS[2], add_generation_prompt=True, tokenize=False)
-    assert chat.endswith("<|im_start|>assistant\n") and encode_prompt(tokenizer, PROMPTS[2]) == tokenizer(chat)["input_ids"]
+    assert (
+        chat.endswith("<|im_start|>assistant\n")
+        and encode_prompt(tokenizer, PROMPTS[2]) == tokenizer(chat)["input_ids"]
+    )
     for text, ids in zip(rollouts.texts, completion_rows(rollouts)):
         assert text == tokenizer.decode(ids, skip_special_tokens=True)
     assert tiny_model.training  # restored after sampling in eval mode
@@ -86,7 +95,9 @@ def test_seed_reproducibility(tiny_model, tokenizer):
 
 def test_top_k_one_is_greedy(tiny_model, tokenizer):
     greedy = sample_groups(tiny_model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=8, temperature=0.0))
-    top1 = sample_groups(tiny_model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=8, temperature=1.5, top_k=1), seed=0)
+    top1 = sample_groups(
+        tiny_model, tokenizer, PROMPTS, 2, SamplingConfig(max_new_tokens=8, temperature=1.5, top_k=1), seed=0
+    )
     assert completion_rows(greedy) == completion_rows(top1)
 
 
@@ -113,13 +124,16 @@ def test_sampled_frequencies_follow_the_distribution():
     assert torch.allclose(torch.bincount(draws, minlength=4).double() / 20000, flat.double(), atol=0.015)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
-    ({"temperature": -1.0}, "temperature must be >= 0"),
-    ({"top_p": 0.0}, "top_p must be in"),
-    ({"top_k": -1}, "top_k must be >= 0"),
-    ({"max_batch_size": 0}, "max_batch_size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
+        ({"temperature": -1.0}, "temperature must be >= 0"),
+        ({"top_p": 0.0}, "top_p must be in"),
+        ({"top_k": -1}, "top_k must be >= 0"),
+        ({"max_batch_size": 0}, "max_batch_size must be >= 1"),
+    ],
+)
 def test_config_errors_say_what_to_change(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SamplingConfig(**kwargs)
@@ -143,8 +157,12 @@ def test_the_cache_goes_back_under_the_name_the_model_gave_it(tiny_model):
 
 # --- continuations of a partial answer (orchestration.mc_labels) ---
 
-PAIRS = [("a", "b"), (user_message("2+3?"), "2 + 3 = 5\n"), ("hello world, how are you", ""),
-         (user_message("x"), "a much longer prefix\nover two lines\n")]
+PAIRS = [
+    ("a", "b"),
+    (user_message("2+3?"), "2 + 3 = 5\n"),
+    ("hello world, how are you", ""),
+    (user_message("x"), "a much longer prefix\nover two lines\n"),
+]
 
 
 def encoded_pair(tokenizer, prompt, prefix) -> list[int]:
@@ -163,22 +181,39 @@ def greedy_reference(model, ids: list[int], max_new_tokens: int, stop_id: int) -
 
 
 def test_continuations_come_k_per_pair_in_order(tiny_model, tokenizer):
-    rollouts = sample_continuations(tiny_model, tokenizer, [p for p, _ in PAIRS], [x for _, x in PAIRS], 3,
-                                    SamplingConfig(max_new_tokens=6, max_batch_size=6), seed=0)
+    rollouts = sample_continuations(
+        tiny_model,
+        tokenizer,
+        [p for p, _ in PAIRS],
+        [x for _, x in PAIRS],
+        3,
+        SamplingConfig(max_new_tokens=6, max_batch_size=6),
+        seed=0,
+    )
     assert len(rollouts) == len(rollouts.texts) == 3 * len(PAIRS) and rollouts.group_size == 3
     for i, (prompt, prefix) in enumerate(PAIRS):
         for row in range(i * 3, (i + 1) * 3):  # prompt_ids: the prompt and its prefix, what was conditioned on
-            assert rollouts.prompt_ids[row][rollouts.prompt_mask[row].bool()].tolist() == encoded_pair(tokenizer, prompt, prefix)
+            assert rollouts.prompt_ids[row][rollouts.prompt_mask[row].bool()].tolist() == encoded_pair(
+                tokenizer, prompt, prefix
+            )
     for text, ids in zip(rollouts.texts, completion_rows(rollouts)):  # continuations only
         assert text == tokenizer.decode(ids, skip_special_tokens=True)
 
 
 def test_greedy_continuation_is_what_the_model_says_after_the_prefix(make_tiny_model, tokenizer):
     model = make_tiny_model(seed=2, dtype=torch.float64)
-    rollouts = sample_continuations(model, tokenizer, [p for p, _ in PAIRS], [x for _, x in PAIRS], 2,
-                                    SamplingConfig(max_new_tokens=10, temperature=0.0))
+    rollouts = sample_continuations(
+        model,
+        tokenizer,
+        [p for p, _ in PAIRS],
+        [x for _, x in PAIRS],
+        2,
+        SamplingConfig(max_new_tokens=10, temperature=0.0),
+    )
     with torch.no_grad():
-        expected = [greedy_reference(model, encoded_pair(tokenizer, p, x), 10, tokenizer.eos_token_id) for p, x in PAIRS]
+        expected = [
+            greedy_reference(model, encoded_pair(tokenizer, p, x), 10, tokenizer.eos_token_id) for p, x in PAIRS
+        ]
     assert completion_rows(rollouts) == [e for e in expected for _ in range(2)]
 
 

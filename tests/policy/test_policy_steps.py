@@ -16,10 +16,12 @@ def bpe():
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  special_tokens=["<pad>"])
-    backend.train_from_iterator(["5 + 3 = 8\n8 * 3 = 24\nSo the answer is 24.", "héllo wörld ünïcode boxed"] * 20,
-                                trainer)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<pad>"]
+    )
+    backend.train_from_iterator(
+        ["5 + 3 = 8\n8 * 3 = 24\nSo the answer is 24.", "héllo wörld ünïcode boxed"] * 20, trainer
+    )
     return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>")
 
 
@@ -35,8 +37,8 @@ def test_bpe_step_ends_are_the_first_tokens_that_complete_each_step(bpe):
     ends = token_step_ends(bpe, ids, steps)
     assert len(ends) == 3 and ends == sorted(ends)
     for step, t in zip(steps, ends):
-        assert bpe.decode(ids[:t + 1]).startswith(TEXT[:step.end])  # the step is complete at token t ...
-        assert not bpe.decode(ids[:t]).startswith(TEXT[:step.end])  # ... and not before it (a half character is not)
+        assert bpe.decode(ids[: t + 1]).startswith(TEXT[: step.end])  # the step is complete at token t ...
+        assert not bpe.decode(ids[:t]).startswith(TEXT[: step.end])  # ... and not before it (a half character is not)
     assert ends[-1] == len(ids) - 1
     with pytest.raises(ValueError, match="beyond the completion's"):
         token_step_ends(bpe, ids[:3], steps)
@@ -54,7 +56,7 @@ def test_step_tensors_place_rewards_at_step_ends_and_feed_process_advantages(tok
     assert rewards[ends].tolist() == [1.0, 0.0, 1.0, 0.0]  # the unlabelled step "x" is no step end
     # Group of 2 with step rewards {1, 0, 1, 0}: mean 0.5, unbiased std sqrt(1/3); r~ = +-0.5 / (0.57735 + 1e-4)
     advantages = process_advantages(rewards, ends, group_size=2)
-    r = 0.5 / (3 ** -0.5 + 1e-4)
+    r = 0.5 / (3**-0.5 + 1e-4)
     assert advantages[0].tolist() == pytest.approx([0.0, 0.0, -r, -r, -r], abs=1e-5)  # ends at 1 (+r), 4 (-r)
     assert advantages[0, 0].item() == pytest.approx(0.0, abs=1e-6) and advantages[1, 3].item() == pytest.approx(-r)
     with pytest.raises(ValueError, match="2 steps but 1 rewards"):

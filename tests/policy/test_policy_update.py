@@ -139,14 +139,17 @@ def test_accelerator_single_process_matches_plain(make_tiny_model, tokenizer):
         assert_close(a, b)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"lr": 0.0}, "lr must be > 0"),
-    ({"epsilon_low": 1.0}, "epsilon_low must be in"),
-    ({"loss_agg": "sum"}, "loss_agg must be one of"),
-    ({"mini_batch_size": 4, "micro_batch_size": 8}, "must be 0 \\(whole batch\\) or >= micro_batch_size"),
-    ({"lr_schedule": "cosine", "warmup_steps": 5}, "needs total_steps > warmup_steps"),
-    ({"temperature": 0.0}, "temperature must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr": 0.0}, "lr must be > 0"),
+        ({"epsilon_low": 1.0}, "epsilon_low must be in"),
+        ({"loss_agg": "sum"}, "loss_agg must be one of"),
+        ({"mini_batch_size": 4, "micro_batch_size": 8}, "must be 0 \\(whole batch\\) or >= micro_batch_size"),
+        ({"lr_schedule": "cosine", "warmup_steps": 5}, "needs total_steps > warmup_steps"),
+        ({"temperature": 0.0}, "temperature must be > 0"),
+    ],
+)
 def test_config_errors_say_what_to_change(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GRPOConfig(**kwargs)
@@ -213,11 +216,14 @@ def test_per_token_advantages_constant_along_a_completion_equal_per_completion_o
         if per_token:
             advantages = advantages[:, None].expand_as(rollouts.completion_ids).clone()
         reference = make_reference(make_tiny_model(dtype=torch.float64))
-        GRPOUpdater(model, GRPOConfig(beta=0.04, lr=1e-2, mini_batch_size=8), ref_model=reference).step(rollouts,
-                                                                                                      advantages)
+        GRPOUpdater(model, GRPOConfig(beta=0.04, lr=1e-2, mini_batch_size=8), ref_model=reference).step(
+            rollouts, advantages
+        )
         params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert_close(params[0], params[1])
-    assert not torch.equal(params[0], torch.cat([p.flatten() for p in make_tiny_model(dtype=torch.float64).parameters()]))
+    assert not torch.equal(
+        params[0], torch.cat([p.flatten() for p in make_tiny_model(dtype=torch.float64).parameters()])
+    )
     updater = GRPOUpdater(make_tiny_model(), GRPOConfig(beta=0.0))
     rollouts = sample_groups(updater.model, tokenizer, PROMPTS, 4, SamplingConfig(max_new_tokens=7), seed=0)
     with pytest.raises(ValueError, match=r"advantages must have shape \(16,\) or \(16, \d+\)"):

@@ -16,8 +16,12 @@ from reward_model.evaluate import distribution_warnings, evaluate
 def write_records(path, records, **extra):
     with open(path, "w") as f:
         for r in records:
-            f.write(json.dumps({"prompt": r.prompt, "response": r.response, "outcome": r.outcome,
-                                "group": r.group, **extra}) + "\n")
+            f.write(
+                json.dumps(
+                    {"prompt": r.prompt, "response": r.response, "outcome": r.outcome, "group": r.group, **extra}
+                )
+                + "\n"
+            )
     return str(path)
 
 
@@ -26,14 +30,32 @@ def test_train_then_evaluate_cli(tmp_path, tiny_encoder_dir, toy_task, capsys):
     train_file = write_records(tmp_path / "train.jsonl", train_records)
     heldout_file = write_records(tmp_path / "heldout.jsonl", heldout, kind="toy")
     out = str(tmp_path / "rm")
-    metrics = train_module.main(["--data", train_file, "--output", out, "--encoder", tiny_encoder_dir,
-                                 "--max-length", "64", "--loss", "bradley_terry", "--epochs", "4",
-                                 "--batch-size", "16", "--lr-encoder", "1e-3", "--lr-head", "3e-3",
-                                 "--no-progress-bar"])
+    metrics = train_module.main(
+        [
+            "--data",
+            train_file,
+            "--output",
+            out,
+            "--encoder",
+            tiny_encoder_dir,
+            "--max-length",
+            "64",
+            "--loss",
+            "bradley_terry",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "16",
+            "--lr-encoder",
+            "1e-3",
+            "--lr-head",
+            "3e-3",
+            "--no-progress-bar",
+        ]
+    )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == pytest.approx(metrics, nan_ok=True)
     assert json.loads((tmp_path / "rm" / "train_config.json").read_text())["loss"] == "bradley_terry"
-    result = evaluate_module.main(["--model", out, "--data", heldout_file, "--train-data", train_file,
-                                   "--by", "kind"])
+    result = evaluate_module.main(["--model", out, "--data", heldout_file, "--train-data", train_file, "--by", "kind"])
     printed = json.loads(capsys.readouterr().out)
     assert printed["by_tag"] == {"toy": {"ranking_accuracy": printed["ranking_accuracy"], "n_pairs": 64}}
     assert printed["n_pairs"] == result["n_pairs"] == 16 * 4
@@ -41,9 +63,23 @@ def test_train_then_evaluate_cli(tmp_path, tiny_encoder_dir, toy_task, capsys):
     assert printed["ece"] is None and printed["trained_with"] == "bradley_terry"  # ECE only means something for bce
     assert set(printed["baselines"]) == {"length", "length_direction", "tfidf_logreg"}
     # continue training the saved RM on new records plus a replay sample of old ones
-    more = train_module.main(["--data", heldout_file, "--init-from", out, "--replay-data", train_file,
-                              "--replay-fraction", "0.25", "--output", str(tmp_path / "rm2"), "--max-steps", "1",
-                              "--no-progress-bar"])
+    more = train_module.main(
+        [
+            "--data",
+            heldout_file,
+            "--init-from",
+            out,
+            "--replay-data",
+            train_file,
+            "--replay-fraction",
+            "0.25",
+            "--output",
+            str(tmp_path / "rm2"),
+            "--max-steps",
+            "1",
+            "--no-progress-bar",
+        ]
+    )
     assert more["n_replay"] == 48 and more["steps"] == 1
 
 
@@ -68,8 +104,12 @@ def test_evaluate_on_explicit_pairs_and_hand_scores(tiny_rm):
 
 
 def test_evaluate_records_reports_ece_for_bce_and_tfidf_baseline(tiny_rm):
-    records = [OutcomeRecord("p", "the answer is 4", 1.0), OutcomeRecord("p", "no idea at all", 0.0),
-               OutcomeRecord("q", "the answer is 9", 1.0), OutcomeRecord("q", "no idea", 0.0)]
+    records = [
+        OutcomeRecord("p", "the answer is 4", 1.0),
+        OutcomeRecord("p", "no idea at all", 0.0),
+        OutcomeRecord("q", "the answer is 9", 1.0),
+        OutcomeRecord("q", "no idea", 0.0),
+    ]
     tiny_rm.trained_with = "bce"
     result = evaluate(tiny_rm, records, train_records=records, scores=torch.tensor([0.0, 0.0, 2.0, -2.0]))
     assert (result["ranking_accuracy"], result["n_pairs"]) == (0.75, 2)
@@ -83,8 +123,10 @@ def test_evaluate_by_tag_of_the_worse_record(tiny_rm):
     records = [OutcomeRecord("p", "right", 1.0), OutcomeRecord("p", "slip", 0.0), OutcomeRecord("p", "ramble", 0.0)]
     # pairs: right > slip (1 vs 2: wrong), right > ramble (1 vs 0: right)
     result = evaluate(tiny_rm, records, scores=torch.tensor([1.0, 2.0, 0.0]), tags=["correct", "slip", "rambling"])
-    assert result["by_tag"] == {"rambling": {"ranking_accuracy": 1.0, "n_pairs": 1},
-                                "slip": {"ranking_accuracy": 0.0, "n_pairs": 1}}
+    assert result["by_tag"] == {
+        "rambling": {"ranking_accuracy": 1.0, "n_pairs": 1},
+        "slip": {"ranking_accuracy": 0.0, "n_pairs": 1},
+    }
     assert result["ranking_accuracy"] == 0.5
 
 

@@ -23,26 +23,35 @@ def write_jsonl(path, rows):
 
 
 def test_load_jsonl_accepts_bools_ints_and_int_groups(tmp_path):
-    path = write_jsonl(tmp_path / "d.jsonl", [
-        {"prompt": "p", "response": "r1", "outcome": True, "group": 3},
-        {"prompt": "p", "response": "r2", "outcome": 0},
-        "",  # blank lines are skipped
-        {"prompt": "q", "response": "r3", "outcome": 0.25, "extra": "ignored"},
-    ])
-    assert load_records(path) == [OutcomeRecord("p", "r1", 1.0, "3"), OutcomeRecord("p", "r2", 0.0),
-                                  OutcomeRecord("q", "r3", 0.25)]
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            {"prompt": "p", "response": "r1", "outcome": True, "group": 3},
+            {"prompt": "p", "response": "r2", "outcome": 0},
+            "",  # blank lines are skipped
+            {"prompt": "q", "response": "r3", "outcome": 0.25, "extra": "ignored"},
+        ],
+    )
+    assert load_records(path) == [
+        OutcomeRecord("p", "r1", 1.0, "3"),
+        OutcomeRecord("p", "r2", 0.0),
+        OutcomeRecord("q", "r3", 0.25),
+    ]
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"response": "r", "outcome": 1}, "row 2: missing field 'prompt'"),
-    ({"prompt": "p", "response": 5, "outcome": 1}, "row 2: field 'response' must be a string, got int"),
-    ({"prompt": "p", "response": "r"}, "row 2: missing field 'outcome'"),
-    ({"prompt": "p", "response": "r", "outcome": -1}, "row 2: field 'outcome' must be 1/0"),
-    ({"prompt": "p", "response": "r", "outcome": "yes"}, "row 2: field 'outcome' must be 1/0"),
-    ({"prompt": "p", "response": "r", "outcome": 1, "group": [1]}, "row 2: field 'group' must be"),
-    ("{not json", "row 2: not valid JSON"),
-    ("[1, 2]", "row 2: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"response": "r", "outcome": 1}, "row 2: missing field 'prompt'"),
+        ({"prompt": "p", "response": 5, "outcome": 1}, "row 2: field 'response' must be a string, got int"),
+        ({"prompt": "p", "response": "r"}, "row 2: missing field 'outcome'"),
+        ({"prompt": "p", "response": "r", "outcome": -1}, "row 2: field 'outcome' must be 1/0"),
+        ({"prompt": "p", "response": "r", "outcome": "yes"}, "row 2: field 'outcome' must be 1/0"),
+        ({"prompt": "p", "response": "r", "outcome": 1, "group": [1]}, "row 2: field 'group' must be"),
+        ("{not json", "row 2: not valid JSON"),
+        ("[1, 2]", "row 2: expected a JSON object"),
+    ],
+)
 def test_malformed_row_names_file_row_and_field(tmp_path, row, message):
     path = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "p", "response": "r", "outcome": 1}, row])
     with pytest.raises(DataError) as error:
@@ -60,8 +69,9 @@ def test_missing_and_empty_files(tmp_path):
 def test_load_datasets_directory_and_dataset_dict(tmp_path):
     import datasets
 
-    data = datasets.Dataset.from_list([{"prompt": "p", "response": "r", "outcome": 1.0},
-                                       {"prompt": "p", "response": "s", "outcome": 7.0}])
+    data = datasets.Dataset.from_list(
+        [{"prompt": "p", "response": "r", "outcome": 1.0}, {"prompt": "p", "response": "s", "outcome": 7.0}]
+    )
     data.select([0]).save_to_disk(str(tmp_path / "ds"))
     assert load_records(str(tmp_path / "ds")) == [OutcomeRecord("p", "r", 1.0)]
     datasets.DatasetDict({"train": data}).save_to_disk(str(tmp_path / "dd"))
@@ -73,8 +83,9 @@ def test_load_datasets_directory_and_dataset_dict(tmp_path):
 
 
 def test_load_eval_rows_reads_explicit_pairs(tmp_path):
-    path = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "p", "better": "b", "worse": "w"},
-                                                  {"prompt": "p", "better": "b2"}])
+    path = write_jsonl(
+        tmp_path / "pairs.jsonl", [{"prompt": "p", "better": "b", "worse": "w"}, {"prompt": "p", "better": "b2"}]
+    )
     with pytest.raises(DataError, match="row 2: missing field 'worse'"):
         load_eval_rows(path)
     path = write_jsonl(tmp_path / "ok.jsonl", [{"prompt": "p", "better": "b", "worse": "w"}])
@@ -82,8 +93,12 @@ def test_load_eval_rows_reads_explicit_pairs(tmp_path):
 
 
 def test_make_pairs_within_prompt_or_group():
-    records = [OutcomeRecord("p", "right", 1.0), OutcomeRecord("p", "wrong", 0.0),
-               OutcomeRecord("q", "alone", 0.0), OutcomeRecord("p", "other group", 0.0, group="g")]
+    records = [
+        OutcomeRecord("p", "right", 1.0),
+        OutcomeRecord("p", "wrong", 0.0),
+        OutcomeRecord("q", "alone", 0.0),
+        OutcomeRecord("p", "other group", 0.0, group="g"),
+    ]
     assert make_pairs(records) == [PreferencePair("p", "right", "wrong")]
 
 

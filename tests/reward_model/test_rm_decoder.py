@@ -19,7 +19,7 @@ def lm_rm(tiny_policy_dir):
 def test_a_causal_backbone_is_detected_and_pooled_at_its_last_token(lm_rm, tiny_rm, tiny_policy_dir):
     assert is_causal(lm_rm.encoder) and not is_causal(tiny_rm.encoder)
     assert lm_rm.pooling == "last" and tiny_rm.pooling == "cls"  # the defaults
-    (ids, types), = lm_rm.encode(["2+3?"], ["5"])
+    ((ids, types),) = lm_rm.encode(["2+3?"], ["5"])
     assert lm_rm.tokenizer.decode(ids) == "2+3?\n\n5<|im_end|>" and types == [0] * len(ids)  # no BOS in this vocab
     with pytest.raises(ValueError, match="pooling='cls' reads the first token"):
         ScalarRewardModel.from_encoder(tiny_policy_dir, pooling="cls", max_length=64)
@@ -53,8 +53,9 @@ def test_decoder_rm_round_trip(lm_rm, tmp_path):
 def test_trainable_layers_freezes_all_but_the_top_layers(lm_rm, toy_task):
     train_records, _ = toy_task
     before = {n: p.detach().clone() for n, p in lm_rm.named_parameters()}
-    RMTrainer(lm_rm, RMTrainConfig(trainable_layers=1, max_steps=2, batch_size=8, val_fraction=0.0,
-                                   progress_bar=False)).fit(train_records[:16])
+    RMTrainer(
+        lm_rm, RMTrainConfig(trainable_layers=1, max_steps=2, batch_size=8, val_fraction=0.0, progress_bar=False)
+    ).fit(train_records[:16])
     moved = {n for n, p in lm_rm.named_parameters() if not torch.equal(p, before[n])}
     trainable = {n for n, p in lm_rm.named_parameters() if p.requires_grad}
     assert trainable == {n for n in before if n.startswith(("encoder.layers.1.", "encoder.norm.", "head."))}
@@ -73,6 +74,6 @@ def test_the_policy_as_backbone(tiny_policy_dir):
 def test_a_step_score_on_a_decoder_does_not_see_later_steps(tiny_policy_dir):
     rm = StepRewardModel.from_encoder(tiny_policy_dir, max_length=64, seed=0)
     assert rm.marker_id == rm.tokenizer.eos_token_id  # no separator token: EOS marks step ends
-    one, = rm.score_steps(["q"], ["1+1=2\n2+2=4"])
-    two, = rm.score_steps(["q"], ["1+1=2\n2+2=5"])
+    (one,) = rm.score_steps(["q"], ["1+1=2\n2+2=4"])
+    (two,) = rm.score_steps(["q"], ["1+1=2\n2+2=5"])
     assert one[0].item() == pytest.approx(two[0].item(), abs=1e-6) and one[1].item() != two[1].item()

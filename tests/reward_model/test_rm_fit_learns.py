@@ -35,15 +35,19 @@ def test_constant_loss_by_hand():
 
 
 def _records():
-    return [OutcomeRecord("what is 2 + 3?", "2 + 3 = 5. \\boxed{5}", 1.0, "g1", "5"),
-            OutcomeRecord("what is 2 + 3?", "I think 6", 0.0, "g1", "5"),
-            OutcomeRecord("what is 4 * 2?", "\\boxed{8}", 1.0, "g2", "8"),
-            OutcomeRecord("what is 4 * 2?", "it is 6", 0.0, "g2", "8")]
+    return [
+        OutcomeRecord("what is 2 + 3?", "2 + 3 = 5. \\boxed{5}", 1.0, "g1", "5"),
+        OutcomeRecord("what is 2 + 3?", "I think 6", 0.0, "g1", "5"),
+        OutcomeRecord("what is 4 * 2?", "\\boxed{8}", 1.0, "g2", "8"),
+        OutcomeRecord("what is 4 * 2?", "it is 6", 0.0, "g2", "8"),
+    ]
 
 
 def _pairs():
-    return [PreferencePair("what is 2 + 3?", "2 + 3 = 5. \\boxed{5}", "2 + 3 = 6. \\boxed{6}", "5"),
-            PreferencePair("what is 4 * 2?", "\\boxed{8}", "\\boxed{-8}", "8")]
+    return [
+        PreferencePair("what is 2 + 3?", "2 + 3 = 5. \\boxed{5}", "2 + 3 = 6. \\boxed{6}", "5"),
+        PreferencePair("what is 4 * 2?", "\\boxed{8}", "\\boxed{-8}", "8"),
+    ]
 
 
 def test_batch_loss_is_pointwise_plus_weighted_pairwise(tiny_rm):

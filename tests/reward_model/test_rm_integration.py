@@ -24,14 +24,16 @@ def test_minilm_learns_policy_shaped_outcomes_beyond_surface_baselines():
     rm = ScalarRewardModel.from_encoder(max_length=128, seed=0)
     fit = train(rm, train_records, RMTrainConfig(loss="bce", epochs=2, progress_bar=False))
     scores = rm.score([r.prompt for r in heldout], [r.response for r in heldout])
-    result = evaluate(rm, heldout, train_records=train_records, scores=scores,
-                      tags=[t.kind for t in heldout_tagged])
-    by_kind = {kind: (result["by_tag"][kind]["ranking_accuracy"], result["by_tag"][kind]["n_pairs"])
-               for kind in WRONG_KINDS}
-    print(f"\nMiniLM RM, held out: ranking accuracy {result['ranking_accuracy']:.3f} over {result['n_pairs']} pairs, "
-          f"AUC {result['auc']:.3f}, ECE {result['ece']:.3f}; baselines: length {result['baselines']['length']:.3f} "
-          f"({result['baselines']['length_direction']}), TF-IDF {result['baselines']['tfidf_logreg']:.3f}; "
-          f"fit {fit['seconds']:.1f} s")
+    result = evaluate(rm, heldout, train_records=train_records, scores=scores, tags=[t.kind for t in heldout_tagged])
+    by_kind = {
+        kind: (result["by_tag"][kind]["ranking_accuracy"], result["by_tag"][kind]["n_pairs"]) for kind in WRONG_KINDS
+    }
+    print(
+        f"\nMiniLM RM, held out: ranking accuracy {result['ranking_accuracy']:.3f} over {result['n_pairs']} pairs, "
+        f"AUC {result['auc']:.3f}, ECE {result['ece']:.3f}; baselines: length {result['baselines']['length']:.3f} "
+        f"({result['baselines']['length_direction']}), TF-IDF {result['baselines']['tfidf_logreg']:.3f}; "
+        f"fit {fit['seconds']:.1f} s"
+    )
     print("by kind of wrong answer: " + ", ".join(f"{k} {a:.3f} ({n} pairs)" for k, (a, n) in by_kind.items()))
 
     assert result["ranking_accuracy"] >= 0.85

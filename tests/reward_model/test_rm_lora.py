@@ -57,7 +57,9 @@ def test_lora_rm_learns_the_separable_task(tiny_encoder_dir, toy_task):
 
 
 def test_step_rm_round_trip(tiny_policy_dir, tmp_path):
-    rm = StepRewardModel.from_encoder(tiny_policy_dir, max_length=64, seed=0, lora={"r": 4, "target_modules": ["q_proj"]})
+    rm = StepRewardModel.from_encoder(
+        tiny_policy_dir, max_length=64, seed=0, lora={"r": 4, "target_modules": ["q_proj"]}
+    )
     rm.save_pretrained(str(tmp_path / "rm"))
     loaded = StepRewardModel.from_pretrained(str(tmp_path / "rm"))
     assert loaded.lora == rm.lora and loaded.aggregate == rm.aggregate
@@ -67,8 +69,9 @@ def test_step_rm_round_trip(tiny_policy_dir, tmp_path):
 def test_round_trip_and_exact_resume(tiny_policy_dir, toy_task, tmp_path):
     train_records, heldout = toy_task
     cfg = RMTrainConfig(max_steps=2, **FAST)
-    rm = ScalarRewardModel.from_encoder(tiny_policy_dir, max_length=64, seed=0,
-                                        lora={"r": 4, "target_modules": ["q_proj"]})
+    rm = ScalarRewardModel.from_encoder(
+        tiny_policy_dir, max_length=64, seed=0, lora={"r": 4, "target_modules": ["q_proj"]}
+    )
     trainer = RMTrainer(rm, cfg)
     trainer.fit(train_records[:64])
     rm.save_pretrained(str(tmp_path / "rm"))
@@ -77,8 +80,9 @@ def test_round_trip_and_exact_resume(tiny_policy_dir, toy_task, tmp_path):
     state = copy.deepcopy(trainer.state_dict())
     loaded = ScalarRewardModel.from_pretrained(str(tmp_path / "rm"))
     torch.testing.assert_close(loaded.score(PROMPTS, RESPONSES), rm.score(PROMPTS, RESPONSES))
-    assert {n for n, p in loaded.named_parameters() if p.requires_grad} == \
-        {n for n, p in rm.named_parameters() if p.requires_grad}
+    assert {n for n, p in loaded.named_parameters() if p.requires_grad} == {
+        n for n, p in rm.named_parameters() if p.requires_grad
+    }
     trainer.fit(train_records[64:])  # the uninterrupted run
     resumed = RMTrainer(loaded, cfg)
     resumed.load_state_dict(state)
@@ -116,11 +120,32 @@ def test_loop_config_rm_lora():
 def test_train_cli_lora(tiny_encoder_dir, toy_task, tmp_path):
     train_records, _ = toy_task
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"prompt": r.prompt, "response": r.response, "outcome": r.outcome}) + "\n"
-                            for r in train_records[:32]))
+    data.write_text(
+        "".join(
+            json.dumps({"prompt": r.prompt, "response": r.response, "outcome": r.outcome}) + "\n"
+            for r in train_records[:32]
+        )
+    )
     out = tmp_path / "rm"
-    main(["--data", str(data), "--output", str(out), "--encoder", tiny_encoder_dir, "--max-length", "64",
-          "--lora-r", "2", "--max-steps", "1", "--no-progress-bar", "--val-fraction", "0"])
+    main(
+        [
+            "--data",
+            str(data),
+            "--output",
+            str(out),
+            "--encoder",
+            tiny_encoder_dir,
+            "--max-length",
+            "64",
+            "--lora-r",
+            "2",
+            "--max-steps",
+            "1",
+            "--no-progress-bar",
+            "--val-fraction",
+            "0",
+        ]
+    )
     loaded = ScalarRewardModel.from_pretrained(str(out))
     assert loaded.lora == {"r": 2, "alpha": 4.0, "dropout": 0.0, "target_modules": ["all-linear"]}
     with pytest.raises(SystemExit, match="--init-from excludes --encoder and --lora-r"):

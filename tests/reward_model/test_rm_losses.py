@@ -10,9 +10,12 @@ from reward_model.losses import bce_loss, bradley_terry_loss, compute_loss, mse_
 
 
 def naive_bradley_terry(scores, outcomes, groups, margin):
-    terms = [-math.log(1 / (1 + math.exp(-(scores[i] - scores[j] - margin))))
-             for i in range(len(scores)) for j in range(len(scores))
-             if groups[i] == groups[j] and outcomes[i] > outcomes[j]]
+    terms = [
+        -math.log(1 / (1 + math.exp(-(scores[i] - scores[j] - margin))))
+        for i in range(len(scores))
+        for j in range(len(scores))
+        if groups[i] == groups[j] and outcomes[i] > outcomes[j]
+    ]
     return sum(terms) / len(terms)
 
 
@@ -81,8 +84,10 @@ def test_bce_hand_computed():
 def test_compute_loss_dispatch_and_unknown_name():
     scores, outcomes, groups = torch.tensor([1.0, 0.0]), torch.tensor([1.0, 0.0]), torch.tensor([0, 0])
     assert compute_loss("bce", scores, outcomes, groups)[0] == bce_loss(scores, outcomes)[0]
-    assert compute_loss("bradley_terry", scores, outcomes, groups, 0.5)[0] == \
-        bradley_terry_loss(scores, outcomes, groups, 0.5)[0]
+    assert (
+        compute_loss("bradley_terry", scores, outcomes, groups, 0.5)[0]
+        == bradley_terry_loss(scores, outcomes, groups, 0.5)[0]
+    )
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         compute_loss("hinge", scores, outcomes, groups)
 

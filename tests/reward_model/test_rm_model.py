@@ -22,7 +22,7 @@ def test_head_architecture(tiny_rm):
 
 
 def test_pair_layout_and_token_types(tiny_rm):
-    (ids, types), = tiny_rm.encode(["what is 2 + 3?"], ["it is 5"])
+    ((ids, types),) = tiny_rm.encode(["what is 2 + 3?"], ["it is 5"])
     assert tokens(tiny_rm, ids) == ["[CLS]", "what", "is", "2", "+", "3", "?", "[SEP]", "it", "is", "5", "[SEP]"]
     assert types == [0] * 8 + [1] * 4
 
@@ -30,13 +30,20 @@ def test_pair_layout_and_token_types(tiny_rm):
 def test_truncation_cuts_prompt_first_then_keeps_response_end(tiny_rm):
     tiny_rm.max_length = 16
     long_prompt = "please solve the following problem " * 5 + "what is 2 + 3?"
-    (ids, _), = tiny_rm.encode([long_prompt], ["it is 5"])
+    ((ids, _),) = tiny_rm.encode([long_prompt], ["it is 5"])
     assert len(ids) == 16
     # 16 - 3 special tokens - 3 response tokens = 10 prompt tokens, from the prompt's head
-    assert tokens(tiny_rm, ids) == ["[CLS]"] + "please solve the following problem please solve the following problem"\
-        .split() + ["[SEP]", "it", "is", "5", "[SEP]"]
+    assert tokens(tiny_rm, ids) == [
+        "[CLS]"
+    ] + "please solve the following problem please solve the following problem".split() + [
+        "[SEP]",
+        "it",
+        "is",
+        "5",
+        "[SEP]",
+    ]
     rambling = " ".join(f"step {i}" for i in range(50)) + " so the answer is 42"
-    (ids, types), = tiny_rm.encode(["what is 6 * 7?"], [rambling])
+    ((ids, types),) = tiny_rm.encode(["what is 6 * 7?"], [rambling])
     assert len(ids) == 16 and tokens(tiny_rm, ids)[:2] == ["[CLS]", "[SEP]"]  # no room left for the prompt
     assert tokens(tiny_rm, ids)[-6:] == ["so", "the", "answer", "is", "42", "[SEP]"]
     assert types == [0, 0] + [1] * 14
@@ -58,11 +65,13 @@ def test_score_is_in_input_order_and_independent_of_batching(tiny_rm):
         torch.testing.assert_close(scores, torch.tensor(unpadded), atol=1e-5, rtol=1e-5)
     assert tiny_rm.training  # score() restores the mode it found
     tiny_rm.trained_with = "mse"  # reward() maps scores to [0, 1] by the loss the RM learned
-    torch.testing.assert_close(tiny_rm.reward(prompts, responses), ((torch.tensor(unpadded) + 1) / 2).clamp(0, 1),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        tiny_rm.reward(prompts, responses), ((torch.tensor(unpadded) + 1) / 2).clamp(0, 1), atol=1e-5, rtol=1e-5
+    )
     tiny_rm.trained_with = None  # never trained: read as the default loss, bce
-    torch.testing.assert_close(tiny_rm.reward(prompts, responses), torch.sigmoid(torch.tensor(unpadded)),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        tiny_rm.reward(prompts, responses), torch.sigmoid(torch.tensor(unpadded)), atol=1e-5, rtol=1e-5
+    )
     assert tiny_rm.score([], []).shape == (0,)
     with pytest.raises(ValueError, match="2 prompts but 1 responses"):
         tiny_rm.score(["a", "b"], ["c"])

@@ -24,9 +24,25 @@ def ref_rm(tiny_encoder_dir):
 
 
 def test_reference_line_opens_the_first_segment(ref_rm):
-    (ids, types), = ref_rm.encode(["what is 9 * 7?"], ["it is 63"], ["63"])
-    assert tokens(ref_rm, ids) == ["[CLS]", "reference", "answer", ":", "63", "what", "is", "9", "*", "7", "?",
-                                   "[SEP]", "it", "is", "63", "[SEP]"]
+    ((ids, types),) = ref_rm.encode(["what is 9 * 7?"], ["it is 63"], ["63"])
+    assert tokens(ref_rm, ids) == [
+        "[CLS]",
+        "reference",
+        "answer",
+        ":",
+        "63",
+        "what",
+        "is",
+        "9",
+        "*",
+        "7",
+        "?",
+        "[SEP]",
+        "it",
+        "is",
+        "63",
+        "[SEP]",
+    ]
     assert types == [0] * 12 + [1] * 4  # the reference is part of the first segment, beside the prompt
 
 
@@ -39,14 +55,34 @@ def test_a_reference_free_rm_ignores_references(tiny_rm):
 def test_reference_is_never_cut_and_the_response_end_is_kept(ref_rm):
     ref_rm.max_length = 16
     rambling = " ".join(f"step {i}" for i in range(50)) + " so the answer is 42"
-    (ids, _), = ref_rm.encode(["please solve " * 20], [rambling], ["41"])
+    ((ids, _),) = ref_rm.encode(["please solve " * 20], [rambling], ["41"])
     # 16 - 3 special tokens = 13: the 4-token reference line, no room for the prompt, the response's last 9 tokens
-    assert tokens(ref_rm, ids) == ["[CLS]", "reference", "answer", ":", "41", "[SEP]", "step", "48", "step", "49",
-                                   "so", "the", "answer", "is", "42", "[SEP]"]
+    assert tokens(ref_rm, ids) == [
+        "[CLS]",
+        "reference",
+        "answer",
+        ":",
+        "41",
+        "[SEP]",
+        "step",
+        "48",
+        "step",
+        "49",
+        "so",
+        "the",
+        "answer",
+        "is",
+        "42",
+        "[SEP]",
+    ]
     # a reference longer than half the budget keeps only its head: the response keeps at least half
-    (ids, _), = ref_rm.encode(["q"], ["it is 5"], [" ".join(["7"] * 40)])
-    assert tokens(ref_rm, ids)[:4] == ["[CLS]", "reference", "answer", ":"] and tokens(ref_rm, ids)[-4:] == \
-        ["it", "is", "5", "[SEP]"]
+    ((ids, _),) = ref_rm.encode(["q"], ["it is 5"], [" ".join(["7"] * 40)])
+    assert tokens(ref_rm, ids)[:4] == ["[CLS]", "reference", "answer", ":"] and tokens(ref_rm, ids)[-4:] == [
+        "it",
+        "is",
+        "5",
+        "[SEP]",
+    ]
 
 
 def test_the_reference_changes_the_score(ref_rm):
@@ -74,10 +110,10 @@ def test_save_and_load_keep_the_setting_and_the_origin(ref_rm, tmp_path):
 
 def test_reference_aware_step_rm(tiny_encoder_dir):
     rm = StepRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=0, reference=True)
-    encoding, = rm.encode_steps(["what is 2 + 3?"], ["2 + 3 = 5\nso 5"], [[(0, 9), (10, 14)]], ["5"])
+    (encoding,) = rm.encode_steps(["what is 2 + 3?"], ["2 + 3 = 5\nso 5"], [[(0, 9), (10, 14)]], ["5"])
     assert tokens(rm, encoding.input_ids)[:6] == ["[CLS]", "reference", "answer", ":", "5", "what"]
     assert [tokens(rm, encoding.input_ids)[m] for m in encoding.markers] == ["[SEP]", "[SEP]"]
-    scores, = rm.score_steps(["what is 2 + 3?"], ["2 + 3 = 5\nso 5"], [[(0, 9), (10, 14)]], references=["5"])
+    (scores,) = rm.score_steps(["what is 2 + 3?"], ["2 + 3 = 5\nso 5"], [[(0, 9), (10, 14)]], references=["5"])
     assert scores.shape == (2,) and torch.isfinite(scores).all()
     with pytest.raises(ValueError, match="reference-aware"):
         rm.score_steps(["q"], ["a"], [[(0, 1)]])
@@ -85,8 +121,10 @@ def test_reference_aware_step_rm(tiny_encoder_dir):
 
 def test_loaders_read_the_reference_and_name_a_missing_one(tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text('{"prompt": "p", "response": "r", "outcome": 1, "reference": 63}\n'
-                    '{"prompt": "p", "response": "s", "outcome": 0}\n')
+    path.write_text(
+        '{"prompt": "p", "response": "r", "outcome": 1, "reference": 63}\n'
+        '{"prompt": "p", "response": "s", "outcome": 0}\n'
+    )
     assert [r.reference for r in load_records(str(path))] == ["63", None]  # optional unless asked for
     with pytest.raises(DataError, match=rf"{path} row 2: missing field 'reference'"):
         load_records(str(path), reference=True)
@@ -105,8 +143,11 @@ def test_loaders_read_the_reference_and_name_a_missing_one(tmp_path):
 def test_a_reference_aware_fit_refuses_records_without_reference(ref_rm):
     trainer = RMTrainer(ref_rm, RMTrainConfig(val_fraction=0.0, progress_bar=False, batch_size=4))
     records = [OutcomeRecord("what is 1 + 1?", "2", 1.0, "g", "2"), OutcomeRecord("what is 1 + 2?", "4", 0.0, "h")]
-    with pytest.raises(ValueError, match=r"reference-aware .* 1 of 2 records have no reference, the first for "
-                                         r"prompt 'what is 1 \+ 2\?'"):
+    with pytest.raises(
+        ValueError,
+        match=r"reference-aware .* 1 of 2 records have no reference, the first for "
+        r"prompt 'what is 1 \+ 2\?'",
+    ):
         trainer.fit(records)
 
 
@@ -116,25 +157,64 @@ def _write(path, rows):
 
 
 def test_train_and_evaluate_cli_with_reference(tmp_path, tiny_encoder_dir, capsys):
-    rows = [{"prompt": f"what is {a} + 1?", "response": f"it is {a + 1 + wrong}", "outcome": float(not wrong),
-             "group": str(a), "reference": str(a + 1)} for a in range(8) for wrong in (0, 1)]
+    rows = [
+        {
+            "prompt": f"what is {a} + 1?",
+            "response": f"it is {a + 1 + wrong}",
+            "outcome": float(not wrong),
+            "group": str(a),
+            "reference": str(a + 1),
+        }
+        for a in range(8)
+        for wrong in (0, 1)
+    ]
     data = _write(tmp_path / "train.jsonl", rows)
     out = str(tmp_path / "rm")
-    train_module.main(["--data", data, "--output", out, "--encoder", tiny_encoder_dir, "--max-length", "64",
-                       "--reference", "--max-steps", "2", "--batch-size", "8", "--no-progress-bar"])
+    train_module.main(
+        [
+            "--data",
+            data,
+            "--output",
+            out,
+            "--encoder",
+            tiny_encoder_dir,
+            "--max-length",
+            "64",
+            "--reference",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "8",
+            "--no-progress-bar",
+        ]
+    )
     assert ScalarRewardModel.from_pretrained(out).reference is True
     capsys.readouterr()
     result = evaluate_module.main(["--model", out, "--data", data, "--reference"])
     assert result["n_pairs"] == 8
-    no_reference = _write(tmp_path / "plain.jsonl", [{k: v for k, v in row.items() if k != "reference"}
-                                                       for row in rows])
+    no_reference = _write(
+        tmp_path / "plain.jsonl", [{k: v for k, v in row.items() if k != "reference"} for row in rows]
+    )
     with pytest.raises(SystemExit, match=r"plain.jsonl row 1: missing field 'reference'"):
         evaluate_module.main(["--model", out, "--data", no_reference])  # the saved RM decides, flag or not
     with pytest.raises(SystemExit, match=r"plain.jsonl row 1: missing field 'reference'"):
         train_module.main(["--data", no_reference, "--init-from", out, "--output", str(tmp_path / "rm2")])
     free = str(tmp_path / "free")
-    train_module.main(["--data", no_reference, "--output", free, "--encoder", tiny_encoder_dir, "--max-length", "64",
-                       "--max-steps", "1", "--no-progress-bar"])
+    train_module.main(
+        [
+            "--data",
+            no_reference,
+            "--output",
+            free,
+            "--encoder",
+            tiny_encoder_dir,
+            "--max-length",
+            "64",
+            "--max-steps",
+            "1",
+            "--no-progress-bar",
+        ]
+    )
     with pytest.raises(SystemExit, match="--reference, but .* is not a reference-aware RM"):
         evaluate_module.main(["--model", free, "--data", data, "--reference"])
     with pytest.raises(SystemExit, match="--reference, but --init-from .* is a reference-free RM"):
@@ -149,4 +229,5 @@ def test_as_reward_function_reads_the_answer_column(ref_rm):
     with pytest.raises(ValueError, match="needs a 'answer' column"):
         fn(prompts=["q"], completions=["a"])
     assert ScalarRewardModel.as_reward_function(ref_rm, reference_column="gold")(
-        prompts=["q"], completions=["a"], gold=["1"]) == pytest.approx(ref_rm.reward(["q"], ["a"], references=["1"]).tolist())
+        prompts=["q"], completions=["a"], gold=["1"]
+    ) == pytest.approx(ref_rm.reward(["q"], ["a"], references=["1"]).tolist())

@@ -76,8 +76,12 @@ def test_fit_is_seeded_and_leaves_global_rng_alone(tiny_encoder_dir, toy_task):
 
 
 def test_bradley_terry_skips_groups_without_pairs(tiny_rm):
-    records = [OutcomeRecord("p", "a", 1.0), OutcomeRecord("p", "b", 0.0),
-               OutcomeRecord("q", "c", 1.0), OutcomeRecord("q", "d", 1.0)]
+    records = [
+        OutcomeRecord("p", "a", 1.0),
+        OutcomeRecord("p", "b", 0.0),
+        OutcomeRecord("q", "c", 1.0),
+        OutcomeRecord("q", "d", 1.0),
+    ]
     metrics = RMTrainer(tiny_rm, RMTrainConfig(loss="bradley_terry", val_fraction=0.0, **FAST)).fit(records)
     assert metrics["n_examples"] == 2
 
@@ -85,29 +89,37 @@ def test_bradley_terry_skips_groups_without_pairs(tiny_rm):
 def test_optimizer_groups_use_their_learning_rates_and_freeze_embeddings(tiny_rm):
     trainer = RMTrainer(tiny_rm, RMTrainConfig(lr_encoder=1e-5, lr_head=1e-3, progress_bar=False))
     lrs = {g["name"]: (g["lr"], g["weight_decay"]) for g in trainer.optimizer.param_groups}
-    assert lrs == {"encoder": (1e-5, 0.01), "encoder_no_decay": (1e-5, 0.0), "head": (1e-3, 0.01),
-                   "head_no_decay": (1e-3, 0.0)}
+    assert lrs == {
+        "encoder": (1e-5, 0.01),
+        "encoder_no_decay": (1e-5, 0.0),
+        "head": (1e-3, 0.01),
+        "head_no_decay": (1e-3, 0.0),
+    }
     embeddings = tiny_rm.encoder.get_input_embeddings().weight
     assert not embeddings.requires_grad
     assert all(p is not embeddings for g in trainer.optimizer.param_groups for p in g["params"])
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"loss": "hinge"}, "loss must be one of"),
-    ({"epochs": 0}, "epochs must be >= 1"),
-    ({"max_steps": 0}, "max_steps must be >= 1"),
-    ({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)"),
-    ({"lr_head": 0.0}, "lr_head must be > 0"),
-    ({"warmup_ratio": -0.1}, "warmup_ratio must be in"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"max_steps": 0}, "max_steps must be >= 1"),
+        ({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)"),
+        ({"lr_head": 0.0}, "lr_head must be > 0"),
+        ({"warmup_ratio": -0.1}, "warmup_ratio must be in"),
+    ],
+)
 def test_config_invariants(changes, message):
     with pytest.raises(ValueError, match=message):
         RMTrainConfig(**changes)
 
 
 def test_warmup_then_constant_learning_rate(tiny_rm, toy_task):
-    trainer = RMTrainer(tiny_rm, RMTrainConfig(max_steps=10, warmup_ratio=0.4, val_fraction=0.0,
-                                               **{**FAST, "epochs": 1}))
+    trainer = RMTrainer(
+        tiny_rm, RMTrainConfig(max_steps=10, warmup_ratio=0.4, val_fraction=0.0, **{**FAST, "epochs": 1})
+    )
     seen = []
     step = trainer._step
     trainer._step = lambda *a: (seen.append(trainer.optimizer.param_groups[2]["lr"]), step(*a))[1]

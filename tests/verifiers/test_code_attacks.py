@@ -61,12 +61,15 @@ def test_sleep():
 
 
 def test_memory_bomb():
-    outcome = run_attack("""
+    outcome = run_attack(
+        """
         def add(a, b):
             hog = []
             while True:
                 hog.append(bytearray(64 << 20))
-    """, timeout=10.0)  # filling 1 GiB takes a while on a busy machine
+    """,
+        timeout=10.0,
+    )  # filling 1 GiB takes a while on a busy machine
     assert outcome.reason.startswith("memory"), outcome.reason
 
 
@@ -102,10 +105,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("program", [
-    "def add(a, b):\n    return add(a, b)\n",
-    "import sys\nsys.setrecursionlimit(10**7)\ndef add(a, b):\n    return add(a, b) + 1\n",
-])
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def add(a, b):\n    return add(a, b)\n",
+        "import sys\nsys.setrecursionlimit(10**7)\ndef add(a, b):\n    return add(a, b) + 1\n",
+    ],
+)
 def test_recursion_bomb(program):
     outcome = run_attack(program)
     # CPython 3.11+ keeps Python frames off the C stack: a huge limit ends in MemoryError, a crash or the timeout
@@ -136,46 +142,69 @@ def test_exit_before_the_asserts(exit_call, where):
     assert outcome.score == 0.0
 
 
-@pytest.mark.parametrize("result", [
-    "type('AlwaysEqual', (), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False})()",
-    "type('EqInt', (int,), {'__eq__': lambda s, o: True})(0)",
-    "type('Sneaky', (str,), {'__eq__': str.__ne__})('zzz')",
-    "[type('Inner', (), {'__eq__': lambda s, o: True})()]",
-    # a metaclass that makes the class hash and compare equal to int, with a fake __flags__ and __module__
-    "type('Meta', (type,), {'__hash__': lambda c: hash(int), '__eq__': lambda c, o: True, "
-    "'__flags__': property(lambda c: 0), '__module__': 'numpy'})('Fake', (), {'__eq__': lambda s, o: True})()",
-])
+@pytest.mark.parametrize(
+    "result",
+    [
+        "type('AlwaysEqual', (), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False})()",
+        "type('EqInt', (int,), {'__eq__': lambda s, o: True})(0)",
+        "type('Sneaky', (str,), {'__eq__': str.__ne__})('zzz')",
+        "[type('Inner', (), {'__eq__': lambda s, o: True})()]",
+        # a metaclass that makes the class hash and compare equal to int, with a fake __flags__ and __module__
+        "type('Meta', (type,), {'__hash__': lambda c: hash(int), '__eq__': lambda c, o: True, "
+        "'__flags__': property(lambda c: 0), '__module__': 'numpy'})('Fake', (), {'__eq__': lambda s, o: True})()",
+    ],
+)
 def test_always_equal_objects(result):
     outcome = run_attack(f"def add(a, b):\n    return {result}\n")
     assert outcome.reason.startswith("untrusted_value"), outcome.reason
 
 
-@pytest.mark.parametrize("patch, tests", [
-    ("import builtins\nbuiltins.abs = lambda x: 0",
-     "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n"),
-    ("import builtins\nbuiltins.len = lambda x: 3",
-     "def check(candidate):\n    assert len(candidate(1, 2)) == 3\n"),
-    ("import math\nmath.isclose = lambda *a, **k: True",
-     "import math\ndef check(candidate):\n    assert math.isclose(candidate(1, 2), 3)\n"),
-    ("import sys, types\nsys.modules['math'] = types.SimpleNamespace(isclose=lambda *a, **k: True)",
-     "import math\ndef check(candidate):\n    assert math.isclose(candidate(1, 2), 3)\n"),
-    ("def check(candidate):\n    pass\nabs = lambda x: 0",
-     "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n"),
-])
+@pytest.mark.parametrize(
+    "patch, tests",
+    [
+        (
+            "import builtins\nbuiltins.abs = lambda x: 0",
+            "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n",
+        ),
+        (
+            "import builtins\nbuiltins.len = lambda x: 3",
+            "def check(candidate):\n    assert len(candidate(1, 2)) == 3\n",
+        ),
+        (
+            "import math\nmath.isclose = lambda *a, **k: True",
+            "import math\ndef check(candidate):\n    assert math.isclose(candidate(1, 2), 3)\n",
+        ),
+        (
+            "import sys, types\nsys.modules['math'] = types.SimpleNamespace(isclose=lambda *a, **k: True)",
+            "import math\ndef check(candidate):\n    assert math.isclose(candidate(1, 2), 3)\n",
+        ),
+        (
+            "def check(candidate):\n    pass\nabs = lambda x: 0",
+            "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n",
+        ),
+    ],
+)
 def test_patched_builtins_and_test_function(patch, tests):
     program = f"{patch}\ndef add(a, b):\n    return 'wrong'\n"
     outcome = check(program, tests, entry_point="add", timeout=TIMEOUT)
     assert outcome.correct is False and outcome.score == 0.0, outcome
 
 
-@pytest.mark.parametrize("program, tests", [
-    # plant an always-equal object in the argument the test inspects afterwards
-    ("class Eq:\n    __eq__ = lambda s, o: True\ndef add(xs):\n    xs[:] = [Eq()]\n",
-     "def check(candidate):\n    xs = [3, 1]\n    candidate(xs)\n    assert xs == [1, 3]\n"),
-    # patch a module attribute that the test reads after the call
-    ("import math\nclass Eq:\n    __eq__ = lambda s, o: True\ndef add(xs):\n    math.pi = Eq()\n    return 3\n",
-     "import math\ndef check(candidate):\n    assert candidate([1]) == math.pi\n"),
-])
+@pytest.mark.parametrize(
+    "program, tests",
+    [
+        # plant an always-equal object in the argument the test inspects afterwards
+        (
+            "class Eq:\n    __eq__ = lambda s, o: True\ndef add(xs):\n    xs[:] = [Eq()]\n",
+            "def check(candidate):\n    xs = [3, 1]\n    candidate(xs)\n    assert xs == [1, 3]\n",
+        ),
+        # patch a module attribute that the test reads after the call
+        (
+            "import math\nclass Eq:\n    __eq__ = lambda s, o: True\ndef add(xs):\n    math.pi = Eq()\n    return 3\n",
+            "import math\ndef check(candidate):\n    assert candidate([1]) == math.pi\n",
+        ),
+    ],
+)
 def test_values_planted_outside_the_return_value(program, tests):
     outcome = check(program, tests, entry_point="add", timeout=TIMEOUT)
     assert not outcome.correct and outcome.score == 0.0, outcome
@@ -183,7 +212,9 @@ def test_values_planted_outside_the_return_value(program, tests):
 
 def test_mbpp_style_names_are_guarded_too():
     # tests call program names directly; a class (not a function) must not smuggle in an always-equal object
-    program = "class Eq:\n    __eq__ = lambda s, o: True\nclass add:\n    def __new__(cls, a, b):\n        return Eq()\n"
+    program = (
+        "class Eq:\n    __eq__ = lambda s, o: True\nclass add:\n    def __new__(cls, a, b):\n        return Eq()\n"
+    )
     outcome = check(program, ["assert add(1, 2) == 3"], timeout=TIMEOUT)
     assert outcome.reason.startswith("untrusted_value"), outcome.reason
 
@@ -356,33 +387,41 @@ def forge(emit, units):
 """
 
 
-@pytest.mark.parametrize("reach_the_harness", [
-    # the frame that runs the program is the harness's: its locals hold `emit` and the payload
-    "f = sys._getframe(1)",
-    "import inspect\nf = inspect.currentframe().f_back",
-    "try:\n    raise ValueError\nexcept ValueError as e:\n    f = e.__traceback__.tb_frame.f_back",
-    "f = next(iter(sys._current_frames().values())).f_back",
-    "import gc\nf = next(o for o in gc.get_objects() if type(o).__name__ == 'frame' and 'emit' in o.f_locals)",
-    "frames = []\nsys.settrace(lambda frame, event, arg: frames.append(frame))\nf = None",
-])
+@pytest.mark.parametrize(
+    "reach_the_harness",
+    [
+        # the frame that runs the program is the harness's: its locals hold `emit` and the payload
+        "f = sys._getframe(1)",
+        "import inspect\nf = inspect.currentframe().f_back",
+        "try:\n    raise ValueError\nexcept ValueError as e:\n    f = e.__traceback__.tb_frame.f_back",
+        "f = next(iter(sys._current_frames().values())).f_back",
+        "import gc\nf = next(o for o in gc.get_objects() if type(o).__name__ == 'frame' and 'emit' in o.f_locals)",
+        "frames = []\nsys.settrace(lambda frame, event, arg: frames.append(frame))\nf = None",
+    ],
+)
 def test_interpreter_introspection_cannot_forge_a_verdict(reach_the_harness):
-    program = "import os, sys\n" + FORGE + reach_the_harness + "\nforge(f.f_locals['emit'], f.f_locals['payload']['units'])\n"
+    program = (
+        "import os, sys\n" + FORGE + reach_the_harness + "\nforge(f.f_locals['emit'], f.f_locals['payload']['units'])\n"
+    )
     outcome = run_attack(program + "def add(a, b):\n    return a - b\n")
     assert outcome.reason.startswith("program_error"), outcome.reason
 
 
-@pytest.mark.parametrize("peek", [
-    "import ctypes\nctypes.string_at(id(object), 8)",
-    "import sys\nsys.modules['__main__'].libc.getpid()",
-    "open('/proc/self/mem', 'rb')",
-    "import os\nos.chdir('/proc/self')\nopen('mem', 'rb')",
-    "import marshal\nexec(marshal.loads(marshal.dumps(compile('x = 1', 'x', 'exec'))))",
-    "import types\ntypes.CodeType.replace((lambda: 0).__code__, co_consts=(None,))",
-    # a cached extension module can be revived without an import event, so ctypes is never loaded at all
-    "import _imp, importlib.machinery, importlib.util\n"
-    "_imp.create_dynamic(importlib.machinery.ModuleSpec('_ctypes', None, "
-    "origin=importlib.util.find_spec('_ctypes').origin)).PyObj_FromPtr",
-])
+@pytest.mark.parametrize(
+    "peek",
+    [
+        "import ctypes\nctypes.string_at(id(object), 8)",
+        "import sys\nsys.modules['__main__'].libc.getpid()",
+        "open('/proc/self/mem', 'rb')",
+        "import os\nos.chdir('/proc/self')\nopen('mem', 'rb')",
+        "import marshal\nexec(marshal.loads(marshal.dumps(compile('x = 1', 'x', 'exec'))))",
+        "import types\ntypes.CodeType.replace((lambda: 0).__code__, co_consts=(None,))",
+        # a cached extension module can be revived without an import event, so ctypes is never loaded at all
+        "import _imp, importlib.machinery, importlib.util\n"
+        "_imp.create_dynamic(importlib.machinery.ModuleSpec('_ctypes', None, "
+        "origin=importlib.util.find_spec('_ctypes').origin)).PyObj_FromPtr",
+    ],
+)
 def test_raw_memory_access_is_denied(peek):
     outcome = run_attack(peek + "\ndef add(a, b):\n    return a + b\n")
     assert outcome.reason.startswith("program_error"), outcome.reason
@@ -412,7 +451,10 @@ def test_signal_handler_frames_cannot_forge_a_verdict():
     # A Python signal handler receives the interrupted frame, whose f_back chain (not audited) would lead to
     # the harness; so programs run in a worker thread while the main thread, which alone runs handlers, is
     # parked with every signal blocked.
-    program = "import os, sys, signal, time\n" + FORGE + textwrap.dedent("""
+    program = (
+        "import os, sys, signal, time\n"
+        + FORGE
+        + textwrap.dedent("""
         def handler(signum, frame):
             while frame is not None and "emit" not in frame.f_locals:
                 frame = frame.f_back
@@ -427,5 +469,6 @@ def test_signal_handler_frames_cannot_forge_a_verdict():
             time.sleep(0.3)
             return a - b
     """)
+    )
     outcome = run_attack(program)
     assert outcome.reason.startswith(("assertion", "crash")), outcome.reason

@@ -9,8 +9,10 @@ from verifiers.code import check, check_batch, extract_code
 
 ADD = "def add(a, b):\n    return a + b\n"
 MBPP_TESTS = ["assert add(1, 2) == 3", "assert add(0, 0) == 0", "assert add(-1, 5) == 4"]
-HE_TESTS = ("METADATA = {}\n\n\ndef check(candidate):\n    x = 2\n    assert candidate(x, 2) == 4\n"
-            "    assert candidate(3, 3) == 6\n    for i in range(3):\n        assert candidate(i, 0) == i\n")
+HE_TESTS = (
+    "METADATA = {}\n\n\ndef check(candidate):\n    x = 2\n    assert candidate(x, 2) == 4\n"
+    "    assert candidate(3, 3) == 6\n    for i in range(3):\n        assert candidate(i, 0) == i\n"
+)
 
 
 def test_honest_mbpp_program_passes():
@@ -48,23 +50,28 @@ def test_unsplittable_check_is_all_or_nothing():
     assert check("def add(a, b):\n    return 2\n", tests, entry_point="add").score == 0.0
 
 
-@pytest.mark.parametrize("program, reason", [
-    ("def add(a, b)\n    return a + b\n", "syntax_error: SyntaxError"),
-    ("def add(a, b):\nreturn a + b\n", "syntax_error: IndentationError"),
-    ("def plus(a, b):\n    return a + b\n", "missing_entry_point"),
-    ("def add(a, b):\n    return a / 0\n", "exception: ZeroDivisionError"),
-    ("import not_a_module_xyz\n", "program_error: ModuleNotFoundError"),
-    ("def add(a, b):\n    return str(a + b)\n", "assertion"),
-    ("def add(a, b):\n    return (x for x in [a + b])\n", "untrusted_value"),
-])
+@pytest.mark.parametrize(
+    "program, reason",
+    [
+        ("def add(a, b)\n    return a + b\n", "syntax_error: SyntaxError"),
+        ("def add(a, b):\nreturn a + b\n", "syntax_error: IndentationError"),
+        ("def plus(a, b):\n    return a + b\n", "missing_entry_point"),
+        ("def add(a, b):\n    return a / 0\n", "exception: ZeroDivisionError"),
+        ("import not_a_module_xyz\n", "program_error: ModuleNotFoundError"),
+        ("def add(a, b):\n    return str(a + b)\n", "assertion"),
+        ("def add(a, b):\n    return (x for x in [a + b])\n", "untrusted_value"),
+    ],
+)
 def test_failure_reasons(program, reason):
     outcome = check(program, HE_TESTS, entry_point="add", timeout=5)
     assert not outcome.correct and outcome.reason.startswith(reason), outcome.reason
 
 
 def test_plain_stdlib_results_are_accepted():
-    program = "from collections import Counter\nfrom fractions import Fraction\n" \
-              "def count(s):\n    return Counter(s)\ndef half(x):\n    return Fraction(x, 2)\n"
+    program = (
+        "from collections import Counter\nfrom fractions import Fraction\n"
+        "def count(s):\n    return Counter(s)\ndef half(x):\n    return Fraction(x, 2)\n"
+    )
     tests = ["assert count('aab') == {'a': 2, 'b': 1}", "assert half(3) == 1.5", "assert half(4) == 2"]
     assert check(program, tests).correct
 

@@ -9,10 +9,13 @@ from verifiers._math_extract import MAX_ANSWERS, committed_text, extract_answers
 from verifiers._math_fallback import fallback_answer
 from verifiers.math import check
 
-COT = ("Let's solve this step by step.\nFirst, I write down what is given and what is asked.\n"
-       "Then I set up the equation and simplify it carefully.\n")
-QUADRATIC = ("We need to solve $x^2 - 5x + 6 = 0$.\nFactoring, $(x - 2)(x - 3) = 0$.\n"
-             "So either $x - 2 = 0$ or $x - 3 = 0$.\n")
+COT = (
+    "Let's solve this step by step.\nFirst, I write down what is given and what is asked.\n"
+    "Then I set up the equation and simplify it carefully.\n"
+)
+QUADRATIC = (
+    "We need to solve $x^2 - 5x + 6 = 0$.\nFactoring, $(x - 2)(x - 3) = 0$.\nSo either $x - 2 = 0$ or $x - 3 = 0$.\n"
+)
 THINK = "<think>\nThe eggs: 16 - 3 - 4 = 9 left, sold at $2 each, so 9 * 2 = 18.\nLet me double check: yes.\n"
 
 HEDGING = [
@@ -74,7 +77,11 @@ THINK_BLOCKS = [
 FALLBACK = [
     ("7", "3 + 4 = 7.", True),
     ("7", COT + "Adding the two groups, 3 + 4 = 7.", True),
-    ("18", "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer's market.", True),
+    (
+        "18",
+        "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer's market.",
+        True,
+    ),
     ("18", COT + "So she makes 9 * 2 = **18** dollars.", True),
     ("12.5", COT + "Altogether, the total cost is $12.50.", True),
     ("10", COT + "First, 3 + 4 = 7. Then 7 + 3 = 10.", True),
@@ -84,7 +91,11 @@ FALLBACK = [
     ("1000000", COT + "So the population is 1 000 000.", True),
     ("18", COT + "She sells 9 eggs at $2 each:\n9 * 2 = 18\n\n**18**", True),  # the answer alone on a line
     # Near misses: the response stops, or its last number is an operand.
-    ("18", "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer's market", False),
+    (
+        "18",
+        "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer's market",
+        False,
+    ),
     ("12", COT + "So she needs 3 * 4 = 12", False),  # no full stop: may be cut mid-number
     ("5", COT + "We have 2 + 3 = 5, and then we multiply by", False),
     ("10", COT + "First, 3 + 4 = 7. Then 7 + 3 =", False),
@@ -127,38 +138,44 @@ def test_fallback_is_an_explicit_option():
     assert check(THINK + "</think>", "18").reason == "no_answer"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("after</think>answer", "answer"),
-    ("<think>a</think>b</think>c", "c"),  # the last close tag
-    ("<think>never closed \\boxed{1}", ""),
-    ("no tags at all", "no tags at all"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("after</think>answer", "answer"),
+        ("<think>a</think>b</think>c", "c"),  # the last close tag
+        ("<think>never closed \\boxed{1}", ""),
+        ("no tags at all", "no tags at all"),
+    ],
+)
 def test_committed_text(text, expected):
     assert committed_text(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("3 + 4 = 7.", "7"),
-    ("So we get 1,250 apples.", "1,250"),
-    ("So we get 1\u202f250 apples!", "1\u202f250"),
-    ("The answer to part one is 3. So the total is **9**.", "9"),
-    ("The area is 12 \\text{ cm}^2.", "12"),
-    ("The area is 12 m^2.", "12"),
-    ("So $x = -\\frac{3}{2}$.", "x = -\\frac{3}{2}"),  # a named value stays whole; the comparer reads it
-    ("So $3 \\cdot 4 = 12$.", "12"),
-    ("\\[ 2 + 3 = 5 \\]", "5"),
-    ("So x = -5.", "-5"),
-    ("So the total is:\n\n18", "18"),
-    ("-7", "-7"),
-    ("3 + 4 = 7", None),  # no terminator
-    ("So the sum is 3 - 5.", None),  # an operand of a subtraction
-    ("So the sum is 3-5.", None),
-    ("We compute \\frac{3}{4}.", None),  # a piece of LaTeX, not a number
-    ("Let me think...", None),
-    ("Is it 7?", None),
-    ("So we get $", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("3 + 4 = 7.", "7"),
+        ("So we get 1,250 apples.", "1,250"),
+        ("So we get 1\u202f250 apples!", "1\u202f250"),
+        ("The answer to part one is 3. So the total is **9**.", "9"),
+        ("The area is 12 \\text{ cm}^2.", "12"),
+        ("The area is 12 m^2.", "12"),
+        ("So $x = -\\frac{3}{2}$.", "x = -\\frac{3}{2}"),  # a named value stays whole; the comparer reads it
+        ("So $3 \\cdot 4 = 12$.", "12"),
+        ("\\[ 2 + 3 = 5 \\]", "5"),
+        ("So x = -5.", "-5"),
+        ("So the total is:\n\n18", "18"),
+        ("-7", "-7"),
+        ("3 + 4 = 7", None),  # no terminator
+        ("So the sum is 3 - 5.", None),  # an operand of a subtraction
+        ("So the sum is 3-5.", None),
+        ("We compute \\frac{3}{4}.", None),  # a piece of LaTeX, not a number
+        ("Let me think...", None),
+        ("Is it 7?", None),
+        ("So we get $", None),
+        ("", None),
+    ],
+)
 def test_fallback_answer(text, expected):
     assert fallback_answer(text) == expected
 

@@ -12,8 +12,10 @@ from verifiers._math_latex import normalize
 from verifiers._math_number import decimal_agrees, parse_number
 from verifiers.math import check
 
-COT = ("Let's solve this step by step.\nFirst, I write down what is given and what is asked.\n"
-       "Then I set up the equation and simplify it carefully.\n")
+COT = (
+    "Let's solve this step by step.\nFirst, I write down what is given and what is asked.\n"
+    "Then I set up the equation and simplify it carefully.\n"
+)
 
 SCIENTIFIC = [
     ("6.02\\times10^{23}", COT + "The number of molecules is \\boxed{6.02e23}.", True),
@@ -188,39 +190,45 @@ def test_each_feature_has_both_verdicts():
         assert {expected for _, _, expected in rows} == {True, False}
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("1 000 000", "1000000"),
-    ("-12 345.5", "-12345.5"),
-    ("1\\,000\\,000", "1000000"),
-    ("1\u2009000", "1000"),
-    ("(1\\,000, 2)", "(1000, 2)"),
-    ("2\\,3", "2 3"),  # not a thousands group: kept apart
-    ("3.141\\,592\\,65", "3.14159265"),  # SI grouping of decimals
-    ("0.12\\,3", "0.12 3"),
-    ("1 2", "1 2"),
-    ("12 34", "12 34"),
-    ("1 000 00", "1 000 00"),
-    ("6.02×10²³", "6.02*10^{23}"),
-    ("\\binom{5}{2}", "10"),
-    ("{5 \\choose 2}", "10"),
-    ("C(5, 2)", "10"),
-    ("\\binom{n}{2}", "\\binom{n}{2}"),
-    ("either 3 or 4", "3, 4"),
-    ("\\(24\\)", "24"),
-    ("15^\\circ\\text{C}", "15"),
-    ("\\mathbb{R}", "(-\\infty, \\infty)"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1 000 000", "1000000"),
+        ("-12 345.5", "-12345.5"),
+        ("1\\,000\\,000", "1000000"),
+        ("1\u2009000", "1000"),
+        ("(1\\,000, 2)", "(1000, 2)"),
+        ("2\\,3", "2 3"),  # not a thousands group: kept apart
+        ("3.141\\,592\\,65", "3.14159265"),  # SI grouping of decimals
+        ("0.12\\,3", "0.12 3"),
+        ("1 2", "1 2"),
+        ("12 34", "12 34"),
+        ("1 000 00", "1 000 00"),
+        ("6.02×10²³", "6.02*10^{23}"),
+        ("\\binom{5}{2}", "10"),
+        ("{5 \\choose 2}", "10"),
+        ("C(5, 2)", "10"),
+        ("\\binom{n}{2}", "\\binom{n}{2}"),
+        ("either 3 or 4", "3, 4"),
+        ("\\(24\\)", "24"),
+        ("15^\\circ\\text{C}", "15"),
+        ("\\mathbb{R}", "(-\\infty, \\infty)"),
+    ],
+)
 def test_normalize(raw, expected):
     assert normalize(raw) == expected
 
 
-@pytest.mark.parametrize("text, value, places", [
-    ("6.02e23", Fraction(602) * 10 ** 21, -21),
-    ("6.02*10^{23}", Fraction(602) * 10 ** 21, -21),
-    ("-3E-5", Fraction(-3, 100000), 5),
-    ("10^{-3}", Fraction(1, 1000), 3),
-    ("2.5 x 10^3", Fraction(2500), -2),
-])
+@pytest.mark.parametrize(
+    "text, value, places",
+    [
+        ("6.02e23", Fraction(602) * 10**21, -21),
+        ("6.02*10^{23}", Fraction(602) * 10**21, -21),
+        ("-3E-5", Fraction(-3, 100000), 5),
+        ("10^{-3}", Fraction(1, 1000), 3),
+        ("2.5 x 10^3", Fraction(2500), -2),
+    ],
+)
 def test_parse_scientific(text, value, places):
     number = parse_number(text)
     assert (number.value, number.places) == (value, places)
@@ -228,10 +236,10 @@ def test_parse_scientific(text, value, places):
 
 def test_decimal_agrees_means_rounded_or_truncated():
     # 2/3 to 7 places: 0.6666667 rounded, 0.6666666 truncated; nothing else.
-    assert decimal_agrees(Fraction(2, 3), Fraction("0.6666667"), Fraction(1, 10 ** 7))
-    assert decimal_agrees(Fraction(2, 3), Fraction("0.6666666"), Fraction(1, 10 ** 7))
-    assert not decimal_agrees(Fraction(2, 3), Fraction("0.6666668"), Fraction(1, 10 ** 7))
+    assert decimal_agrees(Fraction(2, 3), Fraction("0.6666667"), Fraction(1, 10**7))
+    assert decimal_agrees(Fraction(2, 3), Fraction("0.6666666"), Fraction(1, 10**7))
+    assert not decimal_agrees(Fraction(2, 3), Fraction("0.6666668"), Fraction(1, 10**7))
     # 1 to 7 places is 1.0000000 either way: one unit off is wrong.
-    assert not decimal_agrees(Fraction(1), Fraction("1.0000001"), Fraction(1, 10 ** 7))
-    assert not decimal_agrees(Fraction(1), Fraction("0.9999999"), Fraction(1, 10 ** 7))
-    assert decimal_agrees(Fraction(-2, 3), Fraction("-0.6666666"), Fraction(1, 10 ** 7))
+    assert not decimal_agrees(Fraction(1), Fraction("1.0000001"), Fraction(1, 10**7))
+    assert not decimal_agrees(Fraction(1), Fraction("0.9999999"), Fraction(1, 10**7))
+    assert decimal_agrees(Fraction(-2, 3), Fraction("-0.6666666"), Fraction(1, 10**7))

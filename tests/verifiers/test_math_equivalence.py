@@ -238,20 +238,37 @@ TUPLES_SETS_INTERVALS = [
 ]
 
 MATRICES = [
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}}", True),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}}", True),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}}", False),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix} 1 & 2 \\end{pmatrix}}", False),
-    ("\\begin{pmatrix} \\frac{1}{2} \\\\ -1 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix} 0.5 \\\\ -1 \\end{pmatrix}}", True),
-    ("\\begin{pmatrix} \\frac{1}{2} \\\\ -1 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix} 0.5 \\\\ 1 \\end{pmatrix}}", False),
-    ("\\begin{pmatrix} 2x & 0 \\\\ 0 & 1 \\end{pmatrix}",
-     COT + "\\boxed{\\begin{pmatrix} x+x & 0 \\\\ 0 & 1 \\end{pmatrix}}", True),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}}",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}}",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}}",
+        False,
+    ),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", COT + "\\boxed{\\begin{pmatrix} 1 & 2 \\end{pmatrix}}", False),
+    (
+        "\\begin{pmatrix} \\frac{1}{2} \\\\ -1 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{pmatrix} 0.5 \\\\ -1 \\end{pmatrix}}",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} \\frac{1}{2} \\\\ -1 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{pmatrix} 0.5 \\\\ 1 \\end{pmatrix}}",
+        False,
+    ),
+    (
+        "\\begin{pmatrix} 2x & 0 \\\\ 0 & 1 \\end{pmatrix}",
+        COT + "\\boxed{\\begin{pmatrix} x+x & 0 \\\\ 0 & 1 \\end{pmatrix}}",
+        True,
+    ),
 ]
 
 EXTRACTION = [
@@ -271,8 +288,17 @@ EXTRACTION = [
     ("42", COT + "\\boxed{42", False),  # truncated box: visibly cut off, so not rescued by the fallback
 ]
 
-ALL_ROWS = (INTEGERS + FRACTIONS_DECIMALS + PERCENT_UNITS + LATEX_FORMS + SYMBOLIC + EQUATIONS
-            + TUPLES_SETS_INTERVALS + MATRICES + EXTRACTION)
+ALL_ROWS = (
+    INTEGERS
+    + FRACTIONS_DECIMALS
+    + PERCENT_UNITS
+    + LATEX_FORMS
+    + SYMBOLIC
+    + EQUATIONS
+    + TUPLES_SETS_INTERVALS
+    + MATRICES
+    + EXTRACTION
+)
 
 
 def test_table_is_large_and_balanced():

@@ -139,17 +139,33 @@ NUMBERS_UNITS = [
 ]
 
 MATRICES_SUMS = [
-    ("\\begin{pmatrix} 4 \\\\ 6 \\end{pmatrix}",
-     COT + "$\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} + \\begin{pmatrix} 3 \\\\ 4 \\end{pmatrix}}$", True),
-    ("\\begin{pmatrix} 4 \\\\ 6 \\end{pmatrix}",
-     COT + "$\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} + \\begin{pmatrix} 3 \\\\ 5 \\end{pmatrix}}$", False),
-    ("\\begin{pmatrix} 2 & 4 \\\\ 6 & 8 \\end{pmatrix}", COT + "$\\boxed{2\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$",
-     True),
-    ("\\begin{pmatrix} 2 & 4 \\\\ 6 & 8 \\end{pmatrix}", COT + "$\\boxed{3\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$",
-     False),
-    ("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}",
-     COT + "$\\boxed{\\begin{pmatrix} 2 & 0 \\\\ 0 & 1 \\end{pmatrix} - \\begin{pmatrix} 1 & 0 \\\\ 0 & 0 \\end{pmatrix}}$",
-     True),
+    (
+        "\\begin{pmatrix} 4 \\\\ 6 \\end{pmatrix}",
+        COT + "$\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} + \\begin{pmatrix} 3 \\\\ 4 \\end{pmatrix}}$",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 4 \\\\ 6 \\end{pmatrix}",
+        COT + "$\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} + \\begin{pmatrix} 3 \\\\ 5 \\end{pmatrix}}$",
+        False,
+    ),
+    (
+        "\\begin{pmatrix} 2 & 4 \\\\ 6 & 8 \\end{pmatrix}",
+        COT + "$\\boxed{2\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$",
+        True,
+    ),
+    (
+        "\\begin{pmatrix} 2 & 4 \\\\ 6 & 8 \\end{pmatrix}",
+        COT + "$\\boxed{3\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$",
+        False,
+    ),
+    (
+        "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+        COT
+        + "$\\boxed{\\begin{pmatrix} 2 & 0 \\\\ 0 & 1 \\end{pmatrix}"
+        + " - \\begin{pmatrix} 1 & 0 \\\\ 0 & 0 \\end{pmatrix}}$",
+        True,
+    ),
     ("\\sum_{k=1}^{n} k^2", COT + "So $\\boxed{\\sum_{i=1}^{n} i^2}$.", True),
     ("\\sum_{k=1}^{n} k^2", COT + "So $\\boxed{\\sum_{i=0}^{n} i^2}$.", True),  # the k = 0 term is 0
     ("\\sum_{k=1}^{n} k^2", COT + "So $\\boxed{\\sum_{i=1}^{n} i^3}$.", False),
@@ -179,14 +195,21 @@ DECIMAL_COMMA = [
     ("0,375", COT + "So $\\boxed{375}$.", False),
 ]
 
-CATEGORIES = {"relations": RELATIONS, "equations": EQUATIONS, "lists and sets": LISTS_SETS,
-              "text around the answer": TEXT_AROUND, "numbers and units": NUMBERS_UNITS,
-              "matrices and sums": MATRICES_SUMS, "decimal comma": DECIMAL_COMMA}
+CATEGORIES = {
+    "relations": RELATIONS,
+    "equations": EQUATIONS,
+    "lists and sets": LISTS_SETS,
+    "text around the answer": TEXT_AROUND,
+    "numbers and units": NUMBERS_UNITS,
+    "matrices and sums": MATRICES_SUMS,
+    "decimal comma": DECIMAL_COMMA,
+}
 ROWS = [(name, *row) for name, rows in CATEGORIES.items() for row in rows]
 
 
-@pytest.mark.parametrize("category, gold, response, expected", ROWS,
-                         ids=[f"{c[:8]}|{g[:14]}|{r[-30:]}" for c, g, r, _ in ROWS])
+@pytest.mark.parametrize(
+    "category, gold, response, expected", ROWS, ids=[f"{c[:8]}|{g[:14]}|{r[-30:]}" for c, g, r, _ in ROWS]
+)
 def test_check(category, gold, response, expected):
     outcome = check(response, gold)
     assert outcome.correct is expected, (outcome.reason, outcome.details)

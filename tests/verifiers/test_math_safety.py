@@ -77,7 +77,7 @@ def test_timeout_is_a_base_exception():
 
 PAYLOADS = [
     "__import__('os').system('touch {marker}')",
-    "__import__(\"os\").system(\"touch {marker}\")",
+    '__import__("os").system("touch {marker}")',
     "open('{marker}', 'w').write('pwned')",
     "exec(\"open('{marker}','w')\")",
     "eval(compile('open(\"{marker}\",\"w\")','x','exec'))",
@@ -86,7 +86,7 @@ PAYLOADS = [
     "x.__globals__['os'].system('touch {marker}')",
     "Symbol('x').__class__.__init__.__globals__",
     "\\text{__import__('os').system('touch {marker}')}",
-    "sympify('open(\"{marker}\",\"w\")')",
+    'sympify(\'open("{marker}","w")\')',
     "\\input{{marker}}",
 ]
 
@@ -95,24 +95,37 @@ PAYLOADS = [
 def test_model_text_is_never_evaluated(payload, tmp_path):
     marker = tmp_path / "pwned"
     text = payload.replace("{marker}", str(marker))
-    outcomes = [check(f"The answer is \\boxed{{{text}}}", "42"), check(text, "42", extract=False),
-                check("\\boxed{1}", text), check_batch([text, f"\\boxed{{{text}}}"], ["1", "x"])[1]]
+    outcomes = [
+        check(f"The answer is \\boxed{{{text}}}", "42"),
+        check(text, "42", extract=False),
+        check("\\boxed{1}", text),
+        check_batch([text, f"\\boxed{{{text}}}"], ["1", "x"])[1],
+    ]
     assert not marker.exists()
     assert all(outcome.correct is False for outcome in outcomes)
 
 
 def test_numeric_answers_never_import_sympy():
     # The fast path decides plain numbers in-process; sympy (and any eval it might do) is not even loaded.
-    code = ("import sys; from verifiers.math import check; "
-            "assert check('so \\\\boxed{\\\\frac{3}{4}}', '0.75').correct; "
-            "assert not check('#### 71', '72').correct; "
-            "assert 'sympy' not in sys.modules, 'sympy was imported'")
+    code = (
+        "import sys; from verifiers.math import check; "
+        "assert check('so \\\\boxed{\\\\frac{3}{4}}', '0.75').correct; "
+        "assert not check('#### 71', '72').correct; "
+        "assert 'sympy' not in sys.modules, 'sympy was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_check_never_raises_on_odd_inputs():
-    for response, gold in [(None, "1"), (b"\\boxed{1}", "1"), ("\\boxed{1}", 1), ("\\boxed{}", "1"),
-                           ("\\boxed{1}", ""), ("\\boxed{1}", "\\frac{1}{0}"), ("\x00\\boxed{\x00}", "0")]:
+    for response, gold in [
+        (None, "1"),
+        (b"\\boxed{1}", "1"),
+        ("\\boxed{1}", 1),
+        ("\\boxed{}", "1"),
+        ("\\boxed{1}", ""),
+        ("\\boxed{1}", "\\frac{1}{0}"),
+        ("\x00\\boxed{\x00}", "0"),
+    ]:
         outcome = check(response, gold)  # type: ignore[arg-type]
         assert outcome.correct in (True, False)
     assert check("\\boxed{1}", 1).correct  # type: ignore[arg-type]  # an int gold from a data file
@@ -132,9 +145,13 @@ MIXED = [
 
 def test_check_from_a_worker_thread():
     results = {}
-    thread = threading.Thread(target=lambda: results.update(
-        fast=check("\\boxed{42}", "42"), sympy=check("\\boxed{(x+1)^2}", "x^2+2x+1"),
-        slow=check(SLOW_SYMPY, "0", timeout=0.5)))
+    thread = threading.Thread(
+        target=lambda: results.update(
+            fast=check("\\boxed{42}", "42"),
+            sympy=check("\\boxed{(x+1)^2}", "x^2+2x+1"),
+            slow=check(SLOW_SYMPY, "0", timeout=0.5),
+        )
+    )
     thread.start()
     thread.join(SAFETY_BOUND_S * 3)
     assert not thread.is_alive()

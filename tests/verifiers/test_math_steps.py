@@ -15,22 +15,31 @@ from verifiers.steps import segment
 T, F, U = "true", "false", "unverifiable"
 
 
-@pytest.mark.parametrize("response, mode, texts", [
-    ("a\nb\n\n  c  \n", "lines", ["a", "b", "c"]),
-    ("one line", "lines", ["one line"]),
-    ("\n \n\t\n", "lines", []),
-    ("x = 1\r\ny = 2", "lines", ["x = 1", "y = 2"]),
-    ("Step 1: add.\n5 + 3 = 8\nStep 2: multiply. 8 * 3 = 24", "markers",
-     ["Step 1: add.\n5 + 3 = 8", "Step 2: multiply. 8 * 3 = 24"]),
-    ("Let me think.\n**Step 1:** 2 + 2 = 4\nstep 2) done", "markers", ["Let me think.", "**Step 1:** 2 + 2 = 4",
-                                                                     "step 2) done"]),
-    ("no markers at all\nsecond line", "markers", ["no markers at all\nsecond line"]),
-    ("In step 2: this is not a marker", "markers", ["In step 2: this is not a marker"]),  # not at a line start
-])
+@pytest.mark.parametrize(
+    "response, mode, texts",
+    [
+        ("a\nb\n\n  c  \n", "lines", ["a", "b", "c"]),
+        ("one line", "lines", ["one line"]),
+        ("\n \n\t\n", "lines", []),
+        ("x = 1\r\ny = 2", "lines", ["x = 1", "y = 2"]),
+        (
+            "Step 1: add.\n5 + 3 = 8\nStep 2: multiply. 8 * 3 = 24",
+            "markers",
+            ["Step 1: add.\n5 + 3 = 8", "Step 2: multiply. 8 * 3 = 24"],
+        ),
+        (
+            "Let me think.\n**Step 1:** 2 + 2 = 4\nstep 2) done",
+            "markers",
+            ["Let me think.", "**Step 1:** 2 + 2 = 4", "step 2) done"],
+        ),
+        ("no markers at all\nsecond line", "markers", ["no markers at all\nsecond line"]),
+        ("In step 2: this is not a marker", "markers", ["In step 2: this is not a marker"]),  # not at a line start
+    ],
+)
 def test_segment_rules(response, mode, texts):
     steps = segment(response, mode)
     assert [s.text for s in steps] == texts
-    assert all(response[s.start:s.end] == s.text for s in steps)  # spans are exact
+    assert all(response[s.start : s.end] == s.text for s in steps)  # spans are exact
 
 
 def test_segment_keeps_the_last_steps_and_refuses_unknown_modes():
@@ -42,18 +51,21 @@ def test_segment_keeps_the_last_steps_and_refuses_unknown_modes():
     assert segment(None) == []
 
 
-@pytest.mark.parametrize("step, expected", [
-    ("First, 5 + 3 = 8.", [["5 + 3", "8"]]),
-    ("We get (5 + 3) * 3 - 4 = 8 * 3 - 4 = 24 - 4 = 20, done", [["(5 + 3) * 3 - 4", "8 * 3 - 4", "24 - 4", "20"]]),
-    ("$7 \\times 6 = 42$ and 42 + 1 = 43", [["7 \\times 6", "42"], ["42 + 1", "43"]]),
-    ("So \\boxed{20} = 20", [["20", "20"]]),
-    ("3x + 4 = 19", [["3x + 4", "19"]]),
-    ("2^{10} = 1024", [["2^{10}", "1024"]]),
-    ("The total is 1,000 + 1 = 1001", []),  # a thousands separator: no claim read from the middle of a number
-    ("Total: 12345678901234 = 5", []),  # longer than an operand may be
-    ("The answer is 8.", []),
-    ("the ratio a:b = 2", []),  # `a:b` is not arithmetic
-])
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        ("First, 5 + 3 = 8.", [["5 + 3", "8"]]),
+        ("We get (5 + 3) * 3 - 4 = 8 * 3 - 4 = 24 - 4 = 20, done", [["(5 + 3) * 3 - 4", "8 * 3 - 4", "24 - 4", "20"]]),
+        ("$7 \\times 6 = 42$ and 42 + 1 = 43", [["7 \\times 6", "42"], ["42 + 1", "43"]]),
+        ("So \\boxed{20} = 20", [["20", "20"]]),
+        ("3x + 4 = 19", [["3x + 4", "19"]]),
+        ("2^{10} = 1024", [["2^{10}", "1024"]]),
+        ("The total is 1,000 + 1 = 1001", []),  # a thousands separator: no claim read from the middle of a number
+        ("Total: 12345678901234 = 5", []),  # longer than an operand may be
+        ("The answer is 8.", []),
+        ("the ratio a:b = 2", []),  # `a:b` is not arithmetic
+    ],
+)
 def test_claims_read_from_a_step(step, expected):
     assert chains(step) == expected
 
@@ -130,50 +142,69 @@ from verifiers.steps import mark_repeats, progress_rewards, repeated_claims  # n
 
 # Completions the policy wrote at step 8 of the committed GRPO+PS runs (benchmarks/process_supervision/runs/
 # ps-seed1 and ps-seed2, outcomes.jsonl), where every true line earned a step reward.
-FOUR_PLUS_SEVEN = ("1. 12 + 2 = 24\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 4 + 7 = 11\n5. 4 + 7 = 11\n6. 4 + 7 = 11\n"
-                   "7. 4 + 7 = 11\n8. 4 + 7 = 11\n9. 4 + 7 = 11\n10. 4 + 7 = 11\n11. 4 +")  # (12 + 2) * 7
-SIX_PLUS_SIX = ("1. 6 + 6 = 12\n2. 6 + 6 = 12\n3. 6 + 6 = 12\n4. 6 + 6 = 12\n5. 6 + 6 = 12\n6. 6 + 6 = 12\n"
-                "7. 6 + 6 = 12\n8. 6 + 6 = 12\n9. 6 + 6 = 12\n10. 6 + 6 = 12\n11. 6 + ")  # (6 + 6) * 2
-DOUBLING = ("1. 6 + 6 = 12\n2. 12 + 12 = 24\n3. 24 + 24 = 48\n4. 48 + 48 = 96\n5. 96 + 96 = 188\n6. 188 + 188 = 376\n"
-            "7. 376 + 376 = 752\n8. 752 + 752 = 1014\n\nThe answer is 10")  # (6 + 6) * 2: new claims, no answer
-MIXED_REPEATS = ("1. 6 + 6 = 12\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 11 + 11 = 22\n5. 11 + 11 = 22\n6. 11 + 11 = 22\n"
-                 "7. 11 + 11 = 22\n8. 11 + 11 = 22\n9. 11 + 11 = 22\n10. 11 + ")
+FOUR_PLUS_SEVEN = (
+    "1. 12 + 2 = 24\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 4 + 7 = 11\n5. 4 + 7 = 11\n6. 4 + 7 = 11\n"
+    "7. 4 + 7 = 11\n8. 4 + 7 = 11\n9. 4 + 7 = 11\n10. 4 + 7 = 11\n11. 4 +"
+)  # (12 + 2) * 7
+SIX_PLUS_SIX = (
+    "1. 6 + 6 = 12\n2. 6 + 6 = 12\n3. 6 + 6 = 12\n4. 6 + 6 = 12\n5. 6 + 6 = 12\n6. 6 + 6 = 12\n"
+    "7. 6 + 6 = 12\n8. 6 + 6 = 12\n9. 6 + 6 = 12\n10. 6 + 6 = 12\n11. 6 + "
+)  # (6 + 6) * 2
+DOUBLING = (
+    "1. 6 + 6 = 12\n2. 12 + 12 = 24\n3. 24 + 24 = 48\n4. 48 + 48 = 96\n5. 96 + 96 = 188\n6. 188 + 188 = 376\n"
+    "7. 376 + 376 = 752\n8. 752 + 752 = 1014\n\nThe answer is 10"
+)  # (6 + 6) * 2: new claims, no answer
+MIXED_REPEATS = (
+    "1. 6 + 6 = 12\n2. 4 + 7 = 11\n3. 4 + 7 = 11\n4. 11 + 11 = 22\n5. 11 + 11 = 22\n6. 11 + 11 = 22\n"
+    "7. 11 + 11 = 22\n8. 11 + 11 = 22\n9. 11 + 11 = 22\n10. 11 + "
+)
 HONEST = "6 + 6 = 12\n12 * 2 = 24\n\\boxed{24}"
 
 
-@pytest.mark.parametrize("texts, expected", [
-    (["4 + 7 = 11", "4+7=11", "11 = 7 + 4", "7 + 4 = 11 and 11 * 3 = 33", "11 * 3 = 33"],
-     [False, True, True, False, True]),  # blanks, sides and terms in another order are the same claim
-    (["(4 + 7) * 3 = 11 * 3 = 33", "11 * 3 = 33"], [False, True]),  # a link of an earlier chain
-    (["4 + 7 = 11", "So we have 11.", "4 + 7 = 12"], [False, False, False]),  # no claim; another value
-    (["0.5 + 0.5 = 1", "\\frac{1}{2} + \\frac{1}{2} = 1"], [False, False]),  # \frac is a division, not 0.5
-    (["11 \\times 3 = 33", "11 * 3 = 33", "3 × 11 = 33"], [False, True, True]),
-])
+@pytest.mark.parametrize(
+    "texts, expected",
+    [
+        (
+            ["4 + 7 = 11", "4+7=11", "11 = 7 + 4", "7 + 4 = 11 and 11 * 3 = 33", "11 * 3 = 33"],
+            [False, True, True, False, True],
+        ),  # blanks, sides and terms in another order are the same claim
+        (["(4 + 7) * 3 = 11 * 3 = 33", "11 * 3 = 33"], [False, True]),  # a link of an earlier chain
+        (["4 + 7 = 11", "So we have 11.", "4 + 7 = 12"], [False, False, False]),  # no claim; another value
+        (["0.5 + 0.5 = 1", "\\frac{1}{2} + \\frac{1}{2} = 1"], [False, False]),  # \frac is a division, not 0.5
+        (["11 \\times 3 = 33", "11 * 3 = 33", "3 × 11 = 33"], [False, True, True]),
+    ],
+)
 def test_repeated_claims(texts, expected):
     assert repeated_claims(texts) == expected
 
 
-@pytest.mark.parametrize("response, gold, labels", [
-    # Before: [0, 1 x 9, 0], nine rewarded copies of the prompt's example. Now only its first copy counts.
-    (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
-    (SIX_PLUS_SIX, "24", [1.0] + [0.0] * 10),  # before: [1] * 10 + [0]
-    (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, 1.0] + [0.0] * 6),
-    (DOUBLING, "24", [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]),  # all new claims: the bound handles it
-    (HONEST, "24", [1.0, 1.0, 1.0]),
-    ("6 + 6 = 12\n12 * 2 = 24\n12 * 2 = 24 so \\boxed{24}", "24", [1.0, 1.0, 1.0]),  # the answer may restate
-])
+@pytest.mark.parametrize(
+    "response, gold, labels",
+    [
+        # Before: [0, 1 x 9, 0], nine rewarded copies of the prompt's example. Now only its first copy counts.
+        (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
+        (SIX_PLUS_SIX, "24", [1.0] + [0.0] * 10),  # before: [1] * 10 + [0]
+        (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, 1.0] + [0.0] * 6),
+        (DOUBLING, "24", [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]),  # all new claims: the bound handles it
+        (HONEST, "24", [1.0, 1.0, 1.0]),
+        ("6 + 6 = 12\n12 * 2 = 24\n12 * 2 = 24 so \\boxed{24}", "24", [1.0, 1.0, 1.0]),  # the answer may restate
+    ],
+)
 def test_repeats_of_the_gamed_runs_earn_no_positive_label(response, gold, labels):
     judged = mark_repeats(check_steps(response, gold), response)
     assert [s.label for s in judged] == labels
 
 
-@pytest.mark.parametrize("response, gold, rewards", [
-    # Level 1 ((a + b) * c) is bounded at 2 operations + 1 = 3 rewarded steps: at most two before the answer.
-    (DOUBLING, "24", [1.0, 1.0, None, None, 0.0, None, None, 0.0, 0.0]),
-    (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, None] + [0.0] * 6),
-    (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
-    (HONEST, "24", [1.0, 1.0, 1.0]),
-])
+@pytest.mark.parametrize(
+    "response, gold, rewards",
+    [
+        # Level 1 ((a + b) * c) is bounded at 2 operations + 1 = 3 rewarded steps: at most two before the answer.
+        (DOUBLING, "24", [1.0, 1.0, None, None, 0.0, None, None, 0.0, 0.0]),
+        (MIXED_REPEATS, "24", [1.0, 1.0, 0.0, None] + [0.0] * 6),
+        (FOUR_PLUS_SEVEN, "98", [0.0, 1.0] + [0.0] * 9),
+        (HONEST, "24", [1.0, 1.0, 1.0]),
+    ],
+)
 def test_rewarded_steps_are_bounded(response, gold, rewards):
     judged = mark_repeats(check_steps(response, gold), response)
     labels = [s.label for s in judged]

@@ -97,8 +97,14 @@ STOP_TEXT = [
     ("5", COT + "<|eot_id|>So 2 + 3 = 5."),
 ]
 
-THREATS = {"relation": RELATION, "hedged": HEDGED, "partial_list": PARTIAL_LIST,
-           "says_something_else": SAYS_SOMETHING_ELSE, "multi_box_gold": MULTI_BOX_GOLD, "stop_text": STOP_TEXT}
+THREATS = {
+    "relation": RELATION,
+    "hedged": HEDGED,
+    "partial_list": PARTIAL_LIST,
+    "says_something_else": SAYS_SOMETHING_ELSE,
+    "multi_box_gold": MULTI_BOX_GOLD,
+    "stop_text": STOP_TEXT,
+}
 ROWS = [(name, gold, response) for name, rows in THREATS.items() for gold, response in rows]
 
 

@@ -45,12 +45,15 @@ def test_memory_limit_is_set_by_default(pool):
     assert "memory_limit_error" not in check(*SYMPY_ROW).details
 
 
-@pytest.mark.parametrize("child_code, message", [
-    ("import sys; sys.exit(3)", "failed to start"),  # cannot start
-    ("print('not json', flush=True)", "failed to start"),  # starts, but not as a math worker
-    (READY + "sys.stdin.readline(); sys.exit(1)", "math worker exited"),  # dies mid-comparison
-    (READY + "sys.stdin.readline(); print('garbage', flush=True)", "JSONDecodeError"),  # answers nonsense
-])
+@pytest.mark.parametrize(
+    "child_code, message",
+    [
+        ("import sys; sys.exit(3)", "failed to start"),  # cannot start
+        ("print('not json', flush=True)", "failed to start"),  # starts, but not as a math worker
+        (READY + "sys.stdin.readline(); sys.exit(1)", "math worker exited"),  # dies mid-comparison
+        (READY + "sys.stdin.readline(); print('garbage', flush=True)", "JSONDecodeError"),  # answers nonsense
+    ],
+)
 def test_broken_worker_is_an_internal_error(pool, monkeypatch, child_code, message):
     monkeypatch.setattr(_math_worker, "_CHILD_CODE", child_code)
     outcome = check(*SYMPY_ROW)
@@ -76,6 +79,7 @@ def test_hostile_timeout_is_not_an_internal_error(pool):
 def test_a_bug_in_the_host_stage_is_an_internal_error(monkeypatch):
     def broken(answer):
         raise RuntimeError("a bug")
+
     monkeypatch.setattr(verifiers.math, "normalize", broken)
     outcome = check("\\boxed{42}", "42")
     assert outcome.correct is False and outcome.reason == "internal_error: RuntimeError: a bug"

@@ -14,8 +14,10 @@ ROOT = os.geteuid() == 0
 
 
 def test_stdout_stdin_payload_and_channel_round_trip():
-    source = ("import os, sys\nprint(sys.stdin.read().upper())\nprint('err', file=sys.stderr)\n"
-              "os.write(SANDBOX_CHANNEL, SANDBOX_PAYLOAD[::-1])\n")
+    source = (
+        "import os, sys\nprint(sys.stdin.read().upper())\nprint('err', file=sys.stderr)\n"
+        "os.write(SANDBOX_CHANNEL, SANDBOX_PAYLOAD[::-1])\n"
+    )
     result = run_python(source, stdin=b"hello", payload=b"abc", limits=FAST)
     assert result.returncode == 0 and not result.timed_out
     assert result.stdout == b"HELLO\n" and result.stderr == b"err\n"
@@ -41,8 +43,16 @@ def test_environment_is_scrubbed(monkeypatch):
     result = run_python("import os\nprint(sorted(os.environ))", limits=FAST)
     names = ast.literal_eval(result.stdout.decode())
     assert "AWS_SECRET_ACCESS_KEY" not in names
-    assert set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                          "MKL_NUM_THREADS"}
+    assert set(names) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "LC_ALL",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    }
 
 
 def test_working_directory_is_private_and_removed():
@@ -54,8 +64,10 @@ def test_working_directory_is_private_and_removed():
 
 
 def test_timeout_kills_the_whole_process_group():
-    source = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        time.sleep(600)\n"
-              "        os._exit(0)\nprint('forked', flush=True)\ntime.sleep(600)")
+    source = (
+        "import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        time.sleep(600)\n"
+        "        os._exit(0)\nprint('forked', flush=True)\ntime.sleep(600)"
+    )
     result = run_python(source, limits=SandboxLimits(wall_seconds=1.5))
     assert result.timed_out and result.returncode is None
     assert result.stdout == b"forked\n"
@@ -70,21 +82,26 @@ def test_cpu_limit_stops_a_busy_loop():
 
 
 def test_file_size_limit():
-    result = run_python("open('big', 'wb').write(b'x' * (4 << 20))",
-                        limits=SandboxLimits(wall_seconds=5, file_size_bytes=1 << 20))
+    result = run_python(
+        "open('big', 'wb').write(b'x' * (4 << 20))", limits=SandboxLimits(wall_seconds=5, file_size_bytes=1 << 20)
+    )
     assert result.returncode != 0  # SIGXFSZ kills it (or OSError(EFBIG) if the signal is ignored)
 
 
 def test_output_cap():
-    result = run_python("import sys\nwhile True:\n    sys.stdout.write('y' * 65536)",
-                        limits=SandboxLimits(wall_seconds=10, max_output_bytes=100_000))
+    result = run_python(
+        "import sys\nwhile True:\n    sys.stdout.write('y' * 65536)",
+        limits=SandboxLimits(wall_seconds=10, max_output_bytes=100_000),
+    )
     assert result.output_overflow and len(result.stdout) <= 100_000
 
 
 @pytest.mark.skipif(not ROOT, reason="uid switch and namespaces need root")
 def test_root_isolation_is_in_place():
-    source = ("import os, sys\nprint(os.stat('/proc/self/mem').st_uid, 'ctypes' in sys.modules, os.getuid(), "
-              "os.getgid(), os.getgroups(), os.listdir('/tmp'))")
+    source = (
+        "import os, sys\nprint(os.stat('/proc/self/mem').st_uid, 'ctypes' in sys.modules, os.getuid(), "
+        "os.getgid(), os.getgroups(), os.listdir('/tmp'))"
+    )
     result = run_python(source, limits=FAST)
     mem_owner, ctypes_loaded, uid, gid, groups, tmp = result.stdout.decode().split(" ", 5)
     assert mem_owner == "0"  # non-dumpable: its memory is closed to other processes of its uid

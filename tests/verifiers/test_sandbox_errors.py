@@ -19,8 +19,9 @@ def test_an_interpreter_that_cannot_be_started_is_a_sandbox_error(tmp_path, monk
     monkeypatch.setattr(sys, "executable", str(vanishing))
     outcome = check(ADD, TESTS, entry_point="add", timeout=10)
     assert not outcome.correct and outcome.score == 0.0
-    assert outcome.reason.startswith(f"sandbox_error: cannot start the interpreter {vanishing}: FileNotFoundError"), \
+    assert outcome.reason.startswith(f"sandbox_error: cannot start the interpreter {vanishing}: FileNotFoundError"), (
         outcome.reason
+    )
     assert outcome.details["sandbox_error"] is True and "FileNotFoundError" in outcome.details["stderr"]
 
 

@@ -29,7 +29,7 @@ NOBODY = 65534
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 TESTS = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-4, 4) == 0\n"
-HONEST = "def add(a: int, b: int) -> int:\n    \"\"\"Add two numbers.\"\"\"\n    return a + b\n"
+HONEST = 'def add(a: int, b: int) -> int:\n    """Add two numbers."""\n    return a + b\n'
 WRONG = "def add(a: int, b: int) -> int:\n    return a - b\n"
 USES_SITE_PACKAGES = "from sandbox_probe import VALUE\n\ndef add(a, b):\n    return a + b + VALUE - 42\n"
 
@@ -90,8 +90,16 @@ class Venv:
         """Run `DRIVER` with this venv's python as the sandbox host (as `user` if given)."""
         jobs = json.dumps({"checks": list(checks), "runs": list(runs)})
         ids = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-        done = subprocess.run([self.python, "-c", DRIVER], input=jobs, capture_output=True, text=True,
-                              timeout=timeout, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, **ids)
+        done = subprocess.run(
+            [self.python, "-c", DRIVER],
+            input=jobs,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            **ids,
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -105,8 +113,7 @@ def make_venv(parent: str, *options: str, python: str = BASE_PYTHON, uv: str | N
         command = [python, "-m", "venv", "--without-pip", *options, prefix]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     site_packages = next(Path(prefix, "lib").glob("python3*/site-packages"))
-    shutil.copytree(REPO / "verifiers", site_packages / "verifiers",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "verifiers", site_packages / "verifiers", ignore=shutil.ignore_patterns("__pycache__"))
     (site_packages / "sandbox_probe.py").write_text("VALUE = 42\n")
     return Venv(prefix=prefix, python=os.path.join(prefix, "bin", "python"), site_packages=str(site_packages))
 
@@ -193,8 +200,9 @@ def system_venv(tmp_path_factory) -> Venv:
 def _require_system_python():
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.skip(f"no system Python at {SYSTEM_PYTHON}")
-    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info >= (3, 10))"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info >= (3, 10))"], capture_output=True, text=True
+    ).stdout.strip()
     if version != "True":
         pytest.skip(f"{SYSTEM_PYTHON} is older than 3.10 (the project's minimum)")
     if subprocess.run([SYSTEM_PYTHON, "-c", "import venv"], capture_output=True).returncode != 0:
@@ -206,16 +214,23 @@ def _probe_paths(venv: Venv, secrets: list[str]) -> str:
     base_bin = os.path.dirname(os.path.realpath(venv.python))
     exposed = [venv.site_packages, os.path.join(venv.prefix, "bin")]
     forbidden = [*exposed, base_bin, venv.prefix, os.path.dirname(venv.prefix), str(REPO)]
-    return json.dumps({
-        "exposed_dirs": exposed, "forbidden_dirs": forbidden if ROOT else [],
-        "pyvenv_cfg": os.path.join(venv.prefix, "pyvenv.cfg") if ROOT else None, "secrets": secrets,
-        "venv_parent": os.path.dirname(venv.prefix), "site_packages": venv.site_packages,
-    })
+    return json.dumps(
+        {
+            "exposed_dirs": exposed,
+            "forbidden_dirs": forbidden if ROOT else [],
+            "pyvenv_cfg": os.path.join(venv.prefix, "pyvenv.cfg") if ROOT else None,
+            "secrets": secrets,
+            "venv_parent": os.path.dirname(venv.prefix),
+            "site_packages": venv.site_packages,
+        }
+    )
 
 
 def _assert_checks_and_isolation(venv: Venv, secrets: list[str]):
-    results = venv.drive(checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"], [USES_SITE_PACKAGES, TESTS, "add"]],
-                         runs=[[PROBE, _probe_paths(venv, secrets)]])
+    results = venv.drive(
+        checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"], [USES_SITE_PACKAGES, TESTS, "add"]],
+        runs=[[PROBE, _probe_paths(venv, secrets)]],
+    )
     honest, wrong, uses_site_packages = results["checks"]
     assert honest["correct"] and honest["reason"] == "passed", honest
     assert not wrong["correct"] and wrong["reason"].startswith("assertion"), wrong
@@ -228,8 +243,10 @@ def _assert_checks_and_isolation(venv: Venv, secrets: list[str]):
         assert run["isolation"]["mount_namespace"], run["isolation"]
         assert all(seen["read_only"].values()), seen["read_only"]  # bin/ and site-packages: read-only mounts
         # A checkout the sandbox cannot see (under /tmp, or under a 0700 home) is ENOENT inside: refused too.
-        refused = {path: error in ({"EROFS", "EACCES", "ENOENT"} if path == str(REPO) else {"EROFS", "EACCES"})
-                   for path, error in seen["writes"].items()}
+        refused = {
+            path: error in ({"EROFS", "EACCES", "ENOENT"} if path == str(REPO) else {"EROFS", "EACCES"})
+            for path, error in seen["writes"].items()
+        }
         assert all(refused.values()), seen["writes"]
         assert seen["visible_secrets"] == []  # the rest of /tmp, the rest of the home: not there
         assert seen["beside_the_venv"] == ["venv"]
@@ -263,8 +280,9 @@ def test_venv_reached_through_a_symlink_in_tmp(home_venv):
         os.symlink(os.path.dirname(home_venv.prefix), link)
         site_packages = home_venv.site_packages.replace(os.path.dirname(home_venv.prefix), link, 1)
         venv = Venv(os.path.join(link, "venv"), os.path.join(link, "venv", "bin", "python"), site_packages)
-        results = venv.drive(checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"]],
-                             runs=[["import sys\nprint(sys.executable)", ""]])
+        results = venv.drive(
+            checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"]], runs=[["import sys\nprint(sys.executable)", ""]]
+        )
     finally:
         shutil.rmtree(os.path.dirname(link))
     honest, wrong = results["checks"]
@@ -293,8 +311,11 @@ def test_host_running_as_an_ordinary_user():
     parent = tempfile.mkdtemp(prefix="sandbox-user-venv-", dir="/tmp")
     try:
         venv = _venv_in(parent, python=SYSTEM_PYTHON if ROOT else BASE_PYTHON)
-        results = venv.drive(checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"]],
-                             runs=[["import os\nprint(os.getuid())", ""]], user=NOBODY if ROOT else None)
+        results = venv.drive(
+            checks=[[HONEST, TESTS, "add"], [WRONG, TESTS, "add"]],
+            runs=[["import os\nprint(os.getuid())", ""]],
+            user=NOBODY if ROOT else None,
+        )
     finally:
         shutil.rmtree(parent)
     honest, wrong = results["checks"]
