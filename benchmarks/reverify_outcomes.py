@@ -55,8 +55,9 @@ def judge(args) -> None:
     )
     with open(args.output, "w", encoding="utf-8") as f:
         for (path, i, row), outcome in zip(rows, outcomes):
-            f.write(json.dumps({"file": path, "row": i, "gold": gold_of(row), "response": row["response"],
-                                "correct": outcome.correct, "reason": outcome.reason, "error": outcome.is_error}) + "\n")
+            judged = {"file": path, "row": i, "gold": gold_of(row), "response": row["response"]}
+            judged.update(correct=outcome.correct, reason=outcome.reason, error=outcome.is_error)
+            f.write(json.dumps(judged) + "\n")
     print(f"{len(rows)} rows judged by {math_verifier.__file__} -> {args.output}")
 
 
@@ -69,15 +70,19 @@ def compare(args) -> None:
     keys = sorted(old.keys() & new.keys())
     up = [k for k in keys if not old[k]["correct"] and new[k]["correct"]]
     down = [k for k in keys if old[k]["correct"] and not new[k]["correct"]]
-    print(f"rows judged by both: {len(keys)} (only old: {len(old.keys() - new.keys())}, "
-          f"only new: {len(new.keys() - old.keys())})")
+    print(
+        f"rows judged by both: {len(keys)} (only old: {len(old.keys() - new.keys())}, "
+        f"only new: {len(new.keys() - old.keys())})"
+    )
     print(f"same verdict: {len(keys) - len(up) - len(down)} ({1 - (len(up) + len(down)) / max(len(keys), 1):.4f})")
     print(f"wrong -> correct: {len(up)}; correct -> wrong: {len(down)}")
     print(f"verifier errors: old {sum(old[k]['error'] for k in keys)}, new {sum(new[k]['error'] for k in keys)}")
     for title, changed in (("wrong -> correct", up), ("correct -> wrong", down)):
         for k in changed[: args.show]:
-            print(f"\n[{title}] gold {new[k]['gold']!r}; old {old[k]['reason']}, new {new[k]['reason']}\n"
-                  f"  {new[k]['response'][-300:]!r}")
+            print(
+                f"\n[{title}] gold {new[k]['gold']!r}; old {old[k]['reason']}, new {new[k]['reason']}\n"
+                f"  {new[k]['response'][-300:]!r}"
+            )
 
 
 def main() -> None:
