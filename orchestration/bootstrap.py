@@ -235,7 +235,7 @@ def fit_warm_start(cfg, fit_rows: list[OutcomeRow], seed: int, accelerator=None)
             random.Random(f"{seed}:hard-negatives"),
             fallback_last_number=cfg.loop.math_last_number_fallback,
         )
-    rm = OnlineRM(cfg.rm, "rm", seed, accelerator or Accelerator(cpu=True), policy=cfg.policy.name_or_path)
+    rm = OnlineRM(cfg.rm, seed, accelerator or Accelerator(cpu=True), policy=cfg.policy.name_or_path)
     metrics = rm.fit(records, replay=[], pairs=pairs)
     return rm.model, metrics, dict(kinds)
 

@@ -10,6 +10,7 @@ any model loads, with messages that say what to change.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Literal
 
 from orchestration.dataclass_yaml import ConfigError, apply_overrides, from_dict, load_yaml
 from orchestration.phrasings import PHRASINGS
-from orchestration.reward_terms import RewardTermConfig, implied_source, shorthand_terms
+from orchestration.reward_terms import RewardPlan, RewardTermConfig, implied_source, shorthand_terms
 from policy.grpo import ADVANTAGE_SCALES, PROCESS_CREDITS
 from policy.lora import LoraConfig
 from policy.sampling import SamplingConfig
@@ -508,26 +509,6 @@ class LoopConfig:
         """`reward_source` as resolved: which RM (if any) rewards, and whether the verifier does."""
         return self.reward_source
 
-    def reward_plan(self) -> str:
-        """One line saying what rewards a completion, for the start of a run."""
-        if self.algorithm != "grpo":
-            return (
-                f"reward plan: {self.algorithm}: coefficient 1 on verifier-correct completions, 0 on the rest "
-                "(no reward terms)"
-            )
-        terms = " + ".join(f"{term.weight:g} * {term.name}" for term in self.terms)
-        notes = {
-            "rm": "rm = the online RM's score, re-trained every rm.update_every steps",
-            "frozen_rm": "frozen_rm = the RM's first version, never updated",
-            "verifier": "verifier = the rule's verdict",
-            "format": "format = 1 when the answer is where the prompt asked (\\boxed{}, a ```python block)",
-        }
-        said = [notes[term.name] for term in self.terms if term.name in notes]
-        if any(term.name in ("rm", "frozen_rm") for term in self.terms):
-            said.append("until the RM's first version exists the RM terms read the verifier")
-        kind = "one reward per step (process supervision)" if self.supervision == "process" else "one per completion"
-        return f"reward plan: {terms}, {kind}; " + "; ".join(said)
-
     def _resolve_reward(self):
         """Unset reward keys become what the rest of the config needs; written so in the resolved config.yaml."""
         rewards_completions = self.algorithm == "grpo" and self.supervision == "outcome"
@@ -695,6 +676,12 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    @functools.cached_property
+    def plan(self) -> RewardPlan:
+        """The reward, resolved once (`reward_terms.RewardPlan`): what the loop reads instead of the shorthand."""
+        loop = self.loop
+        return RewardPlan.build(loop.terms, loop.algorithm, loop.supervision, loop.source, self.data.unlabelled)
 
     def __post_init__(self):
         rollouts = self.loop.prompts_per_step * self.loop.group_size

@@ -40,7 +40,7 @@ from orchestration.policy_slot import PolicySlot
 from orchestration.preemption import Preempted, StopOnSignal
 from orchestration.preflight import VerifierUnavailable, check_verifiers, verifier_kinds
 from orchestration.processes import flags, gathered, gathered_monitor, gathered_step_monitor, mean_over_processes
-from orchestration.reward_terms import TermBatch, combine_terms, well_formatted, within_group_std
+from orchestration.reward_terms import RM_TERMS, TermBatch, combine_terms, well_formatted, within_group_std
 from orchestration.rewards import prompt_text, verifier_errors, verify
 from orchestration.step_batch import RMScores, StepBatch
 from orchestration.step_labels import (
@@ -112,11 +112,11 @@ class OnlineTrainer:
         self.updater = GRPOUpdater(self.model, cfg.grpo, ref_model=self.reference, accelerator=self.accelerator)
         self.rm = OnlineRM(
             cfg.rm,
-            cfg.loop.source,
             cfg.loop.seed,
             self.accelerator,
-            level="step" if cfg.loop.supervision == "process" else "outcome",
+            level="step" if cfg.plan.step_level else "outcome",
             policy=cfg.policy.name_or_path,
+            rewards_frozen=cfg.plan.rm == "frozen",
         )
         self.rm.load(checkpoint)
 
@@ -270,7 +270,7 @@ class OnlineTrainer:
         and the RM it trains beside the reward is only a monitor)."""
         if self.cfg.loop.algorithm != "grpo" or "verifier/accuracy" not in metrics:
             return None
-        name = next((t.name for t in self.cfg.loop.terms if t.name in ("rm", "frozen_rm") and t.weight), None)
+        name = next((t.name for t in self.cfg.plan.terms if t.name in RM_TERMS and t.weight), None)
         value = metrics.get(f"reward/{name}") if name else None
         return value if isinstance(value, float) and math.isfinite(value) else None
 
@@ -325,7 +325,7 @@ class OnlineTrainer:
             for row, mask in zip(rollouts.completion_ids.cpu(), rollouts.completion_mask.cpu())
         ]
         rewards, terms = combine_terms(
-            cfg.loop.terms,
+            cfg.plan.terms,
             TermBatch(
                 expanded,
                 rollouts.texts,
@@ -397,7 +397,7 @@ class OnlineTrainer:
         verified-correct completions and 0 on the rest, no negative signal."""
         loop, rollouts, rewards = self.cfg.loop, batch.rollouts, batch.rewards
         if not flags(self.accelerator, torch.isfinite(rewards).all()).all():  # all skip together, or DDP hangs
-            print(f"[step {step}] non-finite rewards from {loop.source}: policy update skipped")
+            print(f"[step {step}] non-finite rewards from {self.cfg.plan.source}: policy update skipped")
             return {"policy/skipped": 1.0}
         if loop.drop_uniform_groups:
             rollouts = self._drop_uniform_groups(rollouts, rewards)
@@ -416,7 +416,7 @@ class OnlineTrainer:
         """Per-token advantages from the steps' rewards (§4.1.3, credited as `grpo.process_credit` says), after the
         progress rules, with `loop.outcome_share` of the verified outcome's advantage mixed in."""
         loop, rollouts = self.cfg.loop, batch.rollouts
-        raw = step_rewards(batch.step_labels, batch.step_scores.of(loop.source))
+        raw = step_rewards(batch.step_labels, batch.step_scores.of(self.cfg.plan.rm))
         paid, metrics = paid_step_rewards(raw, batch.steps, rollouts.texts, batch.items, loop.max_rewarded_steps)
         step_reward, step_ends = step_tensors(
             self.tokenizer, rollouts.completion_ids, rollouts.completion_mask, batch.steps, paid

@@ -41,12 +41,19 @@ StepScores = tuple[list[torch.Tensor], torch.Tensor]  # (each response's step sc
 
 class OnlineRM:
     def __init__(
-        self, cfg, reward_source: str, seed: int, accelerator, level: str = "outcome", policy: str | None = None
+        self,
+        cfg,
+        seed: int,
+        accelerator,
+        level: str = "outcome",
+        policy: str | None = None,
+        rewards_frozen: bool = False,
     ):
         """`cfg`: the run's `RewardModelConfig`; `level`: "outcome" (`ScalarRewardModel`) or "step"
         (`StepRewardModel`, process supervision); `policy`: the policy's starting checkpoint (`rm.encoder:
         policy` builds the RM on it)."""
-        self.cfg, self.reward_source, self.seed, self.accelerator = cfg, reward_source, seed, accelerator
+        self.cfg, self.seed, self.accelerator = cfg, seed, accelerator
+        self.rewards_frozen = rewards_frozen  # the run is rewarded by the first version: no RM trains past it
         self.level, self.policy = level, policy
         if level == "step" and cfg.hard_negatives:
             raise ValueError(
@@ -68,7 +75,7 @@ class OnlineRM:
         saved_frozen = checkpoint and os.path.join(checkpoint, "rm_frozen")
         if saved_frozen and os.path.isdir(saved_frozen):
             self.frozen = self._from_pretrained(saved_frozen).eval().requires_grad_(False)
-        elif self.model is not None and (not checkpoint or self.reward_source == "frozen_rm"):
+        elif self.model is not None and (not checkpoint or self.rewards_frozen):
             self.frozen = self._frozen_copy(self.model)  # the initial RM is the first version
         elif checkpoint and self.cfg.init_from:  # a checkpoint written before rm_frozen/ was saved
             self.frozen = self._from_pretrained(self.cfg.init_from).eval().requires_grad_(False)
@@ -117,7 +124,7 @@ class OnlineRM:
         """Every `rm.update_every` steps; a `frozen_rm` run trains only its first version, if it has none."""
         if step % self.cfg.update_every:
             return False
-        return not (self.reward_source == "frozen_rm" and self.frozen is not None)
+        return not (self.rewards_frozen and self.frozen is not None)
 
     def fit(
         self,
@@ -206,7 +213,7 @@ class OnlineRM:
 
     def _frozen_copy(self, model: ScalarRewardModel) -> ScalarRewardModel:
         """`model` as it is now, never trained again: `model` itself when the run's reward is the frozen RM."""
-        if self.reward_source == "frozen_rm":
+        if self.rewards_frozen:
             return model
         return copy.deepcopy(self.accelerator.unwrap_model(model)).eval().requires_grad_(False)
 

@@ -108,6 +108,69 @@ def implied_source(terms: list[RewardTermConfig]) -> str:
     return "verifier"
 
 
+@dataclass(frozen=True)
+class RewardPlan:
+    """What rewards a completion, resolved once when the config loads (`TrainConfig.plan`) from the shorthand
+    (`loop.reward_source`, `loop.format_weight`) or `loop.reward_terms`, the algorithm and the supervision: the rest
+    of the loop reads this, never the shorthand's string.
+
+    `rm`: which RM version rewards the run, "live" (re-trained online), "frozen" (its first version, never trained
+    again: the run then trains no RM past it) or None; `fallbacks`: where a term reads another source, said once at
+    the start of a run."""
+
+    terms: tuple[RewardTermConfig, ...]  # online_rft / rft log them but weigh completions by the verifier alone
+    algorithm: str
+    step_level: bool  # process supervision: one reward per step
+    source: str  # the shorthand the plan amounts to (rm, frozen_rm, mix, verifier): what the study calls the run
+    fallbacks: tuple[str, ...]
+
+    @classmethod
+    def build(cls, terms, algorithm: str, supervision: str, source: str, unlabelled: bool) -> "RewardPlan":
+        terms = tuple(terms)
+        names = {term.name for term in terms if term.weight} if algorithm == "grpo" else set()
+        fallbacks = []
+        if names & set(RM_TERMS):
+            fallbacks.append(
+                "until the RM's first version exists (its first update, or rm.init_from) "
+                + (
+                    "the steps are rewarded by their labels"
+                    if supervision == "process"
+                    else "the RM terms read the verifier's verdict"
+                )
+            )
+        if "verifier" in names and unlabelled:
+            fallbacks.append("on prompts without a gold answer (data.unlabelled) the verifier term reads the live RM")
+        return cls(terms, algorithm, supervision == "process", source, tuple(fallbacks))
+
+    @property
+    def rm(self) -> str | None:
+        """Which RM version's scores reward the run: "live", "frozen" or None."""
+        return (
+            {"rm": "live", "mix": "live", "frozen_rm": "frozen"}.get(self.source) if self.algorithm == "grpo" else None
+        )
+
+    def describe(self) -> str:
+        """One line saying what rewards a completion, for the start of a run."""
+        if self.algorithm != "grpo":
+            return (
+                f"reward plan: {self.algorithm}: coefficient 1 on verifier-correct completions, 0 on the rest "
+                "(no reward terms)"
+            )
+        notes = {
+            "rm": "rm = the online RM's score, re-trained every rm.update_every steps",
+            "frozen_rm": "frozen_rm = the RM's first version, never updated",
+            "verifier": "verifier = the rule's verdict",
+            "format": "format = 1 when the answer is where the prompt asked (\\boxed{}, a ```python block)",
+        }
+        if self.step_level:
+            terms, kind = f"each step by {self.source}", "one reward per step (process supervision)"
+            said = [notes.get(self.source, "")]
+        else:
+            terms, kind = " + ".join(f"{term.weight:g} * {term.name}" for term in self.terms), "one per completion"
+            said = [notes[term.name] for term in self.terms if term.name in notes]
+        return f"reward plan: {terms}, {kind}; " + "; ".join(said + list(self.fallbacks))
+
+
 @dataclass
 class TermBatch:
     """What the terms read; one entry per completion, group-contiguous."""

@@ -31,9 +31,9 @@ class RMScores:
     live: Any = None  # (N,) tensor for outcome scores; a list of (steps,) tensors for step scores
     frozen: Any = None
 
-    def of(self, source: str):
-        """The scores `reward_source` rewards with: the live RM's for rm, the frozen one's for frozen_rm."""
-        return {"rm": self.live, "frozen_rm": self.frozen}.get(source)
+    def of(self, version: str | None):
+        """The scores of one RM version ("live", "frozen", as `RewardPlan.rm` names it); None for None."""
+        return {"live": self.live, "frozen": self.frozen}.get(version)
 
 
 # How a field is laid out per completion, and so how batches join and how groups are picked.

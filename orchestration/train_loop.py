@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         if accelerator.is_main_process:
             dump_yaml(cfg, os.path.join(args.output_dir, "config.yaml"))
             print(f"run directory: {args.output_dir} (resolved config: {Path(args.output_dir, 'config.yaml')})")
-            print(cfg.loop.reward_plan())
+            print(cfg.plan.describe())
         if cfg.logging.report_to:  # each tracker writes under the run directory (TensorBoard: DIR/online-rm-grpo)
             accelerator.init_trackers(
                 "online-rm-grpo",

@@ -1,3 +1,4 @@
+import os
 import re
 
 import pytest
@@ -19,6 +20,8 @@ from orchestration.rewards import verify
 from orchestration.tasks import TaskItem
 from verifiers import Outcome
 from verifiers.outcome import UNLABELLED
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MATH = TaskItem(id="m", prompt="What is 2 + 3? Put your final answer in \\boxed{}.", verifier="math", gold="5")
 CODE = TaskItem(id="c", prompt="Write inc.", verifier="code", tests="assert inc(1) == 2\n", entry_point="inc")
@@ -252,10 +255,55 @@ def test_a_resolved_config_reloads_to_the_same_config(tmp_path):
 
 
 def test_reward_plan_says_what_rewards_a_completion():
-    plan = load_config(None, []).loop.reward_plan()
+    plan = load_config(None, []).plan.describe()
     assert plan.startswith("reward plan: 0.5 * rm + 0.5 * verifier + 0.1 * format, one per completion")
-    assert "until the RM's first version exists the RM terms read the verifier" in plan
-    assert "coefficient 1 on verifier-correct" in load_config(None, ["--loop.algorithm", "rft"]).loop.reward_plan()
+    assert (
+        "until the RM's first version exists (its first update, or rm.init_from) the RM terms read the verifier" in plan
+    )
+    assert "coefficient 1 on verifier-correct" in load_config(None, ["--loop.algorithm", "rft"]).plan.describe()
+    unlabelled = load_config(
+        None,
+        [
+            "--loop.reward_source",
+            "mix",
+            "--data.source",
+            "math",
+            "--data.path",
+            os.path.join(REPO, "configs", "data", "gsm8k_sample.jsonl"),
+            "--data.unlabelled",
+            "true",
+        ],
+    ).plan.describe()
+    assert "on prompts without a gold answer (data.unlabelled) the verifier term reads the live RM" in unlabelled
+
+
+@pytest.mark.parametrize(
+    "args, rm, source, step_level, names",
+    [
+        ([], "live", "mix", False, ["rm", "verifier", "format"]),
+        (["--loop.reward_source", "rm"], "live", "rm", False, ["rm", "format"]),
+        (["--loop.reward_source", "frozen_rm"], "frozen", "frozen_rm", False, ["frozen_rm", "format"]),
+        (["--loop.reward_source", "verifier"], None, "verifier", False, ["verifier", "format"]),
+        (
+            ["--loop.reward_terms", "[{name: verifier}, {name: rm, weight: 0.3}]"],
+            "live",
+            "mix",
+            False,
+            ["verifier", "rm"],
+        ),
+        (["--loop.algorithm", "online_rft"], None, "verifier", False, ["verifier"]),
+        (
+            ["--loop.supervision", "process", "--data.source", "multistep", "--loop.reward_source", "frozen_rm"],
+            "frozen",
+            "frozen_rm",
+            True,
+            ["frozen_rm"],
+        ),
+    ],
+)
+def test_the_plan_is_resolved_once_from_any_spelling(args, rm, source, step_level, names):
+    plan = load_config(None, args).plan
+    assert (plan.rm, plan.source, plan.step_level, [t.name for t in plan.terms]) == (rm, source, step_level, names)
 
 
 def test_reward_source_and_terms_resolve_to_one_reward():

@@ -79,4 +79,4 @@ def test_select_groups_picks_whole_groups_of_every_field():
 
 def test_rm_scores_of_a_reward_source():
     scores = RMScores("live", "frozen")
-    assert (scores.of("rm"), scores.of("frozen_rm"), scores.of("verifier")) == ("live", "frozen", None)
+    assert (scores.of("live"), scores.of("frozen"), scores.of(None)) == ("live", "frozen", None)
