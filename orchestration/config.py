@@ -296,8 +296,8 @@ class DataConfig:
             "derived": True,
             "help": "built-in tasks (arithmetic, multistep): each prompt is a chat that opens with one worked example "
             "of its level answered in the asked format (\\boxed{}; multistep: one calculation per line), then "
-            "asks the problem; null = true for them (it lifts SmolLM2-135M's \\boxed{} use from 2% to 77%: "
-            "docs/loop.md)",
+            "asks the problem; null = true for them (on the held-out set it lifts SmolLM2-135M's \\boxed{} use "
+            "from 1% to 79% sampled, accuracy from 0.26 to 0.55: docs/loop.md)",
         },
     )
     path: str | None = field(default=None, metadata={"help": "data file / datasets dir / hub name for math, code"})
