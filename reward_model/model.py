@@ -159,7 +159,7 @@ class ScalarRewardModel(nn.Module):
         max_length: int = 256,
         encoder_name: str = "",
         trained_with: str | None = None,
-        lora: dict | None = None,
+        lora: dict | LoraSettings | None = None,
         reference: bool = False,
         origin: dict | None = None,
     ):
