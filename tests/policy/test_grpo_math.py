@@ -451,3 +451,21 @@ def test_mix_advantages_by_hand():
         mix_advantages(process, outcome, 1.5)
     with pytest.raises(ValueError, match="outcome must be"):
         mix_advantages(process, torch.zeros(3), 0.1)
+
+
+def test_identical_completions_are_not_neutral_under_process_supervision():
+    """§4.1.3 normalises every step reward of a group together, so a group of identical completions [1, 1, 0] (two
+    true steps, a wrong answer) still gets advantages: mean 2/3, unbiased std sqrt((16/9 + 32/9) / 23) over the
+    24 steps, so a true step is worth +0.692 and the wrong one -1.385; summed over the later steps the tokens of
+    step 1, 2, 3 get 0, -0.692, -1.385. Every completion is pushed down, the answer step most: the bias the first
+    runs of the #23 study met (the policy learned to stop before answering). Outcome supervision gives 0 here."""
+    from policy.grpo import process_advantages
+
+    k = 8
+    rewards = torch.tensor([[1.0, 1.0, 0.0]] * k)
+    ends = torch.tensor([[1, 3, 5]] * k)
+    true_step = (1 / 3) / (48 / 9 / 23) ** 0.5
+    wrong_step = -2 * true_step
+    expected = torch.tensor([2 * true_step + wrong_step, true_step + wrong_step, wrong_step])
+    torch.testing.assert_close(process_advantages(rewards, ends, k)[0], expected, atol=1e-3, rtol=0)
+    assert group_advantages(torch.zeros(k), k).abs().max() == 0  # the same group under outcome supervision
