@@ -178,11 +178,17 @@ class ArithmeticTasks:
         if not self.worked_example:
             return f"{question} {ANSWER_INSTRUCTION}"
         _, example, answer = WORKED_EXAMPLES[level]
-        return [
-            {"role": "user", "content": f"{example} {ANSWER_INSTRUCTION}"},
-            {"role": "assistant", "content": answer},
-            {"role": "user", "content": f"{question} {ANSWER_INSTRUCTION}"},
-        ]
+        return worked_example_chat(example, answer, question, ANSWER_INSTRUCTION)
+
+
+def worked_example_chat(example: str, answer: str, question: str, instruction: str) -> list[dict[str, str]]:
+    """A built-in prompt that shows the format once: the worked example and its answer, then the question, each
+    question followed by the same `instruction` (arithmetic and multistep prompts alike)."""
+    return [
+        {"role": "user", "content": f"{example} {instruction}"},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": f"{question} {instruction}"},
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 
-from orchestration.arithmetic import split_of
+from orchestration.arithmetic import split_of, worked_example_chat
 from orchestration.tasks import TaskItem
 
 LEVELS = (1, 2, 3, 4)
@@ -116,11 +116,7 @@ class MultiStepTasks:
         if not self.worked_example:
             return f"{question} {INLINE_INSTRUCTION}"
         _, example, solution = WORKED_EXAMPLES[level]
-        return [
-            {"role": "user", "content": f"{example} {STEP_INSTRUCTION}"},
-            {"role": "assistant", "content": solution},
-            {"role": "user", "content": f"{question} {STEP_INSTRUCTION}"},
-        ]
+        return worked_example_chat(example, solution, question, STEP_INSTRUCTION)
 
 
 def main(argv: list[str] | None = None) -> None:
