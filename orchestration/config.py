@@ -83,7 +83,8 @@ class LoopGRPOConfig(GRPOConfig):
         metadata={
             "help": "process supervision: a token's credit from the normalised rewards of the steps ending at or after "
             "it: sum (DeepSeekMath §4.1.3), min (their minimum) or delta (the sum after each step reward became "
-            "its change from the previous step, so it telescopes); policy.grpo.process_advantages"
+            "its change from the previous step, so it telescopes); or rtg: the step's return-to-go minus the group's "
+            "mean at that step index, so identical completions get 0; policy.grpo.process_advantages"
         },
     )
 

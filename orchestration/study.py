@@ -9,6 +9,10 @@ held-out problems. A finished run is never re-run, and an interrupted one resume
 the same command. Then `DIR/report.md`, `DIR/results.json` and `DIR/plots/*.png` are written
 (`orchestration.study_report`). The held-out evaluation before training depends only on the seed, so it
 runs once per seed, in the first arm run for it.
+
+`--parallel N` runs N of them at once (each still its own process): for a GPU with room for several, or a
+machine with cores to spare. The runs do not share anything but the read-only caches, so the results are the
+same as one at a time on that machine.
 """
 
 from __future__ import annotations
@@ -52,9 +56,15 @@ def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
     ]
 
 
+COMMIT_ENV = "STUDY_CODE_COMMIT"  # names the commit where the code is a copy without .git (a remote machine)
+
+
 def code_commit() -> str:
-    """The commit of the code the runs import (`-dirty` when tracked files differ from it), or "unknown"."""
+    """The commit of the code the runs import (`-dirty` when tracked files differ from it); where the code is not
+    a git checkout, $STUDY_CODE_COMMIT if set (the copy's commit, as whoever copied it knows it), else "unknown"."""
     repo = str(Path(TRAIN_LOOP).resolve().parents[1])
+    if not os.path.exists(os.path.join(repo, ".git")):
+        return os.environ.get(COMMIT_ENV) or "unknown"
     try:
         commit = subprocess.run(
             ["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
@@ -112,12 +122,23 @@ def run_study(
     overrides: list[str],
     progress: bool = True,
     keep_models: bool = False,
+    parallel: int = 1,
 ) -> list[dict]:
-    """Run every (arm, seed) not finished yet; returns one record per run that ran now."""
+    """Run every (arm, seed) not finished yet, `parallel` at a time; returns one record per run that ran now."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from tqdm.auto import tqdm
 
     todo = [(arm, seed) for seed in seeds for arm in arms if not is_finished(run_dir(output_dir, arm, seed))]
-    records = []
+    # The base policy is evaluated once per seed and data: by the first run of it that has not done so yet.
+    evaluated = set()
+    jobs = []
+    for arm, seed in todo:
+        others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm and data_overrides(a) == data_overrides(arm)]
+        key = (seed, tuple(data_overrides(arm)))
+        initial_eval = key not in evaluated and not any(has_initial_eval(p) for p in others)
+        evaluated.add(key)
+        jobs.append((arm, seed, initial_eval))
     bar = tqdm(
         total=len(arms) * len(seeds),
         initial=len(arms) * len(seeds) - len(todo),
@@ -125,19 +146,24 @@ def run_study(
         disable=not progress,
         dynamic_ncols=True,
     )
-    for arm, seed in todo:
-        bar.set_postfix_str(f"{arm} seed {seed}")
-        others = [run_dir(output_dir, a, seed) for a in ARMS if a != arm and data_overrides(a) == data_overrides(arm)]
-        initial_eval = not any(has_initial_eval(p) for p in others)  # the base policy, once per seed and data
-        record = run_one(output_dir, arm, seed, overrides, initial_eval, keep_models)
-        records.append(record)
-        if record["returncode"]:
-            print(
-                f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
-                f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}",
-                file=sys.stderr,
-            )
-        bar.update(1)
+    records = []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:  # threads that each wait on one run's process
+        futures = {
+            pool.submit(run_one, output_dir, arm, seed, overrides, initial_eval, keep_models): (arm, seed)
+            for arm, seed, initial_eval in jobs
+        }
+        for future in as_completed(futures):
+            arm, seed = futures[future]
+            record = future.result()
+            records.append(record)
+            if record["returncode"]:
+                print(
+                    f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
+                    f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}",
+                    file=sys.stderr,
+                )
+            bar.set_postfix_str(f"{arm} seed {seed} done")
+            bar.update(1)
     bar.close()
     return records
 
@@ -164,6 +190,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         help="keep each finished run's checkpoints/ and final/ (default: deleted, logs kept)",
     )
     parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs at once, each its own process (default 1; e.g. several on one GPU)",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="ARM",
         help="the arm the report's paired differences are taken against (default: the first arm)",
@@ -174,6 +207,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         help="report runs made from different commits in one table (refused by default)",
     )
     args, overrides = parser.parse_known_args(argv)
+    if args.parallel < 1:
+        parser.error(f"--parallel must be >= 1, got {args.parallel}")
     if len(args.seeds) < 2:
         parser.error("--seeds: give at least two seeds; an interval needs them")
     if args.baseline is not None and args.baseline not in args.arms:
@@ -193,7 +228,13 @@ def main(argv: list[str] | None = None) -> dict:
         except (ConfigError, ValueError) as e:
             sys.exit(f"config error (arm {arm}): {e}")
     records = run_study(
-        args.arms, args.seeds, args.output_dir, overrides, progress=not args.no_progress, keep_models=args.keep_models
+        args.arms,
+        args.seeds,
+        args.output_dir,
+        overrides,
+        progress=not args.no_progress,
+        keep_models=args.keep_models,
+        parallel=args.parallel,
     )
     try:
         results = write_report(

@@ -93,6 +93,11 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "ps with step-to-step changes as rewards: the credit telescopes to the last step's reward",
         ["--loop.reward_source", "verifier", "--grpo.process_credit", "delta", *PS],
     ),
+    "ps_rtg": (
+        "ps with return-to-go credit: each step's remaining reward minus the group's mean at that step index, so "
+        "identical completions get 0 (the §4.1.3 pooling pays for ending before a low-reward step)",
+        ["--loop.reward_source", "verifier", "--grpo.process_credit", "rtg", *PS],
+    ),
     "ps_outcome10": (
         "ps with a 10% share of the verified outcome's advantage mixed into every token's",
         ["--loop.reward_source", "verifier", "--loop.outcome_share", "0.1", *PS],

@@ -8,7 +8,9 @@ formula can be checked against a per-token Python loop (tests/policy/test_grpo_m
 - `process_advantages` (process supervision, §4.1.3): every step reward of a group is normalised together,
   and a token's advantage is the sum of the normalised rewards of the steps ending at or after it (`credit="sum"`),
   their minimum (`"min"`), or the sum after each step reward became its change from the step before (`"delta"`);
-  `mix_advantages` adds a share of the outcome advantage (`loop.outcome_share`).
+  or (`"rtg"`) each step's return-to-go minus the group's mean return-to-go at the same step index, so that
+  identical completions get 0 as under outcome supervision; `mix_advantages` adds a share of the outcome
+  advantage (`loop.outcome_share`).
 - `grpo_loss`: per token  -min(ratio * A, clip(ratio, 1 - eps_low, 1 + eps_high) * A) + beta * k3_kl,
   with ratio = exp(logp - old_logp) and k3_kl = exp(ref - logp) - (ref - logp) - 1, then averaged by
   `agg_loss` ("seq_mean": the paper's mean over each completion then over completions;
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor
 
 ADVANTAGE_SCALES = ("group", "batch", "none")
-PROCESS_CREDITS = ("sum", "min", "delta")
+PROCESS_CREDITS = ("sum", "min", "delta", "rtg")
 LOSS_AGGREGATIONS = ("seq_mean", "token_mean")
 
 
@@ -106,6 +108,16 @@ def process_advantages(
       bounded length term; r_0 := 0 rather than r_1 so that the first step's own reward counts: with r_0 :=
       r_1 a right first step would lower every later credit.)
 
+    - "rtg" (return-to-go with a per-step-index baseline): step k of completion i has the return-to-go
+      G_ik = r_ik + r_i(k+1) + ... (raw rewards, its last step's included); the group's baseline at step index k is
+      the mean of G_jk over its completions j that have a k-th step, and the step's value is G_ik minus it, over
+      the unbiased std of all those centred values in the group. Every token of step k (after step k-1's end, up
+      to and including step k's) gets that value. Unlike the three above, a group of identical completions gets
+      0 (the §4.1.3 normalisation pools all steps, so it pays a completion for ending before its low-reward steps:
+      test_identical_completions_are_not_neutral_under_process_supervision), and with one step per completion
+      it is outcome supervision's (r - mean) / std exactly. A step index only one completion reaches gets 0.
+      Like "sum", it still pays for more well-rewarded steps (the step labels bound how many can be paid).
+
     In every mode a group whose step rewards are all equal (one step included) gives exactly 0 (it says
     nothing about which behaviour is better; for "delta" also when its d are all equal), and tokens after a
     completion's last step end get 0. Returns (N, T) in the rewards' float dtype.
@@ -124,6 +136,8 @@ def process_advantages(
     zero = torch.zeros((), dtype=rewards.dtype, device=rewards.device)
     values = torch.where(ends, rewards, zero)
     signal = ~_all_equal(values, ends, group_size)
+    if credit == "rtg":
+        return torch.where(signal, _return_to_go_advantages(values, ends, group_size, eps), zero)
     if credit == "delta":
         values = torch.where(ends, values - _previous_step_reward(values, ends), zero)
         signal = signal & ~_all_equal(values, ends, group_size)
@@ -133,6 +147,38 @@ def process_advantages(
         future_min = torch.where(ends, normalised, inf).flip(-1).cummin(-1).values.flip(-1)
         return torch.where(torch.isinf(future_min), zero, future_min)
     return normalised.flip(-1).cumsum(-1).flip(-1)  # reverse cumulative sum: steps ending at or after t
+
+
+def _return_to_go_advantages(values: Tensor, ends: Tensor, group_size: int, eps: float) -> Tensor:
+    """`process_advantages(credit="rtg")`: (N, T) from the step rewards `values` (0 off the step ends)."""
+    n, length = values.shape
+    zero = torch.zeros((), dtype=values.dtype, device=values.device)
+    returns = values.flip(-1).cumsum(-1).flip(-1)  # at a step end: its reward plus every later step's
+    step_index = ends.long().cumsum(-1) - 1  # at a step end: 0 for a completion's first step, 1 for its second...
+    steps = int(ends.sum(-1).max().item()) if ends.any() else 0
+    if steps == 0:
+        return torch.zeros_like(values)
+    group = torch.arange(n, device=values.device)[:, None].expand(n, length) // group_size
+    slot = (group * steps + step_index)[ends]  # (group, step index) of every step end
+    g = returns[ends]
+    slots = (n // group_size) * steps
+    count = torch.zeros(slots, dtype=values.dtype, device=values.device).index_add_(0, slot, torch.ones_like(g))
+    baseline = torch.zeros(slots, dtype=values.dtype, device=values.device).index_add_(0, slot, g) / count.clamp(1)
+    high = torch.full((slots,), -torch.inf, dtype=values.dtype, device=values.device).scatter_reduce(0, slot, g, "amax")
+    low = torch.full((slots,), torch.inf, dtype=values.dtype, device=values.device).scatter_reduce(0, slot, g, "amin")
+    # Equal returns at a step index centre to exact zeros (a mean of equal floats can be off by one ulp).
+    centred_at_ends = torch.where(high[slot] == low[slot], zero, g - baseline[slot])
+    centred = torch.zeros_like(values).masked_scatter(ends, centred_at_ends)
+    # The centred values of each step index sum to 0, so their group mean is 0 and the unbiased std is this:
+    grouped, grouped_ends = centred.reshape(-1, group_size * length), ends.reshape(-1, group_size * length)
+    count_g = grouped_ends.sum(dim=1, keepdim=True).to(values.dtype)
+    std = (grouped.square().sum(dim=1, keepdim=True) / (count_g - 1).clamp(min=1)).sqrt()
+    normalised = (grouped / (std + eps)).view(n, length)
+    # Every token takes the value of the step it belongs to: the first step end at or after it.
+    positions = torch.arange(length, device=values.device).expand(n, length)
+    next_end = torch.where(ends, positions, length).flip(-1).cummin(-1).values.flip(-1)
+    owned = normalised.gather(-1, next_end.clamp(max=length - 1))
+    return torch.where(next_end < length, owned, zero)
 
 
 def _normalise(values: Tensor, ends: Tensor, group_size: int, eps: float) -> Tensor:

@@ -242,6 +242,28 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
     again = main(argv)
     assert again["arms"]["verifier"]["after_greedy_accuracy"] == table["verifier"]["after_greedy_accuracy"]
     assert all(os.path.getmtime(os.path.join(out, "runs", name, "metrics.jsonl")) == t for name, t in mtimes.items())
+    # --parallel 4 runs the four at once, with the same initial evaluations and the same numbers.
+    out4 = str(tmp_path / "study4")
+    parallel = main([*argv[: argv.index("--output-dir")], "--output-dir", out4, "--parallel", "4", *tiny])
+    for arm in table:  # every figure but the timings
+        figures = [{k: v for k, v in t[arm].items() if "seconds" not in k} for t in (table, parallel["arms"])]
+        assert figures[0] == figures[1], arm
+    for name in initial:
+        rows = [json.loads(line) for line in open(os.path.join(out, "runs", name, "metrics.jsonl"))]
+        rows4 = [json.loads(line) for line in open(os.path.join(out4, "runs", name, "metrics.jsonl"))]
+        for row, row4 in zip(rows, rows4, strict=True):
+            differ = {k for k in row.keys() | row4.keys() if row.get(k) != row4.get(k)}
+            assert {k for k in differ if not k.startswith("timing/") and "second" not in k} == set(), name
+
+
+def test_code_commit_outside_a_checkout_comes_from_the_environment(tmp_path, monkeypatch):
+    import orchestration.study as study
+
+    monkeypatch.setattr(study, "TRAIN_LOOP", str(tmp_path / "orchestration" / "train_loop.py"))
+    monkeypatch.delenv(study.COMMIT_ENV, raising=False)
+    assert study.code_commit() == "unknown"
+    monkeypatch.setenv(study.COMMIT_ENV, "abc123")
+    assert study.code_commit() == "abc123"
 
 
 def test_configs_process_supervision_yaml_is_the_ps_arm():

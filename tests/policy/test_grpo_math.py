@@ -401,7 +401,7 @@ def test_credit_modes_on_a_repeater_against_an_honest_solution():
     assert_close(delta[:, 0], torch.tensor([-2 / 3 / s, 2 / 3 / s]))
 
 
-@pytest.mark.parametrize("credit", ["sum", "min", "delta"])
+@pytest.mark.parametrize("credit", ["sum", "min", "delta", "rtg"])
 def test_credit_mode_invariants(credit):
     from policy.grpo import process_advantages
 
@@ -429,6 +429,93 @@ def test_credit_mode_invariants(credit):
         torch.tensor([[0.7, 0.0], [0.0, 0.0]]), torch.tensor([[True, False], [False, False]]), 2, credit=credit
     )
     assert torch.equal(one, torch.zeros(2, 2))
+
+
+# ----------------------------------------------------------------------------- credit mode: rtg
+
+
+def naive_rtg_advantages(step_rewards, step_ends, group_size, eps):
+    """process_advantages(credit="rtg") token by token, in Python floats: return-to-go per step, minus the group's
+    mean return-to-go at that step index, over the unbiased std of the centred values; each token takes its step's."""
+    n, length = len(step_rewards), len(step_rewards[0])
+    out = [[0.0] * length for _ in range(n)]
+    for start in range(0, n, group_size):
+        rows = range(start, start + group_size)
+        steps = {i: [step_rewards[i][t] for t in range(length) if step_ends[i][t]] for i in rows}
+        if len({r for i in rows for r in steps[i]}) <= 1:
+            continue  # equal step rewards (or at most one step): no signal
+        returns = {i: [sum(steps[i][k:]) for k in range(len(steps[i]))] for i in rows}
+        centred = {}
+        for i in rows:
+            for k, g in enumerate(returns[i]):
+                peers = [returns[j][k] for j in rows if len(returns[j]) > k]
+                centred[i, k] = 0.0 if len(set(peers)) == 1 else g - sum(peers) / len(peers)
+        values = list(centred.values())
+        std = math.sqrt(sum(c * c for c in values) / max(len(values) - 1, 1))
+        for i in rows:
+            k = 0
+            for t in range(length):
+                if k < len(steps[i]):
+                    out[i][t] = centred[i, k] / (std + eps)
+                if step_ends[i][t]:
+                    k += 1
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("group_size", [2, 3, 6])
+def test_rtg_credit_matches_naive_loop(dtype, group_size):
+    from policy.grpo import process_advantages
+
+    for seed in range(4):
+        rewards, ends = random_steps(dtype, seed=seed)
+        advantages = process_advantages(rewards, ends, group_size, credit="rtg")
+        expected = naive_rtg_advantages(rewards.tolist(), ends.tolist(), group_size, 1e-4)
+        assert advantages.dtype == dtype and advantages.shape == rewards.shape
+        assert_close(advantages, torch.tensor(expected, dtype=dtype))
+
+
+def test_rtg_credit_hand_computed():
+    from policy.grpo import process_advantages
+
+    # The group of test_identical_completions_are_not_neutral_under_process_supervision: eight identical
+    # completions [1, 1, 0] get exactly 0, as under outcome supervision.
+    same = process_advantages(torch.tensor([[1.0, 1.0, 0.0]] * 8), torch.ones(8, 3, dtype=torch.bool), 8, credit="rtg")
+    assert torch.equal(same, torch.zeros(8, 3))
+    # A right solution (steps 1, 1, answer 1), the same with a wrong answer (1, 1, 0), and one that stops after a
+    # true step (1): returns {3, 2, 1}, {2, 1, 0}, {1}. Step index 0: mean 2 -> +1, 0, -1; index 1: mean 1.5 ->
+    # +0.5, -0.5; index 2: mean 0.5 -> +0.5, -0.5. Centred values {1, .5, .5, 0, -.5, -.5, -1}: unbiased variance
+    # (1 + 4 * 0.25 + 1) / 6 = 1/2, so each is over sqrt(1/2) (eps = 0). Tokens: steps end at t = 0, 1, 2.
+    rewards = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    ends = torch.tensor([[True, True, True], [True, True, True], [True, False, False]])
+    s = math.sqrt(1 / 2)
+    expected = torch.tensor([[1.0, 0.5, 0.5], [0.0, -0.5, -0.5], [-1.0, 0.0, 0.0]]) / s
+    assert_close(process_advantages(rewards, ends, 3, eps=0.0, credit="rtg"), expected)
+    # A true step then a wrong answer, against a wrong first step alone. Every token of a step takes that step's
+    # value: step 2 of completion 0 spans t = 1..3, its end at t = 3.
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    ends = torch.tensor([[True, False, False, True], [True, False, False, False]])
+    # returns {1, 0} and {0}: index 0 centred +0.5, -0.5; index 1 alone -> 0; variance (0.25 + 0 + 0.25) / 2.
+    assert_close(
+        process_advantages(rewards, ends, 2, eps=0.0, credit="rtg"),
+        torch.tensor([[0.5, 0.0, 0.0, 0.0], [-0.5, 0.0, 0.0, 0.0]]) / 0.5,
+    )
+
+
+def test_rtg_credit_with_one_step_each_is_outcome_supervision():
+    from policy.grpo import process_advantages
+
+    outcome = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.3, 0.7, 0.7, 0.1])
+    rewards = torch.zeros(8, 5)
+    ends = torch.zeros(8, 5, dtype=torch.bool)
+    last = torch.tensor([4, 2, 3, 4, 0, 1, 4, 2])  # one step per completion, ending anywhere
+    ends[torch.arange(8), last] = True
+    rewards[torch.arange(8), last] = outcome
+    advantages = process_advantages(rewards, ends, 4, credit="rtg")
+    expected = group_advantages(outcome, 4)
+    for i in range(8):
+        assert_close(advantages[i, : last[i] + 1], expected[i].expand(int(last[i]) + 1))
+        assert torch.all(advantages[i, last[i] + 1 :] == 0)
 
 
 def test_unknown_credit_mode_is_an_error():
