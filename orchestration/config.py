@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import math
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,14 @@ from policy.update import GRPOConfig
 from reward_model.model import RMLoraSettings
 from reward_model.train import RMTrainConfig
 
+POLICY_DTYPES = ("float32", "bfloat16", "float16")
+LOW_PRECISION_WEIGHTS = (
+    "policy.dtype is a 16-bit float with full fine-tuning: AdamW then updates 16-bit weights, and a step of lr "
+    "~1e-5 is below half their rounding step (98% of SmolLM2-135M's bfloat16 weights do not move under it; a study "
+    "run so barely left its reference policy). Use policy.dtype: float32 (the default), or LoRA (policy.lora), "
+    "whose adapters stay float32."
+)
+
 
 @dataclass
 class PolicyConfig:
@@ -33,7 +42,12 @@ class PolicyConfig:
         default=None, metadata={"help": "causal LM: HF name or local path; null = the embedded SmolLM2-135M-Instruct"}
     )
     dtype: str | None = field(
-        default=None, metadata={"help": "float32 | bfloat16 | float16; null = float32 on CPU, bfloat16 on GPU"}
+        default=None,
+        metadata={
+            "help": "float32 | bfloat16 | float16; null = float32 on every device. Full fine-tuning in bfloat16 "
+            "or float16 rounds most AdamW steps of lr ~1e-5 away (a warning says so); with LoRA the adapters "
+            "stay float32"
+        },
     )
     use_chat_template: bool = field(
         default=True, metadata={"help": "wrap plain-text prompts as a user message in the tokenizer's chat template"}
@@ -45,6 +59,12 @@ class PolicyConfig:
             "reference is the same model with its adapters disabled; null = full fine-tuning"
         },
     )
+
+    def __post_init__(self) -> None:
+        if self.dtype is not None and self.dtype not in POLICY_DTYPES:
+            raise ValueError(f"policy.dtype must be one of {POLICY_DTYPES} or null, got {self.dtype!r}")
+        if self.dtype in ("bfloat16", "float16") and self.lora is None:
+            warnings.warn(LOW_PRECISION_WEIGHTS, UserWarning, stacklevel=2)
 
 
 @dataclass

@@ -95,3 +95,32 @@ def test_embedded_smollm2_samples_a_group():
     end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
     for row, length, truncated in zip(rollouts.completion_ids, rollouts.completion_mask.sum(1), rollouts.truncated):
         assert truncated or row[length - 1] == end_of_turn
+
+
+def test_default_dtype_is_float32_on_every_device():
+    """The weights AdamW updates stay float32 unless asked: in bfloat16 a step of lr 1e-5 leaves weights of the
+    size a model holds unchanged (rounding to nearest needs the step to reach half the spacing, 2^-8 * 2^e for
+    a weight in [2^e, 2^(e+1))), where float32 takes it."""
+    from policy.model import default_dtype
+
+    assert default_dtype("cpu") == default_dtype("cuda") == default_dtype("mps") == torch.float32
+    weights = torch.tensor([0.02, -0.05, 0.1, 0.004, -0.3])  # every |w| >= 2^-8 (spacing/2 >= 2^-16 > 1e-5)
+    stepped = weights - 1e-5 * weights.sign()
+    assert torch.equal(stepped.bfloat16(), weights.bfloat16())  # every bfloat16 update rounds away
+    assert not torch.any(stepped == weights)  # float32 keeps every one
+
+
+def test_policy_config_dtype_is_checked_and_16_bit_full_fine_tuning_warns():
+    from orchestration.config import PolicyConfig
+
+    with pytest.raises(ValueError, match="policy.dtype must be one of"):
+        PolicyConfig(dtype="fp32")
+    with pytest.warns(UserWarning, match="policy.dtype is a 16-bit float with full fine-tuning"):
+        PolicyConfig(dtype="bfloat16")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PolicyConfig(dtype="float32")
+        PolicyConfig()
+        PolicyConfig(dtype="bfloat16", lora={"r": 4})  # the adapters are what trains, in float32
