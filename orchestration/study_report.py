@@ -2,6 +2,7 @@
 `report.md`, `results.json` and plots (`orchestration.study_plots`).
 
     python -m orchestration.study_report runs/study --arms verifier rm --seeds 0 1 2   # re-draw from finished runs
+                                                                 # (naming the command of its results.json)
 
 - Held-out accuracy: Student-t intervals over seeds (n - 1 degrees of freedom): with 3 seeds the half-width is
   2.48 standard deviations of the seeds' figures. Accuracies are clipped to [0, 1], changes to [-1, 1]: a
@@ -13,6 +14,9 @@
   resampled whole).
 - Time: the median seconds per policy step over every step of every seed (a run's wall time mixes in its
   evaluations, and a resumed run's wall time is the last part only).
+- Training samples' steps (runs on the multi-step task): the rule checker on the stored completions of the first
+  and the last two policy steps (`orchestration.step_stats`): steps per completion and the share of repeated steps,
+  mean and t-interval over seeds.
 - Commits: every run records the commit it ran from (`study_run.json`); one table comes from one commit, so
   runs from several commits are refused unless `allow_mixed_commits`.
 """
@@ -27,6 +31,7 @@ import re
 import statistics
 
 from orchestration.metrics import read_metrics
+from orchestration.step_stats import run_step_figures
 from orchestration.study_arms import ARMS, data_overrides, is_finished, run_dir
 from orchestration.study_stats import EVALS, interval, pair_weighted
 
@@ -60,10 +65,27 @@ def summarize_run(path: str) -> dict:
     for name in run["evals"]:
         run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
         run[f"after_{name}"] = next((r[f"eval/{name}"] for r in reversed(rows) if f"eval/{name}" in r), None)
+    if _task_source(path) == "multistep" and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
+        figures = run_step_figures(path)
+        run["steps_first"], run["steps_last"] = figures["first"], figures["last"]
     record = os.path.join(path, "study_run.json")
     saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
     run["commits"] = saved.get("commits", ["unknown"])
     return run
+
+
+def _task_source(path: str) -> str | None:
+    """The run's `data.source` from its resolved config.yaml (None without one)."""
+    import yaml
+
+    config = os.path.join(path, "config.yaml")
+    if not os.path.isfile(config):
+        return None
+    with open(config, encoding="utf-8") as f:
+        return ((yaml.safe_load(f) or {}).get("data") or {}).get("source")
+
+
+STEP_COLUMNS = ("steps_per_completion", "repeated_steps")
 
 
 def aggregate(
@@ -115,6 +137,12 @@ def aggregate(
         for prefix in ("rm", "rm_frozen"):
             units = [(acc, pairs) for _, r in mine for acc, pairs in zip(r[f"{prefix}_heldout"], r[f"{prefix}_pairs"])]
             row[f"{prefix}_heldout"] = pair_weighted(units)
+        if any("steps_first" in r for _, r in mine):
+            for when in ("first", "last"):
+                for key in STEP_COLUMNS:
+                    bounds = (0.0, 1.0) if key == "repeated_steps" else (0.0, math.inf)
+                    values = [r[f"steps_{when}"][key] for _, r in mine if f"steps_{when}" in r]
+                    row[f"steps_{when}_{key}"] = interval(values, bounds)
         row["alarms"] = sum(r["alarms"] for _, r in mine)
         steps = [s for _, r in mine for s in r["step_seconds"]]
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
@@ -209,6 +237,19 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
                     for kind in ("before", "after", "change")
                 )
                 lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ').replace('_', ' ')} | {cells} |")
+    stepped = {arm: row for arm, row in table.items() if "steps_first_steps_per_completion" in row}
+    if stepped:
+        lines += [
+            "",
+            "The training samples' steps (the rule checker on the stored completions of the first and the last two "
+            "policy steps; mean and 95% t-interval over seeds):",
+            "",
+            "| arm | steps per completion, first | last | repeated steps, first | last |",
+            "|---|---|---|---|---|",
+        ]
+        for arm, row in stepped.items():
+            cells = [_fmt(row[f"steps_{when}_{key}"]) for key in STEP_COLUMNS for when in ("first", "last")]
+            lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"
 
@@ -220,8 +261,10 @@ def write_report(
     argv: list[str],
     baseline: str | None = None,
     allow_mixed_commits: bool = False,
+    command: str | None = None,
 ) -> dict:
-    """Summarize every finished run of the study; write report.md, results.json and plots/."""
+    """Summarize every finished run of the study; write report.md, results.json and plots/. `command` (default: the
+    study command `argv` makes) is the command the report names."""
     from orchestration.study_plots import plot
 
     runs = {
@@ -232,7 +275,7 @@ def write_report(
     }
     commits = check_commits(runs, allow_mixed_commits)
     summary = aggregate(runs, arms, seeds, baseline)
-    command = "python -m orchestration.study " + " ".join(argv)
+    command = command or "python -m orchestration.study " + " ".join(argv)
     with open(os.path.join(output_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown(summary, command, commits))
     results = {
@@ -257,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
         "--allow-mixed-commits", action="store_true", help="report runs made from different commits in one table"
     )
     args = parser.parse_args(argv)
+    previous = os.path.join(args.output_dir, "results.json")  # a re-drawn report names the command the runs ran
+    command = json.load(open(previous, encoding="utf-8")).get("command") if os.path.isfile(previous) else None
     try:
         write_report(
             args.output_dir,
@@ -265,6 +310,7 @@ def main(argv: list[str] | None = None) -> None:
             ["--output-dir", args.output_dir, "--arms", *args.arms, "--seeds", *map(str, args.seeds)],
             args.baseline,
             args.allow_mixed_commits,
+            command,
         )
     except MixedCommits as e:
         raise SystemExit(f"study report: {e}") from None

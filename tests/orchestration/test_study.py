@@ -274,3 +274,63 @@ def test_configs_process_supervision_yaml_is_the_ps_arm():
 
     config = str(Path(__file__).resolve().parents[2] / "configs" / "process_supervision.yaml")
     assert load_config(config, []) == load_config(None, ARMS["ps"][1])
+
+
+def _fake_multistep_run(path, responses_by_step: dict[int, list[tuple[str, bool]]], source="multistep"):
+    """A finished run directory with just what the report reads: metrics, config, outcomes, study_run.json."""
+    from orchestration.buffer import OutcomeBuffer, OutcomeRow
+
+    os.makedirs(path)
+    with open(os.path.join(path, "config.yaml"), "w") as f:
+        f.write(f"data:\n  source: {source}\n")
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        for step in responses_by_step:
+            f.write(json.dumps({"step": step, "timing/step": 1.0}) + "\n")
+    rows = [
+        OutcomeRow(step, f"t{i}", f"g{step}", "p", response, float(ok), ok, "", "math")
+        for step, responses in responses_by_step.items()
+        for i, (response, ok) in enumerate(responses)
+    ]
+    OutcomeBuffer(os.path.join(path, "outcomes.jsonl")).append(rows)
+    with open(os.path.join(path, "study_run.json"), "w") as f:
+        json.dump({"commits": ["abc"]}, f)
+
+
+def test_report_shows_the_training_samples_steps_of_multistep_runs(tmp_path):
+    """Steps per completion and the repeated share, first vs last two steps, from the stored completions."""
+    from orchestration.study_report import aggregate, markdown, summarize_run
+
+    honest = ("6 + 6 = 12\n12 * 2 = 24\n\\boxed{24}", True)  # 3 steps, none repeated
+    repeater = ("6 + 6 = 12\n6 + 6 = 12\n6+6 = 12\n12 * 2 = 25", False)  # 4 steps, 2 repeat an earlier one
+    stopper = ("6 + 6 = 12", False)  # 1 step
+    run = str(tmp_path / "ps-seed0")
+    _fake_multistep_run(run, {1: [honest, repeater], 2: [honest], 3: [stopper], 4: [stopper, stopper]})
+    summary = summarize_run(run)
+    # First two steps: 3 completions, 3 + 4 + 3 = 10 steps, 2 repeated. Last two (3, 4): 3 one-step completions.
+    assert summary["steps_first"]["steps_per_completion"] == pytest.approx(10 / 3)
+    assert summary["steps_first"]["repeated_steps"] == pytest.approx(2 / 10)
+    assert summary["steps_last"]["steps_per_completion"] == 1.0 and summary["steps_last"]["repeated_steps"] == 0.0
+    other = str(tmp_path / "ps-seed1")
+    _fake_multistep_run(other, {1: [honest], 2: [honest], 3: [honest], 4: [honest]})
+    table = aggregate({("ps", 0): summary, ("ps", 1): summarize_run(other)}, ["ps"], [0, 1])
+    assert table["arms"]["ps"]["steps_last_steps_per_completion"]["mean"] == pytest.approx((1.0 + 3.0) / 2)
+    report = markdown(table, "python -m orchestration.study ...", ["abc"])
+    assert "| arm | steps per completion, first | last | repeated steps, first | last |" in report
+    # Runs on another task carry no step figures, and their report no such table.
+    arithmetic = str(tmp_path / "verifier-seed0")
+    _fake_multistep_run(arithmetic, {1: [honest]}, source="arithmetic")
+    assert "steps_first" not in summarize_run(arithmetic)
+    plain = markdown(aggregate({("verifier", 0): summarize_run(arithmetic)}, ["verifier"], [0]), "c", ["abc"])
+    assert "steps per completion" not in plain
+
+
+def test_redrawn_report_names_the_command_the_runs_ran(tmp_path):
+    from orchestration.study_report import main
+
+    out = tmp_path / "study"
+    _fake_multistep_run(str(out / "runs" / "os-seed0"), {1: [("1 + 1 = 2\n\\boxed{2}", True)]})
+    _fake_multistep_run(str(out / "runs" / "os-seed1"), {1: [("1 + 1 = 3", False)]})
+    with open(out / "results.json", "w") as f:
+        json.dump({"command": "python -m orchestration.study --arms os --parallel 2"}, f)
+    main([str(out), "--arms", "os", "--seeds", "0", "1"])
+    assert "Command: `python -m orchestration.study --arms os --parallel 2`" in (out / "report.md").read_text()
