@@ -449,6 +449,15 @@ class LoopConfig:
             "share that does; for tasks whose steps no rule can check"
         },
     )
+    path_labels: bool = field(
+        default=False,
+        metadata={
+            "help": "supervision=process, step_labels=rule: a true step that arrives at none of the values an honest "
+            "solution computes (tasks that list them: multistep's meta path) is labelled 0, like a repeat: "
+            "`10 * 2 = 20` is true but not progress on (6 + 4) * 9 (verifiers.steps.mark_off_path); off = "
+            "true arithmetic is paid wherever it leads"
+        },
+    )
     outcome_share: float = field(
         default=0.0,
         metadata={
@@ -617,6 +626,11 @@ class LoopConfig:
         if not 0.0 <= self.outcome_share <= 1.0:
             raise ValueError(
                 f"outcome_share must be in [0, 1] (0 = pure process supervision), got {self.outcome_share}"
+            )
+        if self.path_labels and (self.supervision != "process" or self.step_labels != "rule"):
+            raise ValueError(
+                "path_labels marks rule step labels off the solution's path: it needs supervision=process and "
+                f"step_labels=rule (got {self.supervision}, {self.step_labels})"
             )
         if self.outcome_share and self.supervision != "process":
             raise ValueError(

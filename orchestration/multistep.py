@@ -14,7 +14,9 @@ and the problem is the second question. (`worked_example=False` gives the earlie
 format inline, "such as `4 + 7 = 11`": SmolLM2-135M solved 5% of level-1 samples with it and copied the
 example line into its answers; with the worked example, 31% at temperature 0.7. docs/process_supervision.md.)
 The worked problem itself is never drawn. Each item's `meta["max_rewarded_steps"]` is its operations + 1 (the
-answer step): process supervision pays no more steps than the work takes (`verifiers.steps.progress_rewards`).
+answer step): process supervision pays no more steps than the work takes (`verifiers.steps.progress_rewards`);
+`meta["path"]` lists the values an honest solution computes (`(4 + 7) * 3`: 11, 33), which `loop.path_labels`
+uses to label a true step that computes none of them 0 (`verifiers.steps.mark_off_path`).
 Gold answers are computed from the parameters, never from model text; train and held-out problems are split by
 a hash of the problem, as for `orchestration.arithmetic`.
 
@@ -49,27 +51,31 @@ WORKED_EXAMPLES = {
 }
 
 
-def _chain(rng: random.Random, level: int) -> tuple[str, str, int]:
+def _chain(rng: random.Random, level: int) -> tuple[str, str, int, list[int]]:
+    """(key, question, answer, the values an honest solution computes, in order)."""
     a, b, c = rng.randint(1, 12), rng.randint(1, 12), rng.randint(2, 9)
     value, text = (a + b) * c, f"({a} + {b}) * {c}"
+    path = [a + b, value]
     if level >= 2:
         d = rng.randint(1, min(value - 1, 30))
         value, text = value - d, f"{text} - {d}"
+        path.append(value)
     if level >= 3:
         divisors = [e for e in range(2, 10) if value % e == 0]
         if not divisors:
             return _chain(rng, level)
         e = rng.choice(divisors)
         value, text = value // e, f"({text}) / {e}"
-    return f"{level}:{text}", f"Compute {text}.", value
+        path.append(value)
+    return f"{level}:{text}", f"Compute {text}.", value, path
 
 
-def _equation(rng: random.Random) -> tuple[str, str, int]:
+def _equation(rng: random.Random) -> tuple[str, str, int, list[int]]:
     a = rng.choice([n for n in range(-9, 10) if n not in (0, 1)])
     x, b = rng.randint(-12, 12), rng.randint(-20, 20)
     c = a * x + b
     lhs = f"{a}x" + (f" + {b}" if b > 0 else f" - {-b}" if b < 0 else "")
-    return f"4:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", x
+    return f"4:{a}x+{b}={c}", f"Solve for x: {lhs} = {c}.", x, [c - b, x]  # ax = c - b, then x
 
 
 class MultiStepTasks:
@@ -98,9 +104,14 @@ class MultiStepTasks:
         rng = random.Random(f"multistep:{self.seed}:{self.split}:{index}")
         level = self.levels[index % len(self.levels)]
         for _ in range(10_000):
-            key, question, value = _equation(rng) if level == 4 else _chain(rng, level)
+            key, question, value, path = _equation(rng) if level == 4 else _chain(rng, level)
             if split_of(key, self.held_out_fraction) == self.split and key != WORKED_EXAMPLES[level][0]:
-                meta = {"level": level, "steps": "lines", "max_rewarded_steps": OPERATIONS[level] + 1}
+                meta = {
+                    "level": level,
+                    "steps": "lines",
+                    "max_rewarded_steps": OPERATIONS[level] + 1,
+                    "path": [str(v) for v in path],
+                }
                 if level == 4:
                     meta["substitute"] = {"x": str(value)}
                 return TaskItem(

@@ -365,7 +365,9 @@ class OnlineTrainer:
 
     def _check_steps(self, items: list[TaskItem], rollouts, outcomes: list[Outcome]) -> list[list[StepOutcome]]:
         """Rule step labels (`step_labels.rule_step_labels`)."""
-        return rule_step_labels(items, rollouts.texts, outcomes, self.cfg.loop.verifier_timeout)
+        return rule_step_labels(
+            items, rollouts.texts, outcomes, self.cfg.loop.verifier_timeout, path=self.cfg.loop.path_labels
+        )
 
     def _monte_carlo_steps(
         self, step: int, round_: int, items: list[TaskItem], rollouts, outcomes: list[Outcome]
@@ -584,6 +586,9 @@ class OnlineTrainer:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
         if batch.steps is not None:
             metrics.update(step_label_metrics(batch.step_labels))
+            if self.cfg.loop.path_labels:  # rule labels: the share of steps marked off the solution's path
+                flat = [getattr(s, "off_path", False) for row in batch.steps for s in row]
+                metrics["process/off_path_steps"] = sum(flat) / len(flat) if flat else math.nan
         if any(unlabelled):
             metrics["reward/unlabelled_count"] = float(sum(unlabelled))
             metrics["reward/unlabelled_mean"] = rewards[torch.tensor(unlabelled)].mean().item()

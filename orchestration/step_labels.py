@@ -1,7 +1,8 @@
 """Process supervision's step labels and step rewards (DeepSeekMath §4.1.3), for `OnlineTrainer`:
 
 - `rule_step_labels`: each math completion's steps judged by the rule checker (`verifiers.math.check_steps`), a
-  true step that only repeats earlier claims labelled 0, the last step carrying the verified outcome;
+  true step that only repeats earlier claims labelled 0 (and with `path`, one that computes none of the task's
+  solution values: `loop.path_labels`), the last step carrying the verified outcome;
 - `monte_carlo_step_labels`: labels from the behaviour policy's continuations (Math-Shepherd; `mc_labels`);
 - `paid_step_rewards`: what each step is finally paid, whatever rewarded it (labels or a step RM's scores), after
   the progress rules (`verifiers.steps.progress_rewards`: repeats earn nothing, the rewarded steps are bounded),
@@ -22,12 +23,13 @@ from verifiers.steps import LabelledStep, StepOutcome, mark_repeats, progress_re
 
 
 def rule_step_labels(
-    items: list[TaskItem], texts: list[str], outcomes: list[Outcome], timeout: float
+    items: list[TaskItem], texts: list[str], outcomes: list[Outcome], timeout: float, path: bool = False
 ) -> list[list[StepOutcome]]:
     """Each math completion's steps judged by the rule checker (the step rule is the task's `meta["steps"]`,
     default one step per line); other tasks have none. The last step carries the completion's outcome, already
     verified (`check_steps` with a gold would verify it again). A true step whose claims all repeat earlier ones
-    is labelled 0 (`verifiers.steps.mark_repeats`)."""
+    is labelled 0 (`verifiers.steps.mark_repeats`); with `path`, so is one that computes none of the values in
+    the task's `meta["path"]` (`verifiers.steps.mark_off_path`; tasks without a path are left as they are)."""
     judged = []
     for item, text, outcome in zip(items, texts, outcomes):
         steps = (
@@ -38,6 +40,8 @@ def rule_step_labels(
             else []
         )
         steps = mark_repeats(steps, text)
+        if path and item.meta.get("path"):
+            steps = verifier_steps.mark_off_path(steps, text, item.meta["path"])
         if steps:
             steps[-1] = replace(steps[-1], outcome=outcome)
         judged.append(steps)

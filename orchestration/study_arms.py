@@ -98,6 +98,15 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "identical completions get 0 (the §4.1.3 pooling pays for ending before a low-reward step)",
         ["--loop.reward_source", "verifier", "--grpo.process_credit", "rtg", *PS],
     ),
+    "ps_path": (
+        "ps with path labels: a true step that computes none of the solution's values is labelled 0 like a repeat "
+        "(`10 * 2 = 20` on (6 + 4) * 9: the ps_rtg runs paid such steps)",
+        ["--loop.reward_source", "verifier", "--loop.path_labels", "true", *PS],
+    ),
+    "ps_rtg_path": (
+        "ps_rtg with path labels: return-to-go credit on labels that pay only the solution's own steps",
+        ["--loop.reward_source", "verifier", "--grpo.process_credit", "rtg", "--loop.path_labels", "true", *PS],
+    ),
     "ps_outcome10": (
         "ps with a 10% share of the verified outcome's advantage mixed into every token's",
         ["--loop.reward_source", "verifier", "--loop.outcome_share", "0.1", *PS],

@@ -56,6 +56,23 @@ def chains(step: str) -> list[list[str]]:
     return found
 
 
+def step_results(step: str) -> list[Fraction]:
+    """What each equality chain of a step arrives at: the value of its last side that is a plain number
+    (`10 * 2 = 20` -> 20, `2x = 11 - 3 = 8` -> 8); chains with no plain-number side give nothing. Parsing only:
+    nothing is evaluated."""
+    from verifiers._math_latex import normalize
+    from verifiers._math_number import parse_number
+
+    results = []
+    for sides in chains(step):
+        for side in reversed(sides):
+            number = parse_number(normalize(side))
+            if number is not None:
+                results.append(Fraction(number.value))
+                break
+    return results
+
+
 _ALIASES = {"×": "*", "·": "*", "\\times": "*", "\\cdot": "*", "÷": "/", "\\div": "/"}
 _ALIAS = re.compile("|".join(re.escape(alias) for alias in _ALIASES))
 

@@ -48,15 +48,17 @@ class StepOutcome:
     reason: str  # the first false claim, or why nothing could be checked
     outcome: object | None = None  # the final step only: the outcome check against the gold (`Outcome`)
     repeated: bool = False  # every claim it makes was made by an earlier step of the response (`repeated_claims`)
+    off_path: bool = False  # what it arrives at is none of the reference solution's values (`mark_off_path`)
 
     @property
     def label(self) -> float | None:
         """1.0 good, 0.0 bad, None unknown. The final step is good when its claims hold and the answer is right;
-        another step is good when its claims hold and are not all repeats of earlier ones (saying again what was
-        said is no progress: 0.0)."""
+        another step is good when its claims hold, are not all repeats of earlier ones (saying again what was
+        said is no progress: 0.0) and, where the task knows its solution's values, arrive at one of them (a true
+        calculation this problem does not need is no progress either: 0.0)."""
         if self.outcome is not None:
             return float(self.verdict != "false" and self.outcome.correct)
-        if self.repeated and self.verdict == "true":
+        if (self.repeated or self.off_path) and self.verdict == "true":
             return 0.0
         return {"true": 1.0, "false": 0.0}.get(self.verdict)
 
@@ -120,6 +122,33 @@ def mark_repeats(steps: list[StepOutcome], response: str) -> list[StepOutcome]:
     that a true step saying again what an earlier one said is labelled 0.0 (the final step keeps its outcome)."""
     flags = repeated_claims([response[s.start : s.end] for s in steps])
     return [replace(step, repeated=flag) for step, flag in zip(steps, flags)]
+
+
+def mark_off_path(steps: list[StepOutcome], response: str, path: list[str]) -> list[StepOutcome]:
+    """`steps` (the rule's verdicts on `response`) with `off_path` set on each true step before the last whose
+    claims arrive at values (`verifiers._math_steps.step_results`) none of which is in `path`, the values an
+    honest solution computes (`orchestration.multistep`: `(6 + 4) * 9` has [10, 90]). `10 * 2 = 20` there is
+    true arithmetic but not this problem's: labelled 0.0 like a repeat. A step whose claims arrive at no plain
+    number is left as it is; the last step keeps its outcome. A correct route through other values (`6 * 9 + 4
+    * 9`) is marked off the path too: the answer step still pays for it."""
+    from fractions import Fraction
+
+    from verifiers._math_latex import normalize
+    from verifiers._math_number import parse_number
+    from verifiers._math_steps import step_results
+
+    values = set()
+    for value in path:
+        number = parse_number(normalize(str(value)))
+        if number is None:
+            raise ValueError(f"path value {value!r} is not a plain number")
+        values.add(Fraction(number.value))
+    marked = []
+    for k, step in enumerate(steps):
+        results = step_results(response[step.start : step.end]) if step.verdict == "true" else []
+        off = k < len(steps) - 1 and bool(results) and not values.intersection(results)
+        marked.append(replace(step, off_path=off))
+    return marked
 
 
 def progress_rewards(

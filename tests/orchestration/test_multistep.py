@@ -76,7 +76,59 @@ def test_the_worked_problem_is_skipped_when_drawn(monkeypatch):
     import orchestration.multistep as multistep
 
     key, question, _ = WORKED_EXAMPLES[1]
-    draws = iter([(key, question, 21), ("1:(3 + 5) * 2", "Compute (3 + 5) * 2.", 16)] * 2)
+    draws = iter([(key, question, 21, [7, 21]), ("1:(3 + 5) * 2", "Compute (3 + 5) * 2.", 16, [8, 16])] * 2)
     monkeypatch.setattr(multistep, "_chain", lambda rng, level: next(draws))
     monkeypatch.setattr(multistep, "split_of", lambda k, fraction: "train")  # both fall in the split asked for
     assert MultiStepTasks(1, "train").item(0).id == "multistep-1:(3 + 5) * 2"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_each_problem_lists_the_values_an_honest_solution_computes(level):
+    """meta["path"] (for loop.path_labels): the value of each calculation an honest solution makes, in order, the
+    last being the gold; derived here from the problem's own numbers."""
+    import re
+
+    for i in range(20):
+        item = MultiStepTasks(level, "train").item(i)
+        question = prompt_text(item).split(". Work")[0]
+        if level == 4:  # "Solve for x: ax + b = c": ax = c - b, then x
+            match = re.fullmatch(r"Solve for x: (-?\d+)x(?: ([+-]) (\d+))? = (-?\d+)", question)
+            sign, magnitude, c = match.group(2), match.group(3), int(match.group(4))
+            b = 0 if sign is None else int(magnitude) if sign == "+" else -int(magnitude)
+            expected = [c - b, int(item.gold)]
+        else:  # "Compute ((a + b) * c - d) / e": a + b, then * c, - d, / e
+            numbers = [int(n) for n in re.findall(r"\d+", question)]
+            expected = [numbers[0] + numbers[1], (numbers[0] + numbers[1]) * numbers[2]]
+            if level >= 2:
+                expected.append(expected[-1] - numbers[3])
+            if level >= 3:
+                expected.append(expected[-1] // numbers[4])
+        assert item.meta["path"] == [str(v) for v in expected] and item.meta["path"][-1] == item.gold
+
+
+def test_rule_step_labels_mark_off_path_steps_only_when_asked():
+    from orchestration.step_labels import rule_step_labels
+    from orchestration.tasks import TaskItem
+    from verifiers.math import check
+
+    item = TaskItem(id="m", prompt="Compute (6 + 4) * 9.", verifier="math", gold="90", meta={"path": ["10", "90"]})
+    text = "6 + 4 = 10\n10 * 2 = 20\n\\boxed{20}"
+    outcome = check(text, "90")
+    plain = rule_step_labels([item], [text], [outcome], timeout=5.0)
+    marked = rule_step_labels([item], [text], [outcome], timeout=5.0, path=True)
+    assert [s.label for s in plain[0]] == [1.0, 1.0, 0.0]
+    assert [s.label for s in marked[0]] == [1.0, 0.0, 0.0] and [s.off_path for s in marked[0]] == [False, True, False]
+    bare = TaskItem(id="g", prompt="Compute (6 + 4) * 9.", verifier="math", gold="90")  # no path: left as it is
+    assert [s.label for s in rule_step_labels([bare], [text], [outcome], timeout=5.0, path=True)[0]] == [1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["--loop.path_labels", "true"],  # outcome supervision
+        ["--loop.path_labels", "true", "--loop.supervision", "process", "--loop.step_labels", "mc_hard"],
+    ],
+)
+def test_path_labels_need_rule_labelled_process_supervision(overrides):
+    with pytest.raises(ValueError, match="path_labels marks rule step labels"):
+        load_config(None, ["--data.source", "multistep", "--data.levels", "[1]", *overrides])

@@ -542,3 +542,32 @@ def test_step_monitor_by_step_position():
     for key in ("accuracy_step3", "accuracy_step4", "score_step4"):
         assert metrics[f"prm/heldout_{key}"] != metrics[f"prm/heldout_{key}"]  # NaN: nothing to measure there
     assert metrics["prm/heldout_steps"] == 5  # labelled and scored: 0.8, 0.9, 0.7, 0.2 and 0.3
+
+
+def test_path_labels_reach_the_rule_labeller_and_the_metrics(tiny_run_args, tmp_path, monkeypatch):
+    """loop.path_labels: the loop asks the rule labeller to mark off-path steps (what it marks is tested in
+    tests/verifiers/test_math_steps.py and tests/orchestration/test_multistep.py), and logs the share it marked."""
+    import orchestration.online as online
+
+    asked, real = [], online.rule_step_labels
+
+    def labeller(*args, **kwargs):
+        asked.append(kwargs.get("path"))
+        judged = real(*args, **kwargs)
+        marked.extend(s.off_path for row in judged for s in row)
+        return judged
+
+    marked = []
+    monkeypatch.setattr(online, "rule_step_labels", labeller)
+    overrides = {
+        "data.source": "multistep",
+        "data.levels": [1],
+        "loop.supervision": "process",
+        "loop.reward_source": "verifier",
+        "loop.path_labels": True,
+        "loop.max_steps": 1,
+    }
+    OnlineTrainer(load_config(None, tiny_run_args(**overrides)), str(tmp_path)).run()
+    (row,) = read_metrics(str(tmp_path / "metrics.jsonl"))
+    assert asked == [True]
+    assert marked and row["process/off_path_steps"] == pytest.approx(sum(marked) / len(marked))

@@ -5,6 +5,7 @@ bounds (the machine is shared), not speed tests.
 """
 
 import time
+from fractions import Fraction
 
 import pytest
 
@@ -228,3 +229,62 @@ def test_progress_rewards_by_hand():
         progress_rewards([1.0], [False], max_rewarded=0)
     with pytest.raises(ValueError, match="2 step rewards but 1 repeat flags"):
         progress_rewards([1.0, 1.0], [False])
+
+
+# ----------------------------------------------------------------------------- path labels
+
+
+@pytest.mark.parametrize(
+    "step, results",
+    [
+        ("10 * 2 = 20", [Fraction(20)]),
+        ("2x = 11 - 3 = 8", [Fraction(8)]),
+        ("x = 8 / 2 = 4", [Fraction(4)]),
+        ("So 6 + 4 = 10 and 10 * 9 = 90.", [Fraction(10), Fraction(90)]),
+        ("1/2 + 1/4 = 3/4", [Fraction(3, 4)]),
+        ("The answer is \\boxed{90}", []),  # no equality: nothing arrived at
+        ("x = y + 1", []),  # no plain-number side
+    ],
+)
+def test_step_results_by_hand(step, results):
+    from verifiers._math_steps import step_results
+
+    assert step_results(step) == results
+
+
+# (6 + 4) * 9 = 90: an honest solution computes 10, then 90. The ps_rtg runs wrote true arithmetic this problem
+# does not need and were paid for it (benchmarks/process_supervision_v2/runs/ps_rtg-seed0, step 14).
+OFF_PATH = "6 + 4 = 10\n10 * 2 = 20\n20 * 3 = 60\n60 * 4 = 240\n\\boxed{240}"
+ON_PATH = "6 + 4 = 10\n10 * 9 = 90\n\\boxed{90}"
+OTHER_ORDER = "4 + 6 = 10\n9 * 10 = 90\n\\boxed{90}"
+OTHER_ROUTE = "6 * 9 = 54\n4 * 9 = 36\n54 + 36 = 90\n\\boxed{90}"  # right, by values not on the path
+
+
+@pytest.mark.parametrize(
+    "response, labels",
+    [
+        (OFF_PATH, [1.0, 0.0, 0.0, 0.0, 0.0]),  # before: [1, 1, 1, 1, 0]
+        (ON_PATH, [1.0, 1.0, 1.0]),
+        (OTHER_ORDER, [1.0, 1.0, 1.0]),
+        (OTHER_ROUTE, [0.0, 0.0, 1.0, 1.0]),  # the documented cost: the answer step still pays
+        ("6 + 4 = 10\n10 * 9 = 91\n\\boxed{91}", [1.0, 0.0, 0.0]),  # false stays false, whatever its value
+        ("6 + 4 = 10\nNow multiply by nine.\n10 * 9 = 90\n\\boxed{90}", [1.0, None, 1.0, 1.0]),  # prose unjudged
+    ],
+)
+def test_steps_off_the_solution_path_earn_no_positive_label(response, labels):
+    from verifiers.steps import mark_off_path
+
+    judged = mark_off_path(mark_repeats(check_steps(response, "90"), response), response, ["10", "90"])
+    assert [s.label for s in judged] == labels
+    plain = [s.label for s in mark_repeats(check_steps(response, "90"), response)]
+    assert all(p == q or (p == 1.0 and q == 0.0) for p, q in zip(plain, labels))  # only ever takes pay away
+
+
+def test_off_path_marking_leaves_the_answer_step_and_refuses_a_bad_path():
+    from verifiers.steps import mark_off_path
+
+    judged = mark_off_path(check_steps("6 + 4 = 10\n10 * 2 = 20", "20"), "6 + 4 = 10\n10 * 2 = 20", ["10", "90"])
+    assert [s.off_path for s in judged] == [False, False]  # the last step is judged by its outcome alone
+    assert mark_off_path([], "", ["1"]) == []
+    with pytest.raises(ValueError, match="path value 'ten' is not a plain number"):
+        mark_off_path(judged, "x", ["ten"])
