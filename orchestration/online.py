@@ -586,8 +586,8 @@ class OnlineTrainer:
                 metrics["rm/reward_mean"] = scores[judged].float().mean().item()
         if batch.steps is not None:
             metrics.update(step_label_metrics(batch.step_labels))
-            if self.cfg.loop.path_labels:  # rule labels: the share of steps marked off the solution's path
-                flat = [getattr(s, "off_path", False) for row in batch.steps for s in row]
+            if self.cfg.loop.path_labels:  # rule labels (config checks): the share of steps marked off the path
+                flat = [s.off_path for row in batch.steps for s in row]
                 metrics["process/off_path_steps"] = sum(flat) / len(flat) if flat else math.nan
         if any(unlabelled):
             metrics["reward/unlabelled_count"] = float(sum(unlabelled))

@@ -169,11 +169,7 @@ def _return_to_go_advantages(values: Tensor, ends: Tensor, group_size: int, eps:
     # Equal returns at a step index centre to exact zeros (a mean of equal floats can be off by one ulp).
     centred_at_ends = torch.where(high[slot] == low[slot], zero, g - baseline[slot])
     centred = torch.zeros_like(values).masked_scatter(ends, centred_at_ends)
-    # The centred values of each step index sum to 0, so their group mean is 0 and the unbiased std is this:
-    grouped, grouped_ends = centred.reshape(-1, group_size * length), ends.reshape(-1, group_size * length)
-    count_g = grouped_ends.sum(dim=1, keepdim=True).to(values.dtype)
-    std = (grouped.square().sum(dim=1, keepdim=True) / (count_g - 1).clamp(min=1)).sqrt()
-    normalised = (grouped / (std + eps)).view(n, length)
+    normalised = _normalise(centred, ends, group_size, eps)  # their group mean is 0: this only divides by the std
     # Every token takes the value of the step it belongs to: the first step end at or after it.
     positions = torch.arange(length, device=values.device).expand(n, length)
     next_end = torch.where(ends, positions, length).flip(-1).cummin(-1).values.flip(-1)

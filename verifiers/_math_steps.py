@@ -56,20 +56,24 @@ def chains(step: str) -> list[list[str]]:
     return found
 
 
-def step_results(step: str) -> list[Fraction]:
-    """What each equality chain of a step arrives at: the value of its last side that is a plain number
-    (`10 * 2 = 20` -> 20, `2x = 11 - 3 = 8` -> 8); chains with no plain-number side give nothing. Parsing only:
-    nothing is evaluated."""
+def plain_value(text: str) -> Fraction | None:
+    """The exact value of `text` when it is a plain number (`42`, `-3.5`, `\\frac{3}{4}`), else None. Parsing
+    only: nothing is evaluated."""
     from verifiers._math_latex import normalize
     from verifiers._math_number import parse_number
 
+    number = parse_number(normalize(text))
+    return None if number is None else Fraction(number.value)
+
+
+def step_results(step: str) -> list[Fraction]:
+    """What each equality chain of a step arrives at: the value of its last side that is a plain number
+    (`10 * 2 = 20` -> 20, `2x = 11 - 3 = 8` -> 8); chains with no plain-number side give nothing."""
     results = []
     for sides in chains(step):
-        for side in reversed(sides):
-            number = parse_number(normalize(side))
-            if number is not None:
-                results.append(Fraction(number.value))
-                break
+        value = next((v for v in map(plain_value, reversed(sides)) if v is not None), None)
+        if value is not None:
+            results.append(value)
     return results
 
 

@@ -339,17 +339,12 @@ def check_steps(
     substitution, so `3x + 4 = 19` is true and `3x = 16` false. With a `gold`, the final step also carries the
     outcome check of the whole response (`check`), and its `label` needs both. Never raises on model text;
     `timeout` bounds the whole call (claims left when it runs out are unverifiable)."""
-    from fractions import Fraction
-
-    from verifiers._math_steps import MAX_CLAIMS, chains, judge_pair
+    from verifiers._math_steps import MAX_CLAIMS, chains, judge_pair, plain_value
 
     start = time.monotonic()
     deadline = start + timeout
-    variables = {}
-    for name, value in (substitute or {}).items():
-        number = parse_number(normalize(str(value)))
-        if number is not None:
-            variables[name] = Fraction(number.value)
+    values = {name: plain_value(str(value)) for name, value in (substitute or {}).items()}
+    variables = {name: value for name, value in values.items() if value is not None}
 
     def compare(left: str, right: str) -> bool | None:
         left_over = deadline - time.monotonic()

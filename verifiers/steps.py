@@ -131,18 +131,14 @@ def mark_off_path(steps: list[StepOutcome], response: str, path: list[str]) -> l
     true arithmetic but not this problem's: labelled 0.0 like a repeat. A step whose claims arrive at no plain
     number is left as it is; the last step keeps its outcome. A correct route through other values (`6 * 9 + 4
     * 9`) is marked off the path too: the answer step still pays for it."""
-    from fractions import Fraction
-
-    from verifiers._math_latex import normalize
-    from verifiers._math_number import parse_number
-    from verifiers._math_steps import step_results
+    from verifiers._math_steps import plain_value, step_results
 
     values = set()
     for value in path:
-        number = parse_number(normalize(str(value)))
+        number = plain_value(str(value))
         if number is None:
             raise ValueError(f"path value {value!r} is not a plain number")
-        values.add(Fraction(number.value))
+        values.add(number)
     marked = []
     for k, step in enumerate(steps):
         results = step_results(response[step.start : step.end]) if step.verdict == "true" else []
