@@ -156,20 +156,28 @@ class ArithmeticTasks:
         rng = random.Random(f"{self.seed}:{self.split}:{index}")
         level = self.levels[index % len(self.levels)]
         wanted = self.phrasings[(index // len(self.levels)) % len(self.phrasings)]
+        return self.render(level, self.draw(level, rng), wanted, rng)
+
+    def draw(self, level: int, rng: random.Random) -> Problem:
+        """A problem of `level` in this split (never the worked example), drawn with `rng`."""
         # Rejection sampling into this split; level 1 has only 100 problems, so cap the tries.
         for _ in range(10_000):
             problem = _GENERATORS[level](rng)
             if split_of(problem.key, self.held_out_fraction) == self.split and problem.key != WORKED_EXAMPLES[level][0]:
-                question, phrasing = phrase(problem.operation, problem.operands, problem.question, wanted, rng)
-                suffix = "" if phrasing == "bare" else f"-{phrasing}"
-                return TaskItem(
-                    id=f"arith-{problem.key}{suffix}",
-                    prompt=self._prompt(level, question),
-                    verifier="math",
-                    gold=_latex(problem.value),
-                    meta={"level": level, "phrasing": phrasing},
-                )
+                return problem
         raise RuntimeError(f"no level-{level} problem falls in split {self.split!r}")  # unreachable in practice
+
+    def render(self, level: int, problem: Problem, wanted: str, rng: random.Random) -> TaskItem:
+        """The task item asking `problem` in the `wanted` phrasing (where it can be worded so)."""
+        question, phrasing = phrase(problem.operation, problem.operands, problem.question, wanted, rng)
+        suffix = "" if phrasing == "bare" else f"-{phrasing}"
+        return TaskItem(
+            id=f"arith-{problem.key}{suffix}",
+            prompt=self._prompt(level, question),
+            verifier="math",
+            gold=_latex(problem.value),
+            meta={"level": level, "phrasing": phrasing},
+        )
 
     def take(self, n: int) -> list[TaskItem]:
         return [self.item(i) for i in range(n)]

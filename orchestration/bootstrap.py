@@ -64,6 +64,19 @@ def check_training_only(items: list[TaskItem], held_out: list[TaskItem], data) -
             )
 
 
+def labelled_items(source, n: int) -> list[TaskItem]:
+    """The first `n` items of the training stream that a rule can judge: prompts without an answer
+    (`data.unlabelled`) are skipped, as they would teach the RM nothing."""
+    items = []
+    for index in range(1000 * n):
+        item = source.item(index)
+        if item.verifier != "none":
+            items.append(item)
+        if len(items) == n:
+            return items
+    raise ValueError(f"bootstrap: fewer than {n} prompts with an answer among the first {1000 * n} of the stream")
+
+
 def sample_rows(
     model,
     tokenizer,
@@ -246,13 +259,8 @@ def run(cfg, output_dir: str, prompts: int, val_fraction: float = 0.2, seed: int
     from policy.model import load_policy
 
     train_source, held_out = build_sources(cfg.data, seed)
-    items = [train_source.item(i) for i in range(prompts)]
+    items = labelled_items(train_source, prompts)
     check_training_only(items, held_out, cfg.data)
-    if cfg.rm.reference and any(not item.gold for item in items):
-        raise ValueError(
-            "rm.reference is true but the training prompts include some without a gold answer: a "
-            "reference-aware RM needs one for every prompt"
-        )
     buffer = sample_to_buffer(
         os.path.join(output_dir, "outcomes.jsonl"),
         items,

@@ -327,8 +327,25 @@ class DataConfig:
     unlabelled: bool = field(
         default=False,
         metadata={
-            "help": "math data: rows without an answer are prompts rewarded by the RM alone (never verified, never "
-            "train the RM, never evaluated); off: such a row is an error"
+            "help": "math data: rows without an answer are prompts rewarded by the RM (loop.unlabelled_reward; never "
+            "verified, never train the RM, never evaluated); off: such a row is an error. arithmetic with "
+            "labelled_problems: the rows outside the labelled draws come without their answer"
+        },
+    )
+    labelled_problems: int | None = field(
+        default=None,
+        metadata={
+            "help": "arithmetic: scarce labels (orchestration/scarce_labels.py): only this many training problems "
+            "(the same for every seed) are drawn with their answer, for labelled_share of the rows; the other "
+            "rows are the plain stream, without their answer when data.unlabelled; null = every row labelled"
+        },
+    )
+    labelled_share: float | None = field(
+        default=None,
+        metadata={
+            "derived": True,
+            "help": "arithmetic with labelled_problems: the share of training rows drawn from the labelled "
+            "problems; null = 0.25 (one prompt in four)",
         },
     )
     eval_path: str | None = field(
@@ -369,6 +386,30 @@ class DataConfig:
             )
         if self.curriculum and len(self.curriculum_band) != 2:
             raise ValueError(f"curriculum_band must be [low, high], got {self.curriculum_band}")
+        if self.labelled_problems is not None:
+            if self.source != "arithmetic" or self.curriculum:
+                raise ValueError(
+                    "data.labelled_problems draws scarce labels from the built-in arithmetic problems: it needs "
+                    f"data.source=arithmetic without data.curriculum (got source={self.source}, "
+                    f"curriculum={self.curriculum})"
+                )
+            if self.labelled_problems < 1:
+                raise ValueError(f"data.labelled_problems must be >= 1, got {self.labelled_problems}")
+            self.labelled_share = 0.25 if self.labelled_share is None else self.labelled_share
+            if not 0.0 < self.labelled_share <= 1.0:
+                raise ValueError(f"data.labelled_share must be in (0, 1], got {self.labelled_share}")
+        elif self.labelled_share is not None:
+            raise ValueError("data.labelled_share is the share of labelled draws: set data.labelled_problems too")
+        if self.unlabelled and self.source not in ("math", "arithmetic"):
+            raise ValueError(
+                f"data.unlabelled: data.source={self.source} has no rows without an answer (math data files, "
+                "arithmetic with data.labelled_problems)"
+            )
+        if self.unlabelled and self.source == "arithmetic" and self.labelled_problems is None:
+            raise ValueError(
+                "data.unlabelled with data.source=arithmetic withholds the answers of the rows outside "
+                "data.labelled_problems: set data.labelled_problems (e.g. 32)"
+            )
         if self.source in ("math", "code") and not self.path:
             raise ValueError(f"data.source={self.source} needs data.path (a JSONL file or datasets directory)")
 
@@ -483,6 +524,16 @@ class LoopConfig:
         },
     )
     mix_weight: float = field(default=0.5, metadata={"help": "weight of the RM score when reward_source=mix"})
+    unlabelled_reward: Literal["rm", "frozen_rm", "none"] | None = field(
+        default=None,
+        metadata={
+            "derived": True,
+            "help": "with data.unlabelled: what the verifier term reads on a prompt without a gold answer: rm (the "
+            "online RM), frozen_rm (its first version, never updated: no RM then trains past it) or none (0: "
+            "such prompts teach nothing, the verifier on the labelled rows alone); null = frozen_rm when the "
+            "reward's RM term is frozen_rm, else rm",
+        },
+    )
     reset_reference_on_rm_update: bool = field(
         default=False,
         metadata={"help": "iterative RL: reset the KL reference to the current policy after each RM update"},
@@ -712,11 +763,34 @@ class TrainConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
+    def _resolve_unlabelled_reward(self) -> None:
+        """`loop.unlabelled_reward` follows the reward's RM term; it must agree with one, and means nothing without
+        prompts that lack an answer."""
+        loop = self.loop
+        if not self.data.unlabelled:
+            if loop.unlabelled_reward is not None:
+                raise ValueError(
+                    f"loop.unlabelled_reward={loop.unlabelled_reward} rewards prompts without a gold answer: "
+                    "there are none without data.unlabelled; leave it unset"
+                )
+            return
+        rm_term = next((t.name for t in loop.terms if t.name in ("rm", "frozen_rm") and t.weight), None)
+        if loop.unlabelled_reward is None:
+            loop.unlabelled_reward = rm_term or "rm"
+        elif rm_term and loop.unlabelled_reward != rm_term:
+            raise ValueError(
+                f"loop.unlabelled_reward={loop.unlabelled_reward}, but the reward's {rm_term} term already scores "
+                f"every prompt, those without an answer too: set loop.unlabelled_reward {rm_term} (or leave it "
+                "unset), or reward with the verifier alone"
+            )
+
     @functools.cached_property
     def plan(self) -> RewardPlan:
         """The reward, resolved once (`reward_terms.RewardPlan`): what the loop reads instead of the shorthand."""
         loop = self.loop
-        return RewardPlan.build(loop.terms, loop.algorithm, loop.supervision, loop.source, self.data.unlabelled)
+        return RewardPlan.build(
+            loop.terms, loop.algorithm, loop.supervision, loop.source, self.data.unlabelled, loop.unlabelled_reward
+        )
 
     def __post_init__(self):
         rollouts = self.loop.prompts_per_step * self.loop.group_size
@@ -753,6 +827,7 @@ class TrainConfig:
                 "grpo.disable_dropout=true (which keeps ratio = 1 on-policy): set policy.lora.dropout 0, "
                 "or grpo.disable_dropout false"
             )
+        self._resolve_unlabelled_reward()
         if self.grpo.process_credit != "sum" and self.loop.supervision != "process":
             raise ValueError(
                 f"grpo.process_credit={self.grpo.process_credit} assigns step rewards to tokens under "

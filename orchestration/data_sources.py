@@ -5,6 +5,7 @@ from __future__ import annotations
 from orchestration.arithmetic import ArithmeticTasks, split_of
 from orchestration.curriculum import Curriculum
 from orchestration.multistep import MultiStepTasks
+from orchestration.scarce_labels import ScarceLabels
 from orchestration.tasks import ListTasks, TaskItem, TaskSource, distinct, load_code, load_humaneval, load_math
 
 EVAL_SEED = 1_000_003  # the held-out set is the same whatever the run's seed
@@ -30,6 +31,8 @@ def build_sources(data, seed: int) -> tuple[TaskSource | Curriculum, list[TaskIt
             )
         else:
             train = generator(data.levels, "train", seed, held_out_fraction=data.eval_fraction, **words)
+        if data.labelled_problems is not None:  # arithmetic only (DataConfig checks)
+            train = ScarceLabels(train, data.labelled_problems, data.labelled_share, withhold=data.unlabelled)
         return train, distinct((held_out.item(i) for i in range(100 * data.eval_size)), data.eval_size)
     if data.source == "humaneval":
         items = load_humaneval(data.path)

@@ -266,12 +266,14 @@ class OnlineTrainer:
 
     def _rm_reward(self, metrics: dict[str, float]) -> float | None:
         """What the reward-hacking alarm watches: the mean reward an RM gave this step, when an RM term rewards the
-        run (nonzero weight) and a rule judged the batch; None otherwise (a run no RM rewards cannot be hacking one,
-        and the RM it trains beside the reward is only a monitor)."""
+        run (nonzero weight) and a rule judged the batch, or the mean reward of the prompts without an answer when
+        the RM rewards only those (`loop.unlabelled_reward`); None otherwise (a run no RM rewards cannot be hacking
+        one, and the RM it trains beside the reward is only a monitor)."""
         if self.cfg.loop.algorithm != "grpo" or "verifier/accuracy" not in metrics:
             return None
         name = next((t.name for t in self.cfg.plan.terms if t.name in RM_TERMS and t.weight), None)
-        value = metrics.get(f"reward/{name}") if name else None
+        key = f"reward/{name}" if name else "reward/unlabelled_mean" if self.cfg.plan.unlabelled else None
+        value = metrics.get(key) if key else None
         return value if isinstance(value, float) and math.isfinite(value) else None
 
     def _monitors(self, batch: StepBatch) -> dict[str, float]:
@@ -335,6 +337,7 @@ class OnlineTrainer:
                 scores.live,
                 scores.frozen,
                 cfg.sampling.max_new_tokens,
+                cfg.plan.unlabelled,
             ),
         )
         self._append_outcomes(

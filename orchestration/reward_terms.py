@@ -21,7 +21,8 @@ task_id=..., verifier=...)` -> one float (or None: "does not apply", counted as 
 `verifiers.trl.math_reward` works as a term unchanged.
 
 Until the RM exists (the verifier warm-up), `rm` and `frozen_rm` read the verifier's score; on a prompt no rule
-can judge (`data.unlabelled`), `verifier` reads the RM's score (0 while there is none). `loop.reward_source`
+can judge (`data.unlabelled`), `verifier` reads the RM version `loop.unlabelled_reward` names (the online one, the
+first version, or none: 0), and 0 while there is none. `loop.reward_source`
 is shorthand for the common lists: verifier = [verifier], rm = [rm], frozen_rm = [frozen_rm],
 mix = [rm * mix_weight, verifier * (1 - mix_weight)].
 """
@@ -123,9 +124,18 @@ class RewardPlan:
     step_level: bool  # process supervision: one reward per step
     source: str  # the shorthand the plan amounts to (rm, frozen_rm, mix, verifier): what the study calls the run
     fallbacks: tuple[str, ...]
+    unlabelled: str | None = None  # the RM version ("live", "frozen") the verifier term reads on unlabelled prompts
 
     @classmethod
-    def build(cls, terms, algorithm: str, supervision: str, source: str, unlabelled: bool) -> "RewardPlan":
+    def build(
+        cls,
+        terms,
+        algorithm: str,
+        supervision: str,
+        source: str,
+        unlabelled: bool,
+        unlabelled_reward: str | None = "rm",
+    ) -> "RewardPlan":
         terms = tuple(terms)
         names = {term.name for term in terms if term.weight} if algorithm == "grpo" else set()
         fallbacks = []
@@ -138,16 +148,22 @@ class RewardPlan:
                     else "the RM terms read the verifier's verdict"
                 )
             )
+        fill = None
         if "verifier" in names and unlabelled:
-            fallbacks.append("on prompts without a gold answer (data.unlabelled) the verifier term reads the live RM")
-        return cls(terms, algorithm, supervision == "process", source, tuple(fallbacks))
+            fill = {"rm": "live", "frozen_rm": "frozen"}.get(unlabelled_reward)
+            fallbacks.append(
+                "on prompts without a gold answer (data.unlabelled) the verifier term reads "
+                + {"live": "the live RM", "frozen": "the RM's first version, never updated"}.get(fill, "nothing (0)")
+            )
+        return cls(terms, algorithm, supervision == "process", source, tuple(fallbacks), fill)
 
     @property
     def rm(self) -> str | None:
-        """Which RM version's scores reward the run: "live", "frozen" or None."""
-        return (
-            {"rm": "live", "mix": "live", "frozen_rm": "frozen"}.get(self.source) if self.algorithm == "grpo" else None
-        )
+        """Which RM version's scores reward the run: "live", "frozen" or None (through the verifier term on
+        prompts without an answer, too)."""
+        if self.algorithm != "grpo":
+            return None
+        return {"rm": "live", "mix": "live", "frozen_rm": "frozen"}.get(self.source, self.unlabelled)
 
     def describe(self) -> str:
         """One line saying what rewards a completion, for the start of a run."""
@@ -183,6 +199,7 @@ class TermBatch:
     live: torch.Tensor | None  # the online RM's [0, 1] scores, None before its first version
     frozen: torch.Tensor | None  # the first version's
     max_new_tokens: int
+    unlabelled: str | None = "live"  # which of the two the verifier term reads on unlabelled prompts (None: 0)
 
 
 def term_values(term: RewardTermConfig, batch: TermBatch) -> torch.Tensor:
@@ -190,8 +207,8 @@ def term_values(term: RewardTermConfig, batch: TermBatch) -> torch.Tensor:
     verified = torch.tensor([o.score for o in batch.outcomes], dtype=torch.float32)
     unlabelled = torch.tensor([o.reason == UNLABELLED for o in batch.outcomes], dtype=torch.bool)
     if term.name == "verifier":
-        fill = batch.live.float() if batch.live is not None else torch.zeros_like(verified)
-        return torch.where(unlabelled, fill, verified)
+        fill = {"live": batch.live, "frozen": batch.frozen}.get(batch.unlabelled)
+        return torch.where(unlabelled, torch.zeros_like(verified) if fill is None else fill.float(), verified)
     if term.name in RM_TERMS:
         scores = batch.live if term.name == "rm" else batch.frozen
         if scores is None:  # warm-up: no RM yet; an unlabelled prompt has no signal at all

@@ -8,7 +8,8 @@ one run's memory never reaches the next), on the same prompt stream and budget a
 held-out problems. A finished run is never re-run, and an interrupted one resumes from its checkpoint: re-run
 the same command. Then `DIR/report.md`, `DIR/results.json` and `DIR/plots/*.png` are written
 (`orchestration.study_report`). The held-out evaluation before training depends only on the seed, so it
-runs once per seed, in the first arm run for it.
+runs once per seed, in the first arm run for it. Arms that start from a warm-started RM (`study_arms.WARM_STARTS`:
+the scarce-label arms) share one per seed, run first by `orchestration.bootstrap` into `DIR/warm/NAME-seedS/`.
 
 `--parallel N` runs N of them at once (each still its own process): for a GPU with room for several, or a
 machine with cores to spare. The runs do not share anything but the read-only caches, so the results are the
@@ -23,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,9 +32,19 @@ if __package__ in (None, ""):  # run as a script: import the project, not this d
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from orchestration.metrics import read_metrics  # noqa: E402
-from orchestration.study_arms import ARMS, DEFAULTS, data_overrides, is_finished, run_dir  # noqa: E402, F401
+from orchestration.study_arms import (  # noqa: E402, F401
+    ARM_WARM_START,
+    ARMS,
+    DEFAULTS,
+    WARM_STARTS,
+    data_overrides,
+    is_finished,
+    run_dir,
+    warm_dir,
+)
 
 TRAIN_LOOP = str(Path(__file__).resolve().parent / "train_loop.py")
+REPO = str(Path(__file__).resolve().parents[1])
 
 
 def has_initial_eval(path: str) -> bool:
@@ -41,6 +53,7 @@ def has_initial_eval(path: str) -> bool:
 
 
 def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_eval: bool) -> list[str]:
+    warm = ARM_WARM_START.get(arm)
     return [
         sys.executable,
         TRAIN_LOOP,
@@ -50,10 +63,51 @@ def command(output_dir: str, arm: str, seed: int, overrides: list[str], initial_
         str(seed),
         *DEFAULTS,
         *ARMS[arm][1],
+        *(["--rm.init_from", os.path.join(warm_dir(output_dir, warm, seed), "rm")] if warm else []),
         "--loop.initial_eval",
         str(initial_eval).lower(),
         *overrides,
     ]
+
+
+def warm_command(output_dir: str, name: str, seed: int, overrides: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "orchestration.bootstrap",
+        "--output-dir",
+        warm_dir(output_dir, name, seed),
+        "--seed",
+        str(seed),
+        *WARM_STARTS[name][0],
+        *DEFAULTS,
+        *WARM_STARTS[name][1],
+        *overrides,
+    ]
+
+
+_WARM_LOCKS: dict[str, threading.Lock] = {}
+_WARM_LOCKS_GUARD = threading.Lock()
+
+
+def ensure_warm_start(output_dir: str, name: str, seed: int, overrides: list[str]) -> int:
+    """Run the warm start `name` for `seed` unless its RM is saved (`DIR/warm/NAME-seedS/rm`); runs of several arms
+    waiting on the same one wait for one bootstrap. Returns its exit code (0 when it was already there)."""
+    path = warm_dir(output_dir, name, seed)
+    with _WARM_LOCKS_GUARD:
+        lock = _WARM_LOCKS.setdefault(path, threading.Lock())
+    with lock:
+        if os.path.isfile(os.path.join(path, "rm", "reward_model.json")):
+            return 0
+        os.makedirs(path, exist_ok=True)
+        cmd = warm_command(output_dir, name, seed, overrides)
+        with open(os.path.join(path, "log.txt"), "a", encoding="utf-8") as log:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            result = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
+        return result.returncode
 
 
 COMMIT_ENV = "STUDY_CODE_COMMIT"  # names the commit where the code is a copy without .git (a remote machine)
@@ -62,7 +116,7 @@ COMMIT_ENV = "STUDY_CODE_COMMIT"  # names the commit where the code is a copy wi
 def code_commit() -> str:
     """The commit of the code the runs import (`-dirty` when tracked files differ from it); where the code is not
     a git checkout, $STUDY_CODE_COMMIT if set (the copy's commit, as whoever copied it knows it), else "unknown"."""
-    repo = str(Path(TRAIN_LOOP).resolve().parents[1])
+    repo = REPO
     if not os.path.exists(os.path.join(repo, ".git")):
         return os.environ.get(COMMIT_ENV) or "unknown"
     try:
@@ -89,6 +143,11 @@ def run_one(
     SmolLM2): the report needs only its logs."""
     path = run_dir(output_dir, arm, seed)
     os.makedirs(path, exist_ok=True)
+    if arm in ARM_WARM_START:
+        code = ensure_warm_start(output_dir, ARM_WARM_START[arm], seed, overrides)
+        if code:
+            log = os.path.join(warm_dir(output_dir, ARM_WARM_START[arm], seed), "log.txt")
+            return {"arm": arm, "seed": seed, "returncode": code, "seconds": 0.0, "failed": f"warm start: {log}"}
     cmd = command(output_dir, arm, seed, overrides, initial_eval)
     with open(os.path.join(path, "commits.txt"), "a", encoding="utf-8") as f:
         f.write(code_commit() + "\n")
@@ -157,11 +216,8 @@ def run_study(
             record = future.result()
             records.append(record)
             if record["returncode"]:
-                print(
-                    f"study: {arm} seed {seed} failed (exit {record['returncode']}); see "
-                    f"{os.path.join(run_dir(output_dir, arm, seed), 'log.txt')}",
-                    file=sys.stderr,
-                )
+                where = record.get("failed") or os.path.join(run_dir(output_dir, arm, seed), "log.txt")
+                print(f"study: {arm} seed {seed} failed (exit {record['returncode']}); see {where}", file=sys.stderr)
             bar.set_postfix_str(f"{arm} seed {seed} done")
             bar.update(1)
     bar.close()
@@ -225,6 +281,8 @@ def main(argv: list[str] | None = None) -> dict:
     for arm in args.arms:  # every config error before the first run starts
         try:
             load_config(None, [*DEFAULTS, *ARMS[arm][1], *overrides])
+            if arm in ARM_WARM_START:
+                load_config(None, [*DEFAULTS, *WARM_STARTS[ARM_WARM_START[arm]][1], *overrides])
         except (ConfigError, ValueError) as e:
             sys.exit(f"config error (arm {arm}): {e}")
     records = run_study(

@@ -23,6 +23,11 @@ MULTISTEP = [
     "0.7",
 ]
 PS = ["--loop.supervision", "process", *MULTISTEP]
+# Scarce labels (#21 §2, orchestration/scarce_labels.py): 32 level-2 training problems carry their answer and are
+# drawn for one prompt in four; the other three are the plain stream. The arms share that stream and one warm-started
+# RM per seed (WARM_STARTS), and differ in what rewards the rows whose answer is withheld.
+SCARCE = ["--data.labelled_problems", "32", "--loop.reward_source", "verifier"]
+WITHHELD = [*SCARCE, "--data.unlabelled", "true"]
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -119,7 +124,30 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "GRPO+PS rewarded by the step RM's first version, never updated: the control for ps_rm",
         ["--loop.reward_source", "frozen_rm", *PS],
     ),
+    "scarce_verifier": (
+        "scarce labels: the verifier on the 32 labelled problems' rows; the rows without an answer get 0 and teach "
+        "nothing",
+        [*WITHHELD, "--loop.unlabelled_reward", "none"],
+    ),
+    "scarce_frozen_rm": (
+        "scarce labels: the verifier on the labelled rows, the warm-started RM (never updated) on the rows without "
+        "an answer",
+        [*WITHHELD, "--loop.unlabelled_reward", "frozen_rm"],
+    ),
+    "scarce_rm": (
+        "scarce labels: the verifier on the labelled rows, the online RM (warm-started, re-trained on the labelled "
+        "rows' outcomes) on the rows without an answer",
+        [*WITHHELD, "--loop.unlabelled_reward", "rm"],
+    ),
+    "scarce_oracle": (
+        "scarce labels' stream with every answer kept: the verifier on every row (the ceiling)",
+        SCARCE,
+    ),
 }
+# warm start -> (its `orchestration.bootstrap` arguments, its config overrides after DEFAULTS; `--seed` is the run's):
+# sampled from the base policy on training prompts with an answer only, before any run of the arms that start from it.
+WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {"scarce": (["--prompts", "64"], WITHHELD)}
+ARM_WARM_START = {arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")}
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
 DEFAULTS = [
@@ -151,6 +179,10 @@ def data_overrides(arm: str) -> list[str]:
 
 def run_dir(output_dir: str, arm: str, seed: int) -> str:
     return os.path.join(output_dir, "runs", f"{arm}-seed{seed}")
+
+
+def warm_dir(output_dir: str, name: str, seed: int) -> str:
+    return os.path.join(output_dir, "warm", f"{name}-seed{seed}")
 
 
 def is_finished(path: str) -> bool:

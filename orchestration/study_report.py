@@ -17,6 +17,8 @@
 - Training samples' steps (runs on the multi-step task): the rule checker on the stored completions of the first
   and the last two policy steps (`orchestration.step_stats`): steps per completion and the share of repeated steps,
   mean and t-interval over seeds.
+- Scarce labels (runs with `data.labelled_problems`): the rows whose answer was withheld, re-verified afterwards
+  (`orchestration.scarce_labels.withheld_figures`), first vs last four steps, beside the reward they got.
 - Commits: every run records the commit it ran from (`study_run.json`); one table comes from one commit, so
   runs from several commits are refused unless `allow_mixed_commits`.
 """
@@ -31,6 +33,7 @@ import re
 import statistics
 
 from orchestration.metrics import read_metrics
+from orchestration.scarce_labels import withheld_figures
 from orchestration.step_stats import run_step_figures
 from orchestration.study_arms import ARMS, data_overrides, is_finished, run_dir
 from orchestration.study_stats import EVALS, interval, pair_weighted
@@ -65,27 +68,32 @@ def summarize_run(path: str) -> dict:
     for name in run["evals"]:
         run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
         run[f"after_{name}"] = next((r[f"eval/{name}"] for r in reversed(rows) if f"eval/{name}" in r), None)
-    if _task_source(path) == "multistep" and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
+    data = _data_config(path)
+    if data.get("source") == "multistep" and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
         figures = run_step_figures(path)
         run["steps_first"], run["steps_last"] = figures["first"], figures["last"]
+    if data.get("labelled_problems") and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
+        figures = withheld_figures(path)
+        run["withheld_first"], run["withheld_last"] = figures["first"], figures["last"]
     record = os.path.join(path, "study_run.json")
     saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
     run["commits"] = saved.get("commits", ["unknown"])
     return run
 
 
-def _task_source(path: str) -> str | None:
-    """The run's `data.source` from its resolved config.yaml (None without one)."""
+def _data_config(path: str) -> dict:
+    """The run's `data` section from its resolved config.yaml ({} without one)."""
     import yaml
 
     config = os.path.join(path, "config.yaml")
     if not os.path.isfile(config):
-        return None
+        return {}
     with open(config, encoding="utf-8") as f:
-        return ((yaml.safe_load(f) or {}).get("data") or {}).get("source")
+        return (yaml.safe_load(f) or {}).get("data") or {}
 
 
 STEP_COLUMNS = ("steps_per_completion", "repeated_steps")
+WITHHELD_COLUMNS = ("labelled_accuracy", "accuracy", "reward")
 
 
 def aggregate(
@@ -143,6 +151,11 @@ def aggregate(
                     bounds = (0.0, 1.0) if key == "repeated_steps" else (0.0, math.inf)
                     values = [r[f"steps_{when}"][key] for _, r in mine if f"steps_{when}" in r]
                     row[f"steps_{when}_{key}"] = interval(values, bounds)
+        if any("withheld_first" in r for _, r in mine):
+            for when in ("first", "last"):
+                for key in WITHHELD_COLUMNS:
+                    values = [r[f"withheld_{when}"][key] for _, r in mine if f"withheld_{when}" in r]
+                    row[f"withheld_{when}_{key}"] = interval(values, None if key == "reward" else (0.0, 1.0))
         row["alarms"] = sum(r["alarms"] for _, r in mine)
         steps = [s for _, r in mine for s in r["step_seconds"]]
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
@@ -249,6 +262,22 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
         ]
         for arm, row in stepped.items():
             cells = [_fmt(row[f"steps_{when}_{key}"]) for key in STEP_COLUMNS for when in ("first", "last")]
+            lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
+    withheld = {arm: row for arm, row in table.items() if "withheld_first_accuracy" in row}
+    if withheld:
+        lines += [
+            "",
+            "Scarce labels: the training samples of the first and the last four policy steps. `labelled` is the "
+            "verified accuracy of the rows the loop could judge; `withheld` re-verifies afterwards the rows whose "
+            "answer the loop never saw, against the answer re-derived from their task id, beside the mean reward "
+            "those rows got (what the RM paid; 0 where nothing did): a reward that rises while the withheld "
+            "accuracy does not is hacking the loop could not see. Mean and 95% t-interval over seeds:",
+            "",
+            "| arm | labelled, first | last | withheld, first | last | their reward, first | last |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for arm, row in withheld.items():
+            cells = [_fmt(row[f"withheld_{when}_{key}"]) for key in WITHHELD_COLUMNS for when in ("first", "last")]
             lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"

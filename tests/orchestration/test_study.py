@@ -334,3 +334,57 @@ def test_redrawn_report_names_the_command_the_runs_ran(tmp_path):
         json.dump({"command": "python -m orchestration.study --arms os --parallel 2"}, f)
     main([str(out), "--arms", "os", "--seeds", "0", "1"])
     assert "Command: `python -m orchestration.study --arms os --parallel 2`" in (out / "report.md").read_text()
+
+
+def test_scarce_label_arms_share_one_warm_start_and_differ_only_in_the_withheld_rows(
+    tiny_policy_dir, tiny_encoder_dir, tmp_path
+):
+    import yaml
+
+    from orchestration.buffer import OutcomeBuffer
+    from orchestration.scarce_labels import withheld_gold
+    from orchestration.study import main
+
+    out = str(tmp_path / "study")
+    tiny = [
+        *("--policy.name_or_path", tiny_policy_dir, "--rm.encoder", tiny_encoder_dir),
+        *("--sampling.max_new_tokens", "8", "--rm.max_length", "64", "--rm.train.epochs", "1"),
+        *("--data.eval_size", "3", "--loop.max_steps", "2", "--loop.prompts_per_step", "4"),
+        *("--loop.group_size", "2", "--rm.update_every", "1", "--loop.format_weight", "0"),
+    ]
+    arms = ["scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle"]
+    results = main(["--arms", *arms, "--seeds", "0", "1", "--output-dir", out, "--no-progress", *tiny])
+    for seed in (0, 1):
+        warm = os.path.join(out, "warm", f"scarce-seed{seed}")
+        log = open(os.path.join(warm, "log.txt"), encoding="utf-8").read()
+        assert log.count("$ ") == 1  # one bootstrap per seed, whichever arm came first
+        sampled = OutcomeBuffer(os.path.join(warm, "outcomes.jsonl"))
+        assert all(r.reference for r in sampled.read(range(len(sampled))))  # labelled prompts only
+        streams = []
+        for arm in arms:
+            path = os.path.join(out, "runs", f"{arm}-seed{seed}")
+            config = yaml.safe_load(open(os.path.join(path, "config.yaml"), encoding="utf-8"))
+            assert config["rm"]["init_from"] == os.path.join(warm, "rm")
+            buffer = OutcomeBuffer(os.path.join(path, "outcomes.jsonl"))
+            rows = buffer.read(range(len(buffer)))
+            streams.append([r.task_id for r in rows])
+            # one prompt in four is a labelled draw: 2 steps x 4 prompts x 2 completions -> 4 labelled rows
+            withheld = [r for r in rows if r.verifier == "none"]
+            assert len(withheld) == (0 if arm == "scarce_oracle" else 12)
+            assert all(withheld_gold(r.task_id) for r in withheld) and not any(r.reference for r in withheld)
+            assert all(r.reward == r.outcome for r in rows if r.verifier == "math")
+            metrics = [json.loads(line) for line in open(os.path.join(path, "metrics.jsonl"))]
+            if arm == "scarce_verifier":
+                assert all(r.reward == 0.0 for r in withheld)
+            elif arm in ("scarce_rm", "scarce_frozen_rm"):
+                assert all(r.reward == pytest.approx(r.rm_score) for r in withheld)
+            # the frozen arm's RM is the warm start, never re-trained; the others keep training theirs
+            assert any(m.get("rm/updated") for m in metrics) == (arm != "scarce_frozen_rm")
+        assert all(stream == streams[0] for stream in streams)  # one prompt stream for every arm of a seed
+    frozen = [os.path.join(out, "runs", f"scarce_frozen_rm-seed{s}", "outcomes.jsonl") for s in (0, 1)]
+    assert {r.rm_version for f in frozen for r in OutcomeBuffer(f).read(range(len(OutcomeBuffer(f))))} == {0}
+    table = results["arms"]
+    assert table["scarce_verifier"]["withheld_first_reward"]["mean"] == 0.0
+    assert table["scarce_oracle"]["withheld_first_accuracy"]["n"] == 0  # nothing withheld
+    report = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+    assert "Scarce labels: the training samples" in report and "| `scarce_rm` |" in report

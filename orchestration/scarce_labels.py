@@ -1,0 +1,146 @@
+"""Scarce labels on the built-in arithmetic task (`data.labelled_problems`): a few training problems carry their gold
+answer, the rest of the stream does not, so only an RM can reward it.
+
+    row i of the stream             labelled draw when floor((i + 1) * share) > floor(i * share), else a plain draw
+    labelled draw k                 one of the N labelled problems (each once per N draws, in a seeded order),
+                                    asked in the phrasings in turn, with its gold answer
+    plain draw                      row i of the plain arithmetic stream (every training problem, the labelled ones
+                                    among them); with `data.unlabelled` its answer is withheld: verifier "none",
+                                    rewarded by the RM (`loop.unlabelled_reward`), never trains the RM, never
+                                    evaluated. Without it, the same row keeps its answer (the oracle arm)
+
+The labelled problems are the first N distinct ones of a fixed, seed-free stream, so every seed shares them; the
+held-out set is untouched (the arithmetic test split). A withheld answer is not kept anywhere the loop reads:
+`withheld_gold` re-derives it from the row's task id afterwards, to re-verify what the RM rewarded
+(`orchestration.study_report`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+
+from orchestration.arithmetic import ArithmeticTasks
+from orchestration.tasks import TaskItem
+
+LABELLED_SEED = "labelled-problems"  # the stream the labelled problems are taken from: the same for every run seed
+_KEY = re.compile(r"^arith-([1-4]):(\d+)([+\-*])(\d+)(?:\+(\d+))?(?:-(?:worded|word))?$")
+
+
+def is_labelled_draw(index: int, share: float) -> bool:
+    return int((index + 1) * share) > int(index * share)
+
+
+class ScarceLabels:
+    """The training stream of `data.labelled_problems` (module docstring); `item(i)` depends only on the arguments
+    and i."""
+
+    def __init__(self, base: ArithmeticTasks, labelled_problems: int, share: float, withhold: bool):
+        if labelled_problems < 1 or not 0.0 < share <= 1.0:
+            raise ValueError(f"labelled_problems must be >= 1 and share in (0, 1], got {labelled_problems}, {share}")
+        self.base, self.share, self.withhold = base, share, withhold
+        source = ArithmeticTasks(
+            base.levels, base.split, LABELLED_SEED, base.held_out_fraction, base.phrasings, base.worked_example
+        )
+        self.pool: list[tuple[int, object]] = []  # (level, Problem), distinct keys
+        seen = set()
+        for index in range(1000 * labelled_problems):
+            level = base.levels[index % len(base.levels)]
+            problem = source.draw(level, random.Random(f"{LABELLED_SEED}:{index}"))
+            if problem.key not in seen:
+                seen.add(problem.key)
+                self.pool.append((level, problem))
+            if len(self.pool) == labelled_problems:
+                break
+        else:
+            raise ValueError(
+                f"data.labelled_problems={labelled_problems}: levels {base.levels} have only {len(self.pool)} "
+                "distinct training problems"
+            )
+
+    def __len__(self) -> None:  # endless
+        return None
+
+    @property
+    def keys(self) -> list[str]:
+        """The labelled problems' keys (`Problem.key`)."""
+        return [problem.key for _, problem in self.pool]
+
+    def item(self, index: int) -> TaskItem:
+        if is_labelled_draw(index, self.share):
+            k = int(index * self.share)  # this is the k-th labelled draw
+            epoch, j = divmod(k, len(self.pool))
+            order = list(range(len(self.pool)))
+            random.Random(f"{self.base.seed}:labelled-order:{epoch}").shuffle(order)
+            level, problem = self.pool[order[j]]
+            wanted = self.base.phrasings[k % len(self.base.phrasings)]
+            item = self.base.render(level, problem, wanted, random.Random(f"{self.base.seed}:labelled:{k}"))
+            item.meta["labelled"] = True
+            return item
+        item = self.base.item(index)
+        if not self.withhold:
+            return item
+        return TaskItem(id=item.id, prompt=item.prompt, verifier="none", meta={**item.meta, "labelled": False})
+
+    def take(self, n: int) -> list[TaskItem]:
+        return [self.item(i) for i in range(n)]
+
+
+def withheld_gold(task_id: str) -> str | None:
+    """The gold answer of a built-in arithmetic row of levels 1-4 from its task id (`arith-2:7*8-worded` -> "56"),
+    None for any other id: how a withheld answer is recovered afterwards, without the loop ever holding it."""
+    match = _KEY.match(task_id)
+    if not match:
+        return None
+    level, a, op, b, c = match.groups()
+    a, b = int(a), int(b)
+    if level == "4":
+        return str(a * b + int(c)) if op == "*" and c is not None else None
+    if c is not None:
+        return None
+    return str(a + b if op == "+" else a - b if op == "-" else a * b)
+
+
+def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
+    """What the RM rewarded, judged afterwards: the run's stored completions (`outcomes.jsonl`) of prompts whose
+    answer was withheld, re-verified against `withheld_gold` as the loop verifies (`verifiers.math.check_batch`, the
+    last-number fallback on), over the first and the last `window` policy steps: {"first", "last"}, each with the
+    re-verified `accuracy` and mean `reward` of those rows, the `labelled_accuracy` of the rows the loop verified
+    and the row counts. Rows of another task (no gold in their id) are left out."""
+    from orchestration.buffer import OutcomeBuffer
+    from verifiers import math as math_verifier
+    from verifiers.outcome import UNLABELLED
+
+    buffer = OutcomeBuffer(os.path.join(path, "outcomes.jsonl"))
+    rows = buffer.read(range(len(buffer)))
+    if not rows:
+        raise ValueError(f"{path}/outcomes.jsonl holds no outcomes")
+    withheld = [r for r in rows if r.reason == UNLABELLED and withheld_gold(r.task_id) is not None]
+    verdicts = math_verifier.check_batch(
+        [r.response for r in withheld],
+        [withheld_gold(r.task_id) for r in withheld],
+        timeout=timeout,
+        fallback_last_number=True,
+        complete=[r.truncated is False for r in withheld],
+    )
+    correct = {id(r): o.correct for r, o in zip(withheld, verdicts)}
+    last = max(r.step for r in rows)
+
+    def figures(keep) -> dict:
+        hidden = [r for r in withheld if keep(r.step)]
+        judged = [r for r in rows if keep(r.step) and r.reason != UNLABELLED]
+        return {
+            "accuracy": _mean([correct[id(r)] for r in hidden]),
+            "reward": _mean([r.reward for r in hidden if r.reward is not None]),
+            "labelled_accuracy": _mean([r.correct for r in judged]),
+            "withheld_rows": len(hidden),
+            "labelled_rows": len(judged),
+        }
+
+    return {"first": figures(lambda step: step <= window), "last": figures(lambda step: step > last - window)}
+
+
+def _mean(values: list) -> float:
+    return sum(values) / len(values) if values else math.nan
