@@ -28,6 +28,7 @@ PS = ["--loop.supervision", "process", *MULTISTEP]
 # RM per seed (WARM_STARTS), and differ in what rewards the rows whose answer is withheld.
 SCARCE = ["--data.labelled_problems", "32", "--loop.reward_source", "verifier"]
 WITHHELD = [*SCARCE, "--data.unlabelled", "true"]
+AWARE = ["--rm.reference", "true", "--rm.hard_negatives", "1"]  # the RM that judged unseen problems at 0.97
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -124,6 +125,31 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "GRPO+PS rewarded by the step RM's first version, never updated: the control for ps_rm",
         ["--loop.reward_source", "frozen_rm", *PS],
     ),
+    # From a warm start (#21 §2, long horizon): the RM's first version is fitted before the run on 2048 outcomes of the
+    # base policy (orchestration.bootstrap), so frozen and online start from the same, stronger RM. Run them longer
+    # than the default 16 steps (--loop.max_steps 64) to see whether a frozen RM is hacked where an online one is not.
+    "frozen_rm_warm": (
+        "GRPO on a warm-started reference-free RM alone, never updated",
+        ["--loop.reward_source", "frozen_rm"],
+    ),
+    "rm_warm": (
+        "GRPO on the same warm-started RM alone, re-trained online (the paper's schedule)",
+        ["--loop.reward_source", "rm"],
+    ),
+    "frozen_rm_aware": (
+        "GRPO on a warm-started reference-aware RM with hard negatives alone, never updated",
+        ["--loop.reward_source", "frozen_rm", *AWARE],
+    ),
+    "rm_aware": (
+        "GRPO on the same warm-started reference-aware RM with hard negatives alone, re-trained online",
+        ["--loop.reward_source", "rm", *AWARE],
+    ),
+    "format_length": (
+        "GRPO on surface cues alone: 1 for the asked \\boxed{} plus a brevity term falling linearly from 0 at "
+        "no token to -1 at the study's 64 (the length term with buffer 64): what an RM that learned only "
+        "format and brevity would teach",
+        ["--loop.reward_terms", "[{name: format, weight: 1.0}, {name: length, buffer: 64}]"],
+    ),
     "scarce_verifier": (
         "scarce labels: the verifier on the 32 labelled problems' rows; the rows without an answer get 0 and teach "
         "nothing",
@@ -146,8 +172,16 @@ ARMS: dict[str, tuple[str, list[str]]] = {
 }
 # warm start -> (its `orchestration.bootstrap` arguments, its config overrides after DEFAULTS; `--seed` is the run's):
 # sampled from the base policy on training prompts with an answer only, before any run of the arms that start from it.
-WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {"scarce": (["--prompts", "64"], WITHHELD)}
-ARM_WARM_START = {arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")}
+WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {
+    "scarce": (["--prompts", "64"], WITHHELD),
+    "free": (["--prompts", "256"], []),
+    "aware": (["--prompts", "256"], AWARE),
+}
+ARM_WARM_START = {
+    **{arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")},
+    **{arm: "free" for arm in ("frozen_rm_warm", "rm_warm")},
+    **{arm: "aware" for arm in ("frozen_rm_aware", "rm_aware")},
+}
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
 DEFAULTS = [

@@ -3,8 +3,9 @@
 forest.png         each arm's held-out change (greedy, sampled) with its 95% interval, and beside it each
                    arm's paired difference against the baseline arm: what a reader compares at a glance
 arms.png           one small panel per arm over policy steps: the training batch's verified accuracy (mean over
-                   seeds, band clipped to [0, 1]) and the RM's held-out ranking accuracy, online and frozen
-                   (pair-weighted over seeds per step; no line where a step had no pair)
+                   seeds, band clipped to [0, 1]), the reward an RM paid where one rewards the arm (mean over
+                   seeds: rising while accuracy falls is hacking) and the RM's held-out ranking accuracy, online
+                   and frozen (pair-weighted over seeds per step; no line where a step had no pair)
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ def _small_multiples(
             color="black",
             alpha=0.1,
         )
+        paid = [
+            [r["rm_reward"][i] for r in mine if i < len(r.get("rm_reward", [])) and r["rm_reward"][i] is not None]
+            for i in range(length)
+        ]
+        if any(paid):
+            mean = [sum(v) / len(v) if v else math.nan for v in paid]
+            ax.plot(steps, mean, color="C3", linewidth=1.2, label="RM reward paid (mean)")
         for prefix, style, label in (("rm", "-", "online RM held-out"), ("rm_frozen", "--", "frozen RM held-out")):
             per_step = []
             for i in range(length):
@@ -117,11 +125,14 @@ def _small_multiples(
         ax.set_xlabel("policy step")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02))
+    legend = {}  # every line any panel drew, once
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), fontsize=8, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(
-        "Per arm: verified accuracy of each step's samples (band: 95% over seeds) and the RM's held-out "
-        "ranking accuracy",
+        "Per arm: verified accuracy of each step's samples (band: 95% over seeds), the reward an RM paid and the RM's "
+        "held-out ranking accuracy",
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -64,11 +64,13 @@ def summarize_run(path: str) -> dict:
     for prefix in ("rm", "rm_frozen"):
         run[f"{prefix}_heldout"] = [r.get(f"{prefix}/heldout_ranking_accuracy") for r in rows]
         run[f"{prefix}_pairs"] = [r.get(f"{prefix}/heldout_pairs") or 0 for r in rows]
+    data, loop = _config_section(path, "data"), _config_section(path, "loop")
+    watched = _rm_reward_key(loop, data)
+    run["rm_reward"] = [r.get(watched) if watched else None for r in rows]
     run["evals"] = eval_names(rows)
     for name in run["evals"]:
         run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
         run[f"after_{name}"] = next((r[f"eval/{name}"] for r in reversed(rows) if f"eval/{name}" in r), None)
-    data = _data_config(path)
     if data.get("source") == "multistep" and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
         figures = run_step_figures(path)
         run["steps_first"], run["steps_last"] = figures["first"], figures["last"]
@@ -81,15 +83,28 @@ def summarize_run(path: str) -> dict:
     return run
 
 
-def _data_config(path: str) -> dict:
-    """The run's `data` section from its resolved config.yaml ({} without one)."""
+def _config_section(path: str, section: str) -> dict:
+    """One section of the run's resolved config.yaml ({} without one)."""
     import yaml
 
     config = os.path.join(path, "config.yaml")
     if not os.path.isfile(config):
         return {}
     with open(config, encoding="utf-8") as f:
-        return (yaml.safe_load(f) or {}).get("data") or {}
+        return (yaml.safe_load(f) or {}).get(section) or {}
+
+
+def _rm_reward_key(loop: dict, data: dict) -> str | None:
+    """The metric holding the reward an RM paid each step (what the hacking alarm watches): the RM term's mean, or
+    for an RM that rewards only the prompts without an answer, their mean reward; None when no RM rewards the run."""
+    if loop.get("algorithm", "grpo") != "grpo":
+        return None
+    source = loop.get("reward_source")
+    if source in ("rm", "mix", "frozen_rm"):
+        return "reward/frozen_rm" if source == "frozen_rm" else "reward/rm"
+    if data.get("unlabelled") and loop.get("unlabelled_reward") in ("rm", "frozen_rm"):
+        return "reward/unlabelled_mean"
+    return None
 
 
 STEP_COLUMNS = ("steps_per_completion", "repeated_steps")

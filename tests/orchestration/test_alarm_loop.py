@@ -84,6 +84,9 @@ def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(
         assert accuracy_after > accuracy_before and not alarms
 
 
+SCARCE = ["--data.labelled_problems", "8", "--data.unlabelled", "true"]
+
+
 @pytest.mark.parametrize(
     "overrides, watched",
     [
@@ -93,12 +96,17 @@ def test_alarm_fires_on_a_hacked_rm_and_stays_quiet_on_a_sound_one(
         (["--loop.reward_source", "verifier"], None),  # no RM rewards this run: nothing it could be hacking
         (["--loop.algorithm", "online_rft"], None),
         (["--loop.reward_terms", "[{name: verifier}, {name: rm, weight: 0.0}]"], None),  # logged only
+        # scarce labels: the RM rewards only the prompts without an answer, so the alarm watches their reward
+        ([*SCARCE, "--loop.reward_source", "verifier", "--loop.unlabelled_reward", "frozen_rm"], 0.6),
+        ([*SCARCE, "--loop.reward_source", "verifier"], 0.6),
+        ([*SCARCE, "--loop.reward_source", "verifier", "--loop.unlabelled_reward", "none"], None),
     ],
 )
 def test_the_alarm_watches_only_the_rm_that_rewards(overrides, watched):
     from types import SimpleNamespace
 
     metrics = {"reward/rm": 0.9, "reward/frozen_rm": 0.2, "rm/reward_mean": 0.9, "verifier/accuracy": 0.5}
+    metrics["reward/unlabelled_mean"] = 0.6
     trainer = SimpleNamespace(cfg=load_config(None, overrides))
     assert OnlineTrainer._rm_reward(trainer, metrics) == watched
     unjudged = {key: value for key, value in metrics.items() if key != "verifier/accuracy"}

@@ -388,3 +388,37 @@ def test_scarce_label_arms_share_one_warm_start_and_differ_only_in_the_withheld_
     assert table["scarce_oracle"]["withheld_first_accuracy"]["n"] == 0  # nothing withheld
     report = open(os.path.join(out, "report.md"), encoding="utf-8").read()
     assert "Scarce labels: the training samples" in report and "| `scarce_rm` |" in report
+
+
+def test_the_rm_reward_curve_follows_what_rewards_each_arm():
+    from orchestration.config import load_config
+    from orchestration.dataclass_yaml import to_dict
+    from orchestration.study import DEFAULTS
+    from orchestration.study_report import _rm_reward_key
+
+    for arm, (_, overrides) in ARMS.items():
+        config = to_dict(load_config(None, [*DEFAULTS, *overrides]))  # what the run's config.yaml holds
+        key = _rm_reward_key(config["loop"], config["data"])
+        plan = load_config(None, [*DEFAULTS, *overrides]).plan
+        assert (key is None) == (plan.rm is None), arm  # a curve exactly where an RM rewards the run
+        if arm in ("scarce_rm", "scarce_frozen_rm"):
+            assert key == "reward/unlabelled_mean"
+        elif plan.rm is not None:
+            assert key == ("reward/frozen_rm" if plan.rm == "frozen" else "reward/rm"), arm
+
+
+def test_arms_read_their_warm_start_as_it_was_fitted():
+    from orchestration.config import load_config
+    from orchestration.study import DEFAULTS
+    from orchestration.study_arms import ARM_WARM_START, WARM_STARTS
+
+    assert set(ARM_WARM_START.values()) == set(WARM_STARTS)
+    for arm, warm in ARM_WARM_START.items():
+        run = load_config(None, [*DEFAULTS, *ARMS[arm][1]])
+        fitted = load_config(None, [*DEFAULTS, *WARM_STARTS[warm][1]])
+        assert (run.rm.reference, run.rm.hard_negatives, run.rm.encoder) == (
+            fitted.rm.reference,
+            fitted.rm.hard_negatives,
+            fitted.rm.encoder,
+        ), arm
+        assert (run.data.levels, run.data.labelled_problems) == (fitted.data.levels, fitted.data.labelled_problems)
