@@ -8,9 +8,9 @@ with PYTHONPATH pointing there) on the same files, then compare the two outputs:
 
 Every row is judged as the loop judges it (`verifiers.math.check_batch`, the last-number fallback on, `complete`
 from the row's `truncated` flag where it has one, else false); the gold answer is the row's `reference`, or for
-built-in arithmetic rows written before that column existed, the sum in its task id (`arith-1:3+4`). `compare`
-prints how often the two agree, each direction of disagreement, verifier errors on each side, and the rows that
-changed, so a person can read which verdict is right.
+built-in arithmetic rows written before that column existed, the answer its task id names (`arith-1:3+4`:
+`orchestration.scarce_labels.withheld_gold`). `compare` prints how often the two agree, each direction of
+disagreement, verifier errors on each side, and the rows that changed, so a person can read which verdict is right.
 """
 
 from __future__ import annotations
@@ -18,22 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-_ARITHMETIC_ID = re.compile(r"^arith-\d+:(-?\d+)([+\-*])(-?\d+)")
-
 
 def gold_of(row: dict) -> str | None:
-    if row.get("reference"):
-        return row["reference"]
-    match = _ARITHMETIC_ID.match(row.get("task_id", ""))
-    if not match:
-        return None
-    a, op, b = int(match.group(1)), match.group(2), int(match.group(3))
-    return str(a + b if op == "+" else a - b if op == "-" else a * b)
+    from orchestration.scarce_labels import withheld_gold
+
+    return row.get("reference") or withheld_gold(row.get("task_id", ""))
 
 
 def judge(args) -> None:
