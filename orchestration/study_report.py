@@ -265,37 +265,39 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
                     for kind in ("before", "after", "change")
                 )
                 lines.append(f"| `{arm}` | {name.replace('_accuracy_', ' ').replace('_', ' ')} | {cells} |")
-    stepped = {arm: row for arm, row in table.items() if "steps_first_steps_per_completion" in row}
-    if stepped:
-        lines += [
-            "",
-            "The training samples' steps (the rule checker on the stored completions of the first and the last two "
-            "policy steps; mean and 95% t-interval over seeds):",
-            "",
-            "| arm | steps per completion, first | last | repeated steps, first | last |",
-            "|---|---|---|---|---|",
-        ]
-        for arm, row in stepped.items():
-            cells = [_fmt(row[f"steps_{when}_{key}"]) for key in STEP_COLUMNS for when in ("first", "last")]
-            lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
-    withheld = {arm: row for arm, row in table.items() if "withheld_first_accuracy" in row}
-    if withheld:
-        lines += [
-            "",
-            "Scarce labels: the training samples of the first and the last four policy steps. `labelled` is the "
-            "verified accuracy of the rows the loop could judge; `withheld` re-verifies afterwards the rows whose "
-            "answer the loop never saw, against the answer re-derived from their task id, beside the mean reward "
-            "those rows got (what the RM paid; 0 where nothing did): a reward that rises while the withheld "
-            "accuracy does not is hacking the loop could not see. Mean and 95% t-interval over seeds:",
-            "",
-            "| arm | labelled, first | last | withheld, first | last | their reward, first | last |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for arm, row in withheld.items():
-            cells = [_fmt(row[f"withheld_{when}_{key}"]) for key in WITHHELD_COLUMNS for when in ("first", "last")]
-            lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
+    lines += _first_last(
+        table,
+        "steps",
+        STEP_COLUMNS,
+        "The training samples' steps (the rule checker on the stored completions of the first and the last two "
+        "policy steps; mean and 95% t-interval over seeds):",
+        "| arm | steps per completion, first | last | repeated steps, first | last |",
+    )
+    lines += _first_last(
+        table,
+        "withheld",
+        WITHHELD_COLUMNS,
+        "Scarce labels: the training samples of the first and the last four policy steps. `labelled` is the "
+        "verified accuracy of the rows the loop could judge; `withheld` re-verifies afterwards the rows whose "
+        "answer the loop never saw, against the answer re-derived from their task id, beside the mean reward "
+        "those rows got (what the RM paid; 0 where nothing did): a reward that rises while the withheld "
+        "accuracy does not is hacking the loop could not see. Mean and 95% t-interval over seeds:",
+        "| arm | labelled, first | last | withheld, first | last | their reward, first | last |",
+    )
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"
+
+
+def _first_last(table: dict, prefix: str, columns: tuple[str, ...], intro: str, header: str) -> list[str]:
+    """A first-vs-last table of the arms that have `prefix` figures (none: no lines)."""
+    arms = {arm: row for arm, row in table.items() if f"{prefix}_first_{columns[0]}" in row}
+    if not arms:
+        return []
+    lines = ["", intro, "", header, "|---" * (header.count("|") - 1) + "|"]
+    for arm, row in arms.items():
+        cells = [_fmt(row[f"{prefix}_{when}_{key}"]) for key in columns for when in ("first", "last")]
+        lines.append(f"| `{arm}` | " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_report(
