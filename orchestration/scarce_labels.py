@@ -22,7 +22,7 @@ import os
 import random
 import re
 
-from orchestration.arithmetic import ArithmeticTasks
+from orchestration.arithmetic import ArithmeticTasks, Problem
 from orchestration.tasks import TaskItem
 
 LABELLED_SEED = "labelled-problems"  # the stream the labelled problems are taken from: the same for every run seed
@@ -44,7 +44,7 @@ class ScarceLabels:
         source = ArithmeticTasks(
             base.levels, base.split, LABELLED_SEED, base.held_out_fraction, base.phrasings, base.worked_example
         )
-        self.pool: list[tuple[int, object]] = []  # (level, Problem), distinct keys
+        self.pool: list[tuple[int, Problem]] = []  # (level, problem), distinct keys
         seen = set()
         for index in range(1000 * labelled_problems):
             level = base.levels[index % len(base.levels)]
