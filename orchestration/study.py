@@ -116,15 +116,14 @@ COMMIT_ENV = "STUDY_CODE_COMMIT"  # names the commit where the code is a copy wi
 def code_commit() -> str:
     """The commit of the code the runs import (`-dirty` when tracked files differ from it); where the code is not
     a git checkout, $STUDY_CODE_COMMIT if set (the copy's commit, as whoever copied it knows it), else "unknown"."""
-    repo = REPO
-    if not os.path.exists(os.path.join(repo, ".git")):
+    if not os.path.exists(os.path.join(REPO, ".git")):
         return os.environ.get(COMMIT_ENV) or "unknown"
     try:
         commit = subprocess.run(
-            ["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             check=True,

@@ -259,7 +259,7 @@ def test_tiny_study_end_to_end_and_resumable(tiny_policy_dir, tiny_encoder_dir, 
 def test_code_commit_outside_a_checkout_comes_from_the_environment(tmp_path, monkeypatch):
     import orchestration.study as study
 
-    monkeypatch.setattr(study, "TRAIN_LOOP", str(tmp_path / "orchestration" / "train_loop.py"))
+    monkeypatch.setattr(study, "REPO", str(tmp_path))
     monkeypatch.delenv(study.COMMIT_ENV, raising=False)
     assert study.code_commit() == "unknown"
     monkeypatch.setenv(study.COMMIT_ENV, "abc123")
