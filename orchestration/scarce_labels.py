@@ -107,8 +107,9 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
     """What the RM rewarded, judged afterwards: the run's stored completions (`outcomes.jsonl`) of prompts whose
     answer was withheld, re-verified against `withheld_gold` as the loop verifies (`verifiers.math.check_batch`, the
     last-number fallback on), over the first and the last `window` policy steps: {"first", "last"}, each with the
-    re-verified `accuracy` and mean `reward` of those rows, the `labelled_accuracy` of the rows the loop verified
-    and the row counts. Rows of another task (no gold in their id) are left out."""
+    re-verified `accuracy` and mean `reward` of those rows, the RM's ranking of them (`rm_ranking`, over `pairs`),
+    the `labelled_accuracy` of the rows the loop verified and the row counts; and {"ranking"} over the whole run
+    (`withheld_ranking`). Rows of another task (no gold in their id) are left out."""
     from orchestration.buffer import OutcomeBuffer
     from verifiers import math as math_verifier
     from verifiers.outcome import UNLABELLED
@@ -131,15 +132,41 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
     def figures(keep) -> dict:
         hidden = [r for r in withheld if keep(r.step)]
         judged = [r for r in rows if keep(r.step) and r.reason != UNLABELLED]
+        ranking = withheld_ranking(hidden, [correct[id(r)] for r in hidden])
         return {
             "accuracy": _mean([correct[id(r)] for r in hidden]),
             "reward": _mean([r.reward for r in hidden if r.reward is not None]),
             "labelled_accuracy": _mean([r.correct for r in judged]),
+            "rm_ranking": ranking["rm"],
             "withheld_rows": len(hidden),
             "labelled_rows": len(judged),
+            "pairs": ranking["pairs"],
         }
 
-    return {"first": figures(lambda step: step <= window), "last": figures(lambda step: step > last - window)}
+    return {
+        "first": figures(lambda step: step <= window),
+        "last": figures(lambda step: step > last - window),
+        "ranking": withheld_ranking(withheld, [correct[id(r)] for r in withheld]),
+    }
+
+
+def withheld_ranking(rows, correct: list[bool]) -> dict:
+    """How well the RM judged what it could not be checked on: the within-group ranking accuracy of the stored
+    `rm_score` (the score of an RM version that had not trained on the row) against the re-verified verdicts, over
+    every pair of a right and a wrong completion of one withheld prompt, beside "shorter is better" on the same
+    pairs. Ties count 1/2 (`reward_model.metrics.pairwise_accuracy`)."""
+    from reward_model.metrics import pair_indices, pairwise_accuracy
+
+    scored = [i for i, r in enumerate(rows) if r.rm_score is not None]
+    better, worse = pair_indices([float(correct[i]) for i in scored], [rows[i].group for i in scored])
+    rm = [rows[i].rm_score for i in scored]
+    shorter = [-float(len(rows[i].response)) for i in scored]
+    accuracy, pairs = pairwise_accuracy([rm[i] for i in better], [rm[i] for i in worse])
+    return {
+        "rm": accuracy,
+        "shorter": pairwise_accuracy([shorter[i] for i in better], [shorter[i] for i in worse])[0],
+        "pairs": pairs,
+    }
 
 
 def _mean(values: list) -> float:

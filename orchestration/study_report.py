@@ -77,6 +77,7 @@ def summarize_run(path: str) -> dict:
     if data.get("labelled_problems") and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
         figures = withheld_figures(path)
         run["withheld_first"], run["withheld_last"] = figures["first"], figures["last"]
+        run["withheld_ranking"] = figures["ranking"]
     record = os.path.join(path, "study_run.json")
     saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
     run["commits"] = saved.get("commits", ["unknown"])
@@ -108,7 +109,7 @@ def _rm_reward_key(loop: dict, data: dict) -> str | None:
 
 
 STEP_COLUMNS = ("steps_per_completion", "repeated_steps")
-WITHHELD_COLUMNS = ("labelled_accuracy", "accuracy", "reward")
+WITHHELD_COLUMNS = ("labelled_accuracy", "accuracy", "reward", "rm_ranking")
 
 
 def aggregate(
@@ -171,6 +172,12 @@ def aggregate(
                 for key in WITHHELD_COLUMNS:
                     values = [r[f"withheld_{when}"][key] for _, r in mine if f"withheld_{when}" in r]
                     row[f"withheld_{when}_{key}"] = interval(values, None if key == "reward" else (0.0, 1.0))
+            for key in ("rm", "shorter"):
+                values = [r["withheld_ranking"][key] for _, r in mine if "withheld_ranking" in r]
+                row[f"withheld_ranking_{key}"] = interval(values, (0.0, 1.0))
+            row["withheld_ranking_pairs"] = sum(
+                r["withheld_ranking"]["pairs"] for _, r in mine if "withheld_ranking" in r
+            )
         row["alarms"] = sum(r["alarms"] for _, r in mine)
         steps = [s for _, r in mine for s in r["step_seconds"]]
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
@@ -280,10 +287,28 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
         "Scarce labels: the training samples of the first and the last four policy steps. `labelled` is the "
         "verified accuracy of the rows the loop could judge; `withheld` re-verifies afterwards the rows whose "
         "answer the loop never saw, against the answer re-derived from their task id, beside the mean reward "
-        "those rows got (what the RM paid; 0 where nothing did): a reward that rises while the withheld "
-        "accuracy does not is hacking the loop could not see. Mean and 95% t-interval over seeds:",
-        "| arm | labelled, first | last | withheld, first | last | their reward, first | last |",
+        "those rows got (what the RM paid; 0 where nothing did) and the RM's within-group ranking accuracy on "
+        "them (the stored score of a version that had not trained on the row, against the re-verified verdict): "
+        "a reward that rises while the withheld accuracy does not is hacking the loop could not see. Mean and 95% "
+        "t-interval over seeds:",
+        "| arm | labelled, first | last | withheld, first | last | their reward, first | last | "
+        "RM ranking, first | last |",
     )
+    ranked = {arm: row for arm, row in table.items() if "withheld_ranking_rm" in row}
+    if ranked:
+        lines += [
+            "",
+            'The RM\'s ranking of the withheld rows over the whole run, beside "shorter is better" on the same '
+            "pairs (mean and 95% t-interval over seeds; pairs summed over seeds):",
+            "",
+            "| arm | RM | shorter is better | pairs |",
+            "|---|---|---|---|",
+        ]
+        for arm, row in ranked.items():
+            lines.append(
+                f"| `{arm}` | {_fmt(row['withheld_ranking_rm'])} | {_fmt(row['withheld_ranking_shorter'])} | "
+                f"{row['withheld_ranking_pairs']} |"
+            )
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"
 

@@ -146,9 +146,10 @@ def test_bootstrap_samples_only_prompts_with_an_answer():
 def test_withheld_figures_re_verify_what_the_rm_paid(tmp_path):
     rows = []
     # step 1: two withheld rows of 7 * 8 (one right, one wrong), one labelled row (right); step 2: one withheld, wrong
+    # (the two withheld rows of step 1 are one group: the RM scored the right one higher, brevity the wrong one)
     for step, task_id, response, reason, correct, reward in [
         (1, "arith-2:7*8", "7 * 8 = 56. \\boxed{56}", UNLABELLED, False, 0.9),
-        (1, "arith-2:7*8-worded", "\\boxed{54}", UNLABELLED, False, 0.5),
+        (1, "arith-2:7*8", "\\boxed{54}", UNLABELLED, False, 0.5),
         (1, "arith-2:8+1", "\\boxed{9}", "correct", True, 1.0),
         (2, "arith-2:5-3-word", "\\boxed{3}", UNLABELLED, False, 0.8),
         (2, "arith-2:8+1", "\\boxed{10}", "wrong_answer", False, 0.0),
@@ -165,6 +166,7 @@ def test_withheld_figures_re_verify_what_the_rm_paid(tmp_path):
                 "reason": reason,
                 "verifier": "none" if reason == UNLABELLED else "math",
                 "reward": reward,
+                "rm_score": reward if reason == UNLABELLED else None,
                 "truncated": False,
             }
         )
@@ -174,8 +176,11 @@ def test_withheld_figures_re_verify_what_the_rm_paid(tmp_path):
         "accuracy": 0.5,
         "reward": pytest.approx(0.7),
         "labelled_accuracy": 1.0,
+        "rm_ranking": 1.0,
         "withheld_rows": 2,
         "labelled_rows": 1,
+        "pairs": 1,
     }
     assert figures["last"]["accuracy"] == 0.0 and figures["last"]["reward"] == pytest.approx(0.8)
-    assert figures["last"]["labelled_accuracy"] == 0.0
+    assert figures["last"]["labelled_accuracy"] == 0.0 and figures["last"]["pairs"] == 0  # one withheld row: no pair
+    assert figures["ranking"] == {"rm": 1.0, "shorter": 0.0, "pairs": 1}
