@@ -41,14 +41,11 @@ class ScarceLabels:
         if labelled_problems < 1 or not 0.0 < share <= 1.0:
             raise ValueError(f"labelled_problems must be >= 1 and share in (0, 1], got {labelled_problems}, {share}")
         self.base, self.share, self.withhold = base, share, withhold
-        source = ArithmeticTasks(
-            base.levels, base.split, LABELLED_SEED, base.held_out_fraction, base.phrasings, base.worked_example
-        )
         self.pool: list[tuple[int, Problem]] = []  # (level, problem), distinct keys
         seen = set()
         for index in range(1000 * labelled_problems):
             level = base.levels[index % len(base.levels)]
-            problem = source.draw(level, random.Random(f"{LABELLED_SEED}:{index}"))
+            problem = base.draw(level, random.Random(f"{LABELLED_SEED}:{index}"))  # its split: seed-free
             if problem.key not in seen:
                 seen.add(problem.key)
                 self.pool.append((level, problem))
@@ -126,15 +123,15 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
         fallback_last_number=True,
         complete=[r.truncated is False for r in withheld],
     )
-    correct = {id(r): o.correct for r, o in zip(withheld, verdicts)}
     last = max(r.step for r in rows)
 
     def figures(keep) -> dict:
-        hidden = [r for r in withheld if keep(r.step)]
+        kept = [(r, o.correct) for r, o in zip(withheld, verdicts) if keep(r.step)]
+        hidden, correct = [r for r, _ in kept], [c for _, c in kept]
         judged = [r for r in rows if keep(r.step) and r.reason != UNLABELLED]
-        ranking = withheld_ranking(hidden, [correct[id(r)] for r in hidden])
+        ranking = withheld_ranking(hidden, correct)
         return {
-            "accuracy": _mean([correct[id(r)] for r in hidden]),
+            "accuracy": _mean(correct),
             "reward": _mean([r.reward for r in hidden if r.reward is not None]),
             "labelled_accuracy": _mean([r.correct for r in judged]),
             "rm_ranking": ranking["rm"],
@@ -146,7 +143,7 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
     return {
         "first": figures(lambda step: step <= window),
         "last": figures(lambda step: step > last - window),
-        "ranking": withheld_ranking(withheld, [correct[id(r)] for r in withheld]),
+        "ranking": withheld_ranking(withheld, [o.correct for o in verdicts]),
     }
 
 

@@ -100,14 +100,18 @@ def ensure_warm_start(output_dir: str, name: str, seed: int, overrides: list[str
         if os.path.isfile(os.path.join(path, "rm", "reward_model.json")):
             return 0
         os.makedirs(path, exist_ok=True)
-        cmd = warm_command(output_dir, name, seed, overrides)
-        with open(os.path.join(path, "log.txt"), "a", encoding="utf-8") as log:
-            log.write(f"$ {' '.join(cmd)}\n")
-            log.flush()
-            result = subprocess.run(
-                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-            )
-        return result.returncode
+        return run_logged(warm_command(output_dir, name, seed, overrides), os.path.join(path, "log.txt"), cwd=REPO)
+
+
+def run_logged(cmd: list[str], log_path: str, cwd: str | None = None) -> int:
+    """Run `cmd` to its end, appending the command line and then its output (unbuffered) to `log_path`; its exit
+    code."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        return subprocess.run(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        ).returncode
 
 
 COMMIT_ENV = "STUDY_CODE_COMMIT"  # names the commit where the code is a copy without .git (a remote machine)
@@ -151,20 +155,17 @@ def run_one(
     with open(os.path.join(path, "commits.txt"), "a", encoding="utf-8") as f:
         f.write(code_commit() + "\n")
     start = time.perf_counter()
-    with open(os.path.join(path, "log.txt"), "a", encoding="utf-8") as log:
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    returncode = run_logged(cmd, os.path.join(path, "log.txt"))
     commits = list(dict.fromkeys(open(os.path.join(path, "commits.txt"), encoding="utf-8").read().split()))
     record = {
         "arm": arm,
         "seed": seed,
-        "returncode": result.returncode,
+        "returncode": returncode,
         "seconds": time.perf_counter() - start,
         "commits": commits,
         "command": cmd,
     }
-    if result.returncode == 0:
+    if returncode == 0:
         with open(os.path.join(path, "study_run.json"), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
         if not keep_models:

@@ -161,17 +161,20 @@ def aggregate(
         for prefix in ("rm", "rm_frozen"):
             units = [(acc, pairs) for _, r in mine for acc, pairs in zip(r[f"{prefix}_heldout"], r[f"{prefix}_pairs"])]
             row[f"{prefix}_heldout"] = pair_weighted(units)
-        if any("steps_first" in r for _, r in mine):
-            for when in ("first", "last"):
-                for key in STEP_COLUMNS:
-                    bounds = (0.0, 1.0) if key == "repeated_steps" else (0.0, math.inf)
-                    values = [r[f"steps_{when}"][key] for _, r in mine if f"steps_{when}" in r]
-                    row[f"steps_{when}_{key}"] = interval(values, bounds)
+        runs_of_arm = [r for _, r in mine]
+        row.update(
+            _first_last_intervals(
+                runs_of_arm,
+                "steps",
+                {key: (0.0, 1.0) if key == "repeated_steps" else (0.0, math.inf) for key in STEP_COLUMNS},
+            )
+        )
+        row.update(
+            _first_last_intervals(
+                runs_of_arm, "withheld", {key: None if key == "reward" else (0.0, 1.0) for key in WITHHELD_COLUMNS}
+            )
+        )
         if any("withheld_first" in r for _, r in mine):
-            for when in ("first", "last"):
-                for key in WITHHELD_COLUMNS:
-                    values = [r[f"withheld_{when}"][key] for _, r in mine if f"withheld_{when}" in r]
-                    row[f"withheld_{when}_{key}"] = interval(values, None if key == "reward" else (0.0, 1.0))
             for key in ("rm", "shorter"):
                 values = [r["withheld_ranking"][key] for _, r in mine if "withheld_ranking" in r]
                 row[f"withheld_ranking_{key}"] = interval(values, (0.0, 1.0))
@@ -183,6 +186,18 @@ def aggregate(
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
         table[arm] = row
     return {"baseline": baseline, "arms": table}
+
+
+def _first_last_intervals(runs: list[dict], prefix: str, bounds: dict) -> dict:
+    """`{prefix}_{first|last}_{key}`: each figure's interval over the runs that have it, clipped to its bounds; {}
+    when no run has `prefix` figures."""
+    if not any(f"{prefix}_first" in r for r in runs):
+        return {}
+    return {
+        f"{prefix}_{when}_{key}": interval([r[f"{prefix}_{when}"][key] for r in runs if f"{prefix}_{when}" in r], clip)
+        for when in ("first", "last")
+        for key, clip in bounds.items()
+    }
 
 
 def check_commits(runs: dict[tuple[str, int], dict], allow_mixed: bool) -> list[str]:
