@@ -100,13 +100,14 @@ def withheld_gold(task_id: str) -> str | None:
     return str(a + b if op == "+" else a - b if op == "-" else a * b)
 
 
-def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
+def withheld_figures(path: str, window: int = 4, timeout: float = 10.0, scale: str = "group") -> dict:
     """What the RM rewarded, judged afterwards: the run's stored completions (`outcomes.jsonl`) of prompts whose
     answer was withheld, re-verified against `withheld_gold` as the loop verifies (`verifiers.math.check_batch`, the
     last-number fallback on), over the first and the last `window` policy steps: {"first", "last"}, each with the
     re-verified `accuracy` and mean `reward` of those rows, the RM's ranking of them (`rm_ranking`, over `pairs`),
     the `labelled_accuracy` of the rows the loop verified and the row counts; and {"ranking"} over the whole run
-    (`withheld_ranking`). Rows of another task (no gold in their id) are left out."""
+    (`withheld_ranking`), and where the policy's push went (`advantage_push`, advantages re-formed with the run's
+    `grpo.scale`). Rows of another task (no gold in their id) are left out."""
     from orchestration.buffer import OutcomeBuffer
     from verifiers import math as math_verifier
     from verifiers.outcome import UNLABELLED
@@ -144,7 +145,44 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0) -> dict:
         "first": figures(lambda step: step <= window),
         "last": figures(lambda step: step > last - window),
         "ranking": withheld_ranking(withheld, [o.correct for o in verdicts]),
+        "push": advantage_push(rows, scale),
     }
+
+
+def advantage_push(rows, scale: str) -> dict:
+    """Where the policy's updates pointed: each sampled batch's advantages re-formed from the stored rewards as the
+    loop formed them (`policy.grpo.group_advantages` with the run's `grpo.scale`; a batch is one step's rows of one
+    process, groups in stored order), then `withheld_share`, the share of the run's total |advantage| carried by rows
+    whose answer was withheld, and per kind (`withheld`, `labelled`) how many groups there were and how many had a
+    non-zero advantage (`*_groups`, `*_moved`). A batch that is not whole groups of one size, or holds a row
+    without a reward, is left out and counted in `batches_skipped`."""
+    import torch
+
+    from policy.grpo import group_advantages
+    from verifiers.outcome import UNLABELLED
+
+    batches: dict[str, dict[str, list]] = {}  # batch -> group -> rows, both in stored order
+    for r in rows:
+        batches.setdefault(r.group.rsplit(":", 1)[0], {}).setdefault(r.group, []).append(r)
+    push = {"withheld": 0.0, "labelled": 0.0}
+    counts = {"withheld_groups": 0, "withheld_moved": 0, "labelled_groups": 0, "labelled_moved": 0}
+    skipped = 0
+    for groups in batches.values():
+        sizes = {len(g) for g in groups.values()}
+        flat = [r for g in groups.values() for r in g]
+        if len(sizes) != 1 or min(sizes) < 2 or any(r.reward is None for r in flat):
+            skipped += 1
+            continue
+        size = sizes.pop()
+        advantages = group_advantages(torch.tensor([r.reward for r in flat]), size, scale=scale).abs()
+        for start in range(0, len(flat), size):
+            kind = "withheld" if flat[start].reason == UNLABELLED else "labelled"
+            moved = float(advantages[start : start + size].sum())
+            push[kind] += moved
+            counts[f"{kind}_groups"] += 1
+            counts[f"{kind}_moved"] += moved > 0
+    total = push["withheld"] + push["labelled"]
+    return {"withheld_share": push["withheld"] / total if total else math.nan, **counts, "batches_skipped": skipped}
 
 
 def withheld_ranking(rows, correct: list[bool]) -> dict:

@@ -75,9 +75,9 @@ def summarize_run(path: str) -> dict:
         figures = run_step_figures(path)
         run["steps_first"], run["steps_last"] = figures["first"], figures["last"]
     if data.get("labelled_problems") and os.path.isfile(os.path.join(path, "outcomes.jsonl")):
-        figures = withheld_figures(path)
+        figures = withheld_figures(path, scale=_config_section(path, "grpo").get("scale", "group"))
         run["withheld_first"], run["withheld_last"] = figures["first"], figures["last"]
-        run["withheld_ranking"] = figures["ranking"]
+        run["withheld_ranking"], run["withheld_push"] = figures["ranking"], figures["push"]
     record = os.path.join(path, "study_run.json")
     saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
     run["commits"] = saved.get("commits", ["unknown"])
@@ -181,6 +181,11 @@ def aggregate(
             row["withheld_ranking_pairs"] = sum(
                 r["withheld_ranking"]["pairs"] for _, r in mine if "withheld_ranking" in r
             )
+        pushes = [r["withheld_push"] for _, r in mine if "withheld_push" in r]
+        if pushes:
+            row["withheld_push_share"] = interval([p["withheld_share"] for p in pushes], (0.0, 1.0))
+            for key in ("withheld_groups", "withheld_moved", "labelled_groups", "labelled_moved"):
+                row[f"withheld_push_{key}"] = sum(p[key] for p in pushes)
         row["alarms"] = sum(r["alarms"] for _, r in mine)
         steps = [s for _, r in mine for s in r["step_seconds"]]
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
@@ -323,6 +328,24 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
             lines.append(
                 f"| `{arm}` | {_fmt(row['withheld_ranking_rm'])} | {_fmt(row['withheld_ranking_shorter'])} | "
                 f"{row['withheld_ranking_pairs']} |"
+            )
+    pushed = {arm: row for arm, row in table.items() if "withheld_push_share" in row}
+    if pushed:
+        lines += [
+            "",
+            "Where the policy's updates pointed: each step's advantages re-formed from the stored rewards with the "
+            "run's `grpo.scale`; the share of the run's total |advantage| carried by the withheld rows (mean and 95% "
+            "t-interval over seeds), and the groups with a non-zero advantage out of all groups of each kind (summed "
+            "over seeds):",
+            "",
+            "| arm | withheld share of \\|advantage\\| | withheld groups moved | labelled groups moved |",
+            "|---|---|---|---|",
+        ]
+        for arm, row in pushed.items():
+            lines.append(
+                f"| `{arm}` | {_fmt(row['withheld_push_share'])} | "
+                f"{row['withheld_push_withheld_moved']} of {row['withheld_push_withheld_groups']} | "
+                f"{row['withheld_push_labelled_moved']} of {row['withheld_push_labelled_groups']} |"
             )
     lines += ["", "Arms:", ""] + [f"- `{arm}`: {ARMS[arm][0]}" for arm in table if arm in ARMS]
     return "\n".join(lines) + "\n"

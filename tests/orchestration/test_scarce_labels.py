@@ -184,3 +184,39 @@ def test_withheld_figures_re_verify_what_the_rm_paid(tmp_path):
     assert figures["last"]["accuracy"] == 0.0 and figures["last"]["reward"] == pytest.approx(0.8)
     assert figures["last"]["labelled_accuracy"] == 0.0 and figures["last"]["pairs"] == 0  # one withheld row: no pair
     assert figures["ranking"] == {"rm": 1.0, "shorter": 0.0, "pairs": 1}
+
+
+def _pushed(group: str, reward, withheld: bool):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(group=group, reward=reward, reason=UNLABELLED if withheld else "correct")
+
+
+def test_advantage_push_reforms_each_batchs_advantages_with_the_runs_scale():
+    from orchestration.scarce_labels import advantage_push
+
+    rows = [
+        # step 1, process 0: a withheld group scored 0.9 / 0.8, a labelled one right / wrong, a withheld tie
+        *(_pushed("1:0:0", r, True) for r in (0.9, 0.8)),
+        *(_pushed("1:0:1", r, False) for r in (1.0, 0.0)),
+        *(_pushed("1:0:2", r, True) for r in (0.5, 0.5)),
+        # step 2: a row without a reward, so the batch is left out
+        *(_pushed("2:0:0", r, True) for r in (0.3, None)),
+    ]
+    counts = {"withheld_groups": 2, "withheld_moved": 1, "labelled_groups": 1, "labelled_moved": 1}
+    # group scale: |r - mean| / (std + 1e-4) with the unbiased std, sqrt(2) * |r - mean| for a pair, so each moved
+    # pair carries nearly the same push however small its difference
+    withheld = 2 * 0.05 / (0.05 * 2**0.5 + 1e-4)
+    labelled = 2 * 0.5 / (0.5 * 2**0.5 + 1e-4)
+    assert advantage_push(rows, "group") == {
+        "withheld_share": pytest.approx(withheld / (withheld + labelled)),
+        **counts,
+        "batches_skipped": 1,
+    }
+    # batch scale (and none): one divisor for the batch, so the shares are those of |r - group mean|: 0.1 vs 1.0
+    for scale in ("batch", "none"):
+        assert advantage_push(rows, scale)["withheld_share"] == pytest.approx(0.1 / 1.1)
+    # groups of unequal size in one batch: not the loop's shape, left out
+    ragged = [_pushed("1:0:0", 1.0, False), _pushed("1:0:0", 0.0, False), _pushed("1:0:1", 1.0, False)]
+    assert advantage_push(ragged, "group")["batches_skipped"] == 1
+    assert advantage_push(ragged, "group")["labelled_groups"] == 0

@@ -387,7 +387,11 @@ def test_scarce_label_arms_share_one_warm_start_and_differ_only_in_the_withheld_
     assert table["scarce_verifier"]["withheld_first_reward"]["mean"] == 0.0
     assert table["scarce_oracle"]["withheld_first_accuracy"]["n"] == 0  # nothing withheld
     report = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+    assert table["scarce_verifier"]["withheld_push_withheld_moved"] == 0  # no format term: nothing pays them
+    assert table["scarce_oracle"]["withheld_push_withheld_groups"] == 0
+    assert table["scarce_rm"]["withheld_push_withheld_groups"] == 12  # 2 seeds x 2 steps x 3 withheld prompts
     assert "Scarce labels: the training samples" in report and "| `scarce_rm` |" in report
+    assert "withheld share of" in report
 
 
 def test_the_rm_reward_curve_follows_what_rewards_each_arm():
