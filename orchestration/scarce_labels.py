@@ -151,11 +151,13 @@ def withheld_figures(path: str, window: int = 4, timeout: float = 10.0, scale: s
 
 def advantage_push(rows, scale: str) -> dict:
     """Where the policy's updates pointed: each sampled batch's advantages re-formed from the stored rewards as the
-    loop formed them (`policy.grpo.group_advantages` with the run's `grpo.scale`; a batch is one step's rows of one
-    process, groups in stored order), then `withheld_share`, the share of the run's total |advantage| carried by rows
-    whose answer was withheld, and per kind (`withheld`, `labelled`) how many groups there were and how many had a
-    non-zero advantage (`*_groups`, `*_moved`). A batch that is not whole groups of one size, or holds a row
-    without a reward, is left out and counted in `batches_skipped`."""
+    loop formed them (`policy.grpo.group_advantages` with the run's `grpo.scale`; a batch is the rows whose group id
+    shares all but its last field: one step's rows of one process, of one sampling round where `loop.refill_rounds`
+    adds rounds, whose concatenation and curation into the update's batch are not re-formed), then
+    `withheld_share`, the share of the run's total |advantage| carried by rows whose answer was withheld, and per
+    kind (`withheld`, `labelled`) how many groups there were and how many had a non-zero advantage (`*_groups`,
+    `*_moved`). A batch that is not whole groups of one size, or holds a row without a reward, is left out and
+    counted in `batches_skipped`."""
     import torch
 
     from policy.grpo import group_advantages
