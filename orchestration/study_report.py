@@ -19,6 +19,9 @@
   mean and t-interval over seeds.
 - Scarce labels (runs with `data.labelled_problems`): the rows whose answer was withheld, re-verified afterwards
   (`orchestration.scarce_labels.withheld_figures`), first vs last four steps, beside the reward they got.
+- What an RM paid (runs an RM rewards on every row): its mean reward beside the training batches' verified
+  accuracy and their difference, over the first and the last `study_stats.PAID_WINDOW` steps it rewarded
+  (`study_stats.paid_figures`), mean and t-interval over seeds; the table a long run's hacking shows in.
 - Commits: every run records the commit it ran from (`study_run.json`); one table comes from one commit, so
   runs from several commits are refused unless `allow_mixed_commits`.
 """
@@ -36,7 +39,7 @@ from orchestration.metrics import read_metrics
 from orchestration.scarce_labels import withheld_figures
 from orchestration.step_stats import run_step_figures
 from orchestration.study_arms import ARMS, data_overrides, is_finished, run_dir
-from orchestration.study_stats import EVALS, interval, pair_weighted
+from orchestration.study_stats import EVALS, PAID_WINDOW, interval, paid_figures, pair_weighted
 
 _PART_EVAL = re.compile(r"^eval/((?:greedy|sampled)_(?:accuracy_.+|format))$")
 
@@ -67,6 +70,9 @@ def summarize_run(path: str) -> dict:
     data, loop = _config_section(path, "data"), _config_section(path, "loop")
     watched = _rm_reward_key(loop, data)
     run["rm_reward"] = [r.get(watched) if watched else None for r in rows]
+    figures = paid_figures(run["train_accuracy"], _rm_pay(rows, watched, data))
+    if figures:
+        run["paid_first"], run["paid_last"] = figures["first"], figures["last"]
     run["evals"] = eval_names(rows)
     for name in run["evals"]:
         run[f"before_{name}"] = next((r[f"eval/initial_{name}"] for r in rows if f"eval/initial_{name}" in r), None)
@@ -108,8 +114,19 @@ def _rm_reward_key(loop: dict, data: dict) -> str | None:
     return None
 
 
+def _rm_pay(rows: list[dict], watched: str | None, data: dict) -> list[float | None]:
+    """Per step, the reward the RM paid where it rewards every row and scored the step (its held-out monitor ran,
+    so the RM existed: not a verifier warm-up); None elsewhere. An RM that rewards only the rows without an
+    answer is left out: the verified accuracy is of the other rows (the withheld table compares those)."""
+    scored = {"reward/rm": "rm/heldout_pairs", "reward/frozen_rm": "rm_frozen/heldout_pairs"}.get(watched)
+    if scored is None or data.get("labelled_problems"):
+        return [None] * len(rows)
+    return [r.get(watched) if scored in r else None for r in rows]
+
+
 STEP_COLUMNS = ("steps_per_completion", "repeated_steps")
 WITHHELD_COLUMNS = ("labelled_accuracy", "accuracy", "reward", "rm_ranking")
+PAID_COLUMNS = ("verified", "rm_reward", "overestimate")
 
 
 def aggregate(
@@ -172,6 +189,11 @@ def aggregate(
         row.update(
             _first_last_intervals(
                 runs_of_arm, "withheld", {key: None if key == "reward" else (0.0, 1.0) for key in WITHHELD_COLUMNS}
+            )
+        )
+        row.update(
+            _first_last_intervals(
+                runs_of_arm, "paid", {key: (-1.0, 1.0) if key == "overestimate" else (0.0, 1.0) for key in PAID_COLUMNS}
             )
         )
         if any("withheld_first" in r for _, r in mine):
@@ -314,6 +336,18 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
         "| arm | labelled, first | last | withheld, first | last | their reward, first | last | "
         "RM ranking, first | last |",
     )
+    if any(row.get("paid_last_rm_reward", {"n": 0})["n"] for row in table.values()):
+        lines += _first_last(
+            table,
+            "paid",
+            PAID_COLUMNS,
+            f"What the RM paid against what the rule verified, over the first and the last {PAID_WINDOW} steps an RM "
+            "rewarded (at most half the run each; every step for an arm no RM rewards): the training batches' "
+            "verified accuracy, the RM's mean reward (on the verifier's [0, 1] scale) and their difference, reward "
+            "minus accuracy: an over-estimate that grows while the verified accuracy does not is the policy "
+            "exploiting the RM. Mean and 95% t-interval over seeds:",
+            "| arm | verified, first | last | RM reward, first | last | RM over-estimate, first | last |",
+        )
     ranked = {arm: row for arm, row in table.items() if "withheld_ranking_rm" in row}
     if ranked:
         lines += [

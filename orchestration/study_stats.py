@@ -51,3 +51,37 @@ def pair_weighted(units: list[tuple[float, int]], seed: int = 0) -> dict[str, fl
         "high": draws[int(0.975 * BOOTSTRAP_SAMPLES) - 1],
         "n": pairs,
     }
+
+
+PAID_WINDOW = 8  # steps at each end of a run over which the RM's pay is set beside the verified accuracy
+
+
+def paid_figures(
+    accuracy: list[float | None], reward: list[float | None], window: int = PAID_WINDOW
+) -> dict[str, dict[str, float | None]]:
+    """What an RM paid against what the rule verified, over the first and the last `window` steps (at most half
+    the steps each): {"first", "last"}, each with `verified` (the training batches' verified accuracy), `rm_reward`
+    (the RM's mean reward, on the verifier's [0, 1] scale) and `overestimate` (their per-step difference, reward
+    minus accuracy: a frozen RM being hacked shows it growing). `reward` holds None on the steps no RM scored (a
+    run without one: all None); those steps are left out, so both ends are steps an RM paid for. {} when too few
+    steps are left."""
+    paid = [i for i, r in enumerate(reward) if r is not None]
+    steps = paid if paid else list(range(len(accuracy)))
+    width = min(window, len(steps) // 2)
+    if not width:
+        return {}
+
+    def mean(values) -> float | None:
+        values = [v for v in values if v is not None and math.isfinite(v)]
+        return statistics.fmean(values) if values else None
+
+    def figures(chosen: list[int]) -> dict[str, float | None]:
+        return {
+            "verified": mean(accuracy[i] for i in chosen),
+            "rm_reward": mean(reward[i] for i in chosen),
+            "overestimate": mean(
+                reward[i] - accuracy[i] for i in chosen if reward[i] is not None and accuracy[i] is not None
+            ),
+        }
+
+    return {"first": figures(steps[:width]), "last": figures(steps[-width:])}

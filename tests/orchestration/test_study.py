@@ -426,3 +426,58 @@ def test_arms_read_their_warm_start_as_it_was_fitted():
             fitted.rm.encoder,
         ), arm
         assert (run.data.levels, run.data.labelled_problems) == (fitted.data.levels, fitted.data.labelled_problems)
+
+
+def test_paid_figures_by_hand():
+    from orchestration.study_stats import paid_figures
+
+    accuracy = [0.5, 0.5, 0.25, 0.75, 0.5, 0.25]
+    # No RM on the first step (a verifier warm-up): the ends are steps 2-3 and 5-6 of the five the RM paid for.
+    reward = [None, 0.5, 0.5, 0.75, 0.75, 1.0]
+    figures = paid_figures(accuracy, reward, window=2)
+    assert figures["first"] == {"verified": 0.375, "rm_reward": 0.5, "overestimate": 0.125}
+    assert figures["last"] == {"verified": 0.375, "rm_reward": 0.875, "overestimate": 0.5}
+    # No RM at all: every step counts, the RM's figures are None.
+    plain = paid_figures(accuracy, [None] * 6, window=2)
+    assert plain["first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None}
+    assert plain["last"]["verified"] == 0.375
+    # At most half the steps each end; one step is too few to compare ends.
+    assert paid_figures(accuracy[:3], reward[:3], window=8)["first"]["rm_reward"] == 0.5
+    assert paid_figures([0.5], [0.5]) == {}
+
+
+def test_report_sets_what_the_rm_paid_beside_what_was_verified(tmp_path):
+    from orchestration.study_report import markdown, summarize_run
+
+    def fake_run(name, source, rows, data=""):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "config.yaml").write_text(f"loop:\n  reward_source: {source}\n{data}")
+        lines = [json.dumps({"step": i + 1, **r}) + "\n" for i, r in enumerate(rows)]
+        (path / "metrics.jsonl").write_text("".join(lines))
+        return summarize_run(str(path))
+
+    # The frozen RM pays more each step while the verified accuracy falls; step 1 it had not scored (no monitor).
+    frozen = fake_run(
+        "frozen_rm-seed0",
+        "frozen_rm",
+        [{"verifier/accuracy": 0.5, "reward/frozen_rm": 0.5}]
+        + [
+            {"verifier/accuracy": a, "reward/frozen_rm": r, "rm_frozen/heldout_pairs": 3}
+            for a, r in [(0.5, 0.5), (0.5, 0.6), (0.25, 0.8), (0.25, 0.9)]
+        ],
+    )
+    assert frozen["paid_first"] == pytest.approx({"verified": 0.5, "rm_reward": 0.55, "overestimate": 0.05})
+    assert frozen["paid_last"] == pytest.approx({"verified": 0.25, "rm_reward": 0.85, "overestimate": 0.6})
+    verifier = fake_run("verifier-seed0", "verifier", [{"verifier/accuracy": a} for a in (0.5, 0.5, 0.75, 0.75)])
+    assert verifier["paid_last"] == {"verified": 0.75, "rm_reward": None, "overestimate": None}
+    # Where only some rows have an answer, the verified accuracy is of those rows: no over-estimate is formed.
+    rows = [{"verifier/accuracy": 0.5, "reward/rm": 0.9, "rm/heldout_pairs": 1}] * 2
+    scarce = fake_run("rm-seed0", "rm", rows, data="data:\n  labelled_problems: 32\n")
+    assert scarce["paid_first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None}
+    summary = aggregate({("frozen_rm", 0): frozen, ("verifier", 0): verifier}, ["verifier", "frozen_rm"], [0])
+    report = markdown(summary, "c", ["abc"])
+    assert "| `frozen_rm` | 0.500 | 0.250 | 0.550 | 0.850 | 0.050 | 0.600 |" in report
+    assert "| `verifier` | 0.500 | 0.750 | — | — | — | — |" in report
+    # A study no RM rewards has no such table.
+    assert "RM over-estimate" not in markdown(aggregate({("verifier", 0): verifier}, ["verifier"], [0]), "c", ["abc"])
