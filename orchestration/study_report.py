@@ -20,8 +20,8 @@
 - Scarce labels (runs with `data.labelled_problems`): the rows whose answer was withheld, re-verified afterwards
   (`orchestration.scarce_labels.withheld_figures`), first vs last four steps, beside the reward they got.
 - What an RM paid (runs an RM rewards on every row): its mean reward beside the training batches' verified
-  accuracy and their difference, over the first and the last `study_stats.PAID_WINDOW` steps it rewarded
-  (`study_stats.paid_figures`), mean and t-interval over seeds; the table a long run's hacking shows in.
+  accuracy, their difference and the RM's held-out ranking, over the first and the last `study_stats.PAID_WINDOW`
+  steps it rewarded (`study_stats.paid_figures`), mean and t-interval over seeds; where a long run's hacking shows.
 - Commits: every run records the commit it ran from (`study_run.json`); one table comes from one commit, so
   runs from several commits are refused unless `allow_mixed_commits`.
 """
@@ -70,7 +70,7 @@ def summarize_run(path: str) -> dict:
     data, loop = _config_section(path, "data"), _config_section(path, "loop")
     watched = _rm_reward_key(loop, data)
     run["rm_reward"] = [r.get(watched) if watched else None for r in rows]
-    figures = paid_figures(run["train_accuracy"], _rm_pay(rows, watched, data))
+    figures = paid_figures(run["train_accuracy"], *_rm_pay(rows, watched, data))
     if figures:
         run["paid_first"], run["paid_last"] = figures["first"], figures["last"]
     run["evals"] = eval_names(rows)
@@ -114,19 +114,26 @@ def _rm_reward_key(loop: dict, data: dict) -> str | None:
     return None
 
 
-def _rm_pay(rows: list[dict], watched: str | None, data: dict) -> list[float | None]:
+def _rm_pay(
+    rows: list[dict], watched: str | None, data: dict
+) -> tuple[list[float | None], list[tuple[float | None, int]] | None]:
     """Per step, the reward the RM paid where it rewards every row and scored the step (its held-out monitor ran,
-    so the RM existed: not a verifier warm-up); None elsewhere. An RM that rewards only the rows without an
-    answer is left out: the verified accuracy is of the other rows (the withheld table compares those)."""
-    scored = {"reward/rm": "rm/heldout_pairs", "reward/frozen_rm": "rm_frozen/heldout_pairs"}.get(watched)
-    if scored is None or data.get("labelled_problems"):
-        return [None] * len(rows)
-    return [r.get(watched) if scored in r else None for r in rows]
+    so the RM existed: not a verifier warm-up), None elsewhere; and that RM's held-out (ranking accuracy, pairs)
+    per step (None without a paying RM). An RM that rewards only the rows without an answer is left out: the
+    verified accuracy is of the other rows (the withheld table compares those)."""
+    prefix = {"reward/rm": "rm", "reward/frozen_rm": "rm_frozen"}.get(watched)
+    if prefix is None or data.get("labelled_problems"):
+        return [None] * len(rows), None
+    scored = f"{prefix}/heldout_pairs"
+    return (
+        [r.get(watched) if scored in r else None for r in rows],
+        [(r.get(f"{prefix}/heldout_ranking_accuracy"), r.get(scored) or 0) for r in rows],
+    )
 
 
 STEP_COLUMNS = ("steps_per_completion", "repeated_steps")
 WITHHELD_COLUMNS = ("labelled_accuracy", "accuracy", "reward", "rm_ranking")
-PAID_COLUMNS = ("verified", "rm_reward", "overestimate")
+PAID_COLUMNS = ("verified", "rm_reward", "overestimate", "rm_ranking")
 
 
 def aggregate(
@@ -343,10 +350,12 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
             PAID_COLUMNS,
             f"What the RM paid against what the rule verified, over the first and the last {PAID_WINDOW} steps an RM "
             "rewarded (at most half the run each; every step for an arm no RM rewards): the training batches' "
-            "verified accuracy, the RM's mean reward (on the verifier's [0, 1] scale) and their difference, reward "
+            "verified accuracy, the RM's mean reward (on the verifier's [0, 1] scale), their difference (reward "
             "minus accuracy: an over-estimate that grows while the verified accuracy does not is the policy "
-            "exploiting the RM. Mean and 95% t-interval over seeds:",
-            "| arm | verified, first | last | RM reward, first | last | RM over-estimate, first | last |",
+            "exploiting the RM), and that RM's held-out ranking accuracy on the same steps' batches (pair-weighted "
+            "within a run). Mean and 95% t-interval over seeds:",
+            "| arm | verified, first | last | RM reward, first | last | RM over-estimate, first | last | "
+            "RM ranking, first | last |",
         )
     ranked = {arm: row for arm, row in table.items() if "withheld_ranking_rm" in row}
     if ranked:

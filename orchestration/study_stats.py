@@ -57,14 +57,18 @@ PAID_WINDOW = 8  # steps at each end of a run over which the RM's pay is set bes
 
 
 def paid_figures(
-    accuracy: list[float | None], reward: list[float | None], window: int = PAID_WINDOW
+    accuracy: list[float | None],
+    reward: list[float | None],
+    ranking: list[tuple[float | None, int]] | None = None,
+    window: int = PAID_WINDOW,
 ) -> dict[str, dict[str, float | None]]:
     """What an RM paid against what the rule verified, over the first and the last `window` steps (at most half
     the steps each): {"first", "last"}, each with `verified` (the training batches' verified accuracy), `rm_reward`
     (the RM's mean reward, on the verifier's [0, 1] scale) and `overestimate` (their per-step difference, reward
-    minus accuracy: a frozen RM being hacked shows it growing). `reward` holds None on the steps no RM scored (a
-    run without one: all None); those steps are left out, so both ends are steps an RM paid for. {} when too few
-    steps are left."""
+    minus accuracy: a frozen RM being hacked shows it growing), and `rm_ranking`, the paying RM's held-out ranking
+    accuracy on those steps' batches, pair-weighted (`ranking`: per step (accuracy, pairs); None without it).
+    `reward` holds None on the steps no RM scored (a run without one: all None); those steps are left out, so both
+    ends are steps an RM paid for. {} when too few steps are left."""
     paid = [i for i, r in enumerate(reward) if r is not None]
     steps = paid if paid else list(range(len(accuracy)))
     width = min(window, len(steps) // 2)
@@ -82,6 +86,12 @@ def paid_figures(
             "overestimate": mean(
                 reward[i] - accuracy[i] for i in chosen if reward[i] is not None and accuracy[i] is not None
             ),
+            "rm_ranking": weighted([ranking[i] for i in chosen]) if ranking else None,
         }
+
+    def weighted(units) -> float | None:
+        units = [(a, n) for a, n in units if n and a is not None and math.isfinite(a)]
+        pairs = sum(n for _, n in units)
+        return sum(a * n for a, n in units) / pairs if pairs else None
 
     return {"first": figures(steps[:width]), "last": figures(steps[-width:])}

@@ -434,12 +434,14 @@ def test_paid_figures_by_hand():
     accuracy = [0.5, 0.5, 0.25, 0.75, 0.5, 0.25]
     # No RM on the first step (a verifier warm-up): the ends are steps 2-3 and 5-6 of the five the RM paid for.
     reward = [None, 0.5, 0.5, 0.75, 0.75, 1.0]
-    figures = paid_figures(accuracy, reward, window=2)
-    assert figures["first"] == {"verified": 0.375, "rm_reward": 0.5, "overestimate": 0.125}
-    assert figures["last"] == {"verified": 0.375, "rm_reward": 0.875, "overestimate": 0.5}
+    # Ranking pair-weighted: steps 2-3 (1.0 on 1 pair, 0.5 on 3) = 2.5 / 4; steps 5-6 (0 pairs, NaN on 2) = None.
+    ranking = [(0.0, 9), (1.0, 1), (0.5, 3), (0.25, 4), (0.5, 0), (math.nan, 2)]
+    figures = paid_figures(accuracy, reward, ranking, window=2)
+    assert figures["first"] == {"verified": 0.375, "rm_reward": 0.5, "overestimate": 0.125, "rm_ranking": 0.625}
+    assert figures["last"] == {"verified": 0.375, "rm_reward": 0.875, "overestimate": 0.5, "rm_ranking": None}
     # No RM at all: every step counts, the RM's figures are None.
     plain = paid_figures(accuracy, [None] * 6, window=2)
-    assert plain["first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None}
+    assert plain["first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None, "rm_ranking": None}
     assert plain["last"]["verified"] == 0.375
     # At most half the steps each end; one step is too few to compare ends.
     assert paid_figures(accuracy[:3], reward[:3], window=8)["first"]["rm_reward"] == 0.5
@@ -463,21 +465,32 @@ def test_report_sets_what_the_rm_paid_beside_what_was_verified(tmp_path):
         "frozen_rm",
         [{"verifier/accuracy": 0.5, "reward/frozen_rm": 0.5}]
         + [
-            {"verifier/accuracy": a, "reward/frozen_rm": r, "rm_frozen/heldout_pairs": 3}
-            for a, r in [(0.5, 0.5), (0.5, 0.6), (0.25, 0.8), (0.25, 0.9)]
+            {
+                "verifier/accuracy": a,
+                "reward/frozen_rm": r,
+                "rm_frozen/heldout_ranking_accuracy": k,
+                "rm_frozen/heldout_pairs": 3,
+                "rm/heldout_ranking_accuracy": 0.0,  # a live RM's figures: not the RM that pays this run
+                "rm/heldout_pairs": 3,
+            }
+            for a, r, k in [(0.5, 0.5, 1.0), (0.5, 0.6, 0.5), (0.25, 0.8, 0.5), (0.25, 0.9, 0.5)]
         ],
     )
-    assert frozen["paid_first"] == pytest.approx({"verified": 0.5, "rm_reward": 0.55, "overestimate": 0.05})
-    assert frozen["paid_last"] == pytest.approx({"verified": 0.25, "rm_reward": 0.85, "overestimate": 0.6})
+    assert frozen["paid_first"] == pytest.approx(
+        {"verified": 0.5, "rm_reward": 0.55, "overestimate": 0.05, "rm_ranking": 0.75}
+    )
+    assert frozen["paid_last"] == pytest.approx(
+        {"verified": 0.25, "rm_reward": 0.85, "overestimate": 0.6, "rm_ranking": 0.5}
+    )
     verifier = fake_run("verifier-seed0", "verifier", [{"verifier/accuracy": a} for a in (0.5, 0.5, 0.75, 0.75)])
-    assert verifier["paid_last"] == {"verified": 0.75, "rm_reward": None, "overestimate": None}
+    assert verifier["paid_last"] == {"verified": 0.75, "rm_reward": None, "overestimate": None, "rm_ranking": None}
     # Where only some rows have an answer, the verified accuracy is of those rows: no over-estimate is formed.
     rows = [{"verifier/accuracy": 0.5, "reward/rm": 0.9, "rm/heldout_pairs": 1}] * 2
     scarce = fake_run("rm-seed0", "rm", rows, data="data:\n  labelled_problems: 32\n")
-    assert scarce["paid_first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None}
+    assert scarce["paid_first"] == {"verified": 0.5, "rm_reward": None, "overestimate": None, "rm_ranking": None}
     summary = aggregate({("frozen_rm", 0): frozen, ("verifier", 0): verifier}, ["verifier", "frozen_rm"], [0])
     report = markdown(summary, "c", ["abc"])
-    assert "| `frozen_rm` | 0.500 | 0.250 | 0.550 | 0.850 | 0.050 | 0.600 |" in report
-    assert "| `verifier` | 0.500 | 0.750 | — | — | — | — |" in report
+    assert "| `frozen_rm` | 0.500 | 0.250 | 0.550 | 0.850 | 0.050 | 0.600 | 0.750 | 0.500 |" in report
+    assert "| `verifier` | 0.500 | 0.750 | — | — | — | — | — | — |" in report
     # A study no RM rewards has no such table.
     assert "RM over-estimate" not in markdown(aggregate({("verifier", 0): verifier}, ["verifier"], [0]), "c", ["abc"])
