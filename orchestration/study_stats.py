@@ -90,8 +90,7 @@ def paid_figures(
         }
 
     def weighted(units) -> float | None:
-        units = [(a, n) for a, n in units if n and a is not None and math.isfinite(a)]
-        pairs = sum(n for _, n in units)
-        return sum(a * n for a, n in units) / pairs if pairs else None
+        cell = pair_weighted(units)
+        return cell["mean"] if cell["n"] else None
 
     return {"first": figures(steps[:width]), "last": figures(steps[-width:])}
