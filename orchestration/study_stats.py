@@ -1,11 +1,14 @@
 """The statistics a study reports, as pure functions: Student-t intervals over seeds (clipped to the figure's range)
-and pair-weighted ranking accuracy with a bootstrap interval (`orchestration.study_report` says why each)."""
+and pair-weighted ranking accuracy with a bootstrap interval (`orchestration.study_report` says why each), and what
+an RM paid against what the rule verified at each end of a run."""
 
 from __future__ import annotations
 
 import math
 import random
 import statistics
+
+from orchestration.metrics import nan_safe_mean
 
 EVALS = ("greedy", "sampled")
 BOOTSTRAP_SAMPLES = 2000
@@ -76,8 +79,8 @@ def paid_figures(
         return {}
 
     def mean(values) -> float | None:
-        values = [v for v in values if v is not None and math.isfinite(v)]
-        return statistics.fmean(values) if values else None
+        value = nan_safe_mean(values)
+        return None if math.isnan(value) else value
 
     def figures(chosen: list[int]) -> dict[str, float | None]:
         return {
