@@ -177,6 +177,15 @@ WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {
     "free": (["--prompts", "256"], []),
     "aware": (["--prompts", "256"], AWARE),
 }
+# online arm -> its control: the same RM's first version, never updated (the same warm start where there is one).
+# The report sets each pair of a study side by side as paired per-seed differences: what re-training online bought.
+CONTROLS = {
+    "rm": "frozen_rm",
+    "ps_rm": "ps_frozen_rm",
+    "rm_warm": "frozen_rm_warm",
+    "rm_aware": "frozen_rm_aware",
+    "scarce_rm": "scarce_frozen_rm",
+}
 ARM_WARM_START = {
     **{arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")},
     **{arm: "free" for arm in ("frozen_rm_warm", "rm_warm")},

@@ -1,7 +1,8 @@
 """A study's plots (`orchestration.study_report` writes them into DIR/plots/):
 
-forest.png         each arm's held-out change (greedy, sampled) with its 95% interval, and beside it each
-                   arm's paired difference against the baseline arm: what a reader compares at a glance
+forest.png         each arm's held-out change (greedy, sampled) with its 95% interval, beside it each arm's
+                   paired difference against the baseline arm, and where the study has an online arm and its
+                   frozen control, their paired difference: what a reader compares at a glance
 arms.png           one small panel per arm over policy steps: the training batch's verified accuracy (mean over
                    seeds, band clipped to [0, 1]), the reward an RM paid where one rewards the arm (mean over
                    seeds: rising while accuracy falls is hacking) and the RM's held-out ranking accuracy, online
@@ -29,16 +30,27 @@ def plot(runs: dict[tuple[str, int], dict], summary: dict, seeds: list[int], out
 
 
 def _forest(plt, summary: dict, out_dir: str) -> str | None:
+    """Each arm's change and its paired difference against the baseline, and where the study has pairs (an online
+    arm and its control) a third panel of their paired differences."""
     table, baseline = summary["arms"], summary["baseline"]
     arms = list(table)
     if not arms:
         return None
-    panels = [("change", "held-out change after training"), ("vs_baseline", f"paired difference vs {baseline}")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.5 * len(arms) + 1.6), sharey=True)
-    for ax, (kind, title) in zip(axes, panels):
+    pairs = [p for p in summary.get("pairs", []) if any(p[f"{name}_accuracy"]["n"] for name in EVALS)]
+    panels = [
+        ("held-out change after training", arms, [table[arm] for arm in arms], "change_{}_accuracy"),
+        (f"paired difference vs {baseline}", arms, [table[arm] for arm in arms], "vs_baseline_{}_accuracy"),
+    ]
+    if pairs:
+        labels = [f"{p['arm']} - {p['control']}" for p in pairs]
+        panels.append(("online minus its frozen control", labels, pairs, "{}_accuracy"))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 0.5 * len(arms) + 1.6), squeeze=False, sharey=False
+    )
+    for i, (ax, (title, labels, rows, key)) in enumerate(zip(axes[0], panels)):
         for offset, (name, colour) in zip((-0.15, 0.15), zip(EVALS, ("C0", "C1"))):
-            for y, arm in enumerate(arms):
-                cell = table[arm].get(f"{kind}_{name}_accuracy")
+            for y, row in enumerate(rows):
+                cell = row.get(key.format(name))
                 if not cell or not cell["n"] or math.isnan(cell["mean"]):
                     continue
                 low, high = (cell["low"], cell["high"]) if not math.isnan(cell["low"]) else (cell["mean"],) * 2
@@ -56,11 +68,11 @@ def _forest(plt, summary: dict, out_dir: str) -> str | None:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("accuracy (mean, 95% interval over seeds)")
         ax.grid(alpha=0.3, axis="x")
-    axes[0].set_yticks(range(len(arms)), arms)
-    axes[0].invert_yaxis()
-    handles, labels = axes[0].get_legend_handles_labels()
+        ax.set_yticks(range(len(labels)), labels if i != 1 else [""] * len(labels))  # panel 1 shares panel 0's arms
+        ax.set_ylim(len(arms) - 0.5, -0.5)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
-        axes[1].legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        axes[0][-1].legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     path = os.path.join(out_dir, "forest.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")

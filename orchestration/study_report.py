@@ -9,6 +9,8 @@
   t-interval over 3 seeds can reach past them, which means nothing.
 - Paired differences: arms of a study share each seed's base policy and prompt stream, so `arm - baseline` per
   seed, then the t-interval of those differences, is the honest comparison (it removes what the seeds share).
+  Each online arm is also set against its frozen control (`study_arms.CONTROLS`, or `--pairs ARM:CONTROL`), on
+  held-out accuracy and on what the RM paid late in the run (`PAIR_FIGURES`).
 - RM held-out ranking accuracy: pair-weighted (every ranked pair counts once, so a step with 2 pairs weighs less
   than one with 40) with a 95% percentile bootstrap over the steps' batches of groups (each step of each seed is
   resampled whole).
@@ -38,7 +40,7 @@ import statistics
 from orchestration.metrics import read_metrics
 from orchestration.scarce_labels import withheld_figures
 from orchestration.step_stats import run_step_figures
-from orchestration.study_arms import ARMS, data_overrides, is_finished, run_dir
+from orchestration.study_arms import ARMS, CONTROLS, data_overrides, is_finished, run_dir
 from orchestration.study_stats import EVALS, PAID_WINDOW, interval, paid_figures, pair_weighted
 
 _PART_EVAL = re.compile(r"^eval/((?:greedy|sampled)_(?:accuracy_.+|format))$")
@@ -137,12 +139,19 @@ PAID_COLUMNS = ("verified", "rm_reward", "overestimate", "rm_ranking")
 
 
 def aggregate(
-    runs: dict[tuple[str, int], dict], arms: list[str], seeds: list[int], baseline: str | None = None
+    runs: dict[tuple[str, int], dict],
+    arms: list[str],
+    seeds: list[int],
+    baseline: str | None = None,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> dict:
     """Per arm: intervals over seeds of held-out accuracy before/after/change, paired differences against
     `baseline` (default: the first arm), pair-weighted RM held-out ranking accuracy (online and frozen), alarms
-    and the median seconds per step."""
+    and the median seconds per step. Per pair (arm, control) (default: `default_pairs`): paired differences on
+    PAIR_FIGURES."""
     baseline = baseline or arms[0]
+    pairs = default_pairs(arms) if pairs is None else pairs
+    check_pairs(pairs, arms)
 
     def base(arm: str, name: str, seed: int):  # evaluated once per seed, by one arm of those with its data
         return next(
@@ -174,13 +183,7 @@ def aggregate(
                 (-1.0, 1.0),
             )
             if arm != baseline and data_overrides(arm) == data_overrides(baseline):
-                paired = [
-                    r[f"after_{name}"] - runs[baseline, seed][f"after_{name}"]
-                    for seed, r in mine
-                    if (baseline, seed) in runs
-                    and r.get(f"after_{name}") is not None
-                    and runs[baseline, seed].get(f"after_{name}") is not None
-                ]
+                paired = paired_differences(runs, arm, baseline, seeds, lambda r: r.get(f"after_{name}"))
                 row[f"vs_baseline_{name}"] = interval(paired, (-1.0, 1.0))
         for prefix in ("rm", "rm_frozen"):
             units = [(acc, pairs) for _, r in mine for acc, pairs in zip(r[f"{prefix}_heldout"], r[f"{prefix}_pairs"])]
@@ -219,7 +222,74 @@ def aggregate(
         steps = [s for _, r in mine for s in r["step_seconds"]]
         row["median_step_seconds"] = statistics.median(steps) if steps else math.nan
         table[arm] = row
-    return {"baseline": baseline, "arms": table}
+    return {"baseline": baseline, "arms": table, "pairs": [_pair(runs, arm, control, seeds) for arm, control in pairs]}
+
+
+def paired_differences(runs: dict[tuple[str, int], dict], arm: str, other: str, seeds: list[int], figure) -> list:
+    """`figure(arm's run) - figure(other's run)` for each seed both ran and both have the figure (not None)."""
+    return [
+        figure(runs[arm, seed]) - figure(runs[other, seed])
+        for seed in seeds
+        if (arm, seed) in runs
+        and (other, seed) in runs
+        and figure(runs[arm, seed]) is not None
+        and figure(runs[other, seed]) is not None
+    ]
+
+
+# What a pair (an online arm and its control) is compared on: key -> (column, the run's figure, the bounds of a
+# difference). The RM figures are over the last PAID_WINDOW steps an RM rewarded, the withheld rows' over the last
+# four steps (summarize_run).
+PAIR_FIGURES = {
+    "greedy_accuracy": ("greedy after", lambda r: r.get("after_greedy_accuracy"), (-1.0, 1.0)),
+    "sampled_accuracy": ("sampled after", lambda r: r.get("after_sampled_accuracy"), (-1.0, 1.0)),
+    "paid_last_verified": (
+        f"training accuracy, last {PAID_WINDOW}",
+        lambda r: (r.get("paid_last") or {}).get("verified"),
+        (-1.0, 1.0),
+    ),
+    "paid_last_overestimate": (
+        f"RM over-estimate, last {PAID_WINDOW}",
+        lambda r: (r.get("paid_last") or {}).get("overestimate"),
+        (-2.0, 2.0),
+    ),
+    "paid_last_rm_ranking": (
+        f"RM ranking, last {PAID_WINDOW}",
+        lambda r: (r.get("paid_last") or {}).get("rm_ranking"),
+        (-1.0, 1.0),
+    ),
+    "withheld_last_accuracy": (
+        "withheld accuracy, last 4",
+        lambda r: (r.get("withheld_last") or {}).get("accuracy"),
+        (-1.0, 1.0),
+    ),
+}
+
+
+def _pair(runs: dict[tuple[str, int], dict], arm: str, control: str, seeds: list[int]) -> dict:
+    """`arm - control` per seed on each of PAIR_FIGURES: mean and t-interval over the seeds both ran."""
+    pair = {"arm": arm, "control": control, "seeds": [s for s in seeds if (arm, s) in runs and (control, s) in runs]}
+    for key, (_, figure, bounds) in PAIR_FIGURES.items():
+        pair[key] = interval(paired_differences(runs, arm, control, seeds, figure), bounds)
+    return pair
+
+
+def default_pairs(arms: list[str]) -> list[tuple[str, str]]:
+    """Each online arm of the study beside its frozen control (study_arms.CONTROLS) where both are in `arms`."""
+    return [(arm, CONTROLS[arm]) for arm in arms if CONTROLS.get(arm) in arms]
+
+
+def check_pairs(pairs: list[tuple[str, str]], arms: list[str]) -> None:
+    """A pair compares two arms of the report that share each seed's data (so its prompt stream): else ValueError."""
+    for arm, control in pairs:
+        missing = [a for a in (arm, control) if a not in arms]
+        if missing:
+            raise ValueError(f"pair {arm}:{control}: {', '.join(missing)} not among the report's arms {arms}")
+        if data_overrides(arm) != data_overrides(control):
+            raise ValueError(
+                f"pair {arm}:{control}: the two arms sample different data ({data_overrides(arm)} vs "
+                f"{data_overrides(control)}), so a per-seed difference is not paired"
+            )
 
 
 def _first_last_intervals(runs: list[dict], prefix: str, bounds: dict) -> dict:
@@ -305,6 +375,7 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
                 + " | ".join(_fmt(row.get(f"vs_baseline_{name}_accuracy", {"n": 0}), signed=True) for name in EVALS)
                 + " |"
             )
+    lines += _pairs_table(summary.get("pairs", []))
     parts = {arm: [n for n in row["evals"] if n not in (f"{e}_accuracy" for e in EVALS)] for arm, row in table.items()}
     if any(parts.values()):
         lines += [
@@ -394,6 +465,30 @@ def markdown(summary: dict, command: str, commits: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pairs_table(pairs: list[dict]) -> list[str]:
+    """The online arms against their controls: a column per PAIR_FIGURES entry some pair has (none: no lines)."""
+    keys = [key for key in PAIR_FIGURES if any(pair[key]["n"] for pair in pairs)]
+    if not keys:
+        return []
+    paid = any(key.startswith("paid_") for key in keys)
+    where = [f"the RM columns over the last {PAID_WINDOW} steps an RM rewarded"] if paid else []
+    where += ["the withheld rows' over the last four steps"] if "withheld_last_accuracy" in keys else []
+    lines = [
+        "",
+        "Each online arm against its control (the same RM's first version, never updated; the same warm start where "
+        "there is one), same seed: online minus control, mean and 95% t-interval over the seeds both ran"
+        + (f"; {' and '.join(where)}" if where else "")
+        + ":",
+        "",
+        "| online | control | seeds | " + " | ".join(PAIR_FIGURES[key][0] for key in keys) + " |",
+        "|---" * (len(keys) + 3) + "|",
+    ]
+    for pair in pairs:
+        cells = " | ".join(_fmt(pair[key], signed=True) for key in keys)
+        lines.append(f"| `{pair['arm']}` | `{pair['control']}` | {len(pair['seeds'])} | {cells} |")
+    return lines
+
+
 def _first_last(table: dict, prefix: str, columns: tuple[str, ...], intro: str, header: str) -> list[str]:
     """A first-vs-last table of the arms that have `prefix` figures (none: no lines)."""
     arms = {arm: row for arm, row in table.items() if f"{prefix}_first_{columns[0]}" in row}
@@ -414,9 +509,11 @@ def write_report(
     baseline: str | None = None,
     allow_mixed_commits: bool = False,
     command: str | None = None,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> dict:
     """Summarize every finished run of the study; write report.md, results.json and plots/. `command` (default: the
-    study command `argv` makes) is the command the report names."""
+    study command `argv` makes) is the command the report names; `pairs` (default: `default_pairs`) the (arm,
+    control) pairs it sets side by side."""
     from orchestration.study_plots import plot
 
     runs = {
@@ -426,7 +523,7 @@ def write_report(
         if is_finished(run_dir(output_dir, arm, seed))
     }
     commits = check_commits(runs, allow_mixed_commits)
-    summary = aggregate(runs, arms, seeds, baseline)
+    summary = aggregate(runs, arms, seeds, baseline, pairs)
     command = command or "python -m orchestration.study " + " ".join(argv)
     with open(os.path.join(output_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown(summary, command, commits))
@@ -451,7 +548,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--allow-mixed-commits", action="store_true", help="report runs made from different commits in one table"
     )
+    parser.add_argument(
+        "--pairs",
+        nargs="*",
+        metavar="ARM:CONTROL",
+        help="pairs of arms to set side by side as paired per-seed differences (default: each online arm of the "
+        "study beside its frozen control, e.g. rm_warm:frozen_rm_warm; none: --pairs with nothing after it)",
+    )
     args = parser.parse_args(argv)
+    pairs = None
+    if args.pairs is not None:
+        malformed = [p for p in args.pairs if p.count(":") != 1 or not all(p.split(":"))]
+        if malformed:
+            parser.error(f"--pairs takes ARM:CONTROL, got {' '.join(malformed)}")
+        pairs = [tuple(p.split(":")) for p in args.pairs]
+        try:
+            check_pairs(pairs, args.arms)
+        except ValueError as e:
+            parser.error(str(e))
     previous = os.path.join(args.output_dir, "results.json")  # a re-drawn report names the command the runs ran
     command = json.load(open(previous, encoding="utf-8")).get("command") if os.path.isfile(previous) else None
     try:
@@ -463,6 +577,7 @@ def main(argv: list[str] | None = None) -> None:
             args.baseline,
             args.allow_mixed_commits,
             command,
+            pairs,
         )
     except MixedCommits as e:
         raise SystemExit(f"study report: {e}") from None

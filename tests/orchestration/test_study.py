@@ -494,3 +494,57 @@ def test_report_sets_what_the_rm_paid_beside_what_was_verified(tmp_path):
     assert "| `verifier` | 0.500 | 0.750 | — | — | — | — | — | — |" in report
     # A study no RM rewards has no such table.
     assert "RM over-estimate" not in markdown(aggregate({("verifier", 0): verifier}, ["verifier"], [0]), "c", ["abc"])
+
+
+def test_each_online_arm_is_set_against_its_frozen_control_per_seed():
+    from orchestration.study_report import default_pairs, markdown
+
+    def run(after, overestimate):
+        r = _run(0.5, after, [None, None, None])
+        rm_reward = None if overestimate is None else after + overestimate
+        r["paid_last"] = {"verified": after, "rm_reward": rm_reward, "overestimate": overestimate, "rm_ranking": 0.5}
+        return r
+
+    runs = {
+        ("verifier", 0): run(0.8, None),
+        ("frozen_rm_warm", 0): run(0.1, 0.7),
+        ("rm_warm", 0): run(0.3, 0.1),
+        ("frozen_rm_warm", 1): run(0.2, 0.6),
+        ("rm_warm", 1): run(0.6, 0.0),
+        ("rm_warm", 2): run(0.9, 0.0),  # its control did not run seed 2: not paired
+    }
+    arms = ["verifier", "frozen_rm_warm", "rm_warm"]
+    assert default_pairs(arms) == [("rm_warm", "frozen_rm_warm")]
+    assert default_pairs(["verifier", "rm_warm"]) == []  # a control outside the report is no pair
+    (pair,) = aggregate(runs, arms, [0, 1, 2])["pairs"]
+    assert pair["arm"] == "rm_warm" and pair["control"] == "frozen_rm_warm" and pair["seeds"] == [0, 1]
+    # greedy: 0.3 - 0.1 = 0.2 and 0.6 - 0.2 = 0.4; over-estimate: 0.1 - 0.7 = -0.6 and 0.0 - 0.6 = -0.6
+    assert pair["greedy_accuracy"]["mean"] == pytest.approx(0.3) and pair["greedy_accuracy"]["n"] == 2
+    # t(0.975, 1) = 12.706205, sd of (0.2, 0.4) = 0.141421, / sqrt 2: half-width 1.270620; high clipped to 1
+    assert pair["greedy_accuracy"]["low"] == pytest.approx(0.3 - 1.270620, abs=1e-6)
+    assert pair["greedy_accuracy"]["high"] == 1.0
+    assert pair["paid_last_overestimate"]["mean"] == pytest.approx(-0.6)
+    assert pair["paid_last_rm_ranking"]["mean"] == pytest.approx(0.0)
+    assert pair["withheld_last_accuracy"]["n"] == 0
+    report = markdown(aggregate(runs, arms, [0, 1, 2]), "c", ["abc"])
+    assert "| online | control | seeds | greedy after | sampled after | training accuracy, last 8 |" in report
+    assert "withheld accuracy" not in report  # no pair has the column
+    assert "| `rm_warm` | `frozen_rm_warm` | 2 | +0.300 [-0.971, +1.000] |" in report
+    # Named pairs replace the default; none leaves the table out.
+    (named,) = aggregate(runs, arms, [0, 1], pairs=[("rm_warm", "verifier")])["pairs"]
+    assert named["greedy_accuracy"]["mean"] == pytest.approx(0.3 - 0.8)  # seed 0 only: the verifier ran no other
+    assert named["seeds"] == [0]
+    assert "| online | control |" not in markdown(aggregate(runs, arms, [0], pairs=[]), "c", [])
+
+
+def test_a_pair_must_name_two_arms_of_the_report_with_the_same_data(tmp_path, capsys):
+    from orchestration.study_report import check_pairs, main
+
+    with pytest.raises(ValueError, match="pair rm_warm:frozen_rm: frozen_rm not among the report's arms"):
+        check_pairs([("rm_warm", "frozen_rm")], ["rm_warm", "verifier"])
+    with pytest.raises(ValueError, match="pair ps_rm:frozen_rm: the two arms sample different data"):
+        check_pairs([("ps_rm", "frozen_rm")], ["ps_rm", "frozen_rm"])
+    for bad, message in (("rm_warm", "--pairs takes ARM:CONTROL, got rm_warm"), ("rm_warm:rm", "rm not among")):
+        with pytest.raises(SystemExit):
+            main([str(tmp_path), "--arms", "rm_warm", "verifier", "--seeds", "0", "--pairs", bad])
+        assert message in capsys.readouterr().err
