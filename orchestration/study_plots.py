@@ -43,7 +43,7 @@ def _forest(plt, summary: dict, out_dir: str) -> str | None:
     ]
     if pairs:
         labels = [f"{p['arm']} - {p['control']}" for p in pairs]
-        panels.append(("online minus its frozen control", labels, pairs, "{}_accuracy"))
+        panels.append(("paired difference, arm minus its control", labels, pairs, "{}_accuracy"))
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5 * len(panels), 0.5 * len(arms) + 1.6), squeeze=False, sharey=False
     )

@@ -475,12 +475,11 @@ def _pairs_table(pairs: list[dict]) -> list[str]:
     where += ["the withheld rows' over the last four steps"] if "withheld_last_accuracy" in keys else []
     lines = [
         "",
-        "Each online arm against its control (the same RM's first version, never updated; the same warm start where "
-        "there is one), same seed: online minus control, mean and 95% t-interval over the seeds both ran"
-        + (f"; {' and '.join(where)}" if where else "")
-        + ":",
+        "Paired per-seed differences, arm minus control (by default each online arm against its frozen control: the "
+        "same RM's first version, never updated, from the same warm start where there is one), mean and 95% "
+        "t-interval over the seeds both ran" + (f"; {' and '.join(where)}" if where else "") + ":",
         "",
-        "| online | control | seeds | " + " | ".join(PAIR_FIGURES[key][0] for key in keys) + " |",
+        "| arm | control | seeds | " + " | ".join(PAIR_FIGURES[key][0] for key in keys) + " |",
         "|---" * (len(keys) + 3) + "|",
     ]
     for pair in pairs:

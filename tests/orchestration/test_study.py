@@ -527,14 +527,14 @@ def test_each_online_arm_is_set_against_its_frozen_control_per_seed():
     assert pair["paid_last_rm_ranking"]["mean"] == pytest.approx(0.0)
     assert pair["withheld_last_accuracy"]["n"] == 0
     report = markdown(aggregate(runs, arms, [0, 1, 2]), "c", ["abc"])
-    assert "| online | control | seeds | greedy after | sampled after | training accuracy, last 8 |" in report
+    assert "| arm | control | seeds | greedy after | sampled after | training accuracy, last 8 |" in report
     assert "withheld accuracy" not in report  # no pair has the column
     assert "| `rm_warm` | `frozen_rm_warm` | 2 | +0.300 [-0.971, +1.000] |" in report
     # Named pairs replace the default; none leaves the table out.
     (named,) = aggregate(runs, arms, [0, 1], pairs=[("rm_warm", "verifier")])["pairs"]
     assert named["greedy_accuracy"]["mean"] == pytest.approx(0.3 - 0.8)  # seed 0 only: the verifier ran no other
     assert named["seeds"] == [0]
-    assert "| online | control |" not in markdown(aggregate(runs, arms, [0], pairs=[]), "c", [])
+    assert "| arm | control |" not in markdown(aggregate(runs, arms, [0], pairs=[]), "c", [])
 
 
 def test_a_pair_must_name_two_arms_of_the_report_with_the_same_data(tmp_path, capsys):
