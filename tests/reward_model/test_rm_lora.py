@@ -45,15 +45,18 @@ def test_only_the_adapters_and_the_head_train(backbone, toy_task):
     assert moved <= trainable and any(".lora_B." in n for n in moved) and any(".lora_A." in n for n in moved)
 
 
-def test_lora_rm_learns_the_separable_task(tiny_encoder_dir, toy_task):
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_lora_rm_learns_the_separable_task(tiny_encoder_dir, toy_task, seed):
     from reward_model.metrics import ranking_accuracy
 
     train_records, heldout = toy_task
-    rm = ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=0, lora={"r": 8})
-    RMTrainer(rm, RMTrainConfig(epochs=4, **FAST)).fit(train_records)
+    rm = ScalarRewardModel.from_encoder(tiny_encoder_dir, max_length=64, seed=seed, lora={"r": 8})
+    # The adapters at FAST's 1e-2 sometimes diverge (held-out 0.30 at seed 3, 0.91 at seed 0 on one thread of an AMD
+    # EPYC, 0.98 on two): 3e-3 ranked every held-out pair right at seeds 0-4, on one thread and on two.
+    RMTrainer(rm, RMTrainConfig(epochs=4, **{**FAST, "lr_encoder": 3e-3})).fit(train_records)
     scores = rm.score([r.prompt for r in heldout], [r.response for r in heldout])
     accuracy, _ = ranking_accuracy(scores, [r.outcome for r in heldout], [r.group_key for r in heldout])
-    assert accuracy >= 0.95
+    assert accuracy >= 0.95, seed
 
 
 def test_step_rm_round_trip(tiny_policy_dir, tmp_path):
