@@ -237,32 +237,23 @@ def paired_differences(runs: dict[tuple[str, int], dict], arm: str, other: str, 
     ]
 
 
+def _last(prefix: str, key: str):
+    """The run's `key` figure over the last steps of its `{prefix}_last` figures (None where the run has none)."""
+    return lambda r: (r.get(f"{prefix}_last") or {}).get(key)
+
+
 # What a pair (an online arm and its control) is compared on: key -> (column, the run's figure, the bounds of a
 # difference). The RM figures are over the last PAID_WINDOW steps an RM rewarded, the withheld rows' over the last
 # four steps (summarize_run).
 PAIR_FIGURES = {
-    "greedy_accuracy": ("greedy after", lambda r: r.get("after_greedy_accuracy"), (-1.0, 1.0)),
-    "sampled_accuracy": ("sampled after", lambda r: r.get("after_sampled_accuracy"), (-1.0, 1.0)),
-    "paid_last_verified": (
-        f"training accuracy, last {PAID_WINDOW}",
-        lambda r: (r.get("paid_last") or {}).get("verified"),
-        (-1.0, 1.0),
-    ),
-    "paid_last_overestimate": (
-        f"RM over-estimate, last {PAID_WINDOW}",
-        lambda r: (r.get("paid_last") or {}).get("overestimate"),
-        (-2.0, 2.0),
-    ),
-    "paid_last_rm_ranking": (
-        f"RM ranking, last {PAID_WINDOW}",
-        lambda r: (r.get("paid_last") or {}).get("rm_ranking"),
-        (-1.0, 1.0),
-    ),
-    "withheld_last_accuracy": (
-        "withheld accuracy, last 4",
-        lambda r: (r.get("withheld_last") or {}).get("accuracy"),
-        (-1.0, 1.0),
-    ),
+    **{
+        f"{name}_accuracy": (f"{name} after", lambda r, name=name: r.get(f"after_{name}_accuracy"), (-1.0, 1.0))
+        for name in EVALS
+    },
+    "paid_last_verified": (f"training accuracy, last {PAID_WINDOW}", _last("paid", "verified"), (-1.0, 1.0)),
+    "paid_last_overestimate": (f"RM over-estimate, last {PAID_WINDOW}", _last("paid", "overestimate"), (-2.0, 2.0)),
+    "paid_last_rm_ranking": (f"RM ranking, last {PAID_WINDOW}", _last("paid", "rm_ranking"), (-1.0, 1.0)),
+    "withheld_last_accuracy": ("withheld accuracy, last 4", _last("withheld", "accuracy"), (-1.0, 1.0)),
 }
 
 
