@@ -77,6 +77,8 @@ def test_rm_figures_weigh_every_pair_once_with_a_bootstrap_interval():
     cell = pair_weighted([(0.0, 2), (1.0, 38), (None, 0)])
     assert cell["mean"] == pytest.approx(0.95) and cell["n"] == 40
     assert 0.0 <= cell["low"] <= cell["mean"] <= cell["high"] <= 1.0
+    mean_only = pair_weighted([(0.0, 2), (1.0, 38), (None, 0)], samples=0)  # no resampling: no interval
+    assert mean_only["mean"] == cell["mean"] and mean_only["n"] == 40 and math.isnan(mean_only["low"])
     assert pair_weighted([(0.5, 0), (None, 3)])["n"] == 0
     assert pair_weighted([(0.7, 5)] * 3) == {
         "mean": pytest.approx(0.7),
