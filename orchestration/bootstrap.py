@@ -396,6 +396,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.prompts < 1 or not 0.0 < args.val_fraction < 1.0:
         parser.error("--prompts must be >= 1 and --val-fraction in (0, 1)")
     cfg = load_config(args.config, overrides)
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # as the loop does: a bar per model load in the warm start's log
     report = run(cfg, args.output_dir, args.prompts, args.val_fraction, args.seed, fit=not args.no_fit)
     print(summary(report))
     return report

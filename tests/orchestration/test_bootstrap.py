@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from transformers.utils import logging as transformers_logging
 
 from orchestration import bootstrap
 from orchestration.arithmetic import split_of
@@ -33,7 +34,9 @@ def warm_args(tiny_run_args, out, **extra):
 
 def test_warm_start_end_to_end(tiny_run_args, tmp_path, monkeypatch):
     out = tmp_path / "warm"
+    transformers_logging.enable_progress_bar()
     report = bootstrap.main(warm_args(tiny_run_args, out))
+    assert not transformers_logging.is_progress_bar_enabled()  # no bar per model load in the log, as in the loop's
     cfg = load_config(None, tiny_run_args(**{"data.levels": [2], "loop.group_size": K}))
     train_source, held_out = build_sources(cfg.data, 0)
     items = [train_source.item(i) for i in range(PROMPTS)]
