@@ -166,6 +166,19 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     }
 
 
+def sample_fingerprint(data_dir: str) -> str:
+    """The first 12 hex digits of the SHA-256 of the sample's three files: fits on one sample share it (a re-drawn
+    sample differs, as decoding is not bit-identical across machines and thread counts)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("train", "seen", "unseen"):
+        with open(os.path.join(data_dir, f"{name}.jsonl"), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 def fit(args) -> None:
     """Every (backbone, variant, size) not yet in --output, appended as it finishes (a rerun continues)."""
     import json
@@ -174,10 +187,17 @@ def fit(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    sample_id = sample_fingerprint(args.data_dir)
+    results = json.load(open(args.output)) if os.path.exists(args.output) else []
+    other = {r.get("sample", "not recorded") for r in results} - {sample_id}
+    if other:
+        raise SystemExit(
+            f"{args.output} holds fits on another sample ({', '.join(sorted(other))}; {args.data_dir} is "
+            f"{sample_id}): one file, one sample. Write these fits to another --output."
+        )
+    done = {(r["backbone"], r["variant"], r["size"]) for r in results}
     rows = read_rows(args.data_dir, "train")
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
-    results = json.load(open(args.output)) if os.path.exists(args.output) else []
-    done = {(r["backbone"], r["variant"], r["size"]) for r in results}
     for backbone in args.backbones:
         for size in args.sizes:
             if size // 8 > 1 + max(int(r.group.split(":")[1]) for r in rows):
@@ -186,7 +206,7 @@ def fit(args) -> None:
             for variant in args.variants:
                 if (backbone, variant, size) in done:
                     continue
-                result = fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size)
+                result = {"sample": sample_id, **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size)}
                 results.append(result)
                 os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
                 with open(args.output, "w", encoding="utf-8") as f:
@@ -313,17 +333,20 @@ def table(args) -> None:
     import json
 
     results = [r for path in args.results for r in json.load(open(path))]
-    for backbone in dict.fromkeys(r["backbone"] for r in results):
+    for backbone, sample_id in dict.fromkeys((r["backbone"], r.get("sample", "not recorded")) for r in results):
         rows = sorted(
-            (r for r in results if r["backbone"] == backbone), key=lambda r: (VARIANTS.index(r["variant"]), r["size"])
+            (r for r in results if (r["backbone"], r.get("sample", "not recorded")) == (backbone, sample_id)),
+            key=lambda r: (VARIANTS.index(r["variant"]), r["size"]),
         )
-        print(f"\n**{backbone}** (held-out ranking accuracy, 95% bootstrap interval over prompts)\n")
+        print(
+            f"\n**{backbone}**, sample {sample_id} (held-out ranking accuracy, 95% bootstrap interval over prompts)\n"
+        )
         print(
             "| variant | outcomes | seen | unseen | "
             + " | ".join(f"unseen {k}" for k in KIND_COLUMNS)
-            + " | train loss / constant | fit s |"
+            + " | train loss / constant | optimizer steps | fit s |"
         )
-        print("|---" * (6 + len(KIND_COLUMNS)) + "|")
+        print("|---" * (7 + len(KIND_COLUMNS)) + "|")
         for r in rows:
             kinds = r["unseen"]["by_kind"]
             fit = r["fit"]
@@ -331,14 +354,15 @@ def table(args) -> None:
                 f"| {r['variant']} | {r['records']} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
                 + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
                 + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
-                f"{r['fit_seconds']:.0f} |"
+                f"{fit.get('steps', float('nan')):.0f} | {r['fit_seconds']:.0f} |"
             )
-    first = results[0]["unseen"]
-    print(
-        f"\nSurface cues on the same unseen pairs: shorter is better {first['baselines']['shorter_is_better']:.3f}, "
-        f"not truncated is better {first['baselines']['not_truncated_is_better']:.3f} "
-        f"({first['n_pairs']} pairs, {first['n_groups']} prompts)."
-    )
+        first = rows[0]["unseen"]
+        cues = first["baselines"]
+        print(
+            f"\nSurface cues on the same unseen pairs: shorter is better {cues['shorter_is_better']:.3f}, "
+            f"not truncated is better {cues['not_truncated_is_better']:.3f} "
+            f"({first['n_pairs']} pairs, {first['n_groups']} prompts)."
+        )
 
 
 def _json_safe(value):

@@ -1,0 +1,77 @@
+"""benchmarks/rm_learning_curves.py: one results file holds fits on one sample (the sample's fingerprint), and
+`table` draws one table per backbone and sample, each with its own surface-cue line."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "rm_learning_curves.py"
+spec = importlib.util.spec_from_file_location("benchmarks.rm_learning_curves", PATH)
+curves = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(curves)
+
+
+def write_sample(directory: Path, unseen: str = "u\n") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in (("train", "t\n"), ("seen", "s\n"), ("unseen", unseen)):
+        (directory / f"{name}.jsonl").write_text(text)
+    return directory
+
+
+def test_fingerprint_follows_the_files_bytes(tmp_path):
+    a = curves.sample_fingerprint(str(write_sample(tmp_path / "a")))
+    assert a == curves.sample_fingerprint(str(write_sample(tmp_path / "a_again")))
+    assert a != curves.sample_fingerprint(str(write_sample(tmp_path / "b", unseen="u2\n")))
+    assert len(a) == 12 and int(a, 16) >= 0
+
+
+@pytest.mark.parametrize("recorded", [None, "0123456789ab"])
+def test_fit_refuses_a_results_file_of_another_sample(tmp_path, recorded):
+    data = write_sample(tmp_path / "data")
+    output = tmp_path / "fits.json"
+    old = {"backbone": "minilm", "variant": "free", "size": 64}
+    if recorded:
+        old["sample"] = recorded
+    output.write_text(json.dumps([old]))
+    before = output.read_text()
+    with pytest.raises(SystemExit) as err:
+        curves.main(
+            ["fit", "--data-dir", str(data), "--output", str(output), "--sizes", "64", "--threads", "0"]
+        )  # 0: torch threads untouched
+    message = str(err.value)
+    assert str(output) in message and curves.sample_fingerprint(str(data)) in message
+    assert (recorded or "not recorded") in message
+    assert output.read_text() == before  # nothing written over
+
+
+def result(sample: str, size: int, shorter: float, pairs: int) -> dict:
+    figures = {"ranking_accuracy": 0.75, "interval": [0.7, 0.8], "by_kind": {}}
+    unseen = {**figures, "baselines": {"shorter_is_better": shorter, "not_truncated_is_better": 0.5}}
+    return {
+        "sample": sample,
+        "backbone": "minilm",
+        "variant": "free",
+        "size": size,
+        "records": size,
+        "fit": {"train_loss": 0.3, "constant_loss": 0.5, "steps": 64.0},
+        "fit_seconds": 10.0,
+        "seen": figures,
+        "unseen": {**unseen, "n_pairs": pairs, "n_groups": 8},
+    }
+
+
+def test_table_draws_one_table_per_sample(tmp_path, capsys):
+    path = tmp_path / "fits.json"
+    path.write_text(
+        json.dumps([result("aaa", 64, 0.61, 100), result("bbb", 64, 0.72, 90), result("aaa", 256, 0.61, 100)])
+    )
+    curves.main(["table", str(path)])
+    out = capsys.readouterr().out
+    assert out.count("**minilm**, sample aaa") == 1 and out.count("**minilm**, sample bbb") == 1
+    tables = out.split("**minilm**")[1:]
+    assert [t.count("| free |") for t in tables] == [2, 1]  # sample aaa's two sizes together
+    assert "shorter is better 0.610" in tables[0] and "(100 pairs" in tables[0]
+    assert "shorter is better 0.720" in tables[1] and "(90 pairs" in tables[1]
+    assert "| 64 | 10 |" in tables[0]  # optimizer steps, then fit seconds
