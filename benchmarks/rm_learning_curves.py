@@ -167,15 +167,30 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
 
 
 def sample_fingerprint(data_dir: str) -> str:
-    """The first 12 hex digits of the SHA-256 of the sample's three files: fits on one sample share it. A re-drawn
-    sample need not be the same sample (the 2026-12-05 one was not: 929 unseen pairs against 1082)."""
+    """The first 12 hex digits of the SHA-256 of the held-out sets (`seen.jsonl`, `unseen.jsonl`): fits scored on
+    one sample share it. A re-drawn sample need not be the same sample (the 2026-12-05 one was not: 929 unseen
+    pairs against 1082); a longer `train.jsonl` (sampling resumed with more prompts) keeps it, and each fit records
+    the hash of the training rows it read (`train_fingerprint`)."""
     import hashlib
 
     digest = hashlib.sha256()
-    for name in ("train", "seen", "unseen"):
+    for name in ("seen", "unseen"):
         with open(os.path.join(data_dir, f"{name}.jsonl"), "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def train_fingerprint(data_dir: str, prompts: int) -> str:
+    """The same hash over the lines of `train.jsonl` whose group lies among the first `prompts` prompts."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    with open(os.path.join(data_dir, "train.jsonl"), "rb") as f:
+        for line in f:
+            if line.strip() and int(json.loads(line)["group"].split(":")[1]) < prompts:
+                digest.update(line)
     return digest.hexdigest()[:12]
 
 
@@ -206,7 +221,11 @@ def fit(args) -> None:
             for variant in args.variants:
                 if (backbone, variant, size) in done:
                     continue
-                result = {"sample": sample_id, **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size)}
+                result = {
+                    "sample": sample_id,
+                    "train_fingerprint": train_fingerprint(args.data_dir, size // 8),
+                    **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size),
+                }
                 results.append(result)
                 os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
                 with open(args.output, "w", encoding="utf-8") as f:

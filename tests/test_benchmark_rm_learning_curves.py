@@ -13,18 +13,28 @@ curves = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(curves)
 
 
-def write_sample(directory: Path, unseen: str = "u\n") -> Path:
+def write_sample(directory: Path, unseen: str = "u\n", train_prompts: int = 2) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for name, text in (("train", "t\n"), ("seen", "s\n"), ("unseen", unseen)):
+    train = "".join(
+        json.dumps({"group": f"train:{i}", "response": f"r{i}.{j}"}) + "\n"
+        for i in range(train_prompts)
+        for j in (0, 1)
+    )
+    for name, text in (("train", train), ("seen", "s\n"), ("unseen", unseen)):
         (directory / f"{name}.jsonl").write_text(text)
     return directory
 
 
-def test_fingerprint_follows_the_files_bytes(tmp_path):
+def test_fingerprint_follows_the_held_out_sets_bytes(tmp_path):
     a = curves.sample_fingerprint(str(write_sample(tmp_path / "a")))
     assert a == curves.sample_fingerprint(str(write_sample(tmp_path / "a_again")))
     assert a != curves.sample_fingerprint(str(write_sample(tmp_path / "b", unseen="u2\n")))
     assert len(a) == 12 and int(a, 16) >= 0
+    # sampling resumed with more training prompts: the same sample, and the same rows for a fit on the first two
+    longer = str(write_sample(tmp_path / "longer", train_prompts=3))
+    assert curves.sample_fingerprint(longer) == a
+    assert curves.train_fingerprint(longer, 2) == curves.train_fingerprint(str(tmp_path / "a"), 2)
+    assert curves.train_fingerprint(longer, 3) != curves.train_fingerprint(longer, 2)
 
 
 @pytest.mark.parametrize("recorded", [None, "0123456789ab"])
