@@ -266,7 +266,7 @@ class RMTrainer:
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
                 if cfg.max_steps is not None and step >= cfg.max_steps:
                     break
-                if cfg.max_steps is None and epoch >= cfg.epochs and cfg.min_steps and step >= cfg.min_steps:
+                if cfg.max_steps is None and epoch > cfg.epochs and step >= cfg.min_steps:
                     break  # the epochs are done and min_steps is reached: the repeat epoch need not finish
             val, _ = self._validate(val_records)
             keeper.update(val, self)

@@ -75,6 +75,12 @@ def test_min_steps_repeats_epochs_and_max_steps_overrides(tiny_rm):
     # batch 2: two steps an epoch; min_steps=3 stops inside the second epoch
     two = RMTrainer(tiny_rm, RMTrainConfig(**{**base, "batch_size": 2}, epochs=1, min_steps=3)).fit(_records())
     assert two["steps"] == 3 and two["epochs"] == 2
+    # min_steps reached inside the configured epochs: every one of them still runs to its end (a fit once took
+    # one batch of its last epoch here: 3 epochs of 32 batches with min_steps 64 made 65 steps, not 96)
+    for epochs, min_steps in ((1, 1), (2, 1), (2, 3), (3, 4)):
+        cfg = RMTrainConfig(**{**base, "batch_size": 2}, epochs=epochs, min_steps=min_steps)
+        fit = RMTrainer(tiny_rm, cfg).fit(_records())
+        assert (fit["steps"], fit["epochs"], fit["examples_seen"]) == (2 * epochs, epochs, 4 * epochs)
     with pytest.raises(ValueError, match="min_steps must be >= 0"):
         RMTrainConfig(min_steps=-1)
 
