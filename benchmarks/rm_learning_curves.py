@@ -14,7 +14,8 @@ new tokens, the embedded SmolLM2-135M) once and caches it as outcome buffers
 set, `data_sources.build_sources`, never trained on).
 `fit` trains one RM per (size, variant) on the first `size` training outcomes (whole groups, in stream order) and
 scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
-over groups (prompts), clipped to [0, 1].
+over groups (prompts), clipped to [0, 1]. A results file holds fits on one sample (`sample_fingerprint`, recorded
+with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them.
 """
 
 from __future__ import annotations
