@@ -88,6 +88,16 @@ def read_rows(data_dir: str, name: str):
     return [r for r in buffer.read(range(len(buffer))) if reason_has_label(r.reason)]
 
 
+def prompt_index(group: str) -> int:
+    """The prompt a sample's group id names (`train:17` -> 17): a fit on `size` outcomes reads prompts < size // 8."""
+    return int(group.split(":")[1])
+
+
+def sample_of(result: dict) -> str:
+    """The sample a `fit` result was scored on (`sample_fingerprint`); results from before it was recorded share one."""
+    return result.get("sample", "not recorded")
+
+
 def build_rm(backbone: str, reference: bool, seed: int, max_length: int):
     """A fresh RM on `backbone` and the trainer settings it needs (`trainable_layers` for the SmolLM2 top-4 variant)."""
     from reward_model import ScalarRewardModel
@@ -113,7 +123,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     from reward_model.trainer import RMTrainConfig, RMTrainer
 
     reference, with_hn = variant.startswith("aware"), variant.endswith("+hn")
-    train_rows = [r for r in rows if int(r.group.split(":")[1]) < size // 8]
+    train_rows = [r for r in rows if prompt_index(r.group) < size // 8]
     records = outcome_records(train_rows)
     pairs, kinds = [], {}
     if with_hn:
@@ -147,7 +157,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
             seed=args.seed,
         )
 
-    seen = [r for r in seen_rows if int(r.group.split(":")[1]) < size // 8]
+    seen = [r for r in seen_rows if prompt_index(r.group) < size // 8]
     return {
         "backbone": backbone,
         "variant": variant,
@@ -190,7 +200,7 @@ def train_fingerprint(data_dir: str, prompts: int) -> str:
     digest = hashlib.sha256()
     with open(os.path.join(data_dir, "train.jsonl"), "rb") as f:
         for line in f:
-            if line.strip() and int(json.loads(line)["group"].split(":")[1]) < prompts:
+            if line.strip() and prompt_index(json.loads(line)["group"]) < prompts:
                 digest.update(line)
     return digest.hexdigest()[:12]
 
@@ -205,7 +215,7 @@ def fit(args) -> None:
         torch.set_num_threads(args.threads)
     sample_id = sample_fingerprint(args.data_dir)
     results = json.load(open(args.output)) if os.path.exists(args.output) else []
-    other = {r.get("sample", "not recorded") for r in results} - {sample_id}
+    other = {sample_of(r) for r in results} - {sample_id}
     if other:
         raise SystemExit(
             f"{args.output} holds fits on another sample ({', '.join(sorted(other))}; {args.data_dir} is "
@@ -216,7 +226,7 @@ def fit(args) -> None:
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
     for backbone in args.backbones:
         for size in args.sizes:
-            if size // 8 > 1 + max(int(r.group.split(":")[1]) for r in rows):
+            if size // 8 > 1 + max(prompt_index(r.group) for r in rows):
                 print(f"skipping size {size}: {args.data_dir}/train.jsonl holds fewer outcomes")
                 continue
             for variant in args.variants:
@@ -352,12 +362,12 @@ def table(args) -> None:
     """Markdown tables of `fit` results: per backbone, one row per (variant, size)."""
     import json
 
-    results = [r for path in args.results for r in json.load(open(path))]
-    for backbone, sample_id in dict.fromkeys((r["backbone"], r.get("sample", "not recorded")) for r in results):
-        rows = sorted(
-            (r for r in results if (r["backbone"], r.get("sample", "not recorded")) == (backbone, sample_id)),
-            key=lambda r: (VARIANTS.index(r["variant"]), r["size"]),
-        )
+    tables: dict[tuple[str, str], list[dict]] = {}
+    for path in args.results:
+        for r in json.load(open(path)):
+            tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
+    for (backbone, sample_id), rows in tables.items():
+        rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"]))
         print(
             f"\n**{backbone}**, sample {sample_id} (held-out ranking accuracy, 95% bootstrap interval over prompts)\n"
         )
