@@ -224,17 +224,21 @@ def fit(args) -> None:
     done = {(r["backbone"], r["variant"], r["size"]) for r in results}
     rows = read_rows(args.data_dir, "train")
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
+    train_prompts = 1 + max(prompt_index(r.group) for r in rows)
+    fingerprints: dict[int, str] = {}  # size -> train_fingerprint, one read of train.jsonl per size
     for backbone in args.backbones:
         for size in args.sizes:
-            if size // 8 > 1 + max(prompt_index(r.group) for r in rows):
+            if size // 8 > train_prompts:
                 print(f"skipping size {size}: {args.data_dir}/train.jsonl holds fewer outcomes")
                 continue
             for variant in args.variants:
                 if (backbone, variant, size) in done:
                     continue
+                if size not in fingerprints:
+                    fingerprints[size] = train_fingerprint(args.data_dir, size // 8)
                 result = {
                     "sample": sample_id,
-                    "train_fingerprint": train_fingerprint(args.data_dir, size // 8),
+                    "train_fingerprint": fingerprints[size],
                     **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size),
                 }
                 results.append(result)
