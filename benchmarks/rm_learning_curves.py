@@ -12,8 +12,8 @@ new tokens, the embedded SmolLM2-135M) once and caches it as outcome buffers
 (`orchestration.bootstrap.sample_to_buffer`, resumable): `train.jsonl` (the first N training prompts),
 `seen.jsonl` (fresh samples of the first 128 of them) and `unseen.jsonl` (128 prompts of the loop's own held-out
 set, `data_sources.build_sources`, never trained on).
-`fit` trains one RM per (size, variant) on the first `size` training outcomes (whole groups, in stream order) and
-scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
+`fit` trains one RM per (size, variant, seed) on the first `size` training outcomes (whole groups, in stream order)
+and scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
 over groups (prompts), clipped to [0, 1]. A results file holds fits on one sample (`sample_fingerprint`, recorded
 with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them.
 """
@@ -21,6 +21,7 @@ with each fit): a re-drawn sample is another sample, and `fit` refuses to mix th
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 
@@ -112,8 +113,10 @@ def build_rm(backbone: str, reference: bool, seed: int, max_length: int):
     return rm, ({"trainable_layers": 4} if backbone == "smollm2-top4" else {})
 
 
-def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, size: int) -> dict:
-    """One RM on the first `size` training outcomes; its figures on the seen and unseen held-out sets."""
+def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, size: int, seed: int) -> dict:
+    """One RM on the first `size` training outcomes; its figures on the seen and unseen held-out sets. `seed` sets
+    the head's (and LoRA's) initialisation, the batch order and the hard-negative rewrites; the outcomes are the
+    same for every seed, so seeds measure how much one fit's figure owes to chance in the fit."""
     import random
     import time
 
@@ -127,8 +130,8 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     records = outcome_records(train_rows)
     pairs, kinds = [], {}
     if with_hn:
-        pairs, kinds = hard_negative_pairs(records, args.hard_negatives, random.Random(f"{args.seed}:hn:{size}"))
-    rm, extra = build_rm(backbone, reference, args.seed, args.max_length)
+        pairs, kinds = hard_negative_pairs(records, args.hard_negatives, random.Random(f"{seed}:hn:{size}"))
+    rm, extra = build_rm(backbone, reference, seed, args.max_length)
     lrs = (
         {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head}
         if backbone == "minilm"
@@ -141,7 +144,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
         val_fraction=0.0,
         early_stop_patience=0,
         progress_bar=False,
-        seed=args.seed,
+        seed=seed,
         **lrs,
         **extra,
     )
@@ -154,7 +157,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
         return ranking_report(
             rm.score([r.prompt for r in held], [r.response for r in held], batch_size=64, references=refs),
             held,
-            seed=args.seed,
+            seed=seed,
         )
 
     seen = [r for r in seen_rows if prompt_index(r.group) < size // 8]
@@ -162,6 +165,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
         "backbone": backbone,
         "variant": variant,
         "size": size,
+        "seed": seed,
         "records": len(records),
         "train_prompts": size // 8,
         "hard_negatives": len(pairs),
@@ -205,8 +209,14 @@ def train_fingerprint(data_dir: str, prompts: int) -> str:
     return digest.hexdigest()[:12]
 
 
+def seed_of(result: dict) -> int:
+    """The seed a `fit` result was fitted with; results from before it was recorded ran with the default, 0."""
+    return result.get("seed", 0)
+
+
 def fit(args) -> None:
-    """Every (backbone, variant, size) not yet in --output, appended as it finishes (a rerun continues)."""
+    """Every (backbone, variant, size, seed) not yet in --output, appended as it finishes (a rerun continues).
+    Fits recorded before seeds were recorded ran with seed 0."""
     import json
 
     import torch
@@ -221,7 +231,7 @@ def fit(args) -> None:
             f"{args.output} holds fits on another sample ({', '.join(sorted(other))}; {args.data_dir} is "
             f"{sample_id}): one file, one sample. Write these fits to another --output."
         )
-    done = {(r["backbone"], r["variant"], r["size"]) for r in results}
+    done = {(r["backbone"], r["variant"], r["size"], seed_of(r)) for r in results}
     rows = read_rows(args.data_dir, "train")
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
     train_prompts = 1 + max(prompt_index(r.group) for r in rows)
@@ -231,15 +241,15 @@ def fit(args) -> None:
             if size // 8 > train_prompts:
                 print(f"skipping size {size}: {args.data_dir}/train.jsonl holds fewer outcomes")
                 continue
-            for variant in args.variants:
-                if (backbone, variant, size) in done:
+            for variant, seed in itertools.product(args.variants, args.seeds):
+                if (backbone, variant, size, seed) in done:
                     continue
                 if size not in fingerprints:
                     fingerprints[size] = train_fingerprint(args.data_dir, size // 8)
                 result = {
                     "sample": sample_id,
                     "train_fingerprint": fingerprints[size],
-                    **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size),
+                    **fit_one(args, rows, seen_rows, unseen_rows, backbone, variant, size, seed),
                 }
                 results.append(result)
                 os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
@@ -247,7 +257,7 @@ def fit(args) -> None:
                     json.dump(_json_safe(results), f, indent=1)
                 u, s = result["unseen"], result["seen"]
                 print(
-                    f"{backbone} {variant:>8} {size:>5}: unseen {u['ranking_accuracy']:.3f} "
+                    f"{backbone} {variant:>8} {size:>5} seed {seed}: unseen {u['ranking_accuracy']:.3f} "
                     f"[{u['interval'][0]:.3f}, {u['interval'][1]:.3f}] seen {s['ranking_accuracy']:.3f} | train "
                     f"loss {result['fit'].get('train_loss', float('nan')):.3f} vs constant "
                     f"{result['fit'].get('constant_loss', float('nan')):.3f} | {result['fit_seconds']:.0f} s",
@@ -362,8 +372,46 @@ def _cell(figures: dict | None) -> str:
     return f"{figures['ranking_accuracy']:.3f} [{low:.2f}, {high:.2f}]"
 
 
+def _spread(fits: list[dict], get) -> str:
+    """`get` over the fits: their mean [min, max], or – where a fit lacks the figure."""
+    values = [get(r) for r in fits]
+    if any(v is None for v in values):
+        return "–"
+    return f"{sum(values) / len(values):.3f} [{min(values):.2f}, {max(values):.2f}]"
+
+
+def seed_summary(rows: list[dict]) -> list[str]:
+    """Markdown rows, one per cell fitted with more than one seed: the mean of the seeds' figures and their range
+    (min, max), for unseen problems, near misses and seen problems. A cell is (variant, size, trainer config):
+    fits with other epochs or learning rates are other cells."""
+    import json
+
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["variant"], r["size"], json.dumps(r.get("config"), sort_keys=True)), []).append(r)
+    lines = []
+    for (variant, _, _), fits in cells.items():
+        if len({seed_of(r) for r in fits}) < 2:
+            continue
+        lines.append(
+            f"| {variant} | {fits[0]['records']} | {fits[0]['fit'].get('steps', float('nan')):.0f} | "
+            f"{', '.join(str(seed_of(r)) for r in fits)} | "
+            + " | ".join(
+                (
+                    _spread(fits, lambda r: r["unseen"]["ranking_accuracy"]),
+                    _spread(fits, lambda r: (r["unseen"]["by_kind"].get("near_miss") or {}).get("ranking_accuracy")),
+                    _spread(fits, lambda r: r["seen"].get("ranking_accuracy")),
+                    " ".join(f"{r['unseen']['ranking_accuracy']:.3f}" for r in fits),
+                )
+            )
+            + " |"
+        )
+    return lines
+
+
 def table(args) -> None:
-    """Markdown tables of `fit` results: per backbone, one row per (variant, size)."""
+    """Markdown tables of `fit` results: per backbone, one row per (variant, size, seed), then one row per cell
+    fitted with several seeds (`seed_summary`)."""
     import json
 
     tables: dict[tuple[str, str], list[dict]] = {}
@@ -371,21 +419,21 @@ def table(args) -> None:
         for r in json.load(open(path)):
             tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
     for (backbone, sample_id), rows in tables.items():
-        rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"]))
+        rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"], seed_of(r)))
         print(
             f"\n**{backbone}**, sample {sample_id} (held-out ranking accuracy, 95% bootstrap interval over prompts)\n"
         )
         print(
-            "| variant | outcomes | seen | unseen | "
+            "| variant | outcomes | seed | seen | unseen | "
             + " | ".join(f"unseen {k}" for k in KIND_COLUMNS)
             + " | train loss / constant | optimizer steps | fit s |"
         )
-        print("|---" * (7 + len(KIND_COLUMNS)) + "|")
+        print("|---" * (8 + len(KIND_COLUMNS)) + "|")
         for r in rows:
             kinds = r["unseen"]["by_kind"]
             fit = r["fit"]
             print(
-                f"| {r['variant']} | {r['records']} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
+                f"| {r['variant']} | {r['records']} | {seed_of(r)} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
                 + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
                 + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
                 f"{fit.get('steps', float('nan')):.0f} | {r['fit_seconds']:.0f} |"
@@ -397,6 +445,14 @@ def table(args) -> None:
             f"not truncated is better {cues['not_truncated_is_better']:.3f} "
             f"({first['n_pairs']} pairs, {first['n_groups']} prompts)."
         )
+        summary = seed_summary(rows)
+        if summary:
+            print(f"\n**{backbone}**, sample {sample_id}, across fit seeds: mean of the seeds [min, max]\n")
+            print(
+                "| variant | outcomes | optimizer steps | seeds | unseen | unseen near_miss | seen | unseen per seed |"
+            )
+            print("|---" * 8 + "|")
+            print("\n".join(summary))
 
 
 def _json_safe(value):
@@ -440,7 +496,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lm-lr-head", type=float, default=1e-4, help="SmolLM2 backbones' head learning rate")
     p.add_argument("--hard-negatives", type=int, default=1, help="rewrites per correct outcome in +hn variants")
     p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="fit seeds: each (variant, size) is fitted once per seed on the same outcomes",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(run=fit)
     p = sub.add_parser("loop-fits", help="replay the loop's RM update schedule on the cached outcomes")

@@ -1,9 +1,11 @@
-"""benchmarks/rm_learning_curves.py: one results file holds fits on one sample (the sample's fingerprint), and
-`table` draws one table per backbone and sample, each with its own surface-cue line."""
+"""benchmarks/rm_learning_curves.py: one results file holds fits on one sample (the sample's fingerprint), `fit`
+skips the (variant, size, seed) cells a file holds, and `table` draws one table per backbone and sample, each with
+its own surface-cue line, and summarises cells fitted with several seeds."""
 
 import importlib.util
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -56,20 +58,29 @@ def test_fit_refuses_a_results_file_of_another_sample(tmp_path, recorded):
     assert output.read_text() == before  # nothing written over
 
 
-def result(sample: str, size: int, shorter: float, pairs: int) -> dict:
+def result(sample: str, size: int, shorter: float, pairs: int, seed=None, unseen_accuracy=0.75, epochs=3) -> dict:
     figures = {"ranking_accuracy": 0.75, "interval": [0.7, 0.8], "by_kind": {}}
-    unseen = {**figures, "baselines": {"shorter_is_better": shorter, "not_truncated_is_better": 0.5}}
-    return {
+    unseen = {
+        **figures,
+        "ranking_accuracy": unseen_accuracy,
+        "by_kind": {"near_miss": {"ranking_accuracy": unseen_accuracy - 0.1, "interval": [0.0, 1.0]}},
+        "baselines": {"shorter_is_better": shorter, "not_truncated_is_better": 0.5},
+    }
+    fit = {
         "sample": sample,
         "backbone": "minilm",
         "variant": "free",
         "size": size,
         "records": size,
+        "config": {"epochs": epochs},
         "fit": {"train_loss": 0.3, "constant_loss": 0.5, "steps": 64.0},
         "fit_seconds": 10.0,
         "seen": figures,
         "unseen": {**unseen, "n_pairs": pairs, "n_groups": 8},
     }
+    if seed is not None:  # None: a fit from before seeds were recorded (seed 0)
+        fit["seed"] = seed
+    return fit
 
 
 def test_table_draws_one_table_per_sample(tmp_path, capsys):
@@ -85,3 +96,49 @@ def test_table_draws_one_table_per_sample(tmp_path, capsys):
     assert "shorter is better 0.610" in tables[0] and "(100 pairs" in tables[0]
     assert "shorter is better 0.720" in tables[1] and "(90 pairs" in tables[1]
     assert "| 64 | 10 |" in tables[0]  # optimizer steps, then fit seconds
+    assert "| free | 64 | 0 |" in tables[0]  # no seed recorded: seed 0
+    assert "across fit seeds" not in out  # one seed per cell: no summary
+
+
+def test_table_summarises_a_cell_over_its_seeds(tmp_path, capsys):
+    path = tmp_path / "fits.json"
+    fits = [
+        result("aaa", 64, 0.6, 100, seed=None, unseen_accuracy=0.70),  # seed 0, recorded before seeds were
+        result("aaa", 64, 0.6, 100, seed=1, unseen_accuracy=0.80),
+        result("aaa", 64, 0.6, 100, seed=2, unseen_accuracy=0.90),
+        result("aaa", 64, 0.6, 100, seed=0, unseen_accuracy=0.50, epochs=12),  # another trainer config
+        result("aaa", 256, 0.6, 100, seed=0),
+    ]
+    path.write_text(json.dumps(fits))
+    curves.main(["table", str(path)])
+    out = capsys.readouterr().out
+    summary = out.split("across fit seeds")[1]
+    rows = [line for line in summary.splitlines() if line.startswith("| free |")]
+    # mean of 0.70, 0.80, 0.90 and its range; near misses 0.1 lower; seen 0.75 each; the 12-epoch fit and the
+    # single-seed 256 cell are not summarised
+    assert rows == [
+        "| free | 64 | 64 | 0, 1, 2 | 0.800 [0.70, 0.90] | 0.700 [0.60, 0.80] | 0.750 [0.75, 0.75] "
+        "| 0.700 0.800 0.900 |"
+    ]
+
+
+def test_fit_skips_the_seeds_a_file_holds(tmp_path, monkeypatch):
+    data = write_sample(tmp_path / "data", train_prompts=8)
+    output = tmp_path / "fits.json"
+    sample = curves.sample_fingerprint(str(data))
+    output.write_text(json.dumps([{**result(sample, 64, 0.6, 100), "variant": "aware"}]))  # seed 0, unrecorded
+    monkeypatch.setattr(curves, "read_rows", lambda data_dir, name: [SimpleNamespace(group="train:7")])
+    fitted = []
+
+    def fake_fit_one(args, rows, seen, unseen, backbone, variant, size, seed):
+        fitted.append((variant, size, seed))
+        return {**result(sample, size, 0.6, 100, seed=seed), "variant": variant}
+
+    monkeypatch.setattr(curves, "fit_one", fake_fit_one)
+    argv = ["fit", "--data-dir", str(data), "--output", str(output), "--sizes", "64", "--threads", "0"]
+    curves.main([*argv, "--variants", "aware", "free", "--seeds", "0", "1"])
+    assert fitted == [("aware", 64, 1), ("free", 64, 0), ("free", 64, 1)]
+    held = json.loads(output.read_text())
+    assert [(r["variant"], r.get("seed", 0)) for r in held] == [("aware", 0), ("aware", 1), ("free", 0), ("free", 1)]
+    curves.main([*argv, "--variants", "aware", "free", "--seed", "1"])  # all held: nothing fitted again
+    assert len(fitted) == 3 and len(json.loads(output.read_text())) == 4
