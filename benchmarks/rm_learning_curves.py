@@ -94,6 +94,14 @@ def prompt_index(group: str) -> int:
     return int(group.split(":")[1])
 
 
+def read_results(path: str) -> list[dict]:
+    """A results JSON written by `fit` or `loop-fits`."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def sample_of(result: dict) -> str:
     """The sample a `fit` result was scored on (`sample_fingerprint`); results from before it was recorded share one."""
     return result.get("sample", "not recorded")
@@ -224,7 +232,7 @@ def fit(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sample_id = sample_fingerprint(args.data_dir)
-    results = json.load(open(args.output)) if os.path.exists(args.output) else []
+    results = read_results(args.output) if os.path.exists(args.output) else []
     other = {sample_of(r) for r in results} - {sample_id}
     if other:
         raise SystemExit(
@@ -356,7 +364,7 @@ def loop_fits(args) -> None:
         f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]"
     )
     if args.output:
-        results = json.load(open(args.output)) if os.path.exists(args.output) else []
+        results = read_results(args.output) if os.path.exists(args.output) else []
         results.append(_json_safe(result))
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
@@ -412,11 +420,10 @@ def seed_summary(rows: list[dict]) -> list[str]:
 def table(args) -> None:
     """Markdown tables of `fit` results: per backbone, one row per (variant, size, seed), then one row per cell
     fitted with several seeds (`seed_summary`)."""
-    import json
 
     tables: dict[tuple[str, str], list[dict]] = {}
     for path in args.results:
-        for r in json.load(open(path)):
+        for r in read_results(path):
             tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
     for (backbone, sample_id), rows in tables.items():
         rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"], seed_of(r)))

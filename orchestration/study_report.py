@@ -87,9 +87,14 @@ def summarize_run(path: str) -> dict:
         run["withheld_first"], run["withheld_last"] = figures["first"], figures["last"]
         run["withheld_ranking"], run["withheld_push"] = figures["ranking"], figures["push"]
     record = os.path.join(path, "study_run.json")
-    saved = json.load(open(record, encoding="utf-8")) if os.path.isfile(record) else {}
+    saved = _read_json(record) if os.path.isfile(record) else {}
     run["commits"] = saved.get("commits", ["unknown"])
     return run
+
+
+def _read_json(path: str):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _config_section(path: str, section: str) -> dict:
@@ -557,7 +562,7 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as e:
             parser.error(str(e))
     previous = os.path.join(args.output_dir, "results.json")  # a re-drawn report names the command the runs ran
-    command = json.load(open(previous, encoding="utf-8")).get("command") if os.path.isfile(previous) else None
+    command = _read_json(previous).get("command") if os.path.isfile(previous) else None
     try:
         write_report(
             args.output_dir,
