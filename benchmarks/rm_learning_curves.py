@@ -417,9 +417,44 @@ def seed_summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+# (a, b): a's unseen ranking accuracy minus b's, fitted on the same outcomes with the same seed and trainer config
+CONTRASTS = (("aware+hn", "aware"), ("free+hn", "free"), ("aware", "free"), ("aware+hn", "free+hn"))
+
+
+def paired_differences(rows: list[dict]) -> list[str]:
+    """Markdown rows, one per (contrast, size) with at least one seed fitted in both variants: the per-seed
+    differences of unseen ranking accuracy (a - b, same outcomes, seed and trainer config), their mean and range.
+    Seeds fitted in only one of the two variants are left out, never compared across seeds."""
+    import json
+
+    by_key = {(r["variant"], r["size"], seed_of(r), json.dumps(r.get("config"), sort_keys=True)): r for r in rows}
+    cells: dict[tuple, list[tuple[int, float]]] = {}
+    records: dict[tuple, int] = {}
+    for a, b in CONTRASTS:
+        for (variant, size, seed, config), fit_a in by_key.items():
+            fit_b = by_key.get((b, size, seed, config))
+            if variant != a or fit_b is None:
+                continue
+            difference = fit_a["unseen"]["ranking_accuracy"] - fit_b["unseen"]["ranking_accuracy"]
+            cells.setdefault((a, b, size, config), []).append((seed, difference))
+            records[a, b, size, config] = fit_a["records"]
+    lines = []
+    for key, pairs in sorted(cells.items(), key=lambda item: (CONTRASTS.index(item[0][:2]), *item[0][2:])):
+        pairs.sort()
+        values = [d for _, d in pairs]
+        lines.append(
+            f"| {key[0]} − {key[1]} | {records[key]} | {', '.join(str(s) for s, _ in pairs)} | "
+            f"{sum(values) / len(values):+.3f} [{min(values):+.3f}, {max(values):+.3f}] | "
+            + " ".join(f"{d:+.3f}" for d in values)
+            + " |"
+        )
+    return lines
+
+
 def table(args) -> None:
     """Markdown tables of `fit` results: per backbone, one row per (variant, size, seed), then one row per cell
-    fitted with several seeds (`seed_summary`)."""
+    fitted with several seeds (`seed_summary`), then the paired per-seed differences between variants
+    (`paired_differences`)."""
 
     tables: dict[tuple[str, str], list[dict]] = {}
     for path in args.results:
@@ -460,6 +495,15 @@ def table(args) -> None:
             )
             print("|---" * 8 + "|")
             print("\n".join(summary))
+        paired = paired_differences(rows)
+        if paired:
+            print(
+                f"\n**{backbone}**, sample {sample_id}, paired per-seed differences of unseen ranking accuracy "
+                "(same outcomes, seed and trainer config)\n"
+            )
+            print("| contrast | outcomes | seeds | mean [min, max] | per seed |")
+            print("|---" * 5 + "|")
+            print("\n".join(paired))
 
 
 def _json_safe(value):

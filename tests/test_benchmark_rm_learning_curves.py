@@ -58,7 +58,9 @@ def test_fit_refuses_a_results_file_of_another_sample(tmp_path, recorded):
     assert output.read_text() == before  # nothing written over
 
 
-def result(sample: str, size: int, shorter: float, pairs: int, seed=None, unseen_accuracy=0.75, epochs=3) -> dict:
+def result(
+    sample: str, size: int, shorter: float, pairs: int, seed=None, unseen_accuracy=0.75, epochs=3, variant="free"
+) -> dict:
     figures = {"ranking_accuracy": 0.75, "interval": [0.7, 0.8], "by_kind": {}}
     unseen = {
         **figures,
@@ -69,7 +71,7 @@ def result(sample: str, size: int, shorter: float, pairs: int, seed=None, unseen
     fit = {
         "sample": sample,
         "backbone": "minilm",
-        "variant": "free",
+        "variant": variant,
         "size": size,
         "records": size,
         "config": {"epochs": epochs},
@@ -119,6 +121,30 @@ def test_table_summarises_a_cell_over_its_seeds(tmp_path, capsys):
     assert rows == [
         "| free | 64 | 64 | 0, 1, 2 | 0.800 [0.70, 0.90] | 0.700 [0.60, 0.80] | 0.750 [0.75, 0.75] "
         "| 0.700 0.800 0.900 |"
+    ]
+
+
+def test_table_pairs_variants_by_seed(tmp_path, capsys):
+    path = tmp_path / "fits.json"
+    fits = [
+        result("aaa", 64, 0.6, 100, seed=None, unseen_accuracy=0.60),  # seed 0
+        result("aaa", 64, 0.6, 100, seed=1, unseen_accuracy=0.70),
+        result("aaa", 64, 0.6, 100, seed=0, unseen_accuracy=0.55, variant="free+hn"),
+        result("aaa", 64, 0.6, 100, seed=1, unseen_accuracy=0.68, variant="free+hn"),
+        result("aaa", 64, 0.6, 100, seed=2, unseen_accuracy=0.90, variant="free+hn"),  # no reference-free seed 2
+        result("aaa", 64, 0.6, 100, seed=0, unseen_accuracy=0.80, variant="aware", epochs=12),  # another config
+        result("aaa", 256, 0.6, 100, seed=0, unseen_accuracy=0.62),
+        result("aaa", 256, 0.6, 100, seed=0, unseen_accuracy=0.71, variant="aware"),
+    ]
+    path.write_text(json.dumps(fits))
+    curves.main(["table", str(path)])
+    out = capsys.readouterr().out
+    paired = out.split("paired per-seed differences")[1]
+    rows = [line for line in paired.splitlines() if line.startswith("| free+hn") or line.startswith("| aware")]
+    # 0.55 - 0.60 and 0.68 - 0.70; seed 2 has no partner, the 12-epoch fit no partner with its config
+    assert rows == [
+        "| free+hn − free | 64 | 0, 1 | -0.035 [-0.050, -0.020] | -0.050 -0.020 |",
+        "| aware − free | 256 | 0 | +0.090 [+0.090, +0.090] | +0.090 |",
     ]
 
 
