@@ -15,7 +15,9 @@ set, `data_sources.build_sources`, never trained on).
 `fit` trains one RM per (size, variant, seed) on the first `size` training outcomes (whole groups, in stream order)
 and scores both held-out sets; `seen` counts only the prompts inside that fit's training set. Intervals: 95% bootstrap
 over groups (prompts), clipped to [0, 1]. A results file holds fits on one sample (`sample_fingerprint`, recorded
-with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them.
+with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them. `table` prints one row per fit,
+then, for cells fitted with several seeds, the seeds' mean and range, and the paired per-seed differences between
+variants (hard negatives with and without the reference, the reference with and without them).
 """
 
 from __future__ import annotations
