@@ -390,15 +390,19 @@ def _spread(fits: list[dict], get) -> str:
     return f"{sum(values) / len(values):.3f} [{min(values):.2f}, {max(values):.2f}]"
 
 
-def seed_summary(rows: list[dict]) -> list[str]:
-    """Markdown rows, one per cell fitted with more than one seed: the mean of the seeds' figures and their range
-    (min, max), for unseen problems, near misses and seen problems. A cell is (variant, size, trainer config):
-    fits with other epochs or learning rates are other cells."""
+def cell_of(result: dict) -> tuple[str, int, str]:
+    """A fit's cell: (variant, size, trainer config). Fits with other epochs or learning rates are other cells."""
     import json
 
+    return result["variant"], result["size"], json.dumps(result.get("config"), sort_keys=True)
+
+
+def seed_summary(rows: list[dict]) -> list[str]:
+    """Markdown rows, one per cell fitted with more than one seed: the mean of the seeds' figures and their range
+    (min, max), for unseen problems, near misses and seen problems, per cell (`cell_of`)."""
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
-        cells.setdefault((r["variant"], r["size"], json.dumps(r.get("config"), sort_keys=True)), []).append(r)
+        cells.setdefault(cell_of(r), []).append(r)
     lines = []
     for (variant, _, _), fits in cells.items():
         if len({seed_of(r) for r in fits}) < 2:
@@ -427,25 +431,23 @@ def paired_differences(rows: list[dict]) -> list[str]:
     """Markdown rows, one per (contrast, size) with at least one seed fitted in both variants: the per-seed
     differences of unseen ranking accuracy (a - b, same outcomes, seed and trainer config), their mean and range.
     Seeds fitted in only one of the two variants are left out, never compared across seeds."""
-    import json
-
-    by_key = {(r["variant"], r["size"], seed_of(r), json.dumps(r.get("config"), sort_keys=True)): r for r in rows}
+    by_key = {(*cell_of(r), seed_of(r)): r for r in rows}
     cells: dict[tuple, list[tuple[int, float]]] = {}
-    records: dict[tuple, int] = {}
     for a, b in CONTRASTS:
-        for (variant, size, seed, config), fit_a in by_key.items():
-            fit_b = by_key.get((b, size, seed, config))
+        for (variant, size, config, seed), fit_a in by_key.items():
+            fit_b = by_key.get((b, size, config, seed))
             if variant != a or fit_b is None:
                 continue
             difference = fit_a["unseen"]["ranking_accuracy"] - fit_b["unseen"]["ranking_accuracy"]
-            cells.setdefault((a, b, size, config), []).append((seed, difference))
-            records[a, b, size, config] = fit_a["records"]
+            cells.setdefault((a, b, size, fit_a["records"], config), []).append((seed, difference))
     lines = []
-    for key, pairs in sorted(cells.items(), key=lambda item: (CONTRASTS.index(item[0][:2]), *item[0][2:])):
+    for (a, b, _, records, _), pairs in sorted(
+        cells.items(), key=lambda item: (CONTRASTS.index(item[0][:2]), *item[0][2:])
+    ):
         pairs.sort()
         values = [d for _, d in pairs]
         lines.append(
-            f"| {key[0]} − {key[1]} | {records[key]} | {', '.join(str(s) for s, _ in pairs)} | "
+            f"| {a} − {b} | {records} | {', '.join(str(s) for s, _ in pairs)} | "
             f"{sum(values) / len(values):+.3f} [{min(values):+.3f}, {max(values):+.3f}] | "
             + " ".join(f"{d:+.3f}" for d in values)
             + " |"
