@@ -17,7 +17,9 @@ and scores both held-out sets; `seen` counts only the prompts inside that fit's 
 over groups (prompts), clipped to [0, 1]. A results file holds fits on one sample (`sample_fingerprint`, recorded
 with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them. `table` prints one row per fit,
 then, for cells fitted with several seeds, the seeds' mean and range, and the paired per-seed differences between
-variants (hard negatives with and without the reference, the reference with and without them).
+variants (hard negatives with and without the reference, the reference with and without them). `loop-fits` (the
+loop's own RM schedule replayed) writes another kind of result, kept under `benchmarks/rm_learning_curves/loop_fits/`;
+each subcommand refuses the other's files, naming them.
 """
 
 from __future__ import annotations
@@ -96,12 +98,28 @@ def prompt_index(group: str) -> int:
     return int(group.split(":")[1])
 
 
-def read_results(path: str) -> list[dict]:
-    """A results JSON written by `fit` or `loop-fits`."""
+RESULT_FIELDS = {"fit": "variant", "loop-fits": "updates"}  # a field only that subcommand's results carry
+
+
+def read_results(path: str, command: str, reader: str | None = None) -> list[dict]:
+    """A results JSON written by `command` (`fit` or `loop-fits`) for `reader` (default: `command` itself, which
+    appends to it): the two write different rows, so a file of the other kind (or anything else) stops with its
+    name and first foreign row rather than a KeyError further on."""
     import json
 
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        results = json.load(f)
+    if not isinstance(results, list):
+        raise SystemExit(
+            f"{path} is not a results file: `{reader or command}` takes a JSON list of `{command}` results"
+        )
+    field = RESULT_FIELDS[command]
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or field not in r:
+            other = next((c for c, f in RESULT_FIELDS.items() if isinstance(r, dict) and f in r), None)
+            written = f"was written by `{other}`" if other else f"has no {field!r} field"
+            raise SystemExit(f"{path}, result {i} {written}: `{reader or command}` takes only `{command}` results")
+    return results
 
 
 def sample_of(result: dict) -> str:
@@ -234,7 +252,7 @@ def fit(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sample_id = sample_fingerprint(args.data_dir)
-    results = read_results(args.output) if os.path.exists(args.output) else []
+    results = read_results(args.output, "fit") if os.path.exists(args.output) else []
     other = {sample_of(r) for r in results} - {sample_id}
     if other:
         raise SystemExit(
@@ -292,6 +310,8 @@ def loop_fits(args) -> None:
     from reward_model.metrics import ranking_accuracy
     from reward_model.trainer import RMTrainConfig, RMTrainer
 
+    if args.output and os.path.exists(args.output):
+        read_results(args.output, "loop-fits")  # a file it cannot append to stops the run before the fits
     if args.threads:
         torch.set_num_threads(args.threads)
     rows, unseen_rows = read_rows(args.data_dir, "train"), read_rows(args.data_dir, "unseen")
@@ -366,7 +386,7 @@ def loop_fits(args) -> None:
         f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]"
     )
     if args.output:
-        results = read_results(args.output) if os.path.exists(args.output) else []
+        results = read_results(args.output, "loop-fits") if os.path.exists(args.output) else []
         results.append(_json_safe(result))
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
@@ -462,7 +482,7 @@ def table(args) -> None:
 
     tables: dict[tuple[str, str], list[dict]] = {}
     for path in args.results:
-        for r in read_results(path):
+        for r in read_results(path, "fit", reader="table"):
             tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
     for (backbone, sample_id), rows in tables.items():
         rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"], seed_of(r)))

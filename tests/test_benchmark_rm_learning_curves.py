@@ -168,3 +168,47 @@ def test_fit_skips_the_seeds_a_file_holds(tmp_path, monkeypatch):
     assert [(r["variant"], r.get("seed", 0)) for r in held] == [("aware", 0), ("aware", 1), ("free", 0), ("free", 1)]
     curves.main([*argv, "--variants", "aware", "free", "--seed", "1"])  # all held: nothing fitted again
     assert len(fitted) == 3 and len(json.loads(output.read_text())) == 4
+
+
+LOOP_FIT = {"backbone": "minilm", "reference": False, "config": {}, "updates": [{"update": 1}], "unseen": {}}
+
+
+def test_table_names_a_file_of_loop_fits(tmp_path):
+    fits, loops = tmp_path / "fits.json", tmp_path / "loop_fits.json"
+    fits.write_text(json.dumps([result("aaa", 64, 0.6, 100)]))
+    loops.write_text(json.dumps([LOOP_FIT]))
+    with pytest.raises(SystemExit) as err:
+        curves.main(["table", str(fits), str(loops)])
+    message = str(err.value)
+    assert message.startswith(f"{loops}, result 0 ") and "`loop-fits`" in message and "`table`" in message
+
+
+@pytest.mark.parametrize("content", [{"variant": "free"}, [result("aaa", 64, 0.6, 100), "free"]])
+def test_table_refuses_what_is_not_a_list_of_fits(tmp_path, content):
+    path = tmp_path / "fits.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(SystemExit) as err:
+        curves.main(["table", str(path)])
+    assert str(path) in str(err.value)
+    if isinstance(content, list):
+        assert f"{path}, result 1 has no 'variant' field" in str(err.value)
+
+
+def test_fit_and_loop_fits_refuse_each_others_files_before_fitting(tmp_path, monkeypatch):
+    data = write_sample(tmp_path / "data")
+    loops, fits = tmp_path / "loop_fits.json", tmp_path / "fits.json"
+    loops.write_text(json.dumps([LOOP_FIT]))
+    fits.write_text(json.dumps([result(curves.sample_fingerprint(str(data)), 64, 0.6, 100)]))
+    before = (loops.read_text(), fits.read_text())
+
+    def no_rows(data_dir, name):
+        raise AssertionError("read the outcomes of a run that cannot write its results")
+
+    monkeypatch.setattr(curves, "read_rows", no_rows)
+    with pytest.raises(SystemExit) as err:
+        curves.main(["fit", "--data-dir", str(data), "--output", str(loops), "--threads", "0"])
+    assert str(err.value).startswith(f"{loops}, result 0 was written by `loop-fits`")
+    with pytest.raises(SystemExit) as err:
+        curves.main(["loop-fits", "--data-dir", str(data), "--output", str(fits), "--threads", "0"])
+    assert str(err.value).startswith(f"{fits}, result 0 was written by `fit`")
+    assert (loops.read_text(), fits.read_text()) == before
