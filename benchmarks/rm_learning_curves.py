@@ -17,9 +17,14 @@ and scores both held-out sets; `seen` counts only the prompts inside that fit's 
 over groups (prompts), clipped to [0, 1]. A results file holds fits on one sample (`sample_fingerprint`, recorded
 with each fit): a re-drawn sample is another sample, and `fit` refuses to mix them. `table` prints one row per fit,
 then, for cells fitted with several seeds, the seeds' mean and range, and the paired per-seed differences between
-variants (hard negatives with and without the reference, the reference with and without them). `loop-fits` (the
-loop's own RM schedule replayed) writes another kind of result, kept under `benchmarks/rm_learning_curves/loop_fits/`;
-each subcommand refuses the other's files, naming them.
+variants (hard negatives with and without the reference, the reference with and without them, both against
+neither). `loop-fits` (the loop's own RM schedule replayed) writes another kind of result, kept under
+`benchmarks/rm_learning_curves/loop_fits/` and printed by `loop-table`; each subcommand refuses the other's files,
+naming them.
+
+    python benchmarks/rm_learning_curves.py loop-fits --data-dir /work/rm-data/level2 --reference --hard-negatives 1 \
+        --seed 0 --output benchmarks/rm_learning_curves/loop_fits/minilm_sample2.json
+    python benchmarks/rm_learning_curves.py loop-table benchmarks/rm_learning_curves/loop_fits/*.json
 """
 
 from __future__ import annotations
@@ -122,8 +127,21 @@ def read_results(path: str, command: str, reader: str | None = None) -> list[dic
     return results
 
 
+def read_output(path: str, command: str, data_dir: str, sample_id: str) -> list[dict]:
+    """The results `command` appends to at `path` (none if there is no file yet), refused unless every one was
+    scored on the sample `sample_id` of `data_dir`: one file, one sample."""
+    results = read_results(path, command) if os.path.exists(path) else []
+    other = {sample_of(r) for r in results} - {sample_id}
+    if other:
+        raise SystemExit(
+            f"{path} holds results on another sample ({', '.join(sorted(other))}; {data_dir} is "
+            f"{sample_id}): one file, one sample. Write these results to another --output."
+        )
+    return results
+
+
 def sample_of(result: dict) -> str:
-    """The sample a `fit` result was scored on (`sample_fingerprint`); results from before it was recorded share one."""
+    """The sample a result was scored on (`sample_fingerprint`); results from before it was recorded share one."""
     return result.get("sample", "not recorded")
 
 
@@ -252,13 +270,7 @@ def fit(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sample_id = sample_fingerprint(args.data_dir)
-    results = read_results(args.output, "fit") if os.path.exists(args.output) else []
-    other = {sample_of(r) for r in results} - {sample_id}
-    if other:
-        raise SystemExit(
-            f"{args.output} holds fits on another sample ({', '.join(sorted(other))}; {args.data_dir} is "
-            f"{sample_id}): one file, one sample. Write these fits to another --output."
-        )
+    results = read_output(args.output, "fit", args.data_dir, sample_id)
     done = {(r["backbone"], r["variant"], r["size"], seed_of(r)) for r in results}
     rows = read_rows(args.data_dir, "train")
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
@@ -310,8 +322,9 @@ def loop_fits(args) -> None:
     from reward_model.metrics import ranking_accuracy
     from reward_model.trainer import RMTrainConfig, RMTrainer
 
-    if args.output and os.path.exists(args.output):
-        read_results(args.output, "loop-fits")  # a file it cannot append to stops the run before the fits
+    sample_id = sample_fingerprint(args.data_dir)
+    if args.output:  # a file it cannot append to stops the run before the fits
+        read_output(args.output, "loop-fits", args.data_dir, sample_id)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows, unseen_rows = read_rows(args.data_dir, "train"), read_rows(args.data_dir, "unseen")
@@ -373,9 +386,12 @@ def loop_fits(args) -> None:
         seed=args.seed,
     )
     result = {
+        "sample": sample_id,
         "backbone": args.backbone,
+        "seed": args.seed,
         "reference": args.reference,
         "config": {k: getattr(cfg, k) for k in ("epochs", "min_steps", "lr_encoder", "lr_head", "trainable_layers")},
+        "rows_per_update": args.rows_per_update,
         "replay_fraction": args.replay_fraction,
         "hard_negatives": args.hard_negatives,
         "updates": updates,
@@ -386,7 +402,7 @@ def loop_fits(args) -> None:
         f"[{unseen['interval'][0]:.3f}, {unseen['interval'][1]:.3f}]"
     )
     if args.output:
-        results = read_results(args.output, "loop-fits") if os.path.exists(args.output) else []
+        results = read_output(args.output, "loop-fits", args.data_dir, sample_id)
         results.append(_json_safe(result))
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
@@ -444,7 +460,13 @@ def seed_summary(rows: list[dict]) -> list[str]:
 
 
 # (a, b): a's unseen ranking accuracy minus b's, fitted on the same outcomes with the same seed and trainer config
-CONTRASTS = (("aware+hn", "aware"), ("free+hn", "free"), ("aware", "free"), ("aware+hn", "free+hn"))
+CONTRASTS = (
+    ("aware+hn", "aware"),
+    ("free+hn", "free"),
+    ("aware", "free"),
+    ("aware+hn", "free+hn"),
+    ("aware+hn", "free"),
+)
 
 
 def paired_differences(rows: list[dict]) -> list[str]:
@@ -530,6 +552,83 @@ def table(args) -> None:
             print("\n".join(paired))
 
 
+def loop_variant(result: dict) -> str:
+    """A `loop-fits` result's variant in `fit`'s names: reference-free or -aware, with or without hard negatives."""
+    return ("aware" if result["reference"] else "free") + ("+hn" if result["hard_negatives"] else "")
+
+
+def as_fit(result: dict) -> dict:
+    """A `loop-fits` result in the shape `seed_summary` and `paired_differences` read: its outcomes are every
+    update's new rows (results from before `rows_per_update` was recorded ran with the default, 64), its optimizer
+    steps those of all updates, its trainer config the fit's with the replay fraction; it has no seen set."""
+    updates = result["updates"]
+    records = result.get("rows_per_update", 64) * len(updates)
+    return {
+        "variant": loop_variant(result),
+        "size": records,
+        "records": records,
+        "seed": seed_of(result),
+        "config": {**result["config"], "replay_fraction": result["replay_fraction"]},
+        "fit": {"steps": sum(u.get("steps") or 0 for u in updates)},
+        "seen": {},
+        "unseen": result["unseen"],
+    }
+
+
+def loop_table(args) -> None:
+    """Markdown tables of `loop-fits` results: per backbone and sample, one row per replayed run (its fit, the
+    optimizer steps of each update, the updates whose fit ended below the constant predictor's loss, the monitor's
+    held-out accuracy before each fit, the last RM on the unseen set), then the seeds' summary and the paired
+    per-seed differences, as `table` prints them."""
+    import json
+    import math
+
+    tables: dict[tuple[str, str], list[dict]] = {}
+    for path in args.results:
+        for r in read_results(path, "loop-fits", reader="loop-table"):
+            tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
+    for (backbone, sample_id), rows in tables.items():
+        rows.sort(key=lambda r: (VARIANTS.index(loop_variant(r)), json.dumps(r["config"], sort_keys=True), seed_of(r)))
+        print(f"\n**{backbone}**, sample {sample_id}, the loop's RM schedule replayed (`loop-fits`)\n")
+        print(
+            "| variant | hard negatives | seed | updates × new outcomes | epochs | min steps | lr encoder / head "
+            "| optimizer steps per update | fit below constant | held-out before fit, mean | last RM, unseen "
+            "| unseen near_miss |"
+        )
+        print("|---" * 12 + "|")
+        for r in rows:
+            updates, config = r["updates"], r["config"]
+            steps = [u.get("steps") or 0 for u in updates]
+            below = [u for u in updates if (u.get("train_loss") or math.inf) < (u.get("constant_loss") or -math.inf)]
+            heldout = [u["heldout_before_fit"] for u in updates if u.get("heldout_before_fit") is not None]
+            monitor = f"{sum(heldout) / len(heldout):.3f}" if heldout else "–"
+            print(
+                f"| {loop_variant(r)} | {r['hard_negatives']} | {seed_of(r)} | "
+                f"{len(updates)} × {r.get('rows_per_update', 64)} | {config['epochs']} | {config['min_steps']} | "
+                f"{config['lr_encoder']:g} / {config['lr_head']:g} | {min(steps):.0f}–{max(steps):.0f} | "
+                f"{len(below)} of {len(updates)} | {monitor} | {_cell(r['unseen'])} | "
+                f"{_cell(r['unseen']['by_kind'].get('near_miss'))} |"
+            )
+        fits = [as_fit(r) for r in rows]
+        summary = seed_summary(fits)
+        if summary:
+            print(f"\n**{backbone}**, sample {sample_id}, `loop-fits` across seeds: mean of the seeds [min, max]\n")
+            print(
+                "| variant | outcomes | optimizer steps | seeds | unseen | unseen near_miss | seen | unseen per seed |"
+            )
+            print("|---" * 8 + "|")
+            print("\n".join(summary))
+        paired = paired_differences(fits)
+        if paired:
+            print(
+                f"\n**{backbone}**, sample {sample_id}, `loop-fits` paired per-seed differences of unseen ranking "
+                "accuracy (same outcomes, seed and trainer config)\n"
+            )
+            print("| contrast | outcomes | seeds | mean [min, max] | per seed |")
+            print("|---" * 5 + "|")
+            print("\n".join(paired))
+
+
 def _json_safe(value):
     import math
 
@@ -602,6 +701,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("table", help="markdown tables of fit results")
     p.add_argument("results", nargs="+")
     p.set_defaults(run=table)
+    p = sub.add_parser("loop-table", help="markdown tables of loop-fits results")
+    p.add_argument("results", nargs="+")
+    p.set_defaults(run=loop_table)
     args = parser.parse_args(argv)
     args.run(args)
 

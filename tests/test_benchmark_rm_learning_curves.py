@@ -15,6 +15,13 @@ curves = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(curves)
 
 
+LOOP_FIT = {"backbone": "minilm", "reference": False, "config": {}, "updates": [{"update": 1}], "unseen": {}}
+
+
+def no_rows(data_dir, name):
+    raise AssertionError("read the outcomes of a run that cannot write its results")
+
+
 def write_sample(directory: Path, unseen: str = "u\n", train_prompts: int = 2) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     train = "".join(
@@ -40,18 +47,18 @@ def test_fingerprint_follows_the_held_out_sets_bytes(tmp_path):
 
 
 @pytest.mark.parametrize("recorded", [None, "0123456789ab"])
-def test_fit_refuses_a_results_file_of_another_sample(tmp_path, recorded):
+@pytest.mark.parametrize("command", ["fit", "loop-fits"])
+def test_fit_and_loop_fits_refuse_a_results_file_of_another_sample(tmp_path, monkeypatch, recorded, command):
     data = write_sample(tmp_path / "data")
     output = tmp_path / "fits.json"
-    old = {"backbone": "minilm", "variant": "free", "size": 64}
+    old = {"backbone": "minilm", "variant": "free", "size": 64} if command == "fit" else dict(LOOP_FIT)
     if recorded:
         old["sample"] = recorded
     output.write_text(json.dumps([old]))
     before = output.read_text()
+    monkeypatch.setattr(curves, "read_rows", no_rows)  # refused before reading the outcomes
     with pytest.raises(SystemExit) as err:
-        curves.main(
-            ["fit", "--data-dir", str(data), "--output", str(output), "--sizes", "64", "--threads", "0"]
-        )  # 0: torch threads untouched
+        curves.main([command, "--data-dir", str(data), "--output", str(output), "--threads", "0"])
     message = str(err.value)
     assert str(output) in message and curves.sample_fingerprint(str(data)) in message
     assert (recorded or "not recorded") in message
@@ -170,9 +177,6 @@ def test_fit_skips_the_seeds_a_file_holds(tmp_path, monkeypatch):
     assert len(fitted) == 3 and len(json.loads(output.read_text())) == 4
 
 
-LOOP_FIT = {"backbone": "minilm", "reference": False, "config": {}, "updates": [{"update": 1}], "unseen": {}}
-
-
 def test_table_names_a_file_of_loop_fits(tmp_path):
     fits, loops = tmp_path / "fits.json", tmp_path / "loop_fits.json"
     fits.write_text(json.dumps([result("aaa", 64, 0.6, 100)]))
@@ -200,11 +204,7 @@ def test_fit_and_loop_fits_refuse_each_others_files_before_fitting(tmp_path, mon
     loops.write_text(json.dumps([LOOP_FIT]))
     fits.write_text(json.dumps([result(curves.sample_fingerprint(str(data)), 64, 0.6, 100)]))
     before = (loops.read_text(), fits.read_text())
-
-    def no_rows(data_dir, name):
-        raise AssertionError("read the outcomes of a run that cannot write its results")
-
-    monkeypatch.setattr(curves, "read_rows", no_rows)
+    monkeypatch.setattr(curves, "read_rows", no_rows)  # refused before reading the outcomes
     with pytest.raises(SystemExit) as err:
         curves.main(["fit", "--data-dir", str(data), "--output", str(loops), "--threads", "0"])
     assert str(err.value).startswith(f"{loops}, result 0 was written by `loop-fits`")
@@ -212,3 +212,64 @@ def test_fit_and_loop_fits_refuse_each_others_files_before_fitting(tmp_path, mon
         curves.main(["loop-fits", "--data-dir", str(data), "--output", str(fits), "--threads", "0"])
     assert str(err.value).startswith(f"{fits}, result 0 was written by `fit`")
     assert (loops.read_text(), fits.read_text()) == before
+
+
+def loop_fit(seed, reference, unseen_accuracy, losses, heldout=(None, 0.6, 0.8), steps=(4, 6, 8)) -> dict:
+    """A `loop-fits` result of three updates; `losses` are the updates' (train loss, constant loss)."""
+    updates = [
+        {"update": u + 1, "heldout_before_fit": h, "steps": n, "train_loss": loss, "constant_loss": constant}
+        for u, (h, n, (loss, constant)) in enumerate(zip(heldout, steps, losses))
+    ]
+    return {
+        **LOOP_FIT,
+        "sample": "aaa",
+        "seed": seed,
+        "reference": reference,
+        "hard_negatives": 1 if reference else 0,
+        "replay_fraction": 0.1,
+        "rows_per_update": 64,
+        "config": {"epochs": 2, "min_steps": 0, "lr_encoder": 5e-5, "lr_head": 1e-3, "trainable_layers": None},
+        "updates": updates,
+        "unseen": {
+            "ranking_accuracy": unseen_accuracy,
+            "interval": [unseen_accuracy - 0.05, unseen_accuracy + 0.05],
+            "by_kind": {"near_miss": {"ranking_accuracy": 0.5, "interval": [0.4, 0.6]}},
+        },
+    }
+
+
+def test_loop_table_counts_fits_below_the_constant_and_pairs_seeds(tmp_path, capsys):
+    path = tmp_path / "loop_fits.json"
+    below, above = (0.3, 0.6), (0.7, 0.6)
+    path.write_text(
+        json.dumps(
+            [
+                loop_fit(0, False, 0.70, [below, above, below]),
+                loop_fit(1, False, 0.66, [below, below, below], steps=(32, 32, 32)),
+                loop_fit(0, True, 0.90, [below, below, above], heldout=(None, 0.7, None)),
+                loop_fit(1, True, 0.96, [below, below, below]),
+                loop_fit(2, True, 0.99, [below, below, below]),  # no reference-free seed 2
+            ]
+        )
+    )
+    curves.main(["loop-table", str(path)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| free |") or line.startswith("| aware+hn |")]
+    assert rows[0] == (
+        "| free | 0 | 0 | 3 × 64 | 2 | 0 | 5e-05 / 0.001 | 4–8 | 2 of 3 | 0.700 | 0.700 [0.65, 0.75] "
+        "| 0.500 [0.40, 0.60] |"
+    )
+    assert "| 32–32 | 3 of 3 | 0.700 | 0.660 [0.61, 0.71] |" in rows[1]
+    assert "| aware+hn | 1 | 0 | 3 × 64 |" in rows[2] and "| 2 of 3 | 0.700 | 0.900 [0.85, 0.95] |" in rows[2]
+    # seeds' summary: outcomes 3 x 64, optimizer steps of seed 0's updates, no seen set
+    assert "| aware+hn | 192 | 18 | 0, 1, 2 | 0.950 [0.90, 0.99] | 0.500 [0.50, 0.50] | – | 0.900 0.960 0.990 |" in out
+    # 0.90 - 0.70 and 0.96 - 0.66; seed 2 has no reference-free partner
+    assert "| aware+hn − free | 192 | 0, 1 | +0.250 [+0.200, +0.300] | +0.200 +0.300 |" in out
+
+
+def test_loop_table_refuses_fit_results(tmp_path):
+    path = tmp_path / "fits.json"
+    path.write_text(json.dumps([result("aaa", 64, 0.6, 100)]))
+    with pytest.raises(SystemExit) as err:
+        curves.main(["loop-table", str(path)])
+    assert str(err.value).startswith(f"{path}, result 0 was written by `fit`") and "`loop-table`" in str(err.value)
