@@ -497,6 +497,26 @@ def paired_differences(rows: list[dict]) -> list[str]:
     return lines
 
 
+def print_seed_tables(title: str, fits: list[dict]) -> None:
+    """Under `title`, the seeds' summary of each cell fitted with several seeds (`seed_summary`) and the paired
+    per-seed differences between variants (`paired_differences`), each where there is one."""
+    summary = seed_summary(fits)
+    if summary:
+        print(f"\n{title}, across fit seeds: mean of the seeds [min, max]\n")
+        print("| variant | outcomes | optimizer steps | seeds | unseen | unseen near_miss | seen | unseen per seed |")
+        print("|---" * 8 + "|")
+        print("\n".join(summary))
+    paired = paired_differences(fits)
+    if paired:
+        print(
+            f"\n{title}, paired per-seed differences of unseen ranking accuracy (same outcomes, seed and trainer "
+            "config)\n"
+        )
+        print("| contrast | outcomes | seeds | mean [min, max] | per seed |")
+        print("|---" * 5 + "|")
+        print("\n".join(paired))
+
+
 def table(args) -> None:
     """Markdown tables of `fit` results: per backbone, one row per (variant, size, seed), then one row per cell
     fitted with several seeds (`seed_summary`), then the paired per-seed differences between variants
@@ -533,23 +553,7 @@ def table(args) -> None:
             f"not truncated is better {cues['not_truncated_is_better']:.3f} "
             f"({first['n_pairs']} pairs, {first['n_groups']} prompts)."
         )
-        summary = seed_summary(rows)
-        if summary:
-            print(f"\n**{backbone}**, sample {sample_id}, across fit seeds: mean of the seeds [min, max]\n")
-            print(
-                "| variant | outcomes | optimizer steps | seeds | unseen | unseen near_miss | seen | unseen per seed |"
-            )
-            print("|---" * 8 + "|")
-            print("\n".join(summary))
-        paired = paired_differences(rows)
-        if paired:
-            print(
-                f"\n**{backbone}**, sample {sample_id}, paired per-seed differences of unseen ranking accuracy "
-                "(same outcomes, seed and trainer config)\n"
-            )
-            print("| contrast | outcomes | seeds | mean [min, max] | per seed |")
-            print("|---" * 5 + "|")
-            print("\n".join(paired))
+        print_seed_tables(f"**{backbone}**, sample {sample_id}", rows)
 
 
 def loop_variant(result: dict) -> str:
@@ -609,24 +613,7 @@ def loop_table(args) -> None:
                 f"{len(below)} of {len(updates)} | {monitor} | {_cell(r['unseen'])} | "
                 f"{_cell(r['unseen']['by_kind'].get('near_miss'))} |"
             )
-        fits = [as_fit(r) for r in rows]
-        summary = seed_summary(fits)
-        if summary:
-            print(f"\n**{backbone}**, sample {sample_id}, `loop-fits` across seeds: mean of the seeds [min, max]\n")
-            print(
-                "| variant | outcomes | optimizer steps | seeds | unseen | unseen near_miss | seen | unseen per seed |"
-            )
-            print("|---" * 8 + "|")
-            print("\n".join(summary))
-        paired = paired_differences(fits)
-        if paired:
-            print(
-                f"\n**{backbone}**, sample {sample_id}, `loop-fits` paired per-seed differences of unseen ranking "
-                "accuracy (same outcomes, seed and trainer config)\n"
-            )
-            print("| contrast | outcomes | seeds | mean [min, max] | per seed |")
-            print("|---" * 5 + "|")
-            print("\n".join(paired))
+        print_seed_tables(f"**{backbone}**, sample {sample_id}, `loop-fits`", [as_fit(r) for r in rows])
 
 
 def _json_safe(value):
