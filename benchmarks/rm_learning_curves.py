@@ -579,13 +579,19 @@ def as_fit(result: dict) -> dict:
     }
 
 
+def fit_below_constant(update: dict) -> bool:
+    """Whether an update's fit ended below the constant predictor's loss on its rows (False where either is
+    missing: a fit that did not run)."""
+    loss, constant = update.get("train_loss"), update.get("constant_loss")
+    return loss is not None and constant is not None and loss < constant
+
+
 def loop_table(args) -> None:
     """Markdown tables of `loop-fits` results: per backbone and sample, one row per replayed run (its fit, the
     optimizer steps of each update, the updates whose fit ended below the constant predictor's loss, the monitor's
     held-out accuracy before each fit, the last RM on the unseen set), then the seeds' summary and the paired
     per-seed differences, as `table` prints them."""
     import json
-    import math
 
     tables: dict[tuple[str, str], list[dict]] = {}
     for path in args.results:
@@ -603,7 +609,7 @@ def loop_table(args) -> None:
         for r in rows:
             updates, config = r["updates"], r["config"]
             steps = [u.get("steps") or 0 for u in updates]
-            below = [u for u in updates if (u.get("train_loss") or math.inf) < (u.get("constant_loss") or -math.inf)]
+            below = [u for u in updates if fit_below_constant(u)]
             heldout = [u["heldout_before_fit"] for u in updates if u.get("heldout_before_fit") is not None]
             monitor = f"{sum(heldout) / len(heldout):.3f}" if heldout else "–"
             print(

@@ -240,13 +240,13 @@ def loop_fit(seed, reference, unseen_accuracy, losses, heldout=(None, 0.6, 0.8),
 
 def test_loop_table_counts_fits_below_the_constant_and_pairs_seeds(tmp_path, capsys):
     path = tmp_path / "loop_fits.json"
-    below, above = (0.3, 0.6), (0.7, 0.6)
+    below, above, perfect = (0.3, 0.6), (0.7, 0.6), (0.0, 0.6)
     path.write_text(
         json.dumps(
             [
                 loop_fit(0, False, 0.70, [below, above, below]),
                 loop_fit(1, False, 0.66, [below, below, below], steps=(32, 32, 32)),
-                loop_fit(0, True, 0.90, [below, below, above], heldout=(None, 0.7, None)),
+                loop_fit(0, True, 0.90, [perfect, below, above], heldout=(None, 0.7, None)),
                 loop_fit(1, True, 0.96, [below, below, below]),
                 loop_fit(2, True, 0.99, [below, below, below]),  # no reference-free seed 2
             ]
