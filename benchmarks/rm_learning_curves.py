@@ -140,6 +140,15 @@ def read_output(path: str, command: str, data_dir: str, sample_id: str) -> list[
     return results
 
 
+def results_by_table(paths: list[str], command: str, reader: str) -> dict[tuple[str, str], list[dict]]:
+    """The `command` results in `paths`, grouped per (backbone, sample): one table each."""
+    tables: dict[tuple[str, str], list[dict]] = {}
+    for path in paths:
+        for r in read_results(path, command, reader=reader):
+            tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
+    return tables
+
+
 def sample_of(result: dict) -> str:
     """The sample a result was scored on (`sample_fingerprint`); results from before it was recorded share one."""
     return result.get("sample", "not recorded")
@@ -522,11 +531,7 @@ def table(args) -> None:
     fitted with several seeds (`seed_summary`), then the paired per-seed differences between variants
     (`paired_differences`)."""
 
-    tables: dict[tuple[str, str], list[dict]] = {}
-    for path in args.results:
-        for r in read_results(path, "fit", reader="table"):
-            tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
-    for (backbone, sample_id), rows in tables.items():
+    for (backbone, sample_id), rows in results_by_table(args.results, "fit", "table").items():
         rows.sort(key=lambda r: (VARIANTS.index(r["variant"]), r["size"], seed_of(r)))
         print(
             f"\n**{backbone}**, sample {sample_id} (held-out ranking accuracy, 95% bootstrap interval over prompts)\n"
@@ -561,12 +566,17 @@ def loop_variant(result: dict) -> str:
     return ("aware" if result["reference"] else "free") + ("+hn" if result["hard_negatives"] else "")
 
 
+def rows_per_update(result: dict) -> int:
+    """A `loop-fits` result's new outcomes per update (results from before it was recorded ran with the default)."""
+    return result.get("rows_per_update", 64)
+
+
 def as_fit(result: dict) -> dict:
     """A `loop-fits` result in the shape `seed_summary` and `paired_differences` read: its outcomes are every
-    update's new rows (results from before `rows_per_update` was recorded ran with the default, 64), its optimizer
+    update's new rows (`rows_per_update`), its optimizer
     steps those of all updates, its trainer config the fit's with the replay fraction; it has no seen set."""
     updates = result["updates"]
-    records = result.get("rows_per_update", 64) * len(updates)
+    records = rows_per_update(result) * len(updates)
     return {
         "variant": loop_variant(result),
         "size": records,
@@ -593,11 +603,7 @@ def loop_table(args) -> None:
     per-seed differences, as `table` prints them."""
     import json
 
-    tables: dict[tuple[str, str], list[dict]] = {}
-    for path in args.results:
-        for r in read_results(path, "loop-fits", reader="loop-table"):
-            tables.setdefault((r["backbone"], sample_of(r)), []).append(r)
-    for (backbone, sample_id), rows in tables.items():
+    for (backbone, sample_id), rows in results_by_table(args.results, "loop-fits", "loop-table").items():
         rows.sort(key=lambda r: (VARIANTS.index(loop_variant(r)), json.dumps(r["config"], sort_keys=True), seed_of(r)))
         print(f"\n**{backbone}**, sample {sample_id}, the loop's RM schedule replayed (`loop-fits`)\n")
         print(
@@ -614,7 +620,7 @@ def loop_table(args) -> None:
             monitor = f"{sum(heldout) / len(heldout):.3f}" if heldout else "–"
             print(
                 f"| {loop_variant(r)} | {r['hard_negatives']} | {seed_of(r)} | "
-                f"{len(updates)} × {r.get('rows_per_update', 64)} | {config['epochs']} | {config['min_steps']} | "
+                f"{len(updates)} × {rows_per_update(r)} | {config['epochs']} | {config['min_steps']} | "
                 f"{config['lr_encoder']:g} / {config['lr_head']:g} | {min(steps):.0f}–{max(steps):.0f} | "
                 f"{len(below)} of {len(updates)} | {monitor} | {_cell(r['unseen'])} | "
                 f"{_cell(r['unseen']['by_kind'].get('near_miss'))} |"
