@@ -155,17 +155,59 @@ def sample_of(result: dict) -> str:
 
 
 def build_rm(backbone: str, reference: bool, seed: int, max_length: int):
-    """A fresh RM on `backbone` and the trainer settings it needs (`trainable_layers` for the SmolLM2 top-4 variant)."""
+    """A fresh RM on `backbone` (its trainer settings: `backbone_settings`)."""
     from reward_model import ScalarRewardModel
 
     if backbone == "minilm":
-        return ScalarRewardModel.from_encoder(None, max_length=max_length, seed=seed, reference=reference), {}
+        return ScalarRewardModel.from_encoder(None, max_length=max_length, seed=seed, reference=reference)
     from policy.model import cached_gguf_checkpoint, embedded_gguf_path
 
     path = str(cached_gguf_checkpoint(embedded_gguf_path()))  # the policy's own SmolLM2-135M, as a plain backbone
     lora = {"r": 16, "alpha": 32.0} if backbone == "smollm2-lora" else None
-    rm = ScalarRewardModel.from_encoder(path, max_length=max_length, seed=seed, reference=reference, lora=lora)
-    return rm, ({"trainable_layers": 4} if backbone == "smollm2-top4" else {})
+    return ScalarRewardModel.from_encoder(path, max_length=max_length, seed=seed, reference=reference, lora=lora)
+
+
+def backbone_settings(backbone: str) -> dict:
+    """The trainer settings `backbone` needs: `trainable_layers` for the SmolLM2 top-4 variant."""
+    return {"trainable_layers": 4} if backbone == "smollm2-top4" else {}
+
+
+FIT_CONFIG_FIELDS = ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head", "trainable_layers")
+
+
+def fit_config(args, backbone: str, seed: int):
+    """The trainer config `fit` fits `backbone` with (MiniLM's learning rates or the SmolLM2 ones)."""
+    from reward_model.trainer import RMTrainConfig
+
+    lrs = (
+        {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head}
+        if backbone == "minilm"
+        else {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
+    )
+    return RMTrainConfig(
+        epochs=args.epochs,
+        min_steps=args.min_steps,
+        batch_size=args.batch_size,
+        val_fraction=0.0,
+        early_stop_patience=0,
+        progress_bar=False,
+        seed=seed,
+        **lrs,
+        **backbone_settings(backbone),
+    )
+
+
+def planned_fit(args, backbone: str, variant: str, size: int, seed: int) -> dict:
+    """What a `fit` result of these settings records of its cell (`cell_of`), before anything is fitted."""
+    cfg = fit_config(args, backbone, seed)
+    return {
+        "backbone": backbone,
+        "variant": variant,
+        "size": size,
+        "seed": seed,
+        "rewrites_per_correct": args.hard_negatives if variant.endswith("+hn") else 0,
+        "config": {k: getattr(cfg, k) for k in FIT_CONFIG_FIELDS},
+    }
 
 
 def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, size: int, seed: int) -> dict:
@@ -178,7 +220,7 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     from orchestration.bootstrap import ranking_report
     from orchestration.hard_negatives import hard_negative_pairs
     from orchestration.online_rm import outcome_records
-    from reward_model.trainer import RMTrainConfig, RMTrainer
+    from reward_model.trainer import RMTrainer
 
     reference, with_hn = variant.startswith("aware"), variant.endswith("+hn")
     train_rows = [r for r in rows if prompt_index(r.group) < size // 8]
@@ -186,23 +228,8 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
     pairs, kinds = [], {}
     if with_hn:
         pairs, kinds = hard_negative_pairs(records, args.hard_negatives, random.Random(f"{seed}:hn:{size}"))
-    rm, extra = build_rm(backbone, reference, seed, args.max_length)
-    lrs = (
-        {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head}
-        if backbone == "minilm"
-        else {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
-    )
-    cfg = RMTrainConfig(
-        epochs=args.epochs,
-        min_steps=args.min_steps,
-        batch_size=args.batch_size,
-        val_fraction=0.0,
-        early_stop_patience=0,
-        progress_bar=False,
-        seed=seed,
-        **lrs,
-        **extra,
-    )
+    rm = build_rm(backbone, reference, seed, args.max_length)
+    cfg = fit_config(args, backbone, seed)
     start = time.perf_counter()
     fit = RMTrainer(rm, cfg).fit(records, pairs=pairs)
     seconds = time.perf_counter() - start
@@ -217,18 +244,11 @@ def fit_one(args, rows, seen_rows, unseen_rows, backbone: str, variant: str, siz
 
     seen = [r for r in seen_rows if prompt_index(r.group) < size // 8]
     return {
-        "backbone": backbone,
-        "variant": variant,
-        "size": size,
-        "seed": seed,
+        **planned_fit(args, backbone, variant, size, seed),
         "records": len(records),
         "train_prompts": size // 8,
         "hard_negatives": len(pairs),
         "hard_negative_kinds": dict(kinds),
-        "config": {
-            k: getattr(cfg, k)
-            for k in ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head", "trainable_layers")
-        },
         "fit": {k: v for k, v in fit.items() if isinstance(v, (int, float))},
         "fit_seconds": seconds,
         "unseen": report(unseen_rows),
@@ -270,8 +290,9 @@ def seed_of(result: dict) -> int:
 
 
 def fit(args) -> None:
-    """Every (backbone, variant, size, seed) not yet in --output, appended as it finishes (a rerun continues).
-    Fits recorded before seeds were recorded ran with seed 0."""
+    """Every (backbone, cell, seed) not yet in --output, appended as it finishes (a rerun continues; a cell is the
+    variant, size and trainer config, `cell_of`, so other epochs or learning rates fit anew). Fits recorded before
+    seeds were recorded ran with seed 0."""
     import json
 
     import torch
@@ -280,7 +301,7 @@ def fit(args) -> None:
         torch.set_num_threads(args.threads)
     sample_id = sample_fingerprint(args.data_dir)
     results = read_output(args.output, "fit", args.data_dir, sample_id)
-    done = {(r["backbone"], r["variant"], r["size"], seed_of(r)) for r in results}
+    done = {(r["backbone"], *cell_of(r), seed_of(r)) for r in results}
     rows = read_rows(args.data_dir, "train")
     seen_rows, unseen_rows = read_rows(args.data_dir, "seen"), read_rows(args.data_dir, "unseen")
     train_prompts = 1 + max(prompt_index(r.group) for r in rows)
@@ -291,7 +312,7 @@ def fit(args) -> None:
                 print(f"skipping size {size}: {args.data_dir}/train.jsonl holds fewer outcomes")
                 continue
             for variant, seed in itertools.product(args.variants, args.seeds):
-                if (backbone, variant, size, seed) in done:
+                if (backbone, *cell_of(planned_fit(args, backbone, variant, size, seed)), seed) in done:
                     continue
                 if size not in fingerprints:
                     fingerprints[size] = train_fingerprint(args.data_dir, size // 8)
@@ -337,7 +358,7 @@ def loop_fits(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows, unseen_rows = read_rows(args.data_dir, "train"), read_rows(args.data_dir, "unseen")
-    rm, extra = build_rm(args.backbone, args.reference, args.seed, args.max_length)
+    rm, extra = build_rm(args.backbone, args.reference, args.seed, args.max_length), backbone_settings(args.backbone)
     if args.trainable_layers is not None:
         extra["trainable_layers"] = args.trainable_layers
     cfg = RMTrainConfig(
@@ -435,11 +456,19 @@ def _spread(fits: list[dict], get) -> str:
     return f"{sum(values) / len(values):.3f} [{min(values):.2f}, {max(values):.2f}]"
 
 
+def variant_of(result: dict) -> str:
+    """A fit's variant, with its hard-negative rewrites per correct outcome where there were more than one
+    (`aware+hn×2`); fits from before the count was recorded ran with one."""
+    rewrites = result.get("rewrites_per_correct", 1)
+    return result["variant"] + (f"×{rewrites}" if rewrites > 1 else "")
+
+
 def cell_of(result: dict) -> tuple[str, int, str]:
-    """A fit's cell: (variant, size, trainer config). Fits with other epochs or learning rates are other cells."""
+    """A fit's cell: (variant, size, trainer config). Fits with other epochs or learning rates are other cells, and
+    so are fits with another number of hard negatives per correct outcome (`variant_of`)."""
     import json
 
-    return result["variant"], result["size"], json.dumps(result.get("config"), sort_keys=True)
+    return variant_of(result), result["size"], json.dumps(result.get("config"), sort_keys=True)
 
 
 def seed_summary(rows: list[dict]) -> list[str]:
@@ -546,7 +575,7 @@ def table(args) -> None:
             kinds = r["unseen"]["by_kind"]
             fit = r["fit"]
             print(
-                f"| {r['variant']} | {r['records']} | {seed_of(r)} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
+                f"| {variant_of(r)} | {r['records']} | {seed_of(r)} | {_cell(r['seen'])} | {_cell(r['unseen'])} | "
                 + " | ".join(_cell(kinds.get(k)) for k in KIND_COLUMNS)
                 + f" | {fit.get('train_loss', float('nan')):.3f} / {fit.get('constant_loss', float('nan')):.3f} | "
                 f"{fit.get('steps', float('nan')):.0f} | {r['fit_seconds']:.0f} |"
@@ -579,6 +608,7 @@ def as_fit(result: dict) -> dict:
     records = rows_per_update(result) * len(updates)
     return {
         "variant": loop_variant(result),
+        "rewrites_per_correct": result["hard_negatives"],
         "size": records,
         "records": records,
         "seed": seed_of(result),

@@ -1,6 +1,7 @@
 """benchmarks/rm_learning_curves.py: one results file holds fits on one sample (the sample's fingerprint), `fit`
-skips the (variant, size, seed) cells a file holds, and `table` draws one table per backbone and sample, each with
-its own surface-cue line, and summarises cells fitted with several seeds."""
+skips the (cell, seed) fits a file holds (a cell: variant with its hard negatives per correct outcome, size,
+trainer config), and `table` draws one table per backbone and sample, each with its own surface-cue line, and
+summarises cells fitted with several seeds."""
 
 import importlib.util
 import json
@@ -155,26 +156,60 @@ def test_table_pairs_variants_by_seed(tmp_path, capsys):
     ]
 
 
-def test_fit_skips_the_seeds_a_file_holds(tmp_path, monkeypatch):
+# the trainer config `fit` records for MiniLM with its default flags
+MINILM_CONFIG = {"epochs": 4, "min_steps": 64, "batch_size": 32, "lr_encoder": 5e-05, "lr_head": 0.001}
+
+
+def test_fit_skips_the_cells_and_seeds_a_file_holds(tmp_path, monkeypatch):
     data = write_sample(tmp_path / "data", train_prompts=8)
     output = tmp_path / "fits.json"
     sample = curves.sample_fingerprint(str(data))
-    output.write_text(json.dumps([{**result(sample, 64, 0.6, 100), "variant": "aware"}]))  # seed 0, unrecorded
+    held = {**result(sample, 64, 0.6, 100), "variant": "aware", "config": {**MINILM_CONFIG, "trainable_layers": None}}
+    output.write_text(json.dumps([held]))  # seed 0 and one rewrite per correct outcome, unrecorded
     monkeypatch.setattr(curves, "read_rows", lambda data_dir, name: [SimpleNamespace(group="train:7")])
     fitted = []
 
     def fake_fit_one(args, rows, seen, unseen, backbone, variant, size, seed):
-        fitted.append((variant, size, seed))
-        return {**result(sample, size, 0.6, 100, seed=seed), "variant": variant}
+        planned = curves.planned_fit(args, backbone, variant, size, seed)
+        fitted.append((variant, size, seed, planned["config"]["epochs"], planned["rewrites_per_correct"]))
+        return {**result(sample, size, 0.6, 100, seed=seed), **planned}
 
     monkeypatch.setattr(curves, "fit_one", fake_fit_one)
     argv = ["fit", "--data-dir", str(data), "--output", str(output), "--sizes", "64", "--threads", "0"]
     curves.main([*argv, "--variants", "aware", "free", "--seeds", "0", "1"])
-    assert fitted == [("aware", 64, 1), ("free", 64, 0), ("free", 64, 1)]
-    held = json.loads(output.read_text())
-    assert [(r["variant"], r.get("seed", 0)) for r in held] == [("aware", 0), ("aware", 1), ("free", 0), ("free", 1)]
+    assert fitted == [("aware", 64, 1, 4, 0), ("free", 64, 0, 4, 0), ("free", 64, 1, 4, 0)]
+    rows = json.loads(output.read_text())
+    assert [(r["variant"], r.get("seed", 0)) for r in rows] == [("aware", 0), ("aware", 1), ("free", 0), ("free", 1)]
     curves.main([*argv, "--variants", "aware", "free", "--seed", "1"])  # all held: nothing fitted again
     assert len(fitted) == 3 and len(json.loads(output.read_text())) == 4
+    # another trainer config or another number of hard negatives is another cell: fitted, not skipped
+    curves.main([*argv, "--variants", "aware", "--seed", "0", "--epochs", "12"])
+    curves.main([*argv, "--variants", "aware+hn", "--seed", "0"])
+    curves.main([*argv, "--variants", "aware+hn", "--seed", "0", "--hard-negatives", "2"])
+    curves.main([*argv, "--variants", "aware+hn", "--seed", "0", "--hard-negatives", "2"])  # held now
+    assert fitted[3:] == [("aware", 64, 0, 12, 0), ("aware+hn", 64, 0, 4, 1), ("aware+hn", 64, 0, 4, 2)]
+    assert len(json.loads(output.read_text())) == 7
+
+
+def test_table_keeps_fits_with_more_hard_negatives_apart(tmp_path, capsys):
+    path = tmp_path / "fits.json"
+    fits = [
+        result("aaa", 64, 0.6, 100, seed=s, unseen_accuracy=a, variant=v)
+        for v, accuracies in (("aware", (0.60, 0.70)), ("aware+hn", (0.80, 0.82)))
+        for s, a in enumerate(accuracies)
+    ] + [
+        {**result("aaa", 64, 0.6, 100, seed=s, unseen_accuracy=a, variant="aware+hn"), "rewrites_per_correct": 2}
+        for s, a in enumerate((0.90, 0.96))
+    ]
+    path.write_text(json.dumps(fits))
+    curves.main(["table", str(path)])
+    out = capsys.readouterr().out
+    assert "| aware+hn×2 | 64 | 0 |" in out and "| aware+hn×2 | 64 | 1 |" in out  # the per-fit rows
+    summary = out.split("across fit seeds")[1].split("paired")[0]
+    assert "| aware+hn | 64 | 64 | 0, 1 | 0.810 [0.80, 0.82] |" in summary
+    assert "| aware+hn×2 | 64 | 64 | 0, 1 | 0.930 [0.90, 0.96] |" in summary
+    paired = [line for line in out.split("paired per-seed differences")[1].splitlines() if line.startswith("| aware")]
+    assert paired == ["| aware+hn − aware | 64 | 0, 1 | +0.160 [+0.120, +0.200] | +0.200 +0.120 |"]
 
 
 def test_table_names_a_file_of_loop_fits(tmp_path):
@@ -273,3 +308,16 @@ def test_loop_table_refuses_fit_results(tmp_path):
     with pytest.raises(SystemExit) as err:
         curves.main(["loop-table", str(path)])
     assert str(err.value).startswith(f"{path}, result 0 was written by `fit`") and "`loop-table`" in str(err.value)
+
+
+def test_loop_table_keeps_runs_with_more_hard_negatives_apart(tmp_path, capsys):
+    path = tmp_path / "loop_fits.json"
+    losses = [(0.3, 0.6)] * 3
+    runs = [loop_fit(s, True, a, losses) for s, a in ((0, 0.90), (1, 0.92))]
+    runs += [{**loop_fit(s, True, a, losses), "hard_negatives": 2} for s, a in ((0, 0.97), (1, 0.99))]
+    path.write_text(json.dumps(runs))
+    curves.main(["loop-table", str(path)])
+    out = capsys.readouterr().out
+    summary = out.split("across fit seeds")[1]
+    assert "| aware+hn | 192 | 18 | 0, 1 | 0.910 [0.90, 0.92] |" in summary
+    assert "| aware+hn×2 | 192 | 18 | 0, 1 | 0.980 [0.97, 0.99] |" in summary
