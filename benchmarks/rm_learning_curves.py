@@ -175,22 +175,24 @@ def backbone_settings(backbone: str) -> dict:
 FIT_CONFIG_FIELDS = ("epochs", "min_steps", "batch_size", "lr_encoder", "lr_head", "trainable_layers")
 
 
-def fit_config(args, backbone: str, seed: int):
-    """The trainer config `fit` fits `backbone` with (MiniLM's learning rates or the SmolLM2 ones)."""
+def trainer_config(**settings):
+    """An RMTrainConfig of `settings` that fits every record given: no validation split, no early stop, no bar."""
     from reward_model.trainer import RMTrainConfig
 
+    return RMTrainConfig(val_fraction=0.0, early_stop_patience=0, progress_bar=False, **settings)
+
+
+def fit_config(args, backbone: str, seed: int):
+    """The trainer config `fit` fits `backbone` with (MiniLM's learning rates or the SmolLM2 ones)."""
     lrs = (
         {"lr_encoder": args.lr_encoder, "lr_head": args.lr_head}
         if backbone == "minilm"
         else {"lr_encoder": args.lm_lr_encoder, "lr_head": args.lm_lr_head}
     )
-    return RMTrainConfig(
+    return trainer_config(
         epochs=args.epochs,
         min_steps=args.min_steps,
         batch_size=args.batch_size,
-        val_fraction=0.0,
-        early_stop_patience=0,
-        progress_bar=False,
         seed=seed,
         **lrs,
         **backbone_settings(backbone),
@@ -350,7 +352,7 @@ def loop_fits(args) -> None:
     from orchestration.hard_negatives import hard_negative_pairs
     from orchestration.online_rm import outcome_records
     from reward_model.metrics import ranking_accuracy
-    from reward_model.trainer import RMTrainConfig, RMTrainer
+    from reward_model.trainer import RMTrainer
 
     sample_id = sample_fingerprint(args.data_dir)
     if args.output:  # a file it cannot append to stops the run before the fits
@@ -361,14 +363,11 @@ def loop_fits(args) -> None:
     rm, extra = build_rm(args.backbone, args.reference, args.seed, args.max_length), backbone_settings(args.backbone)
     if args.trainable_layers is not None:
         extra["trainable_layers"] = args.trainable_layers
-    cfg = RMTrainConfig(
+    cfg = trainer_config(
         epochs=args.epochs,
         min_steps=args.min_steps,
         lr_encoder=args.lr_encoder,
         lr_head=args.lr_head,
-        val_fraction=0.0,
-        early_stop_patience=0,
-        progress_bar=False,
         seed=args.seed,
         **extra,
     )
