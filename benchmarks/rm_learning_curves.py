@@ -643,14 +643,15 @@ def loop_table(args) -> None:
         print("|---" * 12 + "|")
         for r in rows:
             updates, config = r["updates"], r["config"]
-            steps = [u.get("steps") or 0 for u in updates]
+            fewest, most = min(u.get("steps") or 0 for u in updates), max(u.get("steps") or 0 for u in updates)
+            steps = f"{fewest:.0f}" if fewest == most else f"{fewest:.0f}–{most:.0f}"
             below = [u for u in updates if fit_below_constant(u)]
             heldout = [u["heldout_before_fit"] for u in updates if u.get("heldout_before_fit") is not None]
             monitor = f"{sum(heldout) / len(heldout):.3f}" if heldout else "–"
             print(
                 f"| {loop_variant(r)} | {r['hard_negatives']} | {seed_of(r)} | "
                 f"{len(updates)} × {rows_per_update(r)} | {config['epochs']} | {config['min_steps']} | "
-                f"{config['lr_encoder']:g} / {config['lr_head']:g} | {min(steps):.0f}–{max(steps):.0f} | "
+                f"{config['lr_encoder']:g} / {config['lr_head']:g} | {steps} | "
                 f"{len(below)} of {len(updates)} | {monitor} | {_cell(r['unseen'])} | "
                 f"{_cell(r['unseen']['by_kind'].get('near_miss'))} |"
             )

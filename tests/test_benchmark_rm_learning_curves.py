@@ -294,7 +294,7 @@ def test_loop_table_counts_fits_below_the_constant_and_pairs_seeds(tmp_path, cap
         "| free | 0 | 0 | 3 × 64 | 2 | 0 | 5e-05 / 0.001 | 4–8 | 2 of 3 | 0.700 | 0.700 [0.65, 0.75] "
         "| 0.500 [0.40, 0.60] |"
     )
-    assert "| 32–32 | 3 of 3 | 0.700 | 0.660 [0.61, 0.71] |" in rows[1]
+    assert "| 32 | 3 of 3 | 0.700 | 0.660 [0.61, 0.71] |" in rows[1]
     assert "| aware+hn | 1 | 0 | 3 × 64 |" in rows[2] and "| 2 of 3 | 0.700 | 0.900 [0.85, 0.95] |" in rows[2]
     # seeds' summary: outcomes 3 x 64, optimizer steps of seed 0's updates, no seen set
     assert "| aware+hn | 192 | 18 | 0, 1, 2 | 0.950 [0.90, 0.99] | 0.500 [0.50, 0.50] | – | 0.900 0.960 0.990 |" in out
