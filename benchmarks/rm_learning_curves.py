@@ -601,8 +601,8 @@ def rows_per_update(result: dict) -> int:
 
 def as_fit(result: dict) -> dict:
     """A `loop-fits` result in the shape `seed_summary` and `paired_differences` read: its outcomes are every
-    update's new rows (`rows_per_update`), its optimizer
-    steps those of all updates, its trainer config the fit's with the replay fraction; it has no seen set."""
+    update's new rows (`rows_per_update`), its optimizer steps those of all updates, its trainer config the fit's
+    with the replay fraction, its variant's hard negatives per correct outcome the run's; it has no seen set."""
     updates = result["updates"]
     records = rows_per_update(result) * len(updates)
     return {
