@@ -643,7 +643,8 @@ def loop_table(args) -> None:
         print("|---" * 12 + "|")
         for r in rows:
             updates, config = r["updates"], r["config"]
-            fewest, most = min(u.get("steps") or 0 for u in updates), max(u.get("steps") or 0 for u in updates)
+            step_counts = [u.get("steps") or 0 for u in updates]
+            fewest, most = min(step_counts), max(step_counts)
             steps = f"{fewest:.0f}" if fewest == most else f"{fewest:.0f}–{most:.0f}"
             below = [u for u in updates if fit_below_constant(u)]
             heldout = [u["heldout_before_fit"] for u in updates if u.get("heldout_before_fit") is not None]
