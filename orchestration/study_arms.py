@@ -29,6 +29,8 @@ PS = ["--loop.supervision", "process", *MULTISTEP]
 SCARCE = ["--data.labelled_problems", "32", "--loop.reward_source", "verifier"]
 WITHHELD = [*SCARCE, "--data.unlabelled", "true"]
 AWARE = ["--rm.reference", "true", "--rm.hard_negatives", "1"]  # the RM that judged unseen problems at 0.97
+FREE_HN = ["--rm.hard_negatives", "1"]  # reference-free, taught that a rewritten answer is wrong
+AWARE_NO_HN = ["--rm.reference", "true"]  # reference-aware, outcomes only
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -144,6 +146,23 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         "GRPO on the same warm-started reference-aware RM with hard negatives alone, re-trained online",
         ["--loop.reward_source", "rm", *AWARE],
     ),
+    # The other two corners of the long horizon's grid (reference-free / -aware x with / without hard negatives).
+    "frozen_rm_warm_hn": (
+        "GRPO on a warm-started reference-free RM with hard negatives alone, never updated",
+        ["--loop.reward_source", "frozen_rm", *FREE_HN],
+    ),
+    "rm_warm_hn": (
+        "GRPO on the same warm-started reference-free RM with hard negatives alone, re-trained online",
+        ["--loop.reward_source", "rm", *FREE_HN],
+    ),
+    "frozen_rm_aware_no_hn": (
+        "GRPO on a warm-started reference-aware RM without hard negatives alone, never updated",
+        ["--loop.reward_source", "frozen_rm", *AWARE_NO_HN],
+    ),
+    "rm_aware_no_hn": (
+        "GRPO on the same warm-started reference-aware RM without hard negatives alone, re-trained online",
+        ["--loop.reward_source", "rm", *AWARE_NO_HN],
+    ),
     "format_length": (
         "GRPO on surface cues alone: 1 for the asked \\boxed{} plus a brevity term falling linearly from 0 at "
         "no token to -1 at the study's 64 (the length term with buffer 64): what an RM that learned only "
@@ -176,6 +195,8 @@ WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {
     "scarce": (["--prompts", "64"], WITHHELD),
     "free": (["--prompts", "256"], []),
     "aware": (["--prompts", "256"], AWARE),
+    "free_hn": (["--prompts", "256"], FREE_HN),
+    "aware_no_hn": (["--prompts", "256"], AWARE_NO_HN),
 }
 # online arm -> its control: the same RM's first version, never updated (the same warm start where there is one).
 # The report sets each pair of a study side by side as paired per-seed differences: what re-training online bought.
@@ -184,12 +205,16 @@ CONTROLS = {
     "ps_rm": "ps_frozen_rm",
     "rm_warm": "frozen_rm_warm",
     "rm_aware": "frozen_rm_aware",
+    "rm_warm_hn": "frozen_rm_warm_hn",
+    "rm_aware_no_hn": "frozen_rm_aware_no_hn",
     "scarce_rm": "scarce_frozen_rm",
 }
 ARM_WARM_START = {
     **{arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")},
     **{arm: "free" for arm in ("frozen_rm_warm", "rm_warm")},
     **{arm: "aware" for arm in ("frozen_rm_aware", "rm_aware")},
+    **{arm: "free_hn" for arm in ("frozen_rm_warm_hn", "rm_warm_hn")},
+    **{arm: "aware_no_hn" for arm in ("frozen_rm_aware_no_hn", "rm_aware_no_hn")},
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.

@@ -430,6 +430,23 @@ def test_arms_read_their_warm_start_as_it_was_fitted():
         assert (run.data.levels, run.data.labelled_problems) == (fitted.data.levels, fitted.data.labelled_problems)
 
 
+def test_long_horizon_pairs_cover_reference_and_hard_negatives():
+    """#21 §2: frozen vs online from one warm start, reference-free and -aware, with and without hard negatives."""
+    from orchestration.config import load_config
+    from orchestration.study import DEFAULTS
+    from orchestration.study_arms import ARM_WARM_START, CONTROLS
+
+    corners = {}
+    for online in ("rm_warm", "rm_warm_hn", "rm_aware", "rm_aware_no_hn"):
+        frozen = CONTROLS[online]
+        assert ARM_WARM_START[online] == ARM_WARM_START[frozen], online
+        run, control = (load_config(None, [*DEFAULTS, *ARMS[arm][1]]) for arm in (online, frozen))
+        assert (run.plan.rm, control.plan.rm) == ("live", "frozen"), online
+        corners[run.rm.reference, run.rm.hard_negatives] = online
+        assert (control.rm.reference, control.rm.hard_negatives) == (run.rm.reference, run.rm.hard_negatives)
+    assert set(corners) == {(False, 0), (False, 1), (True, 0), (True, 1)}
+
+
 def test_paid_figures_by_hand():
     from orchestration.study_stats import paid_figures
 
