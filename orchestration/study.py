@@ -275,7 +275,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: list[str] | None = None) -> dict:
     from orchestration.config import load_config
     from orchestration.dataclass_yaml import ConfigError
-    from orchestration.study_report import MixedCommits, write_report
+    from orchestration.study_report import MixedCommits, NoFinishedRuns, write_report
 
     args, overrides = parse_args(argv)
     for arm in args.arms:  # every config error before the first run starts
@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> dict:
         )
     except MixedCommits as e:
         sys.exit(f"study report: {e}")
+    except NoFinishedRuns as e:  # every run failed: say so below, with their logs named above
+        results = {}
+        print(f"study report: {e}", file=sys.stderr)
     print(f"study: {os.path.join(args.output_dir, 'report.md')}")
     if any(r["returncode"] for r in records):
         sys.exit("study: some runs failed; their logs are named above. Re-run the same command to retry them.")

@@ -50,6 +50,10 @@ class MixedCommits(ValueError):
     """The study's runs ran from different commits."""
 
 
+class NoFinishedRuns(ValueError):
+    """None of the report's arms and seeds has a finished run."""
+
+
 def eval_names(rows: list[dict]) -> list[str]:
     """`greedy_accuracy`, `sampled_accuracy`, then the per-part figures the runs have (per level, per phrasing:
     `greedy_accuracy_level1`, `sampled_accuracy_word`; the share in the asked format: `greedy_format`)."""
@@ -517,6 +521,11 @@ def write_report(
         for seed in seeds
         if is_finished(run_dir(output_dir, arm, seed))
     }
+    if not runs:
+        raise NoFinishedRuns(
+            f"no finished run of arms {' '.join(arms)} with seeds {' '.join(map(str, seeds))} under "
+            f"{os.path.join(output_dir, 'runs')} (a finished run has its study_run.json)"
+        )
     commits = check_commits(runs, allow_mixed_commits)
     summary = aggregate(runs, arms, seeds, baseline, pairs)
     command = command or "python -m orchestration.study " + " ".join(argv)
@@ -574,7 +583,7 @@ def main(argv: list[str] | None = None) -> None:
             command,
             pairs,
         )
-    except MixedCommits as e:
+    except (MixedCommits, NoFinishedRuns) as e:
         raise SystemExit(f"study report: {e}") from None
     print(os.path.join(args.output_dir, "report.md"))
 

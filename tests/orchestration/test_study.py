@@ -567,3 +567,21 @@ def test_a_pair_must_name_two_arms_of_the_report_with_the_same_data(tmp_path, ca
         with pytest.raises(SystemExit):
             main([str(tmp_path), "--arms", "rm_warm", "verifier", "--seeds", "0", "--pairs", bad])
         assert message in capsys.readouterr().err
+
+
+def test_a_report_with_no_finished_run_says_so(tmp_path, capsys):
+    from orchestration.study_report import main
+
+    with pytest.raises(SystemExit, match="no finished run of arms rm_warm verifier with seeds 0 1 under .*runs"):
+        main([str(tmp_path), "--arms", "rm_warm", "verifier", "--seeds", "0", "1"])
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_a_study_whose_every_run_failed_names_the_failures_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from orchestration import study
+
+    failed = [{"arm": "verifier", "seed": s, "returncode": 1, "seconds": 0.0} for s in (0, 1)]
+    monkeypatch.setattr(study, "run_study", lambda *args, **kwargs: failed)
+    with pytest.raises(SystemExit, match="some runs failed"):
+        study.main(["--arms", "verifier", "--seeds", "0", "1", "--output-dir", str(tmp_path)])
+    assert "study report: no finished run of arms verifier" in capsys.readouterr().err
