@@ -31,6 +31,23 @@ WITHHELD = [*SCARCE, "--data.unlabelled", "true"]
 AWARE = ["--rm.reference", "true", "--rm.hard_negatives", "1"]  # the RM that judged unseen problems at 0.97
 FREE_HN = ["--rm.hard_negatives", "1"]  # reference-free, taught that a rewritten answer is wrong
 AWARE_NO_HN = ["--rm.reference", "true"]  # reference-aware, outcomes only
+
+
+def _warm_pair(name: str, rm: str, overrides: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """`frozen_rm_NAME` and `rm_NAME`: GRPO on one warm-started RM alone, never updated and re-trained online (the
+    paper's schedule); the two differ in nothing else."""
+    return {
+        f"frozen_rm_{name}": (
+            f"GRPO on a warm-started {rm} alone, never updated",
+            ["--loop.reward_source", "frozen_rm", *overrides],
+        ),
+        f"rm_{name}": (
+            f"GRPO on the same warm-started {rm} alone, re-trained online (the paper's schedule)",
+            ["--loop.reward_source", "rm", *overrides],
+        ),
+    }
+
+
 # arm -> (what it is, its overrides)
 ARMS: dict[str, tuple[str, list[str]]] = {
     "verifier": ("GRPO on the rule verifier's reward alone", ["--loop.reward_source", "verifier"]),
@@ -130,39 +147,11 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     # From a warm start (#21 §2, long horizon): the RM's first version is fitted before the run on 2048 outcomes of the
     # base policy (orchestration.bootstrap), so frozen and online start from the same, stronger RM. Run them longer
     # than the default 16 steps (--loop.max_steps 64) to see whether a frozen RM is hacked where an online one is not.
-    "frozen_rm_warm": (
-        "GRPO on a warm-started reference-free RM alone, never updated",
-        ["--loop.reward_source", "frozen_rm"],
-    ),
-    "rm_warm": (
-        "GRPO on the same warm-started RM alone, re-trained online (the paper's schedule)",
-        ["--loop.reward_source", "rm"],
-    ),
-    "frozen_rm_aware": (
-        "GRPO on a warm-started reference-aware RM with hard negatives alone, never updated",
-        ["--loop.reward_source", "frozen_rm", *AWARE],
-    ),
-    "rm_aware": (
-        "GRPO on the same warm-started reference-aware RM with hard negatives alone, re-trained online",
-        ["--loop.reward_source", "rm", *AWARE],
-    ),
+    **_warm_pair("warm", "reference-free RM", []),
+    **_warm_pair("aware", "reference-aware RM with hard negatives", AWARE),
     # The other two corners of the long horizon's grid (reference-free / -aware x with / without hard negatives).
-    "frozen_rm_warm_hn": (
-        "GRPO on a warm-started reference-free RM with hard negatives alone, never updated",
-        ["--loop.reward_source", "frozen_rm", *FREE_HN],
-    ),
-    "rm_warm_hn": (
-        "GRPO on the same warm-started reference-free RM with hard negatives alone, re-trained online",
-        ["--loop.reward_source", "rm", *FREE_HN],
-    ),
-    "frozen_rm_aware_no_hn": (
-        "GRPO on a warm-started reference-aware RM without hard negatives alone, never updated",
-        ["--loop.reward_source", "frozen_rm", *AWARE_NO_HN],
-    ),
-    "rm_aware_no_hn": (
-        "GRPO on the same warm-started reference-aware RM without hard negatives alone, re-trained online",
-        ["--loop.reward_source", "rm", *AWARE_NO_HN],
-    ),
+    **_warm_pair("warm_hn", "reference-free RM with hard negatives", FREE_HN),
+    **_warm_pair("aware_no_hn", "reference-aware RM without hard negatives", AWARE_NO_HN),
     "format_length": (
         "GRPO on surface cues alone: 1 for the asked \\boxed{} plus a brevity term falling linearly from 0 at "
         "no token to -1 at the study's 64 (the length term with buffer 64): what an RM that learned only "
