@@ -33,19 +33,41 @@ FREE_HN = ["--rm.hard_negatives", "1"]  # reference-free, taught that a rewritte
 AWARE_NO_HN = ["--rm.reference", "true"]  # reference-aware, outcomes only
 
 
-def _warm_pair(name: str, rm: str, overrides: list[str]) -> dict[str, tuple[str, list[str]]]:
-    """`frozen_rm_NAME` and `rm_NAME`: GRPO on one warm-started RM alone, never updated and re-trained online (the
-    paper's schedule); the two differ in nothing else."""
-    return {
-        f"frozen_rm_{name}": (
+# warm start -> (its `orchestration.bootstrap` arguments, its config overrides after DEFAULTS; `--seed` is the run's):
+# sampled from the base policy on training prompts with an answer only, before any run of the arms that start from it.
+WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {
+    "scarce": (["--prompts", "64"], WITHHELD),
+    "free": (["--prompts", "256"], []),
+    "aware": (["--prompts", "256"], AWARE),
+    "free_hn": (["--prompts", "256"], FREE_HN),
+    "aware_no_hn": (["--prompts", "256"], AWARE_NO_HN),
+}
+# From a warm start (#21 §2, long horizon): pair -> (its RM in words, its warm start). Each pair is two arms,
+# `frozen_rm_PAIR` (never updated, the control) and `rm_PAIR` (re-trained online), reading the RM as its warm start
+# fitted it; the first two are the long horizon's, the last two the other corners of its grid (reference-free /
+# -aware x with / without hard negatives).
+WARM_PAIRS: dict[str, tuple[str, str]] = {
+    "warm": ("reference-free RM", "free"),
+    "aware": ("reference-aware RM with hard negatives", "aware"),
+    "warm_hn": ("reference-free RM with hard negatives", "free_hn"),
+    "aware_no_hn": ("reference-aware RM without hard negatives", "aware_no_hn"),
+}
+
+
+def _warm_pair_arms() -> dict[str, tuple[str, list[str]]]:
+    """Every pair of WARM_PAIRS as its two arms, which differ in nothing but whether the RM is re-trained."""
+    arms = {}
+    for name, (rm, warm) in WARM_PAIRS.items():
+        overrides = WARM_STARTS[warm][1]
+        arms[f"frozen_rm_{name}"] = (
             f"GRPO on a warm-started {rm} alone, never updated",
             ["--loop.reward_source", "frozen_rm", *overrides],
-        ),
-        f"rm_{name}": (
+        )
+        arms[f"rm_{name}"] = (
             f"GRPO on the same warm-started {rm} alone, re-trained online (the paper's schedule)",
             ["--loop.reward_source", "rm", *overrides],
-        ),
-    }
+        )
+    return arms
 
 
 # arm -> (what it is, its overrides)
@@ -147,11 +169,7 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     # From a warm start (#21 §2, long horizon): the RM's first version is fitted before the run on 2048 outcomes of the
     # base policy (orchestration.bootstrap), so frozen and online start from the same, stronger RM. Run them longer
     # than the default 16 steps (--loop.max_steps 64) to see whether a frozen RM is hacked where an online one is not.
-    **_warm_pair("warm", "reference-free RM", []),
-    **_warm_pair("aware", "reference-aware RM with hard negatives", AWARE),
-    # The other two corners of the long horizon's grid (reference-free / -aware x with / without hard negatives).
-    **_warm_pair("warm_hn", "reference-free RM with hard negatives", FREE_HN),
-    **_warm_pair("aware_no_hn", "reference-aware RM without hard negatives", AWARE_NO_HN),
+    **_warm_pair_arms(),
     "format_length": (
         "GRPO on surface cues alone: 1 for the asked \\boxed{} plus a brevity term falling linearly from 0 at "
         "no token to -1 at the study's 64 (the length term with buffer 64): what an RM that learned only "
@@ -178,32 +196,17 @@ ARMS: dict[str, tuple[str, list[str]]] = {
         SCARCE,
     ),
 }
-# warm start -> (its `orchestration.bootstrap` arguments, its config overrides after DEFAULTS; `--seed` is the run's):
-# sampled from the base policy on training prompts with an answer only, before any run of the arms that start from it.
-WARM_STARTS: dict[str, tuple[list[str], list[str]]] = {
-    "scarce": (["--prompts", "64"], WITHHELD),
-    "free": (["--prompts", "256"], []),
-    "aware": (["--prompts", "256"], AWARE),
-    "free_hn": (["--prompts", "256"], FREE_HN),
-    "aware_no_hn": (["--prompts", "256"], AWARE_NO_HN),
-}
 # online arm -> its control: the same RM's first version, never updated (the same warm start where there is one).
 # The report sets each pair of a study side by side as paired per-seed differences: what re-training online bought.
 CONTROLS = {
     "rm": "frozen_rm",
     "ps_rm": "ps_frozen_rm",
-    "rm_warm": "frozen_rm_warm",
-    "rm_aware": "frozen_rm_aware",
-    "rm_warm_hn": "frozen_rm_warm_hn",
-    "rm_aware_no_hn": "frozen_rm_aware_no_hn",
+    **{f"rm_{name}": f"frozen_rm_{name}" for name in WARM_PAIRS},
     "scarce_rm": "scarce_frozen_rm",
 }
 ARM_WARM_START = {
     **{arm: "scarce" for arm in ("scarce_verifier", "scarce_frozen_rm", "scarce_rm", "scarce_oracle")},
-    **{arm: "free" for arm in ("frozen_rm_warm", "rm_warm")},
-    **{arm: "aware" for arm in ("frozen_rm_aware", "rm_aware")},
-    **{arm: "free_hn" for arm in ("frozen_rm_warm_hn", "rm_warm_hn")},
-    **{arm: "aware_no_hn" for arm in ("frozen_rm_aware_no_hn", "rm_aware_no_hn")},
+    **{f"{kind}_{name}": warm for name, (_, warm) in WARM_PAIRS.items() for kind in ("frozen_rm", "rm")},
 }
 # The study's setting (measured, README "The study"): level 2 (two-digit + one-digit sums), where the base
 # policy is far from both floor and ceiling; 128 held-out problems, greedy and one sample each, at the end.
