@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> dict:
     except NoFinishedRuns as e:  # every run failed: say so below, with their logs named above
         results = {}
         print(f"study report: {e}", file=sys.stderr)
-    print(f"study: {os.path.join(args.output_dir, 'report.md')}")
+    else:
+        print(f"study: {os.path.join(args.output_dir, 'report.md')}")
     if any(r["returncode"] for r in records):
         sys.exit("study: some runs failed; their logs are named above. Re-run the same command to retry them.")
     return results

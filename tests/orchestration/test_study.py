@@ -584,4 +584,6 @@ def test_a_study_whose_every_run_failed_names_the_failures_not_a_traceback(tmp_p
     monkeypatch.setattr(study, "run_study", lambda *args, **kwargs: failed)
     with pytest.raises(SystemExit, match="some runs failed"):
         study.main(["--arms", "verifier", "--seeds", "0", "1", "--output-dir", str(tmp_path)])
-    assert "study report: no finished run of arms verifier" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "study report: no finished run of arms verifier" in err
+    assert "report.md" not in out  # none was written: the study does not point at one
