@@ -2,7 +2,8 @@
 `report.md`, `results.json` and plots (`orchestration.study_plots`).
 
     python -m orchestration.study_report runs/study --arms verifier rm --seeds 0 1 2   # re-draw from finished runs
-                                                                 # (naming the command of its results.json)
+                                                                 # (naming the command of its results.json;
+                                                                 # without one, this command)
 
 - Held-out accuracy: Student-t intervals over seeds (n - 1 degrees of freedom): with 3 seeds the half-width is
   2.48 standard deviations of the seeds' figures. Accuracies are clipped to [0, 1], changes to [-1, 1]: a
@@ -35,7 +36,9 @@ import json
 import math
 import os
 import re
+import shlex
 import statistics
+import sys
 
 from orchestration.metrics import read_metrics
 from orchestration.scarce_labels import withheld_figures
@@ -570,8 +573,13 @@ def main(argv: list[str] | None = None) -> None:
             check_pairs(pairs, args.arms)
         except ValueError as e:
             parser.error(str(e))
-    previous = os.path.join(args.output_dir, "results.json")  # a re-drawn report names the command the runs ran
+    # A re-drawn report names the study command its results.json recorded; without one (runs gathered from several
+    # studies, or a study stopped before its report) it names this command, not a study that may never have run.
+    this_command = shlex.join(["python", "-m", "orchestration.study_report", *(sys.argv[1:] if argv is None else argv)])
+    previous = os.path.join(args.output_dir, "results.json")
     command = _read_json(previous).get("command") if os.path.isfile(previous) else None
+    if command is None or command.startswith("python -m orchestration.study_report"):
+        command = this_command
     try:
         write_report(
             args.output_dir,

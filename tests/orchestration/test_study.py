@@ -338,6 +338,24 @@ def test_redrawn_report_names_the_command_the_runs_ran(tmp_path):
     assert "Command: `python -m orchestration.study --arms os --parallel 2`" in (out / "report.md").read_text()
 
 
+def test_report_on_gathered_runs_names_the_report_command_not_a_study(tmp_path):
+    # Runs gathered from several studies into one directory have no study command; the report must not make one up.
+    from orchestration.study_report import main
+
+    out = tmp_path / "gathered dir"
+    _fake_multistep_run(str(out / "runs" / "os-seed0"), {1: [("1 + 1 = 2\n\\boxed{2}", True)]})
+    _fake_multistep_run(str(out / "runs" / "os-seed1"), {1: [("1 + 1 = 3", False)]})
+    main([str(out), "--arms", "os", "--seeds", "0", "1"])
+    expected = f"python -m orchestration.study_report '{out}' --arms os --seeds 0 1"
+    assert f"Command: `{expected}`" in (out / "report.md").read_text()
+    with open(out / "results.json") as f:
+        assert json.load(f)["command"] == expected
+    # Drawn again with other seeds, it names the command that drew it this time, not the first one.
+    main([str(out), "--arms", "os", "--seeds", "0"])
+    redrawn = f"python -m orchestration.study_report '{out}' --arms os --seeds 0"
+    assert f"Command: `{redrawn}`" in (out / "report.md").read_text()
+
+
 def test_scarce_label_arms_share_one_warm_start_and_differ_only_in_the_withheld_rows(
     tiny_policy_dir, tiny_encoder_dir, tmp_path
 ):
