@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.output_dir,
             args.arms,
             args.seeds,
-            argv if argv is not None else sys.argv[1:],
+            "python -m orchestration.study " + " ".join(argv if argv is not None else sys.argv[1:]),
             args.baseline,
             args.allow_mixed_commits,
         )

@@ -46,6 +46,8 @@ from orchestration.step_stats import run_step_figures
 from orchestration.study_arms import ARMS, CONTROLS, data_overrides, is_finished, run_dir
 from orchestration.study_stats import EVALS, PAID_WINDOW, interval, paid_figures, pair_weighted
 
+REPORT_COMMAND = "python -m orchestration.study_report"  # how a report drawn by this module names itself
+
 _PART_EVAL = re.compile(r"^eval/((?:greedy|sampled)_(?:accuracy_.+|format))$")
 
 
@@ -507,15 +509,13 @@ def write_report(
     output_dir: str,
     arms: list[str],
     seeds: list[int],
-    argv: list[str],
+    command: str,
     baseline: str | None = None,
     allow_mixed_commits: bool = False,
-    command: str | None = None,
     pairs: list[tuple[str, str]] | None = None,
 ) -> dict:
-    """Summarize every finished run of the study; write report.md, results.json and plots/. `command` (default: the
-    study command `argv` makes) is the command the report names; `pairs` (default: `default_pairs`) the (arm,
-    control) pairs it sets side by side."""
+    """Summarize every finished run of the study; write report.md, results.json and plots/. `command` is the
+    command the report names; `pairs` (default: `default_pairs`) the (arm, control) pairs it sets side by side."""
     from orchestration.study_plots import plot
 
     runs = {
@@ -531,7 +531,6 @@ def write_report(
         )
     commits = check_commits(runs, allow_mixed_commits)
     summary = aggregate(runs, arms, seeds, baseline, pairs)
-    command = command or "python -m orchestration.study " + " ".join(argv)
     with open(os.path.join(output_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown(summary, command, commits))
     results = {
@@ -575,22 +574,12 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(e))
     # A re-drawn report names the study command its results.json recorded; without one (runs gathered from several
     # studies, or a study stopped before its report) it names this command, not a study that may never have run.
-    this_command = shlex.join(["python", "-m", "orchestration.study_report", *(sys.argv[1:] if argv is None else argv)])
     previous = os.path.join(args.output_dir, "results.json")
     command = _read_json(previous).get("command") if os.path.isfile(previous) else None
-    if command is None or command.startswith("python -m orchestration.study_report"):
-        command = this_command
+    if command is None or command.startswith(REPORT_COMMAND):
+        command = f"{REPORT_COMMAND} {shlex.join(sys.argv[1:] if argv is None else argv)}"
     try:
-        write_report(
-            args.output_dir,
-            args.arms,
-            args.seeds,
-            ["--output-dir", args.output_dir, "--arms", *args.arms, "--seeds", *map(str, args.seeds)],
-            args.baseline,
-            args.allow_mixed_commits,
-            command,
-            pairs,
-        )
+        write_report(args.output_dir, args.arms, args.seeds, command, args.baseline, args.allow_mixed_commits, pairs)
     except (MixedCommits, NoFinishedRuns) as e:
         raise SystemExit(f"study report: {e}") from None
     print(os.path.join(args.output_dir, "report.md"))
